@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IGuardedMarket} from "./IGuardedMarket.sol";
+import {IEndpointRegistry} from "./IEndpointRegistry.sol";
+import {IHealthOracle} from "./IHealthOracle.sol";
+
+/**
+ * @title IMarketGuard
+ * @notice The circuit breaker. A market registers its dependencies (services, optionally single
+ * endpoints), a pause threshold in bps and a grace period. A service that can still fail over is
+ * migrated, not paused: {trip} succeeds only when a dependency has no usable endpoint. {resume} succeeds
+ * once every dependency has been HEALTHY for the grace period, counted from the status's `since`
+ * (Aave `PriceOracleSentinel`, Chainlink sequencer `startedAt`). Both are permissionless and re-check
+ * their condition on-chain. A per-market guardian may pause at any time but never resume early.
+ */
+interface IMarketGuard {
+    /// @notice Why a market is or is not due to trip or resume.
+    enum GuardCheck {
+        DUE,
+        ALREADY_PAUSED,
+        NOT_PAUSED,
+        DEPENDENCIES_USABLE, // trip: every dependency has a usable endpoint
+        DEPENDENCY_UNHEALTHY, // resume: a dependency is not HEALTHY (active endpoint, or the endpoint)
+        GRACE_PERIOD, // resume: healthy, but not for long enough yet
+        UNKNOWN_MARKET
+    }
+
+    /**
+     * @notice Market settings.
+     * @param market The contract to pause (implements {IGuardedMarket}).
+     * @param guardian May pause at any time (zero: none).
+     * @param pauseThresholdBps An endpoint counts as usable when HEALTHY or DEGRADED with health at or above this.
+     * @param gracePeriod Seconds every dependency must have been HEALTHY before {resume}, counted from the
+     * later of its `since` and the pause.
+     * @param services Services the market depends on (an RPC, a price feed service, a sequencer).
+     * @param endpoints Single endpoints the market depends on directly (e.g. one oracle feed).
+     */
+    struct MarketConfig {
+        IGuardedMarket market;
+        address guardian;
+        uint16 pauseThresholdBps;
+        uint32 gracePeriod;
+        bytes32[] services;
+        bytes32[] endpoints;
+    }
+
+    /// @notice A market's state as read by {marketState}.
+    struct MarketState {
+        bool paused;
+        uint64 pausedAt;
+        bytes32 cause; // the dependency (service or endpoint id) that tripped it; zero for a guardian pause
+    }
+
+    event MarketRegistered(uint256 indexed marketId, address indexed market, MarketConfig config);
+    event MarketConfigChanged(uint256 indexed marketId, MarketConfig config);
+    /// @notice The market was paused because `cause` (a service or endpoint id; zero for the guardian) failed.
+    event MarketPaused(uint256 indexed marketId, bytes32 indexed cause, address indexed caller);
+    event MarketResumed(uint256 indexed marketId, address indexed caller);
+    /// @notice The guard recorded the pause but the market's {IGuardedMarket.guardPause} call failed.
+    event MarketPauseCallFailed(uint256 indexed marketId, bytes reason);
+    /// @notice The guard recorded the resume but the market's {IGuardedMarket.guardUnpause} call failed.
+    event MarketUnpauseCallFailed(uint256 indexed marketId, bytes reason);
+
+    error MarketGuardUnknownMarket(uint256 marketId);
+    error MarketGuardInvalidConfig(uint256 marketId);
+    error MarketGuardTooManyDependencies(uint256 count, uint256 max);
+    error MarketGuardTooManyMarkets(bytes32 dependency, uint256 max);
+    error MarketGuardTripNotDue(uint256 marketId, GuardCheck check);
+    error MarketGuardResumeNotDue(uint256 marketId, GuardCheck check, uint64 notBefore);
+    error MarketGuardNotGuardian(uint256 marketId, address caller);
+    error MarketGuardUnauthorizedOracle(address caller);
+    /// @notice Not enough gas left to give the market call its full budget (the 63/64 rule cannot be used to
+    /// make the guard record a pause the market never received).
+    error MarketGuardInsufficientGas(uint256 gasLeft, uint256 required);
+
+    /// @notice Register a market. Owner only (a timelock in production).
+    /// Reverts {MarketGuardInvalidConfig}, {MarketGuardTooManyDependencies}, {MarketGuardTooManyMarkets}.
+    /// @return marketId Sequential id starting at 1.
+    function registerMarket(MarketConfig calldata config) external returns (uint256 marketId);
+
+    /// @notice Replace a market's settings. Owner only. Does not change the paused state.
+    function setMarketConfig(uint256 marketId, MarketConfig calldata config) external;
+
+    /**
+     * @notice Pause the market when a dependency has no usable endpoint (see {tripStatus}). Anyone may call.
+     * Reverts {MarketGuardTripNotDue} otherwise. The pause is recorded before the market is called; a market
+     * whose `guardPause` reverts emits {MarketPauseCallFailed} and does not revert the trip.
+     */
+    function trip(uint256 marketId) external;
+
+    /// @notice Pause at once, whatever the health. The market's guardian only. Exits stay open.
+    function guardianPause(uint256 marketId) external;
+
+    /**
+     * @notice Resume the market once every dependency has been HEALTHY for the grace period (see
+     * {resumeStatus}). Anyone may call. Reverts {MarketGuardResumeNotDue} otherwise.
+     */
+    function resume(uint256 marketId) external;
+
+    /**
+     * @notice Whether {trip} would succeed now. Never reverts.
+     * @return check DUE or the reason it is not.
+     * @return cause The first failing dependency (zero when none).
+     */
+    function tripStatus(uint256 marketId) external view returns (GuardCheck check, bytes32 cause);
+
+    /**
+     * @notice Whether {resume} would succeed now. Never reverts.
+     * @return check DUE or the reason it is not.
+     * @return notBefore When GRACE_PERIOD: the Unix second from which {resume} succeeds if health holds.
+     */
+    function resumeStatus(uint256 marketId) external view returns (GuardCheck check, uint64 notBefore);
+
+    /// @notice Whether the guard holds the market paused.
+    function isPaused(uint256 marketId) external view returns (bool);
+
+    function marketConfig(uint256 marketId) external view returns (MarketConfig memory);
+
+    function marketState(uint256 marketId) external view returns (MarketState memory);
+
+    /// @notice Number of registered markets (ids run from 1 to this).
+    function marketCount() external view returns (uint256);
+
+    /// @notice Markets that depend on `dependency` (a service or endpoint id).
+    function marketsOf(bytes32 dependency) external view returns (uint256[] memory);
+
+    function registry() external view returns (IEndpointRegistry);
+
+    function oracle() external view returns (IHealthOracle);
+}
