@@ -191,11 +191,11 @@ interface IHealthOracle {
     /// @notice Make `endpointId` use the default policy again. Owner only.
     function clearEndpointPolicy(bytes32 endpointId) external;
 
-    /// @notice Add a status listener (at most {MAX_LISTENERS}). Owner only.
-    function addListener(address listener) external;
+    /// @notice Add a status listener (at most `MAX_LISTENERS`). Owner only.
+    function addStatusListener(address listener) external;
 
     /// @notice Remove a status listener. Owner only.
-    function removeListener(address listener) external;
+    function removeStatusListener(address listener) external;
 
     // ------------------------------------------------------------------------------------------------
     // Reads
@@ -215,7 +215,7 @@ interface IHealthOracle {
     function attestorSet() external view returns (uint32 version, uint8 quorum, address[] memory attestors);
 
     /// @notice Registered listeners, in notification order.
-    function listeners() external view returns (address[] memory);
+    function statusListeners() external view returns (address[] memory);
 
     /// @notice Seconds per round (immutable).
     function roundSeconds() external view returns (uint64);

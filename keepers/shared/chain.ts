@@ -1,0 +1,144 @@
+import fs from "node:fs";
+import {
+  FallbackProvider,
+  JsonRpcProvider,
+  Network,
+  Wallet,
+  type AbstractProvider,
+  type Provider,
+  type Signer,
+} from "ethers";
+import { VigilError } from "./errors";
+
+export interface ProviderSettings {
+  /** One or more JSON-RPC URLs of the chain that holds the Vigil contracts. */
+  rpcUrls: readonly string[];
+  /** Expected chain id; fixes the network (ethers `staticNetwork`) so a node for another chain
+   *  cannot silently change it. */
+  chainId: number;
+  /** Poll interval for ethers' block/event polling, ms. Default 1000. */
+  pollingIntervalMs?: number;
+  /** Per-request stall timeout before FallbackProvider asks the next provider, ms. Default 2000. */
+  stallTimeoutMs?: number;
+}
+
+/**
+ * A provider for the control chain. One URL: a `JsonRpcProvider` with a static network. Several: an
+ * ethers `FallbackProvider` (quorum 1, priority in the given order), so one dead or hung RPC does not
+ * stop the keeper. A revert is an answer from the chain, and ethers does not fail it over.
+ */
+export function createProvider(settings: ProviderSettings): AbstractProvider {
+  if (settings.rpcUrls.length === 0) {
+    throw new VigilError(
+      "VIGIL_CONFIG",
+      "rpcUrls is empty",
+      "give at least one JSON-RPC URL of the control chain",
+    );
+  }
+  const network = Network.from(settings.chainId);
+  const make = (url: string) => {
+    const p = new JsonRpcProvider(url, network, {
+      staticNetwork: network,
+      batchMaxCount: 1,
+      polling: true,
+    });
+    p.pollingInterval = settings.pollingIntervalMs ?? 1000;
+    return p;
+  };
+  if (settings.rpcUrls.length === 1) return make(settings.rpcUrls[0]);
+  const fallback = new FallbackProvider(
+    settings.rpcUrls.map((url, i) => ({
+      provider: make(url),
+      priority: i + 1,
+      weight: 1,
+      stallTimeout: settings.stallTimeoutMs ?? 2000,
+    })),
+    network,
+    { quorum: 1, pollingInterval: settings.pollingIntervalMs ?? 1000 },
+  );
+  return fallback;
+}
+
+/**
+ * Check that the provider serves the expected chain. Throws VIGIL_CHAIN when it does not.
+ */
+export async function assertChain(provider: Provider, chainId: number): Promise<void> {
+  const raw = (await (provider as JsonRpcProvider).send?.("eth_chainId", [])) as string | undefined;
+  const actual = raw !== undefined ? Number(BigInt(raw)) : Number((await provider.getNetwork()).chainId);
+  if (actual !== chainId) {
+    throw new VigilError(
+      "VIGIL_CHAIN",
+      `RPC serves chain ${actual}, config says ${chainId}`,
+      "fix chainId or rpcUrls",
+    );
+  }
+}
+
+export interface KeySource {
+  /** Environment variable holding a 0x-prefixed private key. */
+  envVar: string;
+  /** Path of an encrypted JSON keystore (EIP-2335-style ethers/geth keystore), used when the variable is unset. */
+  keystorePath?: string;
+  /** Environment variable holding the keystore password. */
+  passwordEnvVar?: string;
+}
+
+/**
+ * Load the keeper's signing key from the environment, or else from an encrypted JSON keystore.
+ * Keys never come from the config file and are never logged. Throws VIGIL_KEY naming the variable
+ * or file when neither gives a valid key.
+ */
+export async function loadWallet(source: KeySource, env: NodeJS.ProcessEnv = process.env): Promise<Wallet> {
+  const raw = env[source.envVar];
+  if (raw) {
+    try {
+      return new Wallet(raw.trim());
+    } catch {
+      throw new VigilError(
+        "VIGIL_KEY",
+        `${source.envVar} is not a valid private key`,
+        "expected 0x + 64 hex digits",
+      );
+    }
+  }
+  if (source.keystorePath) {
+    const passwordVar = source.passwordEnvVar ?? "VIGIL_KEYSTORE_PASSWORD";
+    const password = env[passwordVar];
+    if (password === undefined) {
+      throw new VigilError(
+        "VIGIL_KEY",
+        `keystore ${source.keystorePath} needs its password in ${passwordVar}`,
+      );
+    }
+    let json: string;
+    try {
+      json = fs.readFileSync(source.keystorePath, "utf8");
+    } catch (e) {
+      throw new VigilError("VIGIL_KEY", `cannot read keystore ${source.keystorePath}`, undefined, {
+        cause: e,
+      });
+    }
+    try {
+      const wallet = await Wallet.fromEncryptedJson(json, password);
+      return new Wallet(wallet.privateKey);
+    } catch (e) {
+      throw new VigilError(
+        "VIGIL_KEY",
+        `cannot decrypt keystore ${source.keystorePath}`,
+        "check the password",
+        {
+          cause: e,
+        },
+      );
+    }
+  }
+  throw new VigilError(
+    "VIGIL_KEY",
+    `no signing key: set ${source.envVar}` + (source.keystorePath ? "" : " or give a keystore path"),
+  );
+}
+
+/** Attach a wallet to a provider. */
+export function connectWallet(wallet: Wallet, provider: Provider): Signer {
+  return wallet.connect(provider);
+}

@@ -1,0 +1,104 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "./logger";
+import type { Metrics } from "./metrics";
+import type { LoopHealth } from "./lifecycle";
+
+/** A JSON route handler: returns the status code and body to send. */
+export type RouteHandler = (
+  url: URL,
+  req: http.IncomingMessage,
+) => Promise<{ status: number; body: unknown }> | { status: number; body: unknown };
+
+export interface ServerOptions {
+  /** Interface to bind; default 127.0.0.1 (bind 0.0.0.0 deliberately, behind a firewall). */
+  host?: string;
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  logger: Logger;
+  metrics: Metrics;
+  /** Loops whose liveness `/healthz` reports. */
+  loops: () => LoopHealth[];
+  /** Extra GET routes by exact path, e.g. `/v1/observations`. */
+  routes?: Record<string, RouteHandler>;
+}
+
+/**
+ * The small HTTP server every keeper runs: `GET /healthz` (200 when every loop completed an
+ * iteration recently, 503 otherwise, JSON detail either way), `GET /metrics` (Prometheus text) and
+ * the keeper's own GET routes. Anything else is 404; non-GET is 405.
+ */
+export class KeeperServer {
+  private readonly _server: http.Server;
+
+  constructor(private readonly options: ServerOptions) {
+    this._server = http.createServer((req, res) => {
+      void this._handle(req, res);
+    });
+    this._server.keepAliveTimeout = 5_000;
+    this._server.headersTimeout = 10_000;
+    this._server.requestTimeout = 10_000;
+  }
+
+  /** Start listening. @returns the bound port. Throws when the port is taken. */
+  async listen(): Promise<number> {
+    const { host = "127.0.0.1", port } = this.options;
+    await new Promise<void>((resolve, reject) => {
+      this._server.once("error", reject);
+      this._server.listen(port, host, () => {
+        this._server.off("error", reject);
+        resolve();
+      });
+    });
+    const bound = (this._server.address() as AddressInfo).port;
+    this.options.logger.info({ host, port: bound }, "http server listening");
+    return bound;
+  }
+
+  /** Stop accepting connections and close idle ones. */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this._server.close(() => resolve());
+      this._server.closeIdleConnections();
+    });
+  }
+
+  private async _handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const send = (status: number, body: string, type = "application/json") => {
+      res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
+      res.end(body);
+    };
+    try {
+      if (req.method !== "GET") return send(405, JSON.stringify({ error: "method not allowed" }));
+      const url = new URL(req.url ?? "/", "http://localhost");
+      if (url.pathname === "/healthz") {
+        const loops = this.options.loops().map((l) => ({
+          name: l.name,
+          healthy: l.healthy(),
+          iterations: l.iterations,
+          lastCompletedAt: new Date(l.lastCompletedAt).toISOString(),
+          lastError: l.lastError ?? null,
+        }));
+        const ok = loops.every((l) => l.healthy);
+        return send(ok ? 200 : 503, JSON.stringify({ status: ok ? "ok" : "stalled", loops }));
+      }
+      if (url.pathname === "/metrics") {
+        return send(
+          200,
+          await this.options.metrics.registry.metrics(),
+          this.options.metrics.registry.contentType,
+        );
+      }
+      const route = this.options.routes?.[url.pathname];
+      if (!route) return send(404, JSON.stringify({ error: "not found" }));
+      const { status, body } = await route(url, req);
+      return send(
+        status,
+        JSON.stringify(body, (_k, v) => (typeof v === "bigint" ? v.toString() : v)),
+      );
+    } catch (e) {
+      this.options.logger.error({ err: e }, "http handler failed");
+      return send(500, JSON.stringify({ error: "internal error" }));
+    }
+  }
+}
