@@ -309,9 +309,13 @@ export class Attestor {
     return t.oracleFeed;
   }
 
+  /**
+   * Failed share of the last `errorWindow` probes, this one included. Probes before the first count as
+   * successes (the denominator is always the window size), so one early timeout is 1/20, not 1/2.
+   */
   private _errorRate(state: EndpointState, failedNow: boolean): number {
     const w = [...state.window, failedNow].slice(-this.o.config.errorWindow);
-    return w.filter(Boolean).length / w.length;
+    return w.filter(Boolean).length / this.o.config.errorWindow;
   }
 
   /** Run the probe for the endpoint's kind and evaluate it in context. Throws ProbeFailure. */
