@@ -55,24 +55,31 @@ export function withCommonOptions(cmd: Command, opts: { guard?: boolean } = {}):
     .option("--config <file>", "JSON or YAML config file; never put keys in it (default: none)")
     .option(
       "--rpc <url...>",
-      "JSON-RPC URL(s) of the chain holding the Vigil contracts (env VIGIL_RPC_URL, comma-separated)",
+      "JSON-RPC URL(s) of the chain holding the Vigil contracts (env VIGIL_RPC_URL, comma-separated; default: none)",
     )
     .addOption(
-      new Option("--chain-id <id>", "chain id of that chain, integer (env VIGIL_CHAIN_ID)").argParser(
-        intOption(1),
-      ),
+      new Option(
+        "--chain-id <id>",
+        "chain id of that chain, integer (env VIGIL_CHAIN_ID; default: asked from the first RPC; keepers require it)",
+      ).argParser(intOption(1)),
     )
     .addOption(
-      new Option("--oracle <address>", "HealthOracle address (env VIGIL_ORACLE)").argParser(addressOption),
-    )
-    .addOption(
-      new Option("--registry <address>", "EndpointRegistry address (env VIGIL_REGISTRY)").argParser(
+      new Option("--oracle <address>", "HealthOracle address (env VIGIL_ORACLE; default: none)").argParser(
         addressOption,
       ),
+    )
+    .addOption(
+      new Option(
+        "--registry <address>",
+        "EndpointRegistry address (env VIGIL_REGISTRY; default: none)",
+      ).argParser(addressOption),
     );
   if (opts.guard) {
     cmd.addOption(
-      new Option("--guard <address>", "MarketGuard address (env VIGIL_GUARD)").argParser(addressOption),
+      new Option(
+        "--guard <address>",
+        "MarketGuard address (env VIGIL_GUARD; default: none, markets not shown)",
+      ).argParser(addressOption),
     );
   }
   return cmd;
