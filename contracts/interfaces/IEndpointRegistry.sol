@@ -155,9 +155,22 @@ interface IEndpointRegistry {
     /**
      * @notice Whether some endpoint of the service reads HEALTHY or DEGRADED with health at or above
      * `thresholdBps` (used by the MarketGuard: a service that can still fail over is not paused).
+     * False for an unknown service. Never reverts.
+     * @param thresholdBps Minimum health in basis points, 0..10_000.
      */
     function hasUsableEndpoint(bytes32 serviceId, uint16 thresholdBps) external view returns (bool);
 
     /// @notice The HealthOracle this registry reads.
     function oracle() external view returns (IHealthOracle);
+
+    /// @notice The service `endpointId` belongs to; zero when unknown. Never reverts (for the MarketGuard's
+    /// status listener, which must not revert).
+    function serviceOf(bytes32 endpointId) external view returns (bytes32 serviceId);
+
+    /// @notice Id of the endpoint clients should use now; zero when the service is unknown or has no
+    /// endpoint. Never reverts (the cheap form of {activeEndpoint}, used by the MarketGuard's {resume}).
+    function activeEndpointId(bytes32 serviceId) external view returns (bytes32 endpointId);
+
+    /// @notice Maximum number of endpoints per service (bounds every loop over a service's endpoints).
+    function MAX_ENDPOINTS() external view returns (uint256);
 }
