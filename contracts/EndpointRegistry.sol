@@ -22,11 +22,14 @@ contract EndpointRegistry is IEndpointRegistry, IHealthListener, ReentrancyGuard
     /// @notice Longest accepted endpoint URI, in bytes.
     uint256 public constant MAX_URI_LENGTH = 256;
 
+    /// @dev `priorities` packs the priority of endpoint `i` at bits [16i, 16i + 16): one storage read gives
+    /// every priority of the service, so a migration check costs one cold read per endpoint it looks at.
     struct ServiceRecord {
         address owner;
         uint8 activeIndex;
         uint64 lastMigrationAt;
         ServiceConfig config;
+        uint256 priorities;
         string name;
         bytes32[] endpointIds;
     }
@@ -34,7 +37,7 @@ contract EndpointRegistry is IEndpointRegistry, IHealthListener, ReentrancyGuard
     struct EndpointRecord {
         bytes32 serviceId;
         EndpointKind kind;
-        uint16 priority;
+        uint8 index;
         string uri;
     }
 
@@ -102,10 +105,12 @@ contract EndpointRegistry is IEndpointRegistry, IHealthListener, ReentrancyGuard
         endpointId = keccak256(abi.encode(serviceId, kind, uri));
         EndpointRecord storage e = _endpoints[endpointId];
         if (e.serviceId != bytes32(0)) revert EndpointRegistryEndpointExists(endpointId);
+        uint256 index = s.endpointIds.length;
         e.serviceId = serviceId;
         e.kind = kind;
-        e.priority = priority;
+        e.index = uint8(index);
         e.uri = uri;
+        s.priorities = _withPriority(s.priorities, index, priority);
         // The first endpoint becomes active: activeIndex is already 0.
         s.endpointIds.push(endpointId);
         emit EndpointAdded(serviceId, endpointId, kind, priority, uri);
@@ -116,7 +121,8 @@ contract EndpointRegistry is IEndpointRegistry, IHealthListener, ReentrancyGuard
         bytes32 serviceId = _endpoints[endpointId].serviceId;
         if (serviceId == bytes32(0)) revert EndpointRegistryUnknownEndpoint(endpointId);
         _requireServiceOwner(serviceId);
-        _endpoints[endpointId].priority = priority;
+        ServiceRecord storage s = _services[serviceId];
+        s.priorities = _withPriority(s.priorities, _endpoints[endpointId].index, priority);
         emit EndpointPriorityChanged(serviceId, endpointId, priority);
     }
 
@@ -278,6 +284,8 @@ contract EndpointRegistry is IEndpointRegistry, IHealthListener, ReentrancyGuard
      * Failback (recoveryPeriod > 0, active HEALTHY or DEGRADED): best-priority endpoint with priority strictly
      * better than the active one's that has been HEALTHY since at least `recoveryPeriod` seconds.
      * A due migration inside the cooldown reads COOLDOWN with `notBefore = lastMigrationAt + cooldown`.
+     * Candidates are visited in preference order and the first that qualifies wins, so a typical check reads
+     * the oracle twice (active, best backup); the worst case is {MAX_ENDPOINTS} reads.
      */
     function _check(bytes32 serviceId) private view returns (Verdict memory v) {
         ServiceRecord storage s = _services[serviceId];
@@ -289,29 +297,29 @@ contract EndpointRegistry is IEndpointRegistry, IHealthListener, ReentrancyGuard
         }
         uint256 active = s.activeIndex;
         IHealthOracle.Status activeStatus = _oracle.statusOf(ids[active]).status;
-        bool failover = activeStatus == IHealthOracle.Status.DOWN ||
-            activeStatus == IHealthOracle.Status.UNKNOWN;
+        bool failover =
+            activeStatus == IHealthOracle.Status.DOWN || activeStatus == IHealthOracle.Status.UNKNOWN;
         uint32 recoveryPeriod = s.config.recoveryPeriod;
         if (!failover && recoveryPeriod == 0) {
             v.check = MigrationCheck.ACTIVE_USABLE;
             return v;
         }
 
-        // Failover considers every other endpoint; failback only those strictly better than the active one.
-        uint256 bound = failover ? type(uint256).max : _endpoints[ids[active]].priority;
-        uint256 bestPriority = type(uint256).max;
+        uint256 priorities = s.priorities;
+        uint256 activePriority = _priorityAt(priorities, active);
+        uint256[] memory order = _preferenceOrder(priorities, count);
         bool found;
-        for (uint256 i = 0; i < count; ++i) {
+        for (uint256 k = 0; k < count; ++k) {
+            uint256 i = order[k] & 0xff;
             if (i == active) continue;
-            uint256 priority = _endpoints[ids[i]].priority;
-            // Strict comparisons keep the earliest-added endpoint among equal priorities.
-            if (priority >= bestPriority || (!failover && priority >= bound)) continue;
+            // Failback only ever moves to a strictly better priority; the rest of the order is worse.
+            if (!failover && (order[k] >> 8) >= activePriority) break;
             IHealthOracle.EndpointHealth memory h = _oracle.statusOf(ids[i]);
             if (h.status != IHealthOracle.Status.HEALTHY) continue;
             if (!failover && uint256(h.since) + recoveryPeriod > block.timestamp) continue;
-            bestPriority = priority;
             v.toIndex = uint8(i);
             found = true;
+            break;
         }
         if (!found) {
             v.check = failover ? MigrationCheck.NO_HEALTHY_CANDIDATE : MigrationCheck.ACTIVE_USABLE;
@@ -327,9 +335,41 @@ contract EndpointRegistry is IEndpointRegistry, IHealthListener, ReentrancyGuard
         }
     }
 
+    /// @dev Endpoint indices sorted by (priority, index) ascending, each as `priority << 8 | index`
+    /// (insertion sort over at most {MAX_ENDPOINTS} words in memory).
+    function _preferenceOrder(
+        uint256 priorities,
+        uint256 count
+    ) private pure returns (uint256[] memory order) {
+        order = new uint256[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 key = (_priorityAt(priorities, i) << 8) | i;
+            uint256 j = i;
+            while (j > 0 && order[j - 1] > key) {
+                order[j] = order[j - 1];
+                --j;
+            }
+            order[j] = key;
+        }
+    }
+
+    function _priorityAt(uint256 priorities, uint256 index) private pure returns (uint256) {
+        return (priorities >> (index * 16)) & 0xffff;
+    }
+
+    function _withPriority(
+        uint256 priorities,
+        uint256 index,
+        uint16 priority
+    ) private pure returns (uint256) {
+        uint256 shift = index * 16;
+        return (priorities & ~(uint256(0xffff) << shift)) | (uint256(priority) << shift);
+    }
+
     function _endpointView(bytes32 endpointId) private view returns (Endpoint memory) {
         EndpointRecord storage e = _endpoints[endpointId];
-        return Endpoint({id: endpointId, kind: e.kind, priority: e.priority, uri: e.uri});
+        uint16 priority = uint16(_priorityAt(_services[e.serviceId].priorities, e.index));
+        return Endpoint({id: endpointId, kind: e.kind, priority: priority, uri: e.uri});
     }
 
     function _requireService(bytes32 serviceId) private view returns (ServiceRecord storage s) {

@@ -250,7 +250,9 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
         uint256 healthyFrom = state.pausedAt;
         uint256 count = c.services.length;
         for (uint256 i = 0; i < count; ++i) {
-            IHealthOracle.EndpointHealth memory h = _oracle.statusOf(_registry.activeEndpointId(c.services[i]));
+            IHealthOracle.EndpointHealth memory h = _oracle.statusOf(
+                _registry.activeEndpointId(c.services[i])
+            );
             if (!_isHealthy(h, threshold)) return (GuardCheck.DEPENDENCY_UNHEALTHY, 0);
             if (h.since > healthyFrom) healthyFrom = h.since;
         }
@@ -317,7 +319,10 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
     function _pause(uint256 marketId, bytes32 cause) private {
         _states[marketId] = MarketState({paused: true, pausedAt: uint64(block.timestamp), cause: cause});
         emit MarketPaused(marketId, cause, msg.sender);
-        (bool ok, bytes memory reason) = _callMarket(_configs[marketId].market, IGuardedMarket.guardPause.selector);
+        (bool ok, bytes memory reason) = _callMarket(
+            _configs[marketId].market,
+            IGuardedMarket.guardPause.selector
+        );
         if (!ok) emit MarketPauseCallFailed(marketId, reason);
     }
 
@@ -327,7 +332,10 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
      * A low-level call: no code-size check that could revert the guard, and the return data is never copied
      * except for the first {MAX_REASON_BYTES} bytes of a failure (return-data bombs cost the guard nothing).
      */
-    function _callMarket(IGuardedMarket market, bytes4 selector) private returns (bool ok, bytes memory reason) {
+    function _callMarket(
+        IGuardedMarket market,
+        bytes4 selector
+    ) private returns (bool ok, bytes memory reason) {
         uint256 required = _requiredCallGas();
         uint256 left = gasleft();
         if (left < required) revert MarketGuardInsufficientGas(left, required);
@@ -364,14 +372,14 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
         uint256 serviceCount = config.services.length;
         uint256 total = serviceCount + config.endpoints.length;
         if (total > MAX_DEPENDENCIES) revert MarketGuardTooManyDependencies(total, MAX_DEPENDENCIES);
-        if (
-            total == 0 || address(config.market).code.length == 0 || config.pauseThresholdBps > _MAX_BPS
-        ) revert MarketGuardInvalidConfig(marketId);
+        if (total == 0 || address(config.market).code.length == 0 || config.pauseThresholdBps > _MAX_BPS)
+            revert MarketGuardInvalidConfig(marketId);
         for (uint256 i = 0; i < total; ++i) {
             bytes32 dependency = i < serviceCount ? config.services[i] : config.endpoints[i - serviceCount];
-            bool known = i < serviceCount
-                ? _registry.activeEndpointId(dependency) != bytes32(0)
-                : _registry.serviceOf(dependency) != bytes32(0);
+            bool known =
+                i < serviceCount
+                    ? _registry.activeEndpointId(dependency) != bytes32(0)
+                    : _registry.serviceOf(dependency) != bytes32(0);
             if (!known) revert MarketGuardInvalidConfig(marketId);
             for (uint256 j = 0; j < i; ++j) {
                 bytes32 other = j < serviceCount ? config.services[j] : config.endpoints[j - serviceCount];
@@ -430,7 +438,8 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
     function _requireGuardian(uint256 marketId) private view {
         _requireMarket(marketId);
         address guardian = _configs[marketId].guardian;
-        if (guardian == address(0) || msg.sender != guardian) revert MarketGuardNotGuardian(marketId, msg.sender);
+        if (guardian == address(0) || msg.sender != guardian)
+            revert MarketGuardNotGuardian(marketId, msg.sender);
     }
 
     function _requireOracle() private view {

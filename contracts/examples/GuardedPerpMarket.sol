@@ -44,7 +44,13 @@ contract GuardedPerpMarket is IGuardedMarket, Ownable, Pausable, ReentrancyGuard
     event PositionOpened(address indexed account, uint256 size, bool isLong, uint256 price);
     event PositionIncreased(address indexed account, uint256 sizeDelta, uint256 size, uint256 entryPrice);
     /// @notice `sizeDelta` of the position was closed at `price`, realising `pnl` (collateral units).
-    event PositionReduced(address indexed account, uint256 sizeDelta, uint256 size, uint256 price, int256 pnl);
+    event PositionReduced(
+        address indexed account,
+        uint256 sizeDelta,
+        uint256 size,
+        uint256 price,
+        int256 pnl
+    );
     event MarkPriceChanged(uint256 price);
 
     /// @notice Only the guard may call {guardPause} / {guardUnpause}.
