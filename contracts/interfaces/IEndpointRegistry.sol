@@ -62,9 +62,18 @@ interface IEndpointRegistry {
         uint256 endpointCount;
     }
 
-    event ServiceRegistered(bytes32 indexed serviceId, address indexed owner, string name, ServiceConfig config);
+    event ServiceRegistered(
+        bytes32 indexed serviceId,
+        address indexed owner,
+        string name,
+        ServiceConfig config
+    );
     event ServiceConfigChanged(bytes32 indexed serviceId, ServiceConfig config);
-    event ServiceOwnershipTransferred(bytes32 indexed serviceId, address indexed previousOwner, address indexed newOwner);
+    event ServiceOwnershipTransferred(
+        bytes32 indexed serviceId,
+        address indexed previousOwner,
+        address indexed newOwner
+    );
     event EndpointAdded(
         bytes32 indexed serviceId,
         bytes32 indexed endpointId,
@@ -75,7 +84,12 @@ interface IEndpointRegistry {
     event EndpointPriorityChanged(bytes32 indexed serviceId, bytes32 indexed endpointId, uint16 priority);
     /// @notice The active endpoint of `serviceId` moved from `from` to `to`; `failback` when moving back to a
     /// better-priority endpoint that recovered.
-    event EndpointMigrated(bytes32 indexed serviceId, bytes32 indexed from, bytes32 indexed to, bool failback);
+    event EndpointMigrated(
+        bytes32 indexed serviceId,
+        bytes32 indexed from,
+        bytes32 indexed to,
+        bool failback
+    );
 
     error EndpointRegistryUnknownService(bytes32 serviceId);
     error EndpointRegistryServiceExists(bytes32 serviceId);
@@ -95,7 +109,10 @@ interface IEndpointRegistry {
      * caller, `keccak256(abi.encode(msg.sender, name))`, so names cannot be squatted.
      * @return serviceId The new service's id. Reverts {EndpointRegistryServiceExists}.
      */
-    function registerService(string calldata name, ServiceConfig calldata config) external returns (bytes32 serviceId);
+    function registerService(
+        string calldata name,
+        ServiceConfig calldata config
+    ) external returns (bytes32 serviceId);
 
     /**
      * @notice Add an endpoint to a service. Service owner only. The first endpoint added becomes active.

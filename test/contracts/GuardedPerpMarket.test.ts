@@ -117,14 +117,13 @@ describe("GuardedPerpMarket", function () {
     });
 
     it("still lets a trader close at a profit and take it out", async function () {
-      const { market, owner, alice, bob } = await loadFixture(pausedFixture);
+      const { market, owner, alice } = await loadFixture(pausedFixture);
       await market.connect(owner).setMarkPrice(parseEther("2100")); // +100 per unit, 10 units long
       await expect(market.connect(alice).closePosition())
         .to.emit(market, "PositionReduced")
         .withArgs(alice.address, parseEther("10"), 0, parseEther("2100"), parseEther("1000"));
       expect(await market.freeCollateral(alice.address)).to.equal(parseEther("11000"));
       await market.connect(alice).withdraw(parseEther("11000")); // paid from bob's deposit
-      void bob;
     });
   });
 

@@ -3,6 +3,7 @@ import { anyUint } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
 import { expect } from "chai";
 import { ZeroAddress, ZeroHash } from "ethers";
 import { ethers } from "hardhat";
+import type { MockHealthOracle, MockMarketReentrant } from "../../typechain-types";
 import { Guard, Kind, Status, endpointIdOf, serviceIdOf } from "./helpers";
 
 const MARKET_CALL_GAS = 100_000n;
@@ -80,7 +81,7 @@ describe("MarketGuard", function () {
     return { ...f, pausedAt };
   }
 
-  async function setDown(f: { oracle: { setStatus: Function } }, ids: string[]) {
+  async function setDown(f: { oracle: MockHealthOracle }, ids: string[]) {
     for (const id of ids) await f.oracle.setStatus(id, Status.DOWN, 0);
   }
 
@@ -124,7 +125,7 @@ describe("MarketGuard", function () {
 
   describe("registration", function () {
     it("registers markets with sequential ids and indexes their dependencies", async function () {
-      const { guard, market, config, rpc, seq0 } = await loadFixture(deployFixture);
+      const { guard, config, rpc, seq0 } = await loadFixture(deployFixture);
       expect(await guard.marketCount()).to.equal(1n);
       const stored = await guard.marketConfig(1);
       expect(stored.market).to.equal(config.market);
@@ -149,7 +150,6 @@ describe("MarketGuard", function () {
           cfg2.endpoints,
         ]);
       expect(await guard.marketsOf(rpc)).to.deep.equal([1n, 2n]);
-      void market;
     });
 
     it("lets only the owner register or reconfigure", async function () {
@@ -548,7 +548,7 @@ describe("MarketGuard", function () {
         good2,
       ];
       for (const m of markets) await f.guard.registerMarket(configFor(await m.getAddress(), [f.rpc]));
-      await (markets[3] as any).configure(1, 1, ZeroHash);
+      await (markets[3] as MockMarketReentrant).configure(1, 1, ZeroHash);
       await f.oracle.setStatus(f.rpcA, Status.DOWN, 0);
       const tx = f.oracle.setStatusAndNotify(guardAddr, f.rpcB, Status.DOWN, 0, { gasLimit: 5_000_000 });
       await expect(tx)
