@@ -115,7 +115,8 @@ interface IEndpointRegistry {
     ) external returns (bytes32 serviceId);
 
     /**
-     * @notice Add an endpoint to a service. Service owner only. The first endpoint added becomes active.
+     * @notice Add an endpoint to a service. Service owner only ({EndpointRegistryNotServiceOwner},
+     * {EndpointRegistryUnknownService}). The first endpoint added becomes active.
      * @param priority Lower is preferred (RFC 2782); ties keep the order of addition.
      * @return endpointId `keccak256(abi.encode(serviceId, kind, uri))`, the id attestors sign for.
      * Reverts {EndpointRegistryTooManyEndpoints}, {EndpointRegistryEndpointExists},
@@ -128,13 +129,17 @@ interface IEndpointRegistry {
         uint16 priority
     ) external returns (bytes32 endpointId);
 
-    /// @notice Change an endpoint's priority. Service owner only.
+    /// @notice Change an endpoint's priority (lower preferred). Service owner only. Does not move the active
+    /// endpoint by itself; {migrate} follows the new order. Reverts {EndpointRegistryUnknownEndpoint},
+    /// {EndpointRegistryNotServiceOwner}.
     function setEndpointPriority(bytes32 endpointId, uint16 priority) external;
 
-    /// @notice Change cooldown and recovery period. Service owner only.
+    /// @notice Change cooldown and recovery period (seconds). Service owner only. Reverts
+    /// {EndpointRegistryUnknownService}, {EndpointRegistryNotServiceOwner}.
     function setServiceConfig(bytes32 serviceId, ServiceConfig calldata config) external;
 
-    /// @notice Hand a service to a new owner. Service owner only; `newOwner` non-zero.
+    /// @notice Hand a service to a new owner, in one step. Service owner only; reverts
+    /// {EndpointRegistryInvalidOwner} for the zero address.
     function transferServiceOwnership(bytes32 serviceId, address newOwner) external;
 
     /**

@@ -73,6 +73,22 @@ async function main() {
   });
   for (const id of d.ids) await oracle.setStatus(id, Status.DOWN, 0);
   rows.push(["trip: 1 service, 2 endpoints, well-behaved market", await gasOf(guard.trip(1))]);
+  const e = await service("guarded2", 2, (i) => i);
+  for (const id of e.ids) await oracle.setStatus(id, Status.HEALTHY, 10_000);
+  await guard.registerMarket({
+    market: await market.getAddress(),
+    guardian: owner.address,
+    pauseThresholdBps: 5_000,
+    gracePeriod: 60,
+    services: [e.sid],
+    endpoints: [],
+  });
+  await oracle.setStatus(e.ids[0], Status.DOWN, 0);
+  await oracle.setStatus(e.ids[1], Status.DOWN, 0);
+  rows.push([
+    "oracle → guard.onStatusChange (trips 1 market; tx incl. mock call)",
+    await gasOf(oracle.notify(await guard.getAddress(), e.ids[1], Status.HEALTHY, Status.DOWN)),
+  ]);
   for (const id of d.ids) await oracle.setStatus(id, Status.HEALTHY, 10_000);
   await ethers.provider.send("evm_increaseTime", [60]);
   rows.push(["resume: 1 service, 2 endpoints, well-behaved market", await gasOf(guard.resume(1))]);
