@@ -62,9 +62,18 @@ interface IEndpointRegistry {
         uint256 endpointCount;
     }
 
-    event ServiceRegistered(bytes32 indexed serviceId, address indexed owner, string name, ServiceConfig config);
+    event ServiceRegistered(
+        bytes32 indexed serviceId,
+        address indexed owner,
+        string name,
+        ServiceConfig config
+    );
     event ServiceConfigChanged(bytes32 indexed serviceId, ServiceConfig config);
-    event ServiceOwnershipTransferred(bytes32 indexed serviceId, address indexed previousOwner, address indexed newOwner);
+    event ServiceOwnershipTransferred(
+        bytes32 indexed serviceId,
+        address indexed previousOwner,
+        address indexed newOwner
+    );
     event EndpointAdded(
         bytes32 indexed serviceId,
         bytes32 indexed endpointId,
@@ -75,7 +84,12 @@ interface IEndpointRegistry {
     event EndpointPriorityChanged(bytes32 indexed serviceId, bytes32 indexed endpointId, uint16 priority);
     /// @notice The active endpoint of `serviceId` moved from `from` to `to`; `failback` when moving back to a
     /// better-priority endpoint that recovered.
-    event EndpointMigrated(bytes32 indexed serviceId, bytes32 indexed from, bytes32 indexed to, bool failback);
+    event EndpointMigrated(
+        bytes32 indexed serviceId,
+        bytes32 indexed from,
+        bytes32 indexed to,
+        bool failback
+    );
 
     error EndpointRegistryUnknownService(bytes32 serviceId);
     error EndpointRegistryServiceExists(bytes32 serviceId);
@@ -95,10 +109,14 @@ interface IEndpointRegistry {
      * caller, `keccak256(abi.encode(msg.sender, name))`, so names cannot be squatted.
      * @return serviceId The new service's id. Reverts {EndpointRegistryServiceExists}.
      */
-    function registerService(string calldata name, ServiceConfig calldata config) external returns (bytes32 serviceId);
+    function registerService(
+        string calldata name,
+        ServiceConfig calldata config
+    ) external returns (bytes32 serviceId);
 
     /**
-     * @notice Add an endpoint to a service. Service owner only. The first endpoint added becomes active.
+     * @notice Add an endpoint to a service. Service owner only ({EndpointRegistryNotServiceOwner},
+     * {EndpointRegistryUnknownService}). The first endpoint added becomes active.
      * @param priority Lower is preferred (RFC 2782); ties keep the order of addition.
      * @return endpointId `keccak256(abi.encode(serviceId, kind, uri))`, the id attestors sign for.
      * Reverts {EndpointRegistryTooManyEndpoints}, {EndpointRegistryEndpointExists},
@@ -111,13 +129,17 @@ interface IEndpointRegistry {
         uint16 priority
     ) external returns (bytes32 endpointId);
 
-    /// @notice Change an endpoint's priority. Service owner only.
+    /// @notice Change an endpoint's priority (lower preferred). Service owner only. Does not move the active
+    /// endpoint by itself; {migrate} follows the new order. Reverts {EndpointRegistryUnknownEndpoint},
+    /// {EndpointRegistryNotServiceOwner}.
     function setEndpointPriority(bytes32 endpointId, uint16 priority) external;
 
-    /// @notice Change cooldown and recovery period. Service owner only.
+    /// @notice Change cooldown and recovery period (seconds). Service owner only. Reverts
+    /// {EndpointRegistryUnknownService}, {EndpointRegistryNotServiceOwner}.
     function setServiceConfig(bytes32 serviceId, ServiceConfig calldata config) external;
 
-    /// @notice Hand a service to a new owner. Service owner only; `newOwner` non-zero.
+    /// @notice Hand a service to a new owner, in one step. Service owner only; reverts
+    /// {EndpointRegistryInvalidOwner} for the zero address.
     function transferServiceOwnership(bytes32 serviceId, address newOwner) external;
 
     /**
@@ -155,9 +177,22 @@ interface IEndpointRegistry {
     /**
      * @notice Whether some endpoint of the service reads HEALTHY or DEGRADED with health at or above
      * `thresholdBps` (used by the MarketGuard: a service that can still fail over is not paused).
+     * False for an unknown service. Never reverts.
+     * @param thresholdBps Minimum health in basis points, 0..10_000.
      */
     function hasUsableEndpoint(bytes32 serviceId, uint16 thresholdBps) external view returns (bool);
 
     /// @notice The HealthOracle this registry reads.
     function oracle() external view returns (IHealthOracle);
+
+    /// @notice The service `endpointId` belongs to; zero when unknown. Never reverts (for the MarketGuard's
+    /// status listener, which must not revert).
+    function serviceOf(bytes32 endpointId) external view returns (bytes32 serviceId);
+
+    /// @notice Id of the endpoint clients should use now; zero when the service is unknown or has no
+    /// endpoint. Never reverts (the cheap form of {activeEndpoint}, used by the MarketGuard's {resume}).
+    function activeEndpointId(bytes32 serviceId) external view returns (bytes32 endpointId);
+
+    /// @notice Maximum number of endpoints per service (bounds every loop over a service's endpoints).
+    function MAX_ENDPOINTS() external view returns (uint256);
 }

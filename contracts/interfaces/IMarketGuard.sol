@@ -62,14 +62,25 @@ interface IMarketGuard {
     /// @notice The guard recorded the resume but the market's {IGuardedMarket.guardUnpause} call failed.
     event MarketUnpauseCallFailed(uint256 indexed marketId, bytes reason);
 
+    /// @notice No market with this id (ids run from 1 to {marketCount}).
     error MarketGuardUnknownMarket(uint256 marketId);
+    /// @notice The config is invalid: market without code, threshold over 10_000, no dependency, a zero or
+    /// duplicate dependency, or a service / endpoint the registry does not know.
     error MarketGuardInvalidConfig(uint256 marketId);
+    /// @notice More than {MAX_DEPENDENCIES} services plus endpoints.
     error MarketGuardTooManyDependencies(uint256 count, uint256 max);
+    /// @notice `dependency` already has {MAX_MARKETS_PER_DEPENDENCY} markets.
     error MarketGuardTooManyMarkets(bytes32 dependency, uint256 max);
+    /// @notice {trip} was called when not due; `check` says why.
     error MarketGuardTripNotDue(uint256 marketId, GuardCheck check);
+    /// @notice {resume} was called when not due; `check` says why, `notBefore` when GRACE_PERIOD.
     error MarketGuardResumeNotDue(uint256 marketId, GuardCheck check, uint64 notBefore);
+    /// @notice {guardianPause} by someone other than the market's guardian.
     error MarketGuardNotGuardian(uint256 marketId, address caller);
+    /// @notice Only the HealthOracle may call {IHealthListener.onStatusChange}.
     error MarketGuardUnauthorizedOracle(address caller);
+    /// @notice Constructor: the registry reads another oracle than the one given, or `marketCallGas` is zero.
+    error MarketGuardInvalidSetup(address registryOracle, address oracle, uint256 marketCallGas);
     /// @notice Not enough gas left to give the market call its full budget (the 63/64 rule cannot be used to
     /// make the guard record a pause the market never received).
     error MarketGuardInsufficientGas(uint256 gasLeft, uint256 required);
@@ -80,6 +91,7 @@ interface IMarketGuard {
     function registerMarket(MarketConfig calldata config) external returns (uint256 marketId);
 
     /// @notice Replace a market's settings. Owner only. Does not change the paused state.
+    /// Reverts {MarketGuardUnknownMarket} and as {registerMarket}.
     function setMarketConfig(uint256 marketId, MarketConfig calldata config) external;
 
     /**
@@ -89,7 +101,8 @@ interface IMarketGuard {
      */
     function trip(uint256 marketId) external;
 
-    /// @notice Pause at once, whatever the health. The market's guardian only. Exits stay open.
+    /// @notice Pause at once, whatever the health. The market's guardian only ({MarketGuardNotGuardian});
+    /// a no-op when already paused. Exits stay open. {resume} still waits for the grace period after it.
     function guardianPause(uint256 marketId) external;
 
     /**
@@ -107,16 +120,21 @@ interface IMarketGuard {
 
     /**
      * @notice Whether {resume} would succeed now. Never reverts.
+     * A dependency counts as HEALTHY when it reads HEALTHY with health at or above the pause threshold (for
+     * a service: its active endpoint), so a resumed market is never immediately due to trip again.
      * @return check DUE or the reason it is not.
-     * @return notBefore When GRACE_PERIOD: the Unix second from which {resume} succeeds if health holds.
+     * @return notBefore When GRACE_PERIOD or DUE: the Unix second from which {resume} succeeds if health
+     * holds, `max(since, pausedAt) + gracePeriod` over the dependencies; zero otherwise.
      */
     function resumeStatus(uint256 marketId) external view returns (GuardCheck check, uint64 notBefore);
 
-    /// @notice Whether the guard holds the market paused.
+    /// @notice Whether the guard holds the market paused (false for an unknown market).
     function isPaused(uint256 marketId) external view returns (bool);
 
+    /// @notice A market's settings. Reverts {MarketGuardUnknownMarket}.
     function marketConfig(uint256 marketId) external view returns (MarketConfig memory);
 
+    /// @notice A market's pause state. Reverts {MarketGuardUnknownMarket}.
     function marketState(uint256 marketId) external view returns (MarketState memory);
 
     /// @notice Number of registered markets (ids run from 1 to this).
@@ -125,7 +143,19 @@ interface IMarketGuard {
     /// @notice Markets that depend on `dependency` (a service or endpoint id).
     function marketsOf(bytes32 dependency) external view returns (uint256[] memory);
 
+    /// @notice The EndpointRegistry the guard reads services from (immutable).
     function registry() external view returns (IEndpointRegistry);
 
+    /// @notice The HealthOracle the guard reads and which alone may notify it (immutable).
     function oracle() external view returns (IHealthOracle);
+
+    /// @notice Gas given to each {IGuardedMarket} call (immutable). {trip}, {resume} and {guardianPause}
+    /// revert {MarketGuardInsufficientGas} unless `gasleft() >= marketCallGas * 64 / 63 + margin` at the call.
+    function marketCallGas() external view returns (uint256);
+
+    /// @notice Maximum services plus endpoints per market.
+    function MAX_DEPENDENCIES() external view returns (uint256);
+
+    /// @notice Maximum markets per dependency (bounds the status listener's work).
+    function MAX_MARKETS_PER_DEPENDENCY() external view returns (uint256);
 }

@@ -1,0 +1,448 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IEndpointRegistry} from "./interfaces/IEndpointRegistry.sol";
+import {IGuardedMarket} from "./interfaces/IGuardedMarket.sol";
+import {IHealthListener} from "./interfaces/IHealthListener.sol";
+import {IHealthOracle} from "./interfaces/IHealthOracle.sol";
+import {IMarketGuard} from "./interfaces/IMarketGuard.sol";
+
+/**
+ * @title MarketGuard
+ * @notice The circuit breaker between endpoint health and the markets that depend on it. Configuration
+ * belongs to the owner (a timelock in production); {trip} and {resume} belong to everyone and re-check
+ * their condition on-chain; each market's guardian may pause but never resume early.
+ * @dev Pause and resume record the guard's state first, then call the market with exactly {marketCallGas}
+ * gas through a low-level call: a market that reverts, burns its gas, returns a huge revert reason or
+ * re-enters never blocks the guard or other markets (THREATS #17, #18). The call only happens with enough
+ * gas left that the market really receives its full budget, so a caller cannot use the 63/64 rule to make
+ * the guard record a pause the market never received.
+ */
+contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyGuardTransient {
+    /// @inheritdoc IMarketGuard
+    uint256 public constant MAX_DEPENDENCIES = 8;
+
+    /// @inheritdoc IMarketGuard
+    uint256 public constant MAX_MARKETS_PER_DEPENDENCY = 16;
+
+    /// @notice Gas kept on top of `marketCallGas * 64 / 63` at the market call: covers the CALL itself
+    /// (cold account access) and the few operations between the check and the call.
+    uint256 public constant MARKET_CALL_GAS_MARGIN = 5_000;
+
+    /// @notice Gas the status listener keeps in hand before it starts pausing one more market: the state
+    /// writes and the event come before the market call. Below it the listener stops; keepers finish.
+    uint256 public constant LISTENER_PAUSE_RESERVE = 60_000;
+
+    /// @notice Longest market revert reason kept in {MarketPauseCallFailed} / {MarketUnpauseCallFailed}, bytes.
+    uint256 public constant MAX_REASON_BYTES = 256;
+
+    uint16 private constant _MAX_BPS = 10_000;
+
+    IHealthOracle private immutable _oracle;
+    IEndpointRegistry private immutable _registry;
+    uint256 private immutable _marketCallGas;
+
+    uint256 private _marketCount;
+    mapping(uint256 marketId => MarketConfig) private _configs;
+    mapping(uint256 marketId => MarketState) private _states;
+    mapping(bytes32 dependency => uint256[] marketIds) private _marketsOf;
+
+    /// @dev The listener's per-call memo of `hasUsableEndpoint(service, t)`, which is monotone in `t`:
+    /// thresholds below `usableBelow` are known usable, thresholds from `unusableFrom` on are known unusable.
+    struct UsableMemo {
+        uint256 usableBelow;
+        uint256 unusableFrom;
+    }
+
+    modifier onlyOracle() {
+        _requireOracle();
+        _;
+    }
+
+    modifier onlyGuardian(uint256 marketId) {
+        _requireGuardian(marketId);
+        _;
+    }
+
+    /**
+     * @param initialOwner Configures markets (a timelock in production).
+     * @param oracle_ The HealthOracle read for endpoint health; the only caller of {onStatusChange}.
+     * @param registry_ The EndpointRegistry holding the services; must read the same oracle.
+     * @param marketCallGas_ Gas given to each `guardPause` / `guardUnpause` call; non-zero.
+     */
+    constructor(
+        address initialOwner,
+        IHealthOracle oracle_,
+        IEndpointRegistry registry_,
+        uint256 marketCallGas_
+    ) Ownable(initialOwner) {
+        address registryOracle = address(registry_.oracle());
+        if (registryOracle != address(oracle_) || marketCallGas_ == 0) {
+            revert MarketGuardInvalidSetup(registryOracle, address(oracle_), marketCallGas_);
+        }
+        _oracle = oracle_;
+        _registry = registry_;
+        _marketCallGas = marketCallGas_;
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Configuration (owner)
+    // ------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IMarketGuard
+    function registerMarket(MarketConfig calldata config) external onlyOwner returns (uint256 marketId) {
+        marketId = _marketCount + 1;
+        _validateConfig(marketId, config);
+        _marketCount = marketId;
+        _configs[marketId] = config;
+        _index(marketId, config);
+        emit MarketRegistered(marketId, address(config.market), config);
+    }
+
+    /// @inheritdoc IMarketGuard
+    function setMarketConfig(uint256 marketId, MarketConfig calldata config) external onlyOwner {
+        _requireMarket(marketId);
+        _validateConfig(marketId, config);
+        _unindex(marketId, _configs[marketId]);
+        _configs[marketId] = config;
+        _index(marketId, config);
+        emit MarketConfigChanged(marketId, config);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Triggers (anyone; guardian; oracle)
+    // ------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IMarketGuard
+    function trip(uint256 marketId) external nonReentrant {
+        (GuardCheck check, bytes32 cause) = _tripStatus(marketId);
+        if (check != GuardCheck.DUE) revert MarketGuardTripNotDue(marketId, check);
+        _pause(marketId, cause);
+    }
+
+    /// @inheritdoc IMarketGuard
+    function guardianPause(uint256 marketId) external nonReentrant onlyGuardian(marketId) {
+        if (_states[marketId].paused) return;
+        _pause(marketId, bytes32(0));
+    }
+
+    /// @inheritdoc IMarketGuard
+    function resume(uint256 marketId) external nonReentrant {
+        (GuardCheck check, uint64 notBefore) = _resumeStatus(marketId);
+        if (check != GuardCheck.DUE) revert MarketGuardResumeNotDue(marketId, check, notBefore);
+        delete _states[marketId];
+        emit MarketResumed(marketId, msg.sender);
+        (bool ok, bytes memory reason) = _callMarket(
+            _configs[marketId].market,
+            IGuardedMarket.guardUnpause.selector
+        );
+        if (!ok) emit MarketUnpauseCallFailed(marketId, reason);
+    }
+
+    /**
+     * @notice Told by the oracle that `endpointId` changed status: pause, in the same transaction, every
+     * unpaused market for which that endpoint (a direct dependency) or its service is now unusable.
+     * Callable by the oracle only ({MarketGuardUnauthorizedOracle}).
+     * @dev Never reverts for "not due". Checks only the dependency the change concerns (a market due for
+     * another dependency was due at that dependency's change, and keepers are the backup path). Bounded by
+     * 2 x {MAX_MARKETS_PER_DEPENDENCY} markets; a service's usability is memoised across markets. Stops,
+     * leaving the rest to keepers, when less than {LISTENER_PAUSE_RESERVE} plus a market call remains.
+     * The oracle notifies the registry first, so a service that could fail over has already migrated.
+     */
+    function onStatusChange(
+        bytes32 endpointId,
+        IHealthOracle.Status /* previous */,
+        IHealthOracle.Status /* current */
+    ) external onlyOracle nonReentrant {
+        if (!_tripDependents(endpointId, false)) return;
+        bytes32 serviceId = _registry.serviceOf(endpointId);
+        if (serviceId != bytes32(0)) _tripDependents(serviceId, true);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Views
+    // ------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IMarketGuard
+    function tripStatus(uint256 marketId) external view returns (GuardCheck check, bytes32 cause) {
+        return _tripStatus(marketId);
+    }
+
+    /// @inheritdoc IMarketGuard
+    function resumeStatus(uint256 marketId) external view returns (GuardCheck check, uint64 notBefore) {
+        return _resumeStatus(marketId);
+    }
+
+    /// @inheritdoc IMarketGuard
+    function isPaused(uint256 marketId) external view returns (bool) {
+        return _states[marketId].paused;
+    }
+
+    /// @inheritdoc IMarketGuard
+    function marketConfig(uint256 marketId) external view returns (MarketConfig memory) {
+        _requireMarket(marketId);
+        return _configs[marketId];
+    }
+
+    /// @inheritdoc IMarketGuard
+    function marketState(uint256 marketId) external view returns (MarketState memory) {
+        _requireMarket(marketId);
+        return _states[marketId];
+    }
+
+    /// @inheritdoc IMarketGuard
+    function marketCount() external view returns (uint256) {
+        return _marketCount;
+    }
+
+    /// @inheritdoc IMarketGuard
+    function marketsOf(bytes32 dependency) external view returns (uint256[] memory) {
+        return _marketsOf[dependency];
+    }
+
+    /// @inheritdoc IMarketGuard
+    function registry() external view returns (IEndpointRegistry) {
+        return _registry;
+    }
+
+    /// @inheritdoc IMarketGuard
+    function oracle() external view returns (IHealthOracle) {
+        return _oracle;
+    }
+
+    /// @inheritdoc IMarketGuard
+    function marketCallGas() external view returns (uint256) {
+        return _marketCallGas;
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Internals: decisions
+    // ------------------------------------------------------------------------------------------------
+
+    function _tripStatus(uint256 marketId) private view returns (GuardCheck, bytes32) {
+        if (!_exists(marketId)) return (GuardCheck.UNKNOWN_MARKET, bytes32(0));
+        if (_states[marketId].paused) return (GuardCheck.ALREADY_PAUSED, bytes32(0));
+        MarketConfig storage c = _configs[marketId];
+        uint16 threshold = c.pauseThresholdBps;
+        uint256 count = c.services.length;
+        for (uint256 i = 0; i < count; ++i) {
+            bytes32 serviceId = c.services[i];
+            if (!_registry.hasUsableEndpoint(serviceId, threshold)) return (GuardCheck.DUE, serviceId);
+        }
+        count = c.endpoints.length;
+        for (uint256 i = 0; i < count; ++i) {
+            bytes32 endpointId = c.endpoints[i];
+            if (!_isUsable(_oracle.statusOf(endpointId), threshold)) return (GuardCheck.DUE, endpointId);
+        }
+        return (GuardCheck.DEPENDENCIES_USABLE, bytes32(0));
+    }
+
+    function _resumeStatus(uint256 marketId) private view returns (GuardCheck, uint64) {
+        if (!_exists(marketId)) return (GuardCheck.UNKNOWN_MARKET, 0);
+        MarketState storage state = _states[marketId];
+        if (!state.paused) return (GuardCheck.NOT_PAUSED, 0);
+        MarketConfig storage c = _configs[marketId];
+        uint16 threshold = c.pauseThresholdBps;
+        // Grace counts from the later of the pause and each dependency's `since`, never from its last update.
+        uint256 healthyFrom = state.pausedAt;
+        uint256 count = c.services.length;
+        for (uint256 i = 0; i < count; ++i) {
+            IHealthOracle.EndpointHealth memory h = _oracle.statusOf(
+                _registry.activeEndpointId(c.services[i])
+            );
+            if (!_isHealthy(h, threshold)) return (GuardCheck.DEPENDENCY_UNHEALTHY, 0);
+            if (h.since > healthyFrom) healthyFrom = h.since;
+        }
+        count = c.endpoints.length;
+        for (uint256 i = 0; i < count; ++i) {
+            IHealthOracle.EndpointHealth memory h = _oracle.statusOf(c.endpoints[i]);
+            if (!_isHealthy(h, threshold)) return (GuardCheck.DEPENDENCY_UNHEALTHY, 0);
+            if (h.since > healthyFrom) healthyFrom = h.since;
+        }
+        uint64 notBefore = uint64(healthyFrom + c.gracePeriod);
+        if (block.timestamp < notBefore) return (GuardCheck.GRACE_PERIOD, notBefore);
+        return (GuardCheck.DUE, notBefore);
+    }
+
+    /// @dev Listener path: pause the unpaused markets of `dependency` for which it is now unusable.
+    /// Returns false when it stopped for lack of gas.
+    function _tripDependents(bytes32 dependency, bool isService) private returns (bool) {
+        uint256[] storage ids = _marketsOf[dependency];
+        uint256 count = ids.length;
+        IHealthOracle.EndpointHealth memory h;
+        if (!isService && count != 0) h = _oracle.statusOf(dependency);
+        UsableMemo memory memo = UsableMemo({usableBelow: 0, unusableFrom: type(uint256).max});
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 marketId = ids[i];
+            if (_states[marketId].paused) continue;
+            uint16 threshold = _configs[marketId].pauseThresholdBps;
+            bool usable = isService ? _serviceUsable(dependency, threshold, memo) : _isUsable(h, threshold);
+            if (usable) continue;
+            if (gasleft() < _requiredCallGas() + LISTENER_PAUSE_RESERVE) return false;
+            _pause(marketId, dependency);
+        }
+        return true;
+    }
+
+    function _serviceUsable(
+        bytes32 serviceId,
+        uint16 threshold,
+        UsableMemo memory memo
+    ) private view returns (bool usable) {
+        if (threshold < memo.usableBelow) return true;
+        if (threshold >= memo.unusableFrom) return false;
+        usable = _registry.hasUsableEndpoint(serviceId, threshold);
+        if (usable) memo.usableBelow = uint256(threshold) + 1;
+        else memo.unusableFrom = threshold;
+    }
+
+    /// @dev Usable: HEALTHY or DEGRADED with health at or above the threshold.
+    function _isUsable(IHealthOracle.EndpointHealth memory h, uint16 threshold) private pure returns (bool) {
+        return
+            (h.status == IHealthOracle.Status.HEALTHY || h.status == IHealthOracle.Status.DEGRADED) &&
+            h.healthBps >= threshold;
+    }
+
+    /// @dev Healthy enough to resume: HEALTHY with health at or above the threshold.
+    function _isHealthy(IHealthOracle.EndpointHealth memory h, uint16 threshold) private pure returns (bool) {
+        return h.status == IHealthOracle.Status.HEALTHY && h.healthBps >= threshold;
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Internals: effects and the market call
+    // ------------------------------------------------------------------------------------------------
+
+    /// @dev Record the pause (checks-effects-interactions), emit, then tell the market.
+    function _pause(uint256 marketId, bytes32 cause) private {
+        _states[marketId] = MarketState({paused: true, pausedAt: uint64(block.timestamp), cause: cause});
+        emit MarketPaused(marketId, cause, msg.sender);
+        (bool ok, bytes memory reason) = _callMarket(
+            _configs[marketId].market,
+            IGuardedMarket.guardPause.selector
+        );
+        if (!ok) emit MarketPauseCallFailed(marketId, reason);
+    }
+
+    /**
+     * @dev Call `selector` on `market` with exactly {marketCallGas} gas. Reverts {MarketGuardInsufficientGas}
+     * unless the market can really receive that much (EIP-150 forwards at most 63/64 of what is left).
+     * A low-level call: no code-size check that could revert the guard, and the return data is never copied
+     * except for the first {MAX_REASON_BYTES} bytes of a failure (return-data bombs cost the guard nothing).
+     */
+    function _callMarket(
+        IGuardedMarket market,
+        bytes4 selector
+    ) private returns (bool ok, bytes memory reason) {
+        uint256 required = _requiredCallGas();
+        uint256 left = gasleft();
+        if (left < required) revert MarketGuardInsufficientGas(left, required);
+        uint256 callGas = _marketCallGas;
+        assembly ("memory-safe") {
+            mstore(0, selector)
+            ok := call(callGas, market, 0, 0, 4, 0, 0)
+        }
+        if (!ok) reason = _boundedReturnData();
+    }
+
+    function _boundedReturnData() private pure returns (bytes memory reason) {
+        assembly ("memory-safe") {
+            let size := returndatasize()
+            if gt(size, MAX_REASON_BYTES) {
+                size := MAX_REASON_BYTES
+            }
+            reason := mload(0x40)
+            mstore(reason, size)
+            returndatacopy(add(reason, 0x20), 0, size)
+            mstore(0x40, add(add(reason, 0x20), and(add(size, 31), not(31))))
+        }
+    }
+
+    function _requiredCallGas() private view returns (uint256) {
+        return (_marketCallGas * 64) / 63 + MARKET_CALL_GAS_MARGIN;
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Internals: configuration
+    // ------------------------------------------------------------------------------------------------
+
+    function _validateConfig(uint256 marketId, MarketConfig calldata config) private view {
+        uint256 serviceCount = config.services.length;
+        uint256 total = serviceCount + config.endpoints.length;
+        if (total > MAX_DEPENDENCIES) revert MarketGuardTooManyDependencies(total, MAX_DEPENDENCIES);
+        if (total == 0 || address(config.market).code.length == 0 || config.pauseThresholdBps > _MAX_BPS)
+            revert MarketGuardInvalidConfig(marketId);
+        for (uint256 i = 0; i < total; ++i) {
+            bytes32 dependency = i < serviceCount ? config.services[i] : config.endpoints[i - serviceCount];
+            bool known =
+                i < serviceCount
+                    ? _registry.activeEndpointId(dependency) != bytes32(0)
+                    : _registry.serviceOf(dependency) != bytes32(0);
+            if (!known) revert MarketGuardInvalidConfig(marketId);
+            for (uint256 j = 0; j < i; ++j) {
+                bytes32 other = j < serviceCount ? config.services[j] : config.endpoints[j - serviceCount];
+                if (other == dependency) revert MarketGuardInvalidConfig(marketId);
+            }
+        }
+    }
+
+    function _index(uint256 marketId, MarketConfig calldata config) private {
+        uint256 count = config.services.length;
+        for (uint256 i = 0; i < count; ++i) _addToIndex(config.services[i], marketId);
+        count = config.endpoints.length;
+        for (uint256 i = 0; i < count; ++i) _addToIndex(config.endpoints[i], marketId);
+    }
+
+    function _unindex(uint256 marketId, MarketConfig storage config) private {
+        uint256 count = config.services.length;
+        for (uint256 i = 0; i < count; ++i) _removeFromIndex(config.services[i], marketId);
+        count = config.endpoints.length;
+        for (uint256 i = 0; i < count; ++i) _removeFromIndex(config.endpoints[i], marketId);
+    }
+
+    function _addToIndex(bytes32 dependency, uint256 marketId) private {
+        uint256[] storage ids = _marketsOf[dependency];
+        if (ids.length >= MAX_MARKETS_PER_DEPENDENCY) {
+            revert MarketGuardTooManyMarkets(dependency, MAX_MARKETS_PER_DEPENDENCY);
+        }
+        ids.push(marketId);
+    }
+
+    /// @dev Swap-and-pop; the market is in the list (indexed with its current config).
+    function _removeFromIndex(bytes32 dependency, uint256 marketId) private {
+        uint256[] storage ids = _marketsOf[dependency];
+        uint256 last = ids.length - 1;
+        for (uint256 i = 0; i < last; ++i) {
+            if (ids[i] == marketId) {
+                ids[i] = ids[last];
+                break;
+            }
+        }
+        ids.pop();
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Internals: access
+    // ------------------------------------------------------------------------------------------------
+
+    function _exists(uint256 marketId) private view returns (bool) {
+        return marketId != 0 && marketId <= _marketCount;
+    }
+
+    function _requireMarket(uint256 marketId) private view {
+        if (!_exists(marketId)) revert MarketGuardUnknownMarket(marketId);
+    }
+
+    function _requireGuardian(uint256 marketId) private view {
+        _requireMarket(marketId);
+        address guardian = _configs[marketId].guardian;
+        if (guardian == address(0) || msg.sender != guardian)
+            revert MarketGuardNotGuardian(marketId, msg.sender);
+    }
+
+    function _requireOracle() private view {
+        if (msg.sender != address(_oracle)) revert MarketGuardUnauthorizedOracle(msg.sender);
+    }
+}

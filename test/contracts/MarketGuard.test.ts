@@ -1,0 +1,699 @@
+import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { anyUint } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
+import { expect } from "chai";
+import { ZeroAddress, ZeroHash } from "ethers";
+import { ethers } from "hardhat";
+import type { MockHealthOracle, MockMarketReentrant } from "../../typechain-types";
+import { Guard, Kind, Status, endpointIdOf, serviceIdOf } from "./helpers";
+
+const MARKET_CALL_GAS = 100_000n;
+const REQUIRED_GAS = (MARKET_CALL_GAS * 64n) / 63n + 5_000n;
+const THRESHOLD = 5_000;
+const GRACE = 600;
+
+describe("MarketGuard", function () {
+  /**
+   * Services: rpc (rpcA priority 0, rpcB priority 1) and seq (seq0). Market 1 (a MockMarket) depends on the
+   * rpc service and, directly, on the seq0 endpoint; threshold 5000 bps, grace 600 s, guardian set.
+   * Everything starts HEALTHY.
+   */
+  async function deployFixture() {
+    const [owner, guardian, keeper, other] = await ethers.getSigners();
+    const oracle = await ethers.deployContract("MockHealthOracle");
+    const registry = await ethers.deployContract("EndpointRegistry", [await oracle.getAddress()]);
+    const guard = await ethers.deployContract("MarketGuard", [
+      owner.address,
+      await oracle.getAddress(),
+      await registry.getAddress(),
+      MARKET_CALL_GAS,
+    ]);
+
+    await registry.registerService("rpc", { cooldown: 0, recoveryPeriod: 0 });
+    const rpc = serviceIdOf(owner.address, "rpc");
+    await registry.addEndpoint(rpc, Kind.JSON_RPC, "https://a.example", 0);
+    await registry.addEndpoint(rpc, Kind.JSON_RPC, "https://b.example", 1);
+    const rpcA = endpointIdOf(rpc, Kind.JSON_RPC, "https://a.example");
+    const rpcB = endpointIdOf(rpc, Kind.JSON_RPC, "https://b.example");
+
+    await registry.registerService("seq", { cooldown: 0, recoveryPeriod: 0 });
+    const seq = serviceIdOf(owner.address, "seq");
+    const seqUri = "eip155:8453:0xBCF85224fc0756B9Fa45aA7892530B47e10b6433";
+    await registry.addEndpoint(seq, Kind.SEQUENCER_FEED, seqUri, 0);
+    const seq0 = endpointIdOf(seq, Kind.SEQUENCER_FEED, seqUri);
+
+    for (const id of [rpcA, rpcB, seq0]) await oracle.setStatus(id, Status.HEALTHY, 10_000);
+
+    const market = await ethers.deployContract("MockMarket");
+    const config = {
+      market: await market.getAddress(),
+      guardian: guardian.address,
+      pauseThresholdBps: THRESHOLD,
+      gracePeriod: GRACE,
+      services: [rpc],
+      endpoints: [seq0],
+    };
+    await guard.registerMarket(config);
+    return {
+      owner,
+      guardian,
+      keeper,
+      other,
+      oracle,
+      registry,
+      guard,
+      market,
+      config,
+      rpc,
+      rpcA,
+      rpcB,
+      seq,
+      seq0,
+    };
+  }
+
+  /** Market 1 tripped because every rpc endpoint went DOWN. */
+  async function trippedFixture() {
+    const f = await deployFixture();
+    await f.oracle.setStatus(f.rpcA, Status.DOWN, 0);
+    await f.oracle.setStatus(f.rpcB, Status.DOWN, 0);
+    await f.guard.trip(1);
+    const pausedAt = BigInt(await time.latest());
+    return { ...f, pausedAt };
+  }
+
+  async function setDown(f: { oracle: MockHealthOracle }, ids: string[]) {
+    for (const id of ids) await f.oracle.setStatus(id, Status.DOWN, 0);
+  }
+
+  /** A config for `market` depending on `services` only, with the fixture's defaults. */
+  function configFor(market: string, services: string[], threshold = THRESHOLD) {
+    return {
+      market,
+      guardian: ZeroAddress,
+      pauseThresholdBps: threshold,
+      gracePeriod: GRACE,
+      services,
+      endpoints: [] as string[],
+    };
+  }
+
+  describe("deployment", function () {
+    it("exposes its wiring and limits", async function () {
+      const { guard, oracle, registry, owner } = await loadFixture(deployFixture);
+      expect(await guard.oracle()).to.equal(await oracle.getAddress());
+      expect(await guard.registry()).to.equal(await registry.getAddress());
+      expect(await guard.marketCallGas()).to.equal(MARKET_CALL_GAS);
+      expect(await guard.owner()).to.equal(owner.address);
+      expect(await guard.MAX_DEPENDENCIES()).to.equal(8n);
+      expect(await guard.MAX_MARKETS_PER_DEPENDENCY()).to.equal(16n);
+    });
+
+    it("rejects a registry that reads another oracle, and a zero market call gas", async function () {
+      const { owner, registry, oracle } = await loadFixture(deployFixture);
+      const otherOracle = await ethers.deployContract("MockHealthOracle");
+      const factory = await ethers.getContractFactory("MarketGuard");
+      await expect(
+        factory.deploy(owner.address, await otherOracle.getAddress(), await registry.getAddress(), 1),
+      )
+        .to.be.revertedWithCustomError(factory, "MarketGuardInvalidSetup")
+        .withArgs(await oracle.getAddress(), await otherOracle.getAddress(), 1);
+      await expect(factory.deploy(owner.address, await oracle.getAddress(), await registry.getAddress(), 0))
+        .to.be.revertedWithCustomError(factory, "MarketGuardInvalidSetup")
+        .withArgs(await oracle.getAddress(), await oracle.getAddress(), 0);
+    });
+  });
+
+  describe("registration", function () {
+    it("registers markets with sequential ids and indexes their dependencies", async function () {
+      const { guard, config, rpc, seq0 } = await loadFixture(deployFixture);
+      expect(await guard.marketCount()).to.equal(1n);
+      const stored = await guard.marketConfig(1);
+      expect(stored.market).to.equal(config.market);
+      expect(stored.guardian).to.equal(config.guardian);
+      expect(stored.pauseThresholdBps).to.equal(BigInt(THRESHOLD));
+      expect(stored.gracePeriod).to.equal(BigInt(GRACE));
+      expect(stored.services).to.deep.equal([rpc]);
+      expect(stored.endpoints).to.deep.equal([seq0]);
+      expect(await guard.marketsOf(rpc)).to.deep.equal([1n]);
+      expect(await guard.marketsOf(seq0)).to.deep.equal([1n]);
+
+      const second = await ethers.deployContract("MockMarket");
+      const cfg2 = configFor(await second.getAddress(), [rpc]);
+      await expect(guard.registerMarket(cfg2))
+        .to.emit(guard, "MarketRegistered")
+        .withArgs(2, await second.getAddress(), [
+          cfg2.market,
+          cfg2.guardian,
+          cfg2.pauseThresholdBps,
+          cfg2.gracePeriod,
+          cfg2.services,
+          cfg2.endpoints,
+        ]);
+      expect(await guard.marketsOf(rpc)).to.deep.equal([1n, 2n]);
+    });
+
+    it("lets only the owner register or reconfigure", async function () {
+      const { guard, other, config } = await loadFixture(deployFixture);
+      await expect(guard.connect(other).registerMarket(config))
+        .to.be.revertedWithCustomError(guard, "OwnableUnauthorizedAccount")
+        .withArgs(other.address);
+      await expect(guard.connect(other).setMarketConfig(1, config))
+        .to.be.revertedWithCustomError(guard, "OwnableUnauthorizedAccount")
+        .withArgs(other.address);
+    });
+
+    it("rejects invalid configs with MarketGuardInvalidConfig", async function () {
+      const { guard, registry, owner, config, rpc, seq0 } = await loadFixture(deployFixture);
+      await registry.registerService("empty", { cooldown: 0, recoveryPeriod: 0 });
+      const empty = serviceIdOf(owner.address, "empty");
+      const bad = [
+        { ...config, market: owner.address }, // no code
+        { ...config, pauseThresholdBps: 10_001 },
+        { ...config, services: [], endpoints: [] },
+        { ...config, services: [ethers.id("unknown service")] },
+        { ...config, services: [empty] }, // registered but no endpoint
+        { ...config, endpoints: [ethers.id("unknown endpoint")] },
+        { ...config, services: [ZeroHash] },
+        { ...config, services: [rpc, rpc] },
+        { ...config, endpoints: [seq0, seq0] },
+      ];
+      for (const c of bad) {
+        await expect(guard.registerMarket(c))
+          .to.be.revertedWithCustomError(guard, "MarketGuardInvalidConfig")
+          .withArgs(2);
+      }
+      await expect(guard.registerMarket({ ...config, pauseThresholdBps: 10_000 })).to.emit(
+        guard,
+        "MarketRegistered",
+      );
+    });
+
+    it("accepts 8 dependencies and rejects 9", async function () {
+      const { guard, registry, owner, config, rpc, seq0 } = await loadFixture(deployFixture);
+      const extra: string[] = [];
+      for (let i = 0; i < 7; i++) {
+        await registry.registerService(`s${i}`, { cooldown: 0, recoveryPeriod: 0 });
+        const sid = serviceIdOf(owner.address, `s${i}`);
+        await registry.addEndpoint(sid, Kind.HTTP, `https://s${i}.example`, 0);
+        extra.push(sid);
+      }
+      await expect(
+        guard.registerMarket({ ...config, services: [rpc, ...extra.slice(0, 6)], endpoints: [seq0] }),
+      ).to.emit(guard, "MarketRegistered");
+      await expect(guard.registerMarket({ ...config, services: [rpc, ...extra], endpoints: [seq0] }))
+        .to.be.revertedWithCustomError(guard, "MarketGuardTooManyDependencies")
+        .withArgs(9, 8);
+    });
+
+    it("accepts 16 markets per dependency and rejects the 17th", async function () {
+      const { guard, config, rpc } = await loadFixture(deployFixture);
+      for (let i = 2; i <= 16; i++) await guard.registerMarket({ ...config, endpoints: [] });
+      await expect(guard.registerMarket({ ...config, endpoints: [] }))
+        .to.be.revertedWithCustomError(guard, "MarketGuardTooManyMarkets")
+        .withArgs(rpc, 16);
+      // Reconfiguring a market that keeps the full dependency does not count it twice.
+      await expect(guard.setMarketConfig(16, { ...config, endpoints: [] })).to.emit(
+        guard,
+        "MarketConfigChanged",
+      );
+    });
+
+    it("moves the reverse index on setMarketConfig and keeps the paused state", async function () {
+      const { guard, rpc, seq, seq0, config } = await loadFixture(trippedFixture);
+      const next = { ...config, services: [seq], endpoints: [] };
+      await expect(guard.setMarketConfig(1, next))
+        .to.emit(guard, "MarketConfigChanged")
+        .withArgs(1, [next.market, next.guardian, next.pauseThresholdBps, next.gracePeriod, [seq], []]);
+      expect(await guard.marketsOf(rpc)).to.deep.equal([]);
+      expect(await guard.marketsOf(seq0)).to.deep.equal([]);
+      expect(await guard.marketsOf(seq)).to.deep.equal([1n]);
+      expect(await guard.isPaused(1)).to.equal(true);
+    });
+
+    it("removes a market from the middle of a dependency's list", async function () {
+      const { guard, config, seq, rpc } = await loadFixture(deployFixture);
+      await guard.registerMarket({ ...config, endpoints: [] });
+      await guard.registerMarket({ ...config, endpoints: [] });
+      await guard.setMarketConfig(1, { ...config, services: [seq], endpoints: [] });
+      expect(await guard.marketsOf(rpc)).to.deep.equal([3n, 2n]);
+    });
+
+    it("rejects reconfiguring an unknown market", async function () {
+      const { guard, config } = await loadFixture(deployFixture);
+      await expect(guard.setMarketConfig(2, config))
+        .to.be.revertedWithCustomError(guard, "MarketGuardUnknownMarket")
+        .withArgs(2);
+    });
+  });
+
+  describe("views of unknown markets", function () {
+    it("reverts the strict views and reports UNKNOWN_MARKET from the status views", async function () {
+      const { guard } = await loadFixture(deployFixture);
+      for (const id of [0, 2]) {
+        await expect(guard.marketConfig(id))
+          .to.be.revertedWithCustomError(guard, "MarketGuardUnknownMarket")
+          .withArgs(id);
+        await expect(guard.marketState(id))
+          .to.be.revertedWithCustomError(guard, "MarketGuardUnknownMarket")
+          .withArgs(id);
+        expect(await guard.tripStatus(id)).to.deep.equal([BigInt(Guard.UNKNOWN_MARKET), ZeroHash]);
+        expect(await guard.resumeStatus(id)).to.deep.equal([BigInt(Guard.UNKNOWN_MARKET), 0n]);
+        expect(await guard.isPaused(id)).to.equal(false);
+        await expect(guard.trip(id))
+          .to.be.revertedWithCustomError(guard, "MarketGuardTripNotDue")
+          .withArgs(id, Guard.UNKNOWN_MARKET);
+        await expect(guard.resume(id))
+          .to.be.revertedWithCustomError(guard, "MarketGuardResumeNotDue")
+          .withArgs(id, Guard.UNKNOWN_MARKET, 0);
+        await expect(guard.guardianPause(id))
+          .to.be.revertedWithCustomError(guard, "MarketGuardUnknownMarket")
+          .withArgs(id);
+      }
+    });
+  });
+
+  describe("trip", function () {
+    it("is not due while every dependency is usable", async function () {
+      const { guard } = await loadFixture(deployFixture);
+      expect(await guard.tripStatus(1)).to.deep.equal([BigInt(Guard.DEPENDENCIES_USABLE), ZeroHash]);
+      await expect(guard.trip(1))
+        .to.be.revertedWithCustomError(guard, "MarketGuardTripNotDue")
+        .withArgs(1, Guard.DEPENDENCIES_USABLE);
+    });
+
+    it("does not pause when the active endpoint is DOWN but a backup is usable (the service migrates)", async function () {
+      const { guard, oracle, rpcA } = await loadFixture(deployFixture);
+      await oracle.setStatus(rpcA, Status.DOWN, 0);
+      expect((await guard.tripStatus(1))[0]).to.equal(BigInt(Guard.DEPENDENCIES_USABLE));
+    });
+
+    it("pauses when every endpoint of a service is under the threshold, DOWN or UNKNOWN", async function () {
+      const { guard, oracle, market, keeper, rpc, rpcA, rpcB } = await loadFixture(deployFixture);
+      await oracle.setStatus(rpcA, Status.DEGRADED, THRESHOLD - 1);
+      await oracle.setStatus(rpcB, Status.UNKNOWN, 10_000);
+      expect(await guard.tripStatus(1)).to.deep.equal([BigInt(Guard.DUE), rpc]);
+      await expect(guard.connect(keeper).trip(1))
+        .to.emit(guard, "MarketPaused")
+        .withArgs(1, rpc, keeper.address);
+      expect(await market.paused()).to.equal(true);
+      const state = await guard.marketState(1);
+      expect(state.paused).to.equal(true);
+      expect(state.pausedAt).to.equal(BigInt(await time.latest()));
+      expect(state.cause).to.equal(rpc);
+      expect(await guard.isPaused(1)).to.equal(true);
+    });
+
+    it("counts a DEGRADED endpoint at exactly the threshold as usable", async function () {
+      const { guard, oracle, rpcA, rpcB } = await loadFixture(deployFixture);
+      await oracle.setStatus(rpcA, Status.DOWN, 0);
+      await oracle.setStatus(rpcB, Status.DEGRADED, THRESHOLD);
+      expect((await guard.tripStatus(1))[0]).to.equal(BigInt(Guard.DEPENDENCIES_USABLE));
+    });
+
+    it("reports ALREADY_PAUSED once tripped", async function () {
+      const { guard } = await loadFixture(trippedFixture);
+      expect(await guard.tripStatus(1)).to.deep.equal([BigInt(Guard.ALREADY_PAUSED), ZeroHash]);
+      await expect(guard.trip(1))
+        .to.be.revertedWithCustomError(guard, "MarketGuardTripNotDue")
+        .withArgs(1, Guard.ALREADY_PAUSED);
+    });
+
+    describe("on an endpoint dependency", function () {
+      const cases: [string, number, number, boolean][] = [
+        ["DOWN", Status.DOWN, 10_000, true],
+        ["UNKNOWN (silent)", Status.UNKNOWN, 10_000, true],
+        ["DEGRADED under the threshold", Status.DEGRADED, THRESHOLD - 1, true],
+        ["HEALTHY under the threshold", Status.HEALTHY, THRESHOLD - 1, true],
+        ["DEGRADED at the threshold", Status.DEGRADED, THRESHOLD, false],
+      ];
+      for (const [name, status, bps, due] of cases) {
+        it(`${due ? "trips" : "does not trip"} when the endpoint is ${name}`, async function () {
+          const { guard, oracle, seq0 } = await loadFixture(deployFixture);
+          await oracle.setStatus(seq0, status, bps);
+          expect(await guard.tripStatus(1)).to.deep.equal(
+            due ? [BigInt(Guard.DUE), seq0] : [BigInt(Guard.DEPENDENCIES_USABLE), ZeroHash],
+          );
+        });
+      }
+    });
+  });
+
+  describe("resume", function () {
+    it("is not due while the market is not paused", async function () {
+      const { guard } = await loadFixture(deployFixture);
+      expect(await guard.resumeStatus(1)).to.deep.equal([BigInt(Guard.NOT_PAUSED), 0n]);
+      await expect(guard.resume(1))
+        .to.be.revertedWithCustomError(guard, "MarketGuardResumeNotDue")
+        .withArgs(1, Guard.NOT_PAUSED, 0);
+    });
+
+    it("is not due while a dependency is not HEALTHY", async function () {
+      const { guard } = await loadFixture(trippedFixture);
+      await expect(guard.resume(1))
+        .to.be.revertedWithCustomError(guard, "MarketGuardResumeNotDue")
+        .withArgs(1, Guard.DEPENDENCY_UNHEALTHY, 0);
+    });
+
+    it("needs the service's ACTIVE endpoint HEALTHY, not just any endpoint", async function () {
+      const { guard, oracle, registry, rpc, rpcB } = await loadFixture(trippedFixture);
+      await oracle.setStatus(rpcB, Status.HEALTHY, 10_000); // rpcA (active) still DOWN
+      expect((await guard.resumeStatus(1))[0]).to.equal(BigInt(Guard.DEPENDENCY_UNHEALTHY));
+      await registry.migrate(rpc);
+      expect((await guard.resumeStatus(1))[0]).to.equal(BigInt(Guard.GRACE_PERIOD));
+    });
+
+    it("does not count DEGRADED, or HEALTHY under the threshold, as healthy", async function () {
+      const { guard, oracle, rpcA, seq0 } = await loadFixture(trippedFixture);
+      await oracle.setStatus(rpcA, Status.DEGRADED, 10_000);
+      expect((await guard.resumeStatus(1))[0]).to.equal(BigInt(Guard.DEPENDENCY_UNHEALTHY));
+      await oracle.setStatus(rpcA, Status.HEALTHY, 10_000);
+      await oracle.setStatus(seq0, Status.HEALTHY, THRESHOLD - 1);
+      expect((await guard.resumeStatus(1))[0]).to.equal(BigInt(Guard.DEPENDENCY_UNHEALTHY));
+    });
+
+    it("waits gracePeriod from the dependency's `since`, to the second", async function () {
+      const { guard, oracle, market, keeper, rpcA } = await loadFixture(trippedFixture);
+      await time.increase(1_000);
+      await oracle.setStatus(rpcA, Status.HEALTHY, 10_000);
+      const since = BigInt(await time.latest());
+      const notBefore = since + BigInt(GRACE);
+      expect(await guard.resumeStatus(1)).to.deep.equal([BigInt(Guard.GRACE_PERIOD), notBefore]);
+
+      // Later rounds update the oracle without moving `since`: grace still counts from when HEALTHY began.
+      await oracle.setStatusSince(rpcA, Status.HEALTHY, 9_000, since);
+      await time.setNextBlockTimestamp(notBefore - 1n);
+      await expect(guard.resume(1))
+        .to.be.revertedWithCustomError(guard, "MarketGuardResumeNotDue")
+        .withArgs(1, Guard.GRACE_PERIOD, notBefore);
+
+      await time.setNextBlockTimestamp(notBefore);
+      await expect(guard.connect(keeper).resume(1))
+        .to.emit(guard, "MarketResumed")
+        .withArgs(1, keeper.address);
+      expect(await market.paused()).to.equal(false);
+      expect(await guard.isPaused(1)).to.equal(false);
+      const state = await guard.marketState(1);
+      expect([state.paused, state.pausedAt, state.cause]).to.deep.equal([false, 0n, ZeroHash]);
+      expect((await guard.tripStatus(1))[0]).to.equal(BigInt(Guard.DEPENDENCIES_USABLE));
+    });
+
+    it("waits gracePeriod from the pause when the dependencies were already HEALTHY, to the second", async function () {
+      const { guard, guardian } = await loadFixture(deployFixture);
+      await time.increase(10_000);
+      await guard.connect(guardian).guardianPause(1);
+      const pausedAt = BigInt(await time.latest());
+      const notBefore = pausedAt + BigInt(GRACE);
+      expect(await guard.resumeStatus(1)).to.deep.equal([BigInt(Guard.GRACE_PERIOD), notBefore]);
+      await time.setNextBlockTimestamp(notBefore - 1n);
+      await expect(guard.connect(guardian).resume(1))
+        .to.be.revertedWithCustomError(guard, "MarketGuardResumeNotDue")
+        .withArgs(1, Guard.GRACE_PERIOD, notBefore);
+      await time.setNextBlockTimestamp(notBefore);
+      await expect(guard.resume(1)).to.emit(guard, "MarketResumed");
+    });
+
+    it("reports DUE with the second it became due", async function () {
+      const { guard, oracle, rpcA } = await loadFixture(trippedFixture);
+      await oracle.setStatus(rpcA, Status.HEALTHY, 10_000);
+      const since = BigInt(await time.latest());
+      await time.increase(GRACE * 2);
+      expect(await guard.resumeStatus(1)).to.deep.equal([BigInt(Guard.DUE), since + BigInt(GRACE)]);
+    });
+  });
+
+  describe("guardian", function () {
+    it("pauses at once whatever the health, with a zero cause", async function () {
+      const { guard, guardian, market } = await loadFixture(deployFixture);
+      await expect(guard.connect(guardian).guardianPause(1))
+        .to.emit(guard, "MarketPaused")
+        .withArgs(1, ZeroHash, guardian.address);
+      expect(await market.paused()).to.equal(true);
+    });
+
+    it("is idempotent: a second pause neither emits nor calls the market", async function () {
+      const { guard, guardian, market } = await loadFixture(deployFixture);
+      await guard.connect(guardian).guardianPause(1);
+      const pausedAt = (await guard.marketState(1)).pausedAt;
+      await expect(guard.connect(guardian).guardianPause(1)).not.to.emit(guard, "MarketPaused");
+      expect(await market.pauseCalls()).to.equal(1n);
+      expect((await guard.marketState(1)).pausedAt).to.equal(pausedAt);
+    });
+
+    it("rejects anyone else, and everyone when no guardian is set", async function () {
+      const { guard, other, owner, config } = await loadFixture(deployFixture);
+      await expect(guard.connect(other).guardianPause(1))
+        .to.be.revertedWithCustomError(guard, "MarketGuardNotGuardian")
+        .withArgs(1, other.address);
+      await guard.setMarketConfig(1, { ...config, guardian: ZeroAddress });
+      await expect(guard.connect(owner).guardianPause(1))
+        .to.be.revertedWithCustomError(guard, "MarketGuardNotGuardian")
+        .withArgs(1, owner.address);
+    });
+  });
+
+  describe("markets that misbehave", function () {
+    async function withMarket(name: string, args: unknown[] = []) {
+      const f = await deployFixture();
+      const bad = await ethers.deployContract(name, args);
+      await f.guard.registerMarket(configFor(await bad.getAddress(), [f.rpc]));
+      await setDown(f, [f.rpcA, f.rpcB]);
+      return { ...f, bad };
+    }
+
+    it("records the pause and reports the reason when the market reverts", async function () {
+      const f = await withMarket("MockMarketReverting");
+      const reason = f.bad.interface.encodeErrorResult("MockMarketRevertingRefused", [1]);
+      await expect(f.guard.trip(2))
+        .to.emit(f.guard, "MarketPaused")
+        .withArgs(2, f.rpc, f.owner.address)
+        .and.to.emit(f.guard, "MarketPauseCallFailed")
+        .withArgs(2, reason);
+      expect(await f.guard.isPaused(2)).to.equal(true);
+
+      await f.oracle.setStatus(f.rpcA, Status.HEALTHY, 10_000);
+      await time.increase(GRACE);
+      await expect(f.guard.resume(2))
+        .to.emit(f.guard, "MarketUnpauseCallFailed")
+        .withArgs(2, f.bad.interface.encodeErrorResult("MockMarketRevertingRefused", [2]));
+      expect(await f.guard.isPaused(2)).to.equal(false);
+    });
+
+    it("bounds the gas a market that burns everything can take", async function () {
+      const f = await withMarket("MockMarketGasBurner");
+      const tx = await f.guard.trip(2, { gasLimit: 1_000_000 });
+      await expect(tx).to.emit(f.guard, "MarketPauseCallFailed").withArgs(2, "0x");
+      const receipt = await tx.wait();
+      expect(receipt!.gasUsed).to.be.lt(MARKET_CALL_GAS + 120_000n);
+      expect(await f.guard.isPaused(2)).to.equal(true);
+    });
+
+    it("keeps only the first 256 bytes of a return-data bomb", async function () {
+      const f = await withMarket("MockMarketReturnBomb", [100_000]);
+      const tx = await f.guard.trip(2);
+      const receipt = await tx.wait();
+      const log = receipt!.logs
+        .map((l) => f.guard.interface.parseLog(l))
+        .find((l) => l?.name === "MarketPauseCallFailed");
+      expect(ethers.dataLength(log!.args.reason)).to.equal(256);
+      expect(ethers.dataSlice(log!.args.reason, 0, 32)).to.equal("0x" + "b0".repeat(32));
+    });
+
+    for (const [mode, name] of [
+      [1, "trip"],
+      [2, "resume"],
+      [3, "guardianPause"],
+    ] as const) {
+      it(`blocks a market re-entering ${name} from its hook`, async function () {
+        const f = await deployFixture();
+        const bad = await ethers.deployContract("MockMarketReentrant", [
+          await f.guard.getAddress(),
+          await f.registry.getAddress(),
+        ]);
+        await f.guard.registerMarket(configFor(await bad.getAddress(), [f.rpc]));
+        await bad.configure(mode, 1, ZeroHash);
+        await setDown(f, [f.rpcA, f.rpcB]);
+        const reentrancy = f.guard.interface.encodeErrorResult("ReentrancyGuardReentrantCall", []);
+        await expect(f.guard.trip(2)).to.emit(f.guard, "MarketPauseCallFailed").withArgs(2, reentrancy);
+        expect(await f.guard.isPaused(2)).to.equal(true);
+        expect(await f.guard.isPaused(1)).to.equal(false); // the re-entry changed nothing
+        expect(await bad.calls()).to.equal(0n); // its state change was rolled back with the revert
+      });
+    }
+
+    it("lets a market hook call registry.migrate, which re-checks on its own", async function () {
+      const f = await deployFixture();
+      const bad = await ethers.deployContract("MockMarketReentrant", [
+        await f.guard.getAddress(),
+        await f.registry.getAddress(),
+      ]);
+      await f.guard.registerMarket(configFor(await bad.getAddress(), [f.seq]));
+      await bad.configure(4, 0, f.rpc);
+      await f.oracle.setStatus(f.seq0, Status.DOWN, 0);
+      // rpc is not due to migrate: the nested migrate reverts, the hook fails, the pause stands.
+      const notDue = f.registry.interface.encodeErrorResult("EndpointRegistryMigrationNotDue", [f.rpc, 2]);
+      await expect(f.guard.trip(2)).to.emit(f.guard, "MarketPauseCallFailed").withArgs(2, notDue);
+      expect(await f.guard.isPaused(2)).to.equal(true);
+    });
+
+    it("does not let bad markets stop the listener from pausing the good ones", async function () {
+      const f = await deployFixture();
+      const guardAddr = await f.guard.getAddress();
+      const registryAddr = await f.registry.getAddress();
+      const good2 = await ethers.deployContract("MockMarket");
+      const markets = [
+        await ethers.deployContract("MockMarketReverting"),
+        await ethers.deployContract("MockMarketGasBurner"),
+        await ethers.deployContract("MockMarketReturnBomb", [100_000]),
+        await ethers.deployContract("MockMarketReentrant", [guardAddr, registryAddr]),
+        good2,
+      ];
+      for (const m of markets) await f.guard.registerMarket(configFor(await m.getAddress(), [f.rpc]));
+      await (markets[3] as MockMarketReentrant).configure(1, 1, ZeroHash);
+      await f.oracle.setStatus(f.rpcA, Status.DOWN, 0);
+      const tx = f.oracle.setStatusAndNotify(guardAddr, f.rpcB, Status.DOWN, 0, { gasLimit: 5_000_000 });
+      await expect(tx)
+        .to.emit(f.guard, "MarketPaused")
+        .withArgs(1, f.rpc, await f.oracle.getAddress());
+      for (let id = 1; id <= 6; id++) expect(await f.guard.isPaused(id)).to.equal(true);
+      expect(await f.market.paused()).to.equal(true);
+      expect(await good2.paused()).to.equal(true);
+    });
+  });
+
+  describe("gas floor (THREATS #17)", function () {
+    it("reverts MarketGuardInsufficientGas rather than record a pause the market could not receive", async function () {
+      const { guard, oracle, rpcA, rpcB } = await loadFixture(deployFixture);
+      await oracle.setStatus(rpcA, Status.DOWN, 0);
+      await oracle.setStatus(rpcB, Status.DOWN, 0);
+      await expect(guard.trip(1, { gasLimit: 150_000 }))
+        .to.be.revertedWithCustomError(guard, "MarketGuardInsufficientGas")
+        .withArgs(anyUint, REQUIRED_GAS);
+      expect(await guard.isPaused(1)).to.equal(false);
+    });
+
+    it("for every gas limit, either reverts or pauses guard and market together (heavy market)", async function () {
+      // A market whose pause legitimately needs ~600k of a 1M budget: without the floor, a caller could
+      // send just enough gas for the market call to run out while the 1/64 kept back finishes the trip.
+      const { owner, oracle, registry, rpc, rpcA, rpcB } = await loadFixture(deployFixture);
+      const guard = await ethers.deployContract("MarketGuard", [
+        owner.address,
+        await oracle.getAddress(),
+        await registry.getAddress(),
+        1_000_000,
+      ]);
+      const market = await ethers.deployContract("MockMarket");
+      await market.setPauseWork(600_000);
+      await guard.registerMarket(configFor(await market.getAddress(), [rpc]));
+      await setDown({ oracle }, [rpcA, rpcB]);
+      let snapshot = await ethers.provider.send("evm_snapshot", []);
+      let successes = 0;
+      for (let gasLimit = 600_000; gasLimit <= 1_200_000; gasLimit += 7_500) {
+        await ethers.provider.send("evm_revert", [snapshot]); // consumes the snapshot
+        snapshot = await ethers.provider.send("evm_snapshot", []);
+        const ok = await guard
+          .trip(1, { gasLimit })
+          .then((tx) => tx.wait())
+          .then(
+            () => true,
+            () => false,
+          );
+        if (ok) successes++;
+        expect(await guard.isPaused(1), `gasLimit ${gasLimit}`).to.equal(ok);
+        expect(await market.paused(), `gasLimit ${gasLimit}`).to.equal(ok);
+      }
+      expect(successes).to.be.gt(0);
+    });
+
+    it("applies to resume as well", async function () {
+      const { guard, oracle, rpcA } = await loadFixture(trippedFixture);
+      await oracle.setStatus(rpcA, Status.HEALTHY, 10_000);
+      await time.increase(GRACE);
+      await expect(guard.resume(1, { gasLimit: 120_000 }))
+        .to.be.revertedWithCustomError(guard, "MarketGuardInsufficientGas")
+        .withArgs(anyUint, REQUIRED_GAS);
+      expect(await guard.isPaused(1)).to.equal(true);
+    });
+  });
+
+  describe("status listener", function () {
+    it("accepts notifications from the oracle only", async function () {
+      const { guard, other, rpcA } = await loadFixture(deployFixture);
+      await expect(guard.connect(other).onStatusChange(rpcA, Status.HEALTHY, Status.DOWN))
+        .to.be.revertedWithCustomError(guard, "MarketGuardUnauthorizedOracle")
+        .withArgs(other.address);
+    });
+
+    it("trips markets on the endpoint directly in the same transaction", async function () {
+      const { guard, oracle, market, seq0 } = await loadFixture(deployFixture);
+      await expect(oracle.setStatusAndNotify(await guard.getAddress(), seq0, Status.DOWN, 0))
+        .to.emit(guard, "MarketPaused")
+        .withArgs(1, seq0, await oracle.getAddress());
+      expect(await market.paused()).to.equal(true);
+    });
+
+    it("trips markets on the endpoint's service once no endpoint of it is usable", async function () {
+      const { guard, oracle, rpc, rpcA, rpcB } = await loadFixture(deployFixture);
+      const addr = await guard.getAddress();
+      await expect(oracle.setStatusAndNotify(addr, rpcA, Status.DOWN, 0)).not.to.emit(guard, "MarketPaused");
+      await expect(oracle.setStatusAndNotify(addr, rpcB, Status.DOWN, 0))
+        .to.emit(guard, "MarketPaused")
+        .withArgs(1, rpc, await oracle.getAddress());
+    });
+
+    it("judges each market by its own threshold", async function () {
+      const { guard, oracle, rpc, rpcA, rpcB } = await loadFixture(deployFixture);
+      const strict = await ethers.deployContract("MockMarket");
+      const lax = await ethers.deployContract("MockMarket");
+      const strict2 = await ethers.deployContract("MockMarket");
+      await guard.registerMarket(configFor(await strict.getAddress(), [rpc], 9_000));
+      await guard.registerMarket(configFor(await lax.getAddress(), [rpc], 1_000));
+      await guard.registerMarket(configFor(await strict2.getAddress(), [rpc], 9_500));
+      await oracle.setStatus(rpcA, Status.DOWN, 0);
+      await oracle.setStatusAndNotify(await guard.getAddress(), rpcB, Status.DEGRADED, 6_000);
+      expect(await guard.isPaused(1)).to.equal(false); // threshold 5000
+      expect(await guard.isPaused(2)).to.equal(true);
+      expect(await guard.isPaused(3)).to.equal(false);
+      expect(await guard.isPaused(4)).to.equal(true);
+    });
+
+    it("ignores unknown endpoints, usable dependencies and paused markets", async function () {
+      const { guard, oracle, guardian, seq0, rpcA } = await loadFixture(deployFixture);
+      const addr = await guard.getAddress();
+      await expect(oracle.notify(addr, ethers.id("unknown"), Status.HEALTHY, Status.DOWN)).not.to.emit(
+        guard,
+        "MarketPaused",
+      );
+      await expect(oracle.notify(addr, rpcA, Status.HEALTHY, Status.HEALTHY)).not.to.emit(
+        guard,
+        "MarketPaused",
+      );
+      await guard.connect(guardian).guardianPause(1);
+      await expect(oracle.setStatusAndNotify(addr, seq0, Status.DOWN, 0)).not.to.emit(guard, "MarketPaused");
+    });
+
+    it("stops without reverting when its gas budget runs short, leaving the rest to keepers", async function () {
+      const { guard, oracle, rpc, rpcA, rpcB } = await loadFixture(deployFixture);
+      const extra = [];
+      for (let i = 0; i < 5; i++) {
+        const m = await ethers.deployContract("MockMarket");
+        await guard.registerMarket(configFor(await m.getAddress(), [rpc]));
+        extra.push(m);
+      }
+      await setDown({ oracle }, [rpcA, rpcB]);
+      const addr = await guard.getAddress();
+      await expect(oracle.notifyBounded(addr, 400_000, rpcB, Status.HEALTHY, Status.DOWN)).not.to.emit(
+        oracle,
+        "ListenerFailed",
+      );
+      const paused = [];
+      for (let id = 1; id <= 6; id++) paused.push(await guard.isPaused(id));
+      const count = paused.filter(Boolean).length;
+      expect(count).to.be.gte(1);
+      expect(count).to.be.lt(6);
+      // Every market the guard holds paused did receive its pause.
+      for (let id = 2; id <= 6; id++) expect(await extra[id - 2].paused()).to.equal(paused[id - 1]);
+      // Keepers finish the job.
+      for (let id = 1; id <= 6; id++) if (!paused[id - 1]) await guard.trip(id);
+    });
+  });
+});
