@@ -1,0 +1,59 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { expect } from "chai";
+import type { DrillReport } from "../../scripts/drill/report";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+
+/**
+ * The outage drill in its quick form, end to end, as a new user runs it (`npm run drill -- --quick`):
+ * real nodes, real keepers as separate processes, real faults. Skipped with VIGIL_SKIP_DRILL=1
+ * (CI runs the drill as its own step too).
+ */
+describe("outage drill (quick, end to end)", function () {
+  this.timeout(20 * 60_000);
+  let report: DrillReport;
+  let exitCode: number | null;
+  let output = "";
+
+  before(async function () {
+    if (process.env.VIGIL_SKIP_DRILL === "1") this.skip();
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "vigil-drill-test-"));
+    exitCode = await new Promise<number | null>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        [path.join(ROOT, "node_modules/ts-node/dist/bin.js"), "--transpile-only", "scripts/drill/index.ts", "--quick", "--quiet", "--out", out],
+        { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HARDHAT_NETWORK: "" } },
+      );
+      child.stdout.on("data", (b) => (output += b.toString()));
+      child.stderr.on("data", (b) => (output += b.toString()));
+      child.on("exit", (code) => resolve(code));
+    });
+    report = JSON.parse(fs.readFileSync(path.join(out, "drill.json"), "utf8")) as DrillReport;
+    expect(fs.existsSync(path.join(out, "drill.svg")), "chart written").to.equal(true);
+  });
+
+  it("exits 0 with no failed check", function () {
+    expect(report.failures, output.slice(-4000)).to.deep.equal([]);
+    expect(exitCode).to.equal(0);
+  });
+
+  it("migrates on a killed, a hung and a stalled node, and pauses when no usable node is left", function () {
+    expect(report.faults.map((f) => f.expected)).to.deep.equal(["migrate", "migrate", "migrate", "pause", "pause"]);
+    for (const f of report.faults) {
+      expect(f.reactionTx, f.name).to.match(/^0x[0-9a-f]{64}$/);
+      expect(f.reactionAtMs! - f.injectedAtMs!, f.name).to.be.greaterThan(0);
+      expect(f.statusChangedAtMs, f.name).to.not.equal(null);
+      expect(f.healthyAtMs, f.name).to.not.equal(null);
+    }
+    for (const f of report.faults.filter((x) => x.expected === "pause")) expect(f.resumedAtMs, f.name).to.not.equal(null);
+  });
+
+  it("never migrates or pauses when no fault calls for it", function () {
+    expect(report.falseMigrations).to.equal(0);
+    expect(report.falsePauses).to.equal(0);
+    expect(report.rtoMs).to.be.a("number");
+  });
+});
