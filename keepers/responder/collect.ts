@@ -8,7 +8,12 @@ import { getAddress, Signature, type TypedDataDomain } from "ethers";
 import { z } from "zod";
 import type { Logger } from "../shared/logger";
 import type { Metrics } from "../shared/metrics";
-import { recoverObservationSigner, toCompact, zSignedObservation, type SignedObservation } from "../shared/observation";
+import {
+  recoverObservationSigner,
+  toCompact,
+  zSignedObservation,
+  type SignedObservation,
+} from "../shared/observation";
 import { medianBps, type Candidate } from "./decide";
 
 /** What the oracle says now; read from the chain, never configured. */
@@ -133,7 +138,8 @@ export function verifyObservation(
   const parsed = zSignedObservation.safeParse(raw);
   if (!parsed.success) return { ok: false, reason: "schema" };
   const obs = parsed.data;
-  if (obs.configDigest.toLowerCase() !== ctx.configDigest.toLowerCase()) return { ok: false, reason: "digest" };
+  if (obs.configDigest.toLowerCase() !== ctx.configDigest.toLowerCase())
+    return { ok: false, reason: "digest" };
   const maxAge = ctx.maxAgeOf(obs.endpointId.toLowerCase());
   if (maxAge === undefined) return { ok: false, reason: "unknown_endpoint" };
   if (Math.floor(obs.observedAt / ctx.roundSeconds) !== obs.round) return { ok: false, reason: "round" };
@@ -249,12 +255,16 @@ export async function collect(
       deps.metrics?.attestorFetches.inc({ attestor: url, outcome: "ok" }, report.accepted);
       if (invalid > 0) {
         deps.metrics?.attestorFetches.inc({ attestor: url, outcome: "invalid" }, invalid);
-        deps.logger?.warn({ attestor: url, rejected: report.rejected }, "attestor served invalid observations");
+        deps.logger?.warn(
+          { attestor: url, rejected: report.rejected },
+          "attestor served invalid observations",
+        );
       }
       return report;
     }),
   );
   const { bundles, equivocations } = assembleBundles(verified, ctx.quorum);
-  if (equivocations.length) deps.logger?.warn({ signers: equivocations }, "attestor signed conflicting observations");
+  if (equivocations.length)
+    deps.logger?.warn({ signers: equivocations }, "attestor signed conflicting observations");
   return { bundles, reports };
 }

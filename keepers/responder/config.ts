@@ -27,12 +27,17 @@ export const responderConfigSchema = z
     /** Timeout of one attestor fetch, ms. Default 2000. */
     attestorTimeoutMs: zMillis.default(2_000),
     /** Largest attestor response accepted, bytes. Default 4 MiB. */
-    attestorMaxBytes: z.number().int().positive().default(4 * 1024 * 1024),
+    attestorMaxBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(4 * 1024 * 1024),
     /**
      * Refresh a healthy endpoint once its stored round is this fraction of the heartbeat old
-     * (Chainlink's deviation-and-heartbeat). 0 < f < 1. Default 0.5: one submission per half heartbeat.
+     * (Chainlink's deviation-and-heartbeat). 0 < f < 1. Default 0.8: one submission per 0.8 heartbeat, leaving 20% of the heartbeat for the transaction to land
+     * before the status would lapse to UNKNOWN.
      */
-    heartbeatRefreshFraction: z.number().gt(0).lt(1).default(0.5),
+    heartbeatRefreshFraction: z.number().gt(0).lt(1).default(0.8),
     /** Most endpoint rounds in one `submitBatch` transaction. Default 50. */
     batchMaxSize: z.number().int().positive().max(500).default(50),
     /** Blocks to wait after inclusion before an action counts as confirmed. Default 1. */
@@ -40,7 +45,11 @@ export const responderConfigSchema = z
     fees: z
       .object({
         /** Raise both EIP-1559 fees by this percentage per replacement; ≥ 12.5 (geth's price bump). Default 12.5. */
-        bumpPercent: z.number().min(12.5, "must be at least 12.5 (geth rejects smaller bumps)").max(500).default(12.5),
+        bumpPercent: z
+          .number()
+          .min(12.5, "must be at least 12.5 (geth rejects smaller bumps)")
+          .max(500)
+          .default(12.5),
         /** Never pay more than this max fee per gas, gwei. Default 500. */
         maxFeeCapGwei: z.number().positive().default(500),
         /** Replace a transaction not mined after this many ms. Default 30000. */
@@ -98,7 +107,10 @@ export const RESPONDER_ENV: readonly EnvOverride[] = [
  * Load the responder config: file (JSON or YAML, optional), then {@link RESPONDER_ENV}, then the schema.
  * Throws VIGIL_CONFIG naming each bad setting, or the secret-looking keys found in the file.
  */
-export function loadResponderConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): ResponderConfig {
+export function loadResponderConfig(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): ResponderConfig {
   return loadConfig(responderConfigSchema, file, RESPONDER_ENV, env);
 }
 

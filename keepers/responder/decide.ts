@@ -62,7 +62,10 @@ export interface DecideSettings {
 }
 
 /** The oracle's rule: GOOD at or above `upAtBps`, BAD below `downBelowBps`, MID between. */
-export function classify(healthBps: number, policy: Pick<Policy, "downBelowBps" | "upAtBps">): Classification {
+export function classify(
+  healthBps: number,
+  policy: Pick<Policy, "downBelowBps" | "upAtBps">,
+): Classification {
   if (healthBps >= policy.upAtBps) return "GOOD";
   if (healthBps < policy.downBelowBps) return "BAD";
   return "MID";
@@ -187,14 +190,19 @@ export type RecoveryAction =
  * `trip` and `resume` for DUE. Migrations first (a service that can fail over is migrated, and a
  * migration may make a trip unnecessary), then trips, then resumes. The contracts re-check all of it.
  */
-export function decideRecovery(services: readonly ServiceView[], markets: readonly MarketView[]): RecoveryAction[] {
+export function decideRecovery(
+  services: readonly ServiceView[],
+  markets: readonly MarketView[],
+): RecoveryAction[] {
   const out: RecoveryAction[] = [];
   for (const s of services) {
     if (s.check === MigrationCheck.DUE_FAILOVER || s.check === MigrationCheck.DUE_FAILBACK) {
       out.push({ kind: "migrate", target: s.serviceId, check: s.check });
     }
   }
-  for (const m of markets) if (m.trip === GuardCheck.DUE) out.push({ kind: "trip", target: String(m.marketId) });
-  for (const m of markets) if (m.resume === GuardCheck.DUE) out.push({ kind: "resume", target: String(m.marketId) });
+  for (const m of markets)
+    if (m.trip === GuardCheck.DUE) out.push({ kind: "trip", target: String(m.marketId) });
+  for (const m of markets)
+    if (m.resume === GuardCheck.DUE) out.push({ kind: "resume", target: String(m.marketId) });
   return out;
 }

@@ -14,7 +14,11 @@ import {
   type TransactionReceipt,
   type Wallet,
 } from "ethers";
-import { IEndpointRegistry__factory, IHealthOracle__factory, IMarketGuard__factory } from "../../typechain-types";
+import {
+  IEndpointRegistry__factory,
+  IHealthOracle__factory,
+  IMarketGuard__factory,
+} from "../../typechain-types";
 import { VigilError } from "../shared/errors";
 import { sleep } from "../shared/lifecycle";
 import type { Logger } from "../shared/logger";
@@ -73,9 +77,12 @@ export function isLostRace(revert: DecodedRevert): boolean {
  * errors, HTTP 408/429/5xx, JSON-RPC "limit exceeded" / internal errors. A revert is never transient.
  */
 export function isTransient(e: unknown): boolean {
-  if (isError(e, "CALL_EXCEPTION") || isError(e, "INSUFFICIENT_FUNDS") || isError(e, "NONCE_EXPIRED")) return false;
+  if (isError(e, "CALL_EXCEPTION") || isError(e, "INSUFFICIENT_FUNDS") || isError(e, "NONCE_EXPIRED"))
+    return false;
   if (isError(e, "TIMEOUT") || isError(e, "NETWORK_ERROR")) return true;
-  const text = (e instanceof Error ? `${e.message} ${(e as { code?: unknown }).code ?? ""}` : String(e)).toLowerCase();
+  const text = (
+    e instanceof Error ? `${e.message} ${(e as { code?: unknown }).code ?? ""}` : String(e)
+  ).toLowerCase();
   if (isError(e, "SERVER_ERROR")) return true;
   return /econnrefused|econnreset|etimedout|socket hang up|fetch failed|\b(408|429|500|502|503|504)\b|-32005|-32603|rate limit|limit exceeded|timeout/.test(
     text,
@@ -83,7 +90,12 @@ export function isTransient(e: unknown): boolean {
 }
 
 /** Retry `fn` on transient errors with exponential backoff (200 ms, 400 ms, …). */
-export async function withRetry<T>(fn: () => Promise<T>, retries = 3, baseMs = 200, signal?: AbortSignal): Promise<T> {
+export async function withRetry<T>(
+  fn: () => Promise<T>,
+  retries = 3,
+  baseMs = 200,
+  signal?: AbortSignal,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
@@ -123,7 +135,8 @@ export interface TxRequest {
   data: string;
 }
 
-export type SimulationResult = { ok: true; gasLimit: bigint } | { ok: false; lostRace: boolean; revert: DecodedRevert };
+export type SimulationResult =
+  { ok: true; gasLimit: bigint } | { ok: false; lostRace: boolean; revert: DecodedRevert };
 
 export type ExecuteOutcome =
   | { outcome: "confirmed"; receipt: TransactionReceipt; nonce: number; replacements: number }
@@ -222,8 +235,19 @@ export class TxManager {
         const pendingTx = await withRetry(() => this.o.provider.getTransaction(h), 3, 200, signal);
         if (pendingTx && pendingTx.blockNumber == null && pendingTx.maxFeePerGas != null) {
           this._log.info({ hash: h, nonce: pendingTx.nonce }, "adopting a transaction from the previous run");
-          const fees = { maxFeePerGas: pendingTx.maxFeePerGas, maxPriorityFeePerGas: pendingTx.maxPriorityFeePerGas ?? 0n };
-          return this._watch(req, pendingTx.nonce, pendingTx.gasLimit, fees, [...hooks.resumeHashes], hooks, signal);
+          const fees = {
+            maxFeePerGas: pendingTx.maxFeePerGas,
+            maxPriorityFeePerGas: pendingTx.maxPriorityFeePerGas ?? 0n,
+          };
+          return this._watch(
+            req,
+            pendingTx.nonce,
+            pendingTx.gasLimit,
+            fees,
+            [...hooks.resumeHashes],
+            hooks,
+            signal,
+          );
         }
       }
     }
@@ -331,7 +355,12 @@ export class TxManager {
             fees = next;
             replacements += 1;
             this._log.info(
-              { nonce, hash, maxFeePerGas: String(next.maxFeePerGas), tip: String(next.maxPriorityFeePerGas) },
+              {
+                nonce,
+                hash,
+                maxFeePerGas: String(next.maxFeePerGas),
+                tip: String(next.maxPriorityFeePerGas),
+              },
               "replaced a stuck transaction",
             );
           } catch (e) {
@@ -373,7 +402,11 @@ export class TxManager {
     // Reverted on-chain although the simulation passed: someone acted in the same block, or the state moved.
     const sim = await this.simulate(req, signal).catch(() => undefined);
     if (sim && !sim.ok && sim.lostRace) return { outcome: "lost_race", revert: sim.revert, stage: "mined" };
-    return { outcome: "failed", error: `transaction ${current.hash} reverted`, revert: sim && !sim.ok ? sim.revert : undefined };
+    return {
+      outcome: "failed",
+      error: `transaction ${current.hash} reverted`,
+      revert: sim && !sim.ok ? sim.revert : undefined,
+    };
   }
 }
 
