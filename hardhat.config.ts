@@ -1,4 +1,4 @@
-import { subtask } from "hardhat/config";
+import { subtask, vars } from "hardhat/config";
 import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
 import type { HardhatUserConfig } from "hardhat/config";
 import "@nomicfoundation/hardhat-toolbox";
@@ -28,6 +28,36 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
   };
 });
 
+/**
+ * Public testnets. The RPC URL and deployer key come from the environment or Hardhat's `vars`
+ * (`npx hardhat vars set SEPOLIA_RPC_URL`), never from this file. When one is missing the network
+ * still exists, pointing at an unroutable placeholder, and `scripts/deploy.ts` says which variable to set.
+ */
+export const TESTNETS = {
+  sepolia: { chainId: 11155111, rpcVar: "SEPOLIA_RPC_URL" },
+  baseSepolia: { chainId: 84532, rpcVar: "BASE_SEPOLIA_RPC_URL" },
+  arbitrumSepolia: { chainId: 421614, rpcVar: "ARBITRUM_SEPOLIA_RPC_URL" },
+  optimismSepolia: { chainId: 11155420, rpcVar: "OP_SEPOLIA_RPC_URL" },
+} as const;
+export const DEPLOYER_KEY_VAR = "VIGIL_DEPLOYER_KEY";
+export const MISSING_RPC_PREFIX = "http://missing-rpc-url.invalid/";
+
+function setting(name: string): string | undefined {
+  return process.env[name] || (vars.has(name) ? vars.get(name) : undefined);
+}
+
+const deployerKey = setting(DEPLOYER_KEY_VAR);
+const testnets = Object.fromEntries(
+  Object.entries(TESTNETS).map(([name, t]) => [
+    name,
+    {
+      url: setting(t.rpcVar) ?? `${MISSING_RPC_PREFIX}${t.rpcVar}`,
+      chainId: t.chainId,
+      accounts: deployerKey ? [deployerKey] : [],
+    },
+  ]),
+);
+
 const config: HardhatUserConfig = {
   solidity: {
     version: SOLC_VERSION,
@@ -41,10 +71,21 @@ const config: HardhatUserConfig = {
     hardhat: {
       // Deterministic gas figures and a Cancun EVM (transient storage, MCOPY).
       hardfork: "cancun",
+      // The drill runs `hardhat node` as one of the monitored implementations, with its own chain id
+      // and interval mining; tests leave both unset.
+      chainId: Number(process.env.VIGIL_HARDHAT_CHAIN_ID ?? 31337),
+      mining: process.env.VIGIL_HARDHAT_BLOCK_TIME_MS
+        ? { auto: false, interval: Number(process.env.VIGIL_HARDHAT_BLOCK_TIME_MS) }
+        : { auto: true },
     },
     localhost: {
       url: process.env.VIGIL_LOCAL_RPC_URL ?? "http://127.0.0.1:8545",
     },
+    // The drill's control chain; the drill picks a free port and sets VIGIL_DRILL_RPC_URL.
+    drill: {
+      url: process.env.VIGIL_DRILL_RPC_URL ?? "http://127.0.0.1:8645",
+    },
+    ...testnets,
   },
   mocha: {
     timeout: 120_000,
@@ -52,6 +93,10 @@ const config: HardhatUserConfig = {
   gasReporter: {
     enabled: process.env.REPORT_GAS === "true",
   },
+  etherscan: {
+    apiKey: setting("ETHERSCAN_API_KEY") ?? "",
+  },
+  sourcify: { enabled: false },
   typechain: {
     outDir: "typechain-types",
     target: "ethers-v6",

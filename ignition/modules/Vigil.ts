@@ -1,0 +1,186 @@
+import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
+import { z } from "zod";
+import VigilCore from "./VigilCore";
+
+const zAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte address");
+const KINDS = ["JSON_RPC", "WEBSOCKET", "ORACLE_FEED", "SEQUENCER_FEED", "HTTP"] as const;
+
+/**
+ * The deployment parameters file (`ignition/parameters/<network>.json`), validated before anything
+ * is sent. Units: seconds, bps, gas.
+ */
+export const zDeployParams = z
+  .object({
+    /** Final owner of the oracle, the guard and the services (a timelock in production); default: the deployer. */
+    owner: zAddress.optional(),
+    core: z
+      .object({
+        roundSeconds: z.number().int().min(1).default(10),
+        maxSkew: z.number().int().min(0).default(15),
+        listenerGasLimit: z.number().int().min(50_000).max(2_000_000).default(500_000),
+        marketCallGas: z.number().int().min(30_000).max(2_000_000).default(200_000),
+        defaultPolicy: z
+          .object({
+            downBelowBps: z.number().int().min(1).max(10_000),
+            upAtBps: z.number().int().min(1).max(10_000),
+            fallRounds: z.number().int().min(1).max(255),
+            riseRounds: z.number().int().min(1).max(255),
+            heartbeat: z.number().int().min(1),
+            maxAge: z.number().int().min(1),
+          })
+          .refine((p) => p.downBelowBps < p.upAtBps, "downBelowBps must be below upAtBps")
+          .default({
+            downBelowBps: 5000,
+            upAtBps: 8000,
+            fallRounds: 2,
+            riseRounds: 2,
+            heartbeat: 300,
+            maxAge: 60,
+          }),
+      })
+      .default({}),
+    /** Attestor signer addresses (any order: sorted here) and the quorum (n ≥ 3f+1, quorum ≥ 2f+1). */
+    attestors: z.array(zAddress).min(1).max(255),
+    quorum: z.number().int().min(1).max(255),
+    services: z
+      .array(
+        z.object({
+          name: z.string().min(1).max(64),
+          cooldown: z.number().int().min(0).default(60),
+          recoveryPeriod: z.number().int().min(0).default(300),
+          endpoints: z
+            .array(
+              z.object({
+                kind: z.enum(KINDS),
+                uri: z.string().min(1).max(256),
+                priority: z.number().int().min(0).max(65_535),
+              }),
+            )
+            .min(1)
+            .max(16),
+        }),
+      )
+      .default([]),
+    markets: z
+      .array(
+        z.object({
+          /** An existing IGuardedMarket; omit to deploy the example GuardedPerpMarket (with a test collateral token). */
+          address: zAddress.optional(),
+          guardian: zAddress.optional(),
+          pauseThresholdBps: z.number().int().min(0).max(10_000).default(5000),
+          gracePeriod: z.number().int().min(0).default(120),
+          /** Names of services declared above. */
+          services: z.array(z.string()).default([]),
+        }),
+      )
+      .default([]),
+  })
+  .superRefine((p, ctx) => {
+    const n = p.attestors.length;
+    const f = Math.floor((n - 1) / 3);
+    if (p.quorum > n || p.quorum < 2 * f + 1) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["quorum"],
+        message: `quorum ${p.quorum} with ${n} attestors: need 2f+1 = ${2 * f + 1} ≤ quorum ≤ ${n} (f = ${f})`,
+      });
+    }
+    const names = new Set(p.services.map((s) => s.name));
+    p.markets.forEach((mk, i) =>
+      mk.services.forEach((s) => {
+        if (!names.has(s))
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ["markets", i, "services"],
+            message: `unknown service "${s}"`,
+          });
+      }),
+    );
+  });
+
+export type DeployParams = z.output<typeof zDeployParams>;
+
+/**
+ * Build the Ignition module for one deployment: the core contracts, the attestor set, the services
+ * with their endpoints (in order: the first becomes active), the markets (the example market when no
+ * address is given), then ownership handed to `owner`. Its shape depends on the parameters (how many
+ * services and endpoints), so it is built from the validated file rather than from `m.getParameter`.
+ * Deploy with `hre.ignition.deploy(module, { parameters: { VigilCore: params.core } })`.
+ */
+export function buildVigilModule(params: DeployParams) {
+  return buildModule("Vigil", (m) => {
+    const { oracle, registry, guard } = m.useModule(VigilCore);
+    const deployer = m.getAccount(0);
+    const sorted = [...params.attestors].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : 1));
+    m.call(oracle, "setAttestors", [sorted, params.quorum], { id: "SetAttestors" });
+
+    const serviceIds = new Map<string, ReturnType<typeof m.readEventArgument>>();
+    const serviceCalls: ReturnType<typeof m.call>[] = [];
+    params.services.forEach((s, i) => {
+      const reg = m.call(
+        registry,
+        "registerService",
+        [s.name, { cooldown: s.cooldown, recoveryPeriod: s.recoveryPeriod }],
+        {
+          id: `RegisterService_${i}`,
+        },
+      );
+      const serviceId = m.readEventArgument(reg, "ServiceRegistered", "serviceId", { id: `ServiceId_${i}` });
+      serviceIds.set(s.name, serviceId);
+      let previous: ReturnType<typeof m.call> = reg;
+      s.endpoints.forEach((e, j) => {
+        previous = m.call(registry, "addEndpoint", [serviceId, KINDS.indexOf(e.kind), e.uri, e.priority], {
+          id: `AddEndpoint_${i}_${j}`,
+          after: [previous],
+        });
+      });
+      serviceCalls.push(previous);
+    });
+
+    const markets: Record<string, unknown> = {};
+    params.markets.forEach((mk, i) => {
+      let market;
+      if (mk.address) {
+        market = mk.address;
+      } else {
+        const token = m.contract("MockERC20", ["Vigil Test USD", "vtUSD"], { id: `CollateralToken_${i}` });
+        market = m.contract(
+          "GuardedPerpMarket",
+          [token, guard, params.owner ?? deployer, 2_000n * 10n ** 18n],
+          {
+            id: `GuardedPerpMarket_${i}`,
+          },
+        );
+        markets[`market${i}`] = market;
+        markets[`collateral${i}`] = token;
+      }
+      m.call(
+        guard,
+        "registerMarket",
+        [
+          {
+            market,
+            guardian: mk.guardian ?? "0x0000000000000000000000000000000000000000",
+            pauseThresholdBps: mk.pauseThresholdBps,
+            gracePeriod: mk.gracePeriod,
+            services: mk.services.map((name) => serviceIds.get(name)!),
+            endpoints: [],
+          },
+        ],
+        { id: `RegisterMarket_${i}`, after: serviceCalls },
+      );
+    });
+
+    if (params.owner) {
+      m.call(oracle, "transferOwnership", [params.owner], { id: "TransferOracle" });
+      m.call(guard, "transferOwnership", [params.owner], { id: "TransferGuard" });
+      params.services.forEach((s, i) =>
+        m.call(registry, "transferServiceOwnership", [serviceIds.get(s.name)!, params.owner!], {
+          id: `TransferService_${i}`,
+          after: serviceCalls,
+        }),
+      );
+    }
+    return { oracle, registry, guard, ...(markets as Record<string, ReturnType<typeof m.contract>>) };
+  });
+}

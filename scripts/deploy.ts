@@ -1,0 +1,106 @@
+/**
+ * Deploy and configure Vigil: `npm run deploy -- --network <name>`.
+ *
+ * Reads the parameters file `ignition/parameters/<network>.json` (or the path in VIGIL_DEPLOY_PARAMS),
+ * validates it (zod; an error names the bad setting), checks that the network has an RPC URL and a
+ * deployer key, then deploys through Hardhat Ignition: core contracts, attestor set, services and
+ * endpoints, markets, ownership. Ignition journals every step, so an interrupted deployment resumes
+ * where it stopped when run again. Prints the addresses and how to verify the sources.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import hre from "hardhat";
+import { buildVigilModule, zDeployParams, type DeployParams } from "../ignition/modules/Vigil";
+import { parseConfig } from "../keepers/shared/config";
+import { DEPLOYER_KEY_VAR, MISSING_RPC_PREFIX } from "../hardhat.config";
+
+export interface DeployedVigil {
+  oracle: string;
+  registry: string;
+  guard: string;
+  markets: string[];
+}
+
+/**
+ * Validate parameters and deploy with Ignition on the current Hardhat network.
+ * @param deploymentId Ignition deployment id (its journal folder); default `chain-<chainId>`.
+ * Throws VIGIL_CONFIG for bad parameters; Ignition errors pass through.
+ */
+export async function deployVigil(
+  rawParams: unknown,
+  deploymentId?: string,
+  source = "parameters",
+): Promise<DeployedVigil> {
+  const params: DeployParams = parseConfig(zDeployParams, rawParams, source);
+  const result = (await hre.ignition.deploy(buildVigilModule(params), {
+    parameters: { VigilCore: params.core as unknown as Record<string, never> },
+    deploymentId,
+    displayUi: false,
+  })) as unknown as Record<string, { getAddress(): Promise<string> }>;
+  const markets: string[] = [];
+  for (let i = 0; result[`market${i}`]; i++) markets.push(await result[`market${i}`].getAddress());
+  return {
+    oracle: await result.oracle.getAddress(),
+    registry: await result.registry.getAddress(),
+    guard: await result.guard.getAddress(),
+    markets,
+  };
+}
+
+async function main(): Promise<void> {
+  const net = hre.network;
+  const url = (net.config as { url?: string }).url ?? "";
+  if (url.startsWith(MISSING_RPC_PREFIX)) {
+    const v = url.slice(MISSING_RPC_PREFIX.length);
+    throw new Error(
+      `network "${net.name}" has no RPC URL: set ${v} (env) or run \`npx hardhat vars set ${v}\``,
+    );
+  }
+  const accounts = (net.config as { accounts?: unknown }).accounts;
+  if (
+    net.name !== "hardhat" &&
+    net.name !== "localhost" &&
+    Array.isArray(accounts) &&
+    accounts.length === 0
+  ) {
+    throw new Error(
+      `network "${net.name}" has no deployer key: set ${DEPLOYER_KEY_VAR} (env) or \`npx hardhat vars set ${DEPLOYER_KEY_VAR}\``,
+    );
+  }
+  const file =
+    process.env.VIGIL_DEPLOY_PARAMS ??
+    path.join(__dirname, "..", "ignition", "parameters", `${net.name}.json`);
+  if (!fs.existsSync(file)) {
+    throw new Error(
+      `no parameters file ${file}: copy ignition/parameters/example.json there, or set VIGIL_DEPLOY_PARAMS`,
+    );
+  }
+  const raw = JSON.parse(fs.readFileSync(file, "utf8"));
+  process.stdout.write(`deploying Vigil to ${net.name} with ${path.relative(process.cwd(), file)} …\n`);
+  const deployed = await deployVigil(raw, undefined, file);
+  process.stdout.write(
+    [
+      `HealthOracle      ${deployed.oracle}`,
+      `EndpointRegistry  ${deployed.registry}`,
+      `MarketGuard       ${deployed.guard}`,
+      ...deployed.markets.map((m, i) => `market #${i + 1}         ${m}`),
+      "",
+      "Next: run attestors and a responder against these addresses (README: Running against a testnet).",
+      net.name === "hardhat" || net.name === "localhost"
+        ? ""
+        : `Verify sources: npx hardhat ignition verify chain-${net.config.chainId} (needs ETHERSCAN_API_KEY).`,
+      raw.owner
+        ? "The owner must call acceptOwnership() on HealthOracle and MarketGuard (Ownable2Step)."
+        : "",
+    ]
+      .filter(Boolean)
+      .join("\n") + "\n",
+  );
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`deploy failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,104 @@
+/**
+ * The drill's report: the `reports/drill.json` shape (issue 4), the per-fault table, and the figures
+ * derived from it. All timestamps are Unix milliseconds, `null` where a step does not apply.
+ */
+
+/** What Vigil is expected to do about a fault. */
+export type Expected = "migrate" | "pause" | "none";
+
+export interface FaultRecord {
+  name: string;
+  expected: Expected;
+  /** When the fault was injected. */
+  injectedAtMs: number | null;
+  /** First signed observation under the DOWN threshold for an affected endpoint, from any attestor. */
+  firstUnhealthyAtMs: number | null;
+  /** The on-chain status change (to DOWN or UNKNOWN) was seen by the drill. */
+  statusChangedAtMs: number | null;
+  /** The migration or pause transaction was seen confirmed. */
+  reactionAtMs: number | null;
+  reactionTx: string | null;
+  /** When the drill undid the fault. */
+  recoveredAtMs: number | null;
+  /** The affected endpoint(s) read HEALTHY again on-chain. */
+  healthyAtMs: number | null;
+  /** The market resumed (pause faults only). */
+  resumedAtMs: number | null;
+}
+
+export interface DrillReport {
+  startedAt: string;
+  mode: "quick" | "full";
+  settings: Record<string, unknown>;
+  faults: FaultRecord[];
+  falseMigrations: number;
+  falsePauses: number;
+  /** Max over faults with a reaction of `reactionAtMs − injectedAtMs` (recovery time objective met). */
+  rtoMs: number | null;
+  /** Every check that failed; empty on success. */
+  failures: string[];
+  timeline: TimelineEvent[];
+}
+
+export interface TimelineEvent {
+  atMs: number;
+  kind: "fault" | "recover" | "observation" | "status" | "migration" | "pause" | "resume" | "info";
+  text: string;
+  tx?: string;
+}
+
+/** Empty record for a fault about to be injected. */
+export function newFault(name: string, expected: Expected): FaultRecord {
+  return {
+    name,
+    expected,
+    injectedAtMs: null,
+    firstUnhealthyAtMs: null,
+    statusChangedAtMs: null,
+    reactionAtMs: null,
+    reactionTx: null,
+    recoveredAtMs: null,
+    healthyAtMs: null,
+    resumedAtMs: null,
+  };
+}
+
+/** `b − a` in ms, or null when either is missing. */
+export function span(a: number | null, b: number | null): number | null {
+  return a === null || b === null ? null : b - a;
+}
+
+/** RTO: the longest fault-to-reaction time among faults that expected a reaction. */
+export function computeRto(faults: readonly FaultRecord[]): number | null {
+  const spans = faults
+    .filter((f) => f.expected !== "none")
+    .map((f) => span(f.injectedAtMs, f.reactionAtMs))
+    .filter((x): x is number => x !== null);
+  return spans.length ? Math.max(...spans) : null;
+}
+
+/** The per-fault table printed at the end of a drill (milliseconds from injection / recovery). */
+export function formatTable(faults: readonly FaultRecord[]): string {
+  const head = [
+    "fault",
+    "expected",
+    "→unhealthy obs",
+    "→status change",
+    "→reaction",
+    "recovery→HEALTHY",
+    "recovery→resume",
+  ];
+  const ms = (v: number | null) => (v === null ? "—" : `${v} ms`);
+  const rows = faults.map((f) => [
+    f.name,
+    f.expected,
+    ms(span(f.injectedAtMs, f.firstUnhealthyAtMs)),
+    ms(span(f.injectedAtMs, f.statusChangedAtMs)),
+    ms(span(f.injectedAtMs, f.reactionAtMs)),
+    ms(span(f.recoveredAtMs, f.healthyAtMs)),
+    ms(span(f.recoveredAtMs, f.resumedAtMs)),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ");
+  return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
