@@ -64,8 +64,8 @@ async function sign(
 }
 
 describe("responder collect", function () {
-  const attestors = Array.from({ length: 4 }, () => Wallet.createRandom());
-  const outsider = Wallet.createRandom();
+  const attestors = Array.from({ length: 4 }, () => new Wallet(Wallet.createRandom().privateKey));
+  const outsider = new Wallet(Wallet.createRandom().privateKey);
   let ctx: ChainContext;
   const servers: Array<{ close: () => Promise<void> }> = [];
 
@@ -117,7 +117,7 @@ describe("responder collect", function () {
   it("excludes hostile attestors and still uses the others", async function () {
     const metrics = new Metrics(false);
     const [a0, a1, a2, a3] = attestors;
-    const other = Wallet.createRandom();
+    const other = new Wallet(Wallet.createRandom().privateKey);
     const badSig = await sign(a3);
     badSig.signature = (await sign(other)).signature; // valid signature by someone else
     const urls = [
