@@ -20,11 +20,12 @@ import { createLogger, type Logger } from "../shared/logger";
 import { Metrics } from "../shared/metrics";
 import { readDomain } from "../shared/observation";
 import { KeeperServer } from "../shared/server";
-import { collect, type Bundle, type ChainContext } from "./collect";
+import { collect, ObservationVerifier, type Bundle, type ChainContext } from "./collect";
 import type { ResponderConfig } from "./config";
 import {
   decideRecovery,
   decideSubmissions,
+  decideSubmit,
   planBatches,
   type EndpointView,
   type MarketView,
@@ -292,6 +293,7 @@ interface StaticContext {
 /** One responder's state between iterations. */
 class Engine {
   private _static?: StaticContext;
+  private _verifier?: ObservationVerifier;
   private readonly _log: Logger;
 
   constructor(
@@ -380,16 +382,25 @@ class Engine {
     });
 
     // 1. Submit the rounds worth a transaction.
+    const settings = { refreshFraction: this.config.heartbeatRefreshFraction };
     const chainCtx: ChainContext = {
       ...ctx,
       now,
       maxAgeOf: (id) => views.get(id.toLowerCase())?.policy.maxAge,
+      storedRoundOf: (id) => views.get(id.toLowerCase())?.round ?? 0,
+      wanted: (id, round, medianBps) => {
+        const view = views.get(id);
+        return (
+          !!view && decideSubmit({ endpointId: id, round, medianBps }, view, now, settings) !== undefined
+        );
+      },
     };
+    if (this._verifier?.domain !== ctx.domain) this._verifier = new ObservationVerifier(ctx.domain);
     const { bundles } = await collect(
       this.config.attestorUrls,
       chainCtx,
       { timeoutMs: this.config.attestorTimeoutMs, maxBytes: this.config.attestorMaxBytes, signal },
-      { logger: this._log, metrics: this.d.metrics },
+      { logger: this._log, metrics: this.d.metrics, verifier: this._verifier },
     );
     const byId = new Map(bundles.map((b) => [b.endpointId.toLowerCase(), b]));
     const decisions = decideSubmissions(bundles, views, now, {

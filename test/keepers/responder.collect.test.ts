@@ -4,7 +4,12 @@ import { expect } from "chai";
 import { Wallet, Signature, type TypedDataDomain } from "ethers";
 import { Metrics } from "../../keepers/shared/metrics";
 import { signObservation, type SignedObservation } from "../../keepers/shared/observation";
-import { assembleBundles, collect, type ChainContext } from "../../keepers/responder/collect";
+import {
+  assembleBundles,
+  collect,
+  verifyObservation,
+  type ChainContext,
+} from "../../keepers/responder/collect";
 
 const DIGEST = "0x" + "ab".repeat(32);
 const EP = "0x" + "11".repeat(32);
@@ -165,8 +170,9 @@ describe("responder collect", function () {
     expect(bundles[0].observations.map((o) => o.signer).sort()).to.deep.equal(
       [a0, a1, a2].map((a) => a.address).sort(),
     );
+    // the other-domain signature (EP2) is in no quorum group, so it is never worth recovering
     expect(reports[3].rejected).to.deep.equal({
-      signature: 2,
+      signature: 1,
       outsider: 1,
       digest: 1,
       stale: 1,
@@ -179,7 +185,7 @@ describe("responder collect", function () {
     expect(reports[5].error).to.match(/exceeds/);
     const invalid = await metrics.attestorFetches.get();
     const inv = invalid.values.find((v) => v.labels.attestor === urls[3] && v.labels.outcome === "invalid");
-    expect(inv?.value).to.equal(9);
+    expect(inv?.value).to.equal(8);
   });
 
   it("counts an attestor once however often it is served, and drops one that equivocates", async function () {
@@ -205,9 +211,37 @@ describe("responder collect", function () {
     const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
     const highS = "0x" + (n - BigInt(sig.s)).toString(16).padStart(64, "0");
     const flipped = sig.r + highS.slice(2) + (sig.v === 27 ? "1c" : "1b");
-    const url = await attestorServer(json({ observations: [{ ...o, signature: flipped }] }));
-    const { reports } = await collect([url], ctx, settings);
+    expect(
+      verifyObservation(
+        { ...o, signature: flipped },
+        ctx,
+        new Set(ctx.attestors.map((a) => a.toLowerCase())),
+      ),
+    ).to.deep.equal({ ok: false, reason: "signature" });
+    const urls = [
+      await attestorServer(json({ observations: [{ ...o, signature: flipped }] })),
+      await honest(attestors[1]),
+      await honest(attestors[2]),
+    ];
+    const { bundles, reports } = await collect(urls, ctx, settings);
+    expect(bundles).to.deep.equal([]);
     expect(reports[0].rejected).to.deep.equal({ signature: 1 });
+  });
+
+  it("recovers signatures only for rounds the decide rule wants, and skips rounds already stored", async function () {
+    const urls = await Promise.all(attestors.map((a) => honest(a)));
+    const asked: number[] = [];
+    let r = await collect(
+      urls,
+      { ...ctx, wanted: (_id, round, median) => (asked.push(median), false) },
+      settings,
+    );
+    expect(r.bundles).to.deep.equal([]);
+    expect(asked).to.deep.equal([9000]);
+    r = await collect(urls, { ...ctx, storedRoundOf: () => ROUND }, settings);
+    expect(r.bundles).to.deep.equal([]);
+    r = await collect(urls, { ...ctx, storedRoundOf: () => ROUND - 1, wanted: () => true }, settings);
+    expect(r.bundles).to.have.length(1);
   });
 
   describe("assembleBundles", function () {
