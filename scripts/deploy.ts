@@ -24,6 +24,7 @@ export interface DeployedVigil {
 /**
  * Validate parameters and deploy with Ignition on the current Hardhat network.
  * @param deploymentId Ignition deployment id (its journal folder); default `chain-<chainId>`.
+ * @param ignitionConfig Ignition settings, e.g. `requiredConfirmations` (1 on a local chain).
  * Throws VIGIL_CONFIG for bad parameters; Ignition errors pass through.
  */
 export async function deployVigil(

@@ -115,14 +115,18 @@ export function parseConfig<S extends z.ZodTypeAny>(schema: S, raw: unknown, sou
 }
 
 /**
- * Load a keeper config: the file (optional), then environment overrides, then the schema.
+ * Load a keeper config: the file (optional), then environment overrides, then command-line flags,
+ * then the schema.
  * @param file Path to a JSON or YAML file, or undefined to use defaults plus environment only.
+ * @param flags Command-line values keyed by dotted config path (`{ "http.port": 0 }`); they win over
+ * the file and the environment; undefined values are skipped.
  */
 export function loadConfig<S extends z.ZodTypeAny>(
   schema: S,
   file: string | undefined,
   overrides: readonly EnvOverride[],
   env: NodeJS.ProcessEnv = process.env,
+  flags: Record<string, unknown> = {},
 ): z.output<S> {
   const raw = file ? readConfigFile(file) : {};
   const rejected = findSecrets(raw);
@@ -133,7 +137,22 @@ export function loadConfig<S extends z.ZodTypeAny>(
       "pass keys through the environment or an encrypted keystore",
     );
   }
-  return parseConfig(schema, applyEnvOverrides(raw, overrides, env), file ?? "config");
+  const merged = applyEnvOverrides(raw, overrides, env);
+  for (const [p, v] of Object.entries(flags)) {
+    if (v !== undefined) setPath(merged, p, v);
+  }
+  return parseConfig(schema, merged, file ?? "config");
+}
+
+/** Set a dotted path in a plain object, creating intermediate objects. */
+function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
+  const keys = dotted.split(".");
+  let node = target;
+  for (const k of keys.slice(0, -1)) {
+    if (typeof node[k] !== "object" || node[k] === null) node[k] = {};
+    node = node[k] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]] = value;
 }
 
 /** Paths in a raw config object whose key looks like a secret (privateKey, mnemonic, password). */

@@ -1,0 +1,83 @@
+/**
+ * `vigil attestor`: run one attestor until SIGINT/SIGTERM. The same `startAttestor` the tests, the
+ * benchmark and the drill use.
+ */
+import { Command, Option } from "commander";
+import { commonFlags, intOption, withCommonOptions, type CommonOptions } from "../shared/cli";
+import { Shutdown } from "../shared/lifecycle";
+import { createLogger } from "../shared/logger";
+import { startAttestor } from "./attestor";
+import { loadAttestorConfig } from "./config";
+
+interface AttestorFlags extends CommonOptions {
+  host?: string;
+  port?: number;
+  interval?: number;
+  timeout?: number;
+  concurrency?: number;
+  keystore?: string;
+  logLevel?: string;
+}
+
+export function attestorCommand(): Command {
+  const cmd = new Command("attestor").description(
+    "Run an attestor: watch the registry's endpoints, probe and score them, sign EIP-712 observations and " +
+      "serve them on GET /v1/observations (with /healthz and /metrics). Key from $VIGIL_ATTESTOR_KEY or --keystore.",
+  );
+  withCommonOptions(cmd)
+    .option(
+      "--host <host>",
+      "interface the HTTP server binds (env VIGIL_ATTESTOR_HTTP_HOST; default 127.0.0.1)",
+    )
+    .addOption(
+      new Option(
+        "--port <port>",
+        "HTTP port, 0 = any free port (env VIGIL_ATTESTOR_HTTP_PORT; default 9470)",
+      ).argParser(intOption(0, 65_535)),
+    )
+    .addOption(
+      new Option(
+        "--interval <ms>",
+        "milliseconds between probe rounds (env VIGIL_ATTESTOR_PROBE_INTERVAL_MS; default 5000)",
+      ).argParser(intOption(100)),
+    )
+    .addOption(
+      new Option(
+        "--timeout <ms>",
+        "per-probe timeout in milliseconds, below --interval (env VIGIL_ATTESTOR_TIMEOUT_MS; default 2000)",
+      ).argParser(intOption(10)),
+    )
+    .addOption(
+      new Option(
+        "--concurrency <n>",
+        "probes in flight at once (env VIGIL_ATTESTOR_CONCURRENCY; default 32)",
+      ).argParser(intOption(1, 4096)),
+    )
+    .option(
+      "--keystore <file>",
+      "encrypted JSON keystore, used when $VIGIL_ATTESTOR_KEY is unset; password in $VIGIL_KEYSTORE_PASSWORD (default: none)",
+    )
+    .option("--log-level <level>", "trace, debug, info, warn, error (env VIGIL_LOG_LEVEL; default info)")
+    .action(async (flags: AttestorFlags) => {
+      const config = loadAttestorConfig(flags.config, {
+        ...commonFlags(flags),
+        guard: undefined,
+        "http.host": flags.host,
+        "http.port": flags.port,
+        probeIntervalMs: flags.interval,
+        timeoutMs: flags.timeout,
+        concurrency: flags.concurrency,
+        "key.keystorePath": flags.keystore,
+        "log.level": flags.logLevel,
+      });
+      const logger = createLogger("vigil", { level: config.log.level });
+      const shutdown = new Shutdown(logger);
+      try {
+        const running = await startAttestor(config, { logger, signal: shutdown.signal });
+        await running.done;
+      } finally {
+        shutdown.dispose();
+      }
+    });
+  return cmd;
+}

@@ -1,0 +1,167 @@
+/**
+ * Attestor configuration: one zod schema, read from a JSON or YAML file, then environment overrides,
+ * then command-line flags. A bad value stops the process with a message naming the setting. Keys never
+ * come from the file (a `privateKey`, `mnemonic`, `password` or `secret` key there is rejected): the
+ * signing key comes from the environment variable `key.envVar` or from an encrypted keystore.
+ */
+import { z } from "zod";
+import { loadConfig, zAddress, zBytes32, zUrl, type EnvOverride } from "../shared/config";
+import { DEFAULT_THRESHOLDS } from "./score";
+
+const zFactor = (d: { ok: number; max: number; floor: number }) =>
+  z
+    .object({
+      ok: z.number().nonnegative().default(d.ok),
+      max: z.number().positive().default(d.max),
+      floor: z.number().min(0).max(1).default(d.floor),
+    })
+    .strict()
+    .refine((f) => f.ok < f.max, "ok must be below max")
+    .default({});
+
+/** The attestor's settings. Times in ms unless the name says otherwise. */
+export const attestorConfigSchema = z
+  .object({
+    /** JSON-RPC URL(s) of the chain that holds the Vigil contracts. Env `VIGIL_RPC_URL` (comma-separated). */
+    rpcUrls: z.array(zUrl).min(1, "give at least one JSON-RPC URL of the control chain"),
+    /** Chain id of the control chain. Env `VIGIL_CHAIN_ID`. */
+    chainId: z.number().int().positive(),
+    /** HealthOracle address. Env `VIGIL_ORACLE`. */
+    oracle: zAddress,
+    /** EndpointRegistry address. Env `VIGIL_REGISTRY`. */
+    registry: zAddress,
+    /** Service ids to watch; empty = every service in the registry. */
+    services: z.array(zBytes32).default([]),
+    /**
+     * Expected chain id per JSON-RPC service (service id → chain id). A service without an entry is
+     * judged against the chain a strict majority of its endpoints report.
+     */
+    expectedChainIds: z.record(zBytes32, z.number().int().positive()).default({}),
+    /** RPC URL per chain id (decimal string) for reading oracle feeds; default: the control chain's RPC for its own chain. */
+    feedRpcUrls: z.record(z.string().regex(/^[1-9][0-9]*$/, "must be a decimal chain id"), zUrl).default({}),
+    /** Milliseconds between probe rounds. Default 5000. Env `VIGIL_ATTESTOR_PROBE_INTERVAL_MS`. */
+    probeIntervalMs: z.number().int().min(100).default(5_000),
+    /** Per-probe timeout, ms; must be below probeIntervalMs. Default 2000. Env `VIGIL_ATTESTOR_TIMEOUT_MS`. */
+    timeoutMs: z.number().int().min(10).default(2_000),
+    /** Probes in flight at once. Default 32. Env `VIGIL_ATTESTOR_CONCURRENCY`. */
+    concurrency: z.number().int().min(1).max(4096).default(32),
+    /** Milliseconds between reloads of the endpoint list from the registry. Default 30000. */
+    registryRefreshMs: z.number().int().min(100).default(30_000),
+    /** Milliseconds between reloads of the config digest and round length from the oracle. Default 15000. */
+    oracleRefreshMs: z.number().int().min(100).default(15_000),
+    /** Signed observations kept in memory per endpoint. Default 32. */
+    keepObservations: z.number().int().min(1).max(10_000).default(32),
+    /** Probes in the sliding error-rate window per endpoint. Default 20. */
+    errorWindow: z.number().int().min(1).max(1_000).default(20),
+    /** A peer head older than this many probe intervals is ignored for lag and hash checks. Default 3. */
+    peerFreshIntervals: z.number().int().min(1).default(3),
+    /** A block or feed timestamp further ahead than this is invalid, seconds. Default 30. */
+    maxFutureSec: z.number().int().nonnegative().default(30),
+    http: z
+      .object({
+        /** Interface of the observations/metrics server. Default 127.0.0.1. Env `VIGIL_ATTESTOR_HTTP_HOST`. */
+        host: z.string().min(1).default("127.0.0.1"),
+        /** Port; 0 picks a free one. Default 9470. Env `VIGIL_ATTESTOR_HTTP_PORT`. */
+        port: z.number().int().min(0).max(65_535).default(9_470),
+      })
+      .strict()
+      .default({}),
+    key: z
+      .object({
+        /** Environment variable holding the attestor's private key. Default VIGIL_ATTESTOR_KEY. */
+        envVar: z
+          .string()
+          .regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name")
+          .default("VIGIL_ATTESTOR_KEY"),
+        /** Encrypted JSON keystore used when the variable is unset. Env `VIGIL_ATTESTOR_KEYSTORE`. */
+        keystorePath: z.string().min(1).optional(),
+        /** Environment variable holding the keystore password. Default VIGIL_KEYSTORE_PASSWORD. */
+        passwordEnvVar: z
+          .string()
+          .regex(/^[A-Z_][A-Z0-9_]*$/)
+          .default("VIGIL_KEYSTORE_PASSWORD"),
+      })
+      .strict()
+      .default({}),
+    /** Score thresholds per endpoint kind; defaults and their sources in keepers/attestor/score.ts. */
+    thresholds: z
+      .object({
+        jsonRpc: z
+          .object({
+            headAgeSec: zFactor(DEFAULT_THRESHOLDS.jsonRpc.headAgeSec),
+            lagBlocks: zFactor(DEFAULT_THRESHOLDS.jsonRpc.lagBlocks),
+            latencyMs: zFactor(DEFAULT_THRESHOLDS.jsonRpc.latencyMs),
+            errorRate: zFactor(DEFAULT_THRESHOLDS.jsonRpc.errorRate),
+          })
+          .strict()
+          .default({}),
+        http: z
+          .object({
+            latencyMs: zFactor(DEFAULT_THRESHOLDS.http.latencyMs),
+            errorRate: zFactor(DEFAULT_THRESHOLDS.http.errorRate),
+          })
+          .strict()
+          .default({}),
+        oracleFeed: z
+          .object({
+            stalenessSec: zFactor(DEFAULT_THRESHOLDS.oracleFeed.stalenessSec),
+            latencyMs: zFactor(DEFAULT_THRESHOLDS.oracleFeed.latencyMs),
+            errorRate: zFactor(DEFAULT_THRESHOLDS.oracleFeed.errorRate),
+          })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
+    log: z
+      .object({
+        /** pino level. Default info. Env `VIGIL_LOG_LEVEL`. */
+        level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.timeoutMs >= c.probeIntervalMs) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["timeoutMs"],
+        message: `must be below probeIntervalMs (${c.probeIntervalMs}) so a hung endpoint never delays the next round`,
+      });
+    }
+  });
+
+export type AttestorConfig = z.output<typeof attestorConfigSchema>;
+/** The config as written in a file (defaults optional). */
+export type AttestorConfigInput = z.input<typeof attestorConfigSchema>;
+
+/** Environment variables that override the file. */
+export const ATTESTOR_ENV: readonly EnvOverride[] = [
+  { env: "VIGIL_RPC_URL", path: "rpcUrls", type: "list" },
+  { env: "VIGIL_CHAIN_ID", path: "chainId", type: "number" },
+  { env: "VIGIL_ORACLE", path: "oracle", type: "string" },
+  { env: "VIGIL_REGISTRY", path: "registry", type: "string" },
+  { env: "VIGIL_ATTESTOR_SERVICES", path: "services", type: "list" },
+  { env: "VIGIL_ATTESTOR_PROBE_INTERVAL_MS", path: "probeIntervalMs", type: "number" },
+  { env: "VIGIL_ATTESTOR_TIMEOUT_MS", path: "timeoutMs", type: "number" },
+  { env: "VIGIL_ATTESTOR_CONCURRENCY", path: "concurrency", type: "number" },
+  { env: "VIGIL_ATTESTOR_HTTP_HOST", path: "http.host", type: "string" },
+  { env: "VIGIL_ATTESTOR_HTTP_PORT", path: "http.port", type: "number" },
+  { env: "VIGIL_ATTESTOR_KEY_ENV", path: "key.envVar", type: "string" },
+  { env: "VIGIL_ATTESTOR_KEYSTORE", path: "key.keystorePath", type: "string" },
+  { env: "VIGIL_LOG_LEVEL", path: "log.level", type: "string" },
+];
+
+/**
+ * Load the attestor config: file (optional) → environment → `flags` (command-line values keyed by
+ * config path, e.g. `{ "http.port": 0 }`; undefined values skipped) → schema.
+ * Throws VIGIL_CONFIG naming each bad setting, or the secrets found in the file.
+ */
+export function loadAttestorConfig(
+  file: string | undefined,
+  flags: Record<string, unknown> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): AttestorConfig {
+  return loadConfig(attestorConfigSchema, file, ATTESTOR_ENV, env, flags);
+}

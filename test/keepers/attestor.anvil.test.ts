@@ -1,0 +1,124 @@
+import { expect } from "chai";
+import fs from "node:fs";
+import { Wallet } from "ethers";
+import { Attestor } from "../../keepers/attestor/attestor";
+import { attestorConfigSchema } from "../../keepers/attestor/config";
+import { staticEndpointSource } from "../../keepers/attestor/sources";
+import { EndpointKind } from "../../keepers/shared/health";
+import { createLogger } from "../../keepers/shared/logger";
+import { Metrics } from "../../keepers/shared/metrics";
+import { ManagedNode, freePort } from "../../scripts/drill/nodes";
+
+/** A real anvil binary on loopback, faulted with real signals. */
+describe("attestor against a real anvil node", function () {
+  this.timeout(90_000);
+  const CHAIN_ID = 4242;
+  const SERVICE = "0x" + "7".repeat(64);
+  const ENDPOINT = "0x" + "e".repeat(64);
+  let node: ManagedNode;
+  let attestor: Attestor;
+
+  before(async function () {
+    node = new ManagedNode({
+      name: "primary",
+      impl: "anvil",
+      port: await freePort(),
+      chainId: CHAIN_ID,
+      blockTimeSec: 1,
+    });
+    await node.start(30_000);
+    const config = attestorConfigSchema.parse({
+      rpcUrls: [node.url],
+      chainId: 31337,
+      oracle: "0x" + "99".repeat(20),
+      registry: "0x" + "88".repeat(20),
+      probeIntervalMs: 2_000,
+      timeoutMs: 1_000,
+      expectedChainIds: { [SERVICE]: CHAIN_ID },
+      // A 1 s block time: halted after 5 s without a block (the defaults suit 12 s blocks).
+      thresholds: { jsonRpc: { headAgeSec: { ok: 3, max: 5 } } },
+    });
+    attestor = new Attestor({
+      config,
+      signer: Wallet.createRandom(),
+      address: "0x" + "00".repeat(20),
+      endpoints: staticEndpointSource([
+        { id: ENDPOINT, serviceId: SERVICE, kind: EndpointKind.JSON_RPC, uri: node.url, priority: 0 },
+      ]),
+      oracle: {
+        read: async () => ({
+          domain: {
+            name: "Vigil HealthOracle",
+            version: "1",
+            chainId: 31337n,
+            verifyingContract: "0x" + "99".repeat(20),
+          },
+          configDigest: "0x" + "ab".repeat(32),
+          roundSeconds: 5,
+          version: 1,
+          attestors: [],
+        }),
+      },
+      logger: createLogger("test", { level: "silent" }),
+      metrics: new Metrics(false),
+    });
+    await attestor.refreshOracle();
+    await attestor.refreshEndpoints();
+  });
+
+  after(async function () {
+    await node?.stop();
+  });
+
+  /** Wait until the kernel reports the process stopped (state T). */
+  async function stoppedState(pid: number) {
+    for (let i = 0; i < 50; i++) {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (/\) T /.test(stat)) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`process ${pid} did not stop: ${fs.readFileSync(`/proc/${pid}/stat`, "utf8")}`);
+  }
+
+  const probe = () => attestor.probeEndpoint(ENDPOINT).then((o) => o!);
+
+  it("scores the running node healthy", async function () {
+    const o = await probe();
+    expect(o.failure).to.equal(undefined);
+    expect(o.healthBps).to.be.at.least(8_000);
+    expect(o.observation?.healthBps).to.equal(o.healthBps);
+  });
+
+  it("scores 0 (timeout) while the node is stopped with SIGSTOP", async function () {
+    node.hang();
+    await stoppedState(node.pid!);
+    const o = await probe();
+    expect(o).to.include({ healthBps: 0, failure: "timeout" });
+  });
+
+  it("scores it healthy again after SIGCONT", async function () {
+    node.unhang();
+    let o = await probe();
+    for (let i = 0; i < 10 && o.healthBps < 8_000; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      o = await probe();
+    }
+    expect(o.healthBps).to.be.at.least(8_000);
+  });
+
+  it("scores a halted head 0 once no block came for the max head age", async function () {
+    await node.haltBlocks();
+    await new Promise((r) => setTimeout(r, 6_000));
+    const o = await probe();
+    expect(o.failure).to.equal(undefined);
+    expect(o.healthBps).to.equal(0);
+    await node.resumeBlocks();
+  });
+
+  it("scores 0 (unreachable) once the node is killed", async function () {
+    await node.kill();
+    const o = await probe();
+    expect(o.healthBps).to.equal(0);
+    expect(o.failure).to.be.oneOf(["unreachable", "timeout"]);
+  });
+});

@@ -1,0 +1,121 @@
+import { expect } from "chai";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { loadAttestorConfig } from "../../keepers/attestor/config";
+import { isVigilError } from "../../keepers/shared/errors";
+
+const base = {
+  rpcUrls: ["http://127.0.0.1:8545"],
+  chainId: 31337,
+  oracle: "0x" + "11".repeat(20),
+  registry: "0x" + "22".repeat(20),
+};
+
+function writeConfig(obj: unknown, ext = "json"): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vigil-attestor-"));
+  const file = path.join(dir, `attestor.${ext}`);
+  fs.writeFileSync(file, ext === "json" ? JSON.stringify(obj) : String(obj));
+  return file;
+}
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    expect(isVigilError(e, "VIGIL_CONFIG"), String(e)).to.equal(true);
+    return (e as Error).message;
+  }
+  throw new Error("expected a VIGIL_CONFIG error");
+}
+
+describe("attestor config", function () {
+  it("fills documented defaults", function () {
+    const c = loadAttestorConfig(writeConfig(base), {}, {});
+    expect(c).to.include({ probeIntervalMs: 5_000, timeoutMs: 2_000, concurrency: 32, keepObservations: 32 });
+    expect(c.http).to.deep.equal({ host: "127.0.0.1", port: 9_470 });
+    expect(c.key.envVar).to.equal("VIGIL_ATTESTOR_KEY");
+    expect(c.thresholds.jsonRpc.headAgeSec).to.deep.equal({ ok: 30, max: 120, floor: 0 });
+    expect(c.thresholds.jsonRpc.lagBlocks).to.deep.equal({ ok: 2, max: 6, floor: 0 });
+  });
+
+  it("reads YAML", function () {
+    const yaml = `rpcUrls: [http://127.0.0.1:8545]\nchainId: 5\noracle: "${base.oracle}"\nregistry: "${base.registry}"\n`;
+    expect(loadAttestorConfig(writeConfig(yaml, "yaml"), {}, {}).chainId).to.equal(5);
+  });
+
+  it("takes environment overrides over the file and flags over both", function () {
+    const env = {
+      VIGIL_CHAIN_ID: "10",
+      VIGIL_ATTESTOR_HTTP_PORT: "1234",
+      VIGIL_RPC_URL: "http://a:1, http://b:2",
+    };
+    const c = loadAttestorConfig(writeConfig(base), { "http.port": 0 }, env);
+    expect(c.chainId).to.equal(10);
+    expect(c.http.port).to.equal(0);
+    expect(c.rpcUrls).to.deep.equal(["http://a:1", "http://b:2"]);
+  });
+
+  it("runs from the environment alone", function () {
+    const env = {
+      VIGIL_RPC_URL: "http://127.0.0.1:8545",
+      VIGIL_CHAIN_ID: "31337",
+      VIGIL_ORACLE: base.oracle,
+      VIGIL_REGISTRY: base.registry,
+    };
+    expect(loadAttestorConfig(undefined, {}, env).oracle).to.equal(base.oracle);
+  });
+
+  const bad: Array<[string, object, string]> = [
+    ["a non-URL RPC", { rpcUrls: ["not a url"] }, "rpcUrls.0"],
+    ["an ftp RPC", { rpcUrls: ["ftp://x"] }, "rpcUrls.0"],
+    ["no RPC", { rpcUrls: [] }, "rpcUrls"],
+    ["a zero chain id", { chainId: 0 }, "chainId"],
+    ["a short oracle address", { oracle: "0x1234" }, "oracle"],
+    ["a bad registry address", { registry: "hello" }, "registry"],
+    ["a timeout not below the interval", { probeIntervalMs: 1_000, timeoutMs: 1_000 }, "timeoutMs"],
+    ["zero concurrency", { concurrency: 0 }, "concurrency"],
+    ["a port out of range", { http: { port: 70_000 } }, "http.port"],
+    [
+      "a threshold with ok above max",
+      { thresholds: { jsonRpc: { headAgeSec: { ok: 200, max: 100 } } } },
+      "thresholds.jsonRpc.headAgeSec",
+    ],
+    [
+      "a floor above 1",
+      { thresholds: { http: { latencyMs: { floor: 2 } } } },
+      "thresholds.http.latencyMs.floor",
+    ],
+    ["an unknown setting", { probeIntervalSec: 5 }, "Unrecognized key(s) in object: 'probeIntervalSec'"],
+    ["a bad service id", { services: ["0x12"] }, "services.0"],
+    ["a bad expected chain id key", { expectedChainIds: { foo: 1 } }, "expectedChainIds.foo"],
+    ["a bad key variable name", { key: { envVar: "lower case" } }, "key.envVar"],
+  ];
+  for (const [name, patch, setting] of bad) {
+    it(`rejects ${name}, naming ${setting}`, function () {
+      const msg = errorOf(() => loadAttestorConfig(writeConfig({ ...base, ...patch }), {}, {}));
+      expect(msg).to.contain(setting.startsWith("Unrecognized") ? setting : `${setting}:`);
+    });
+  }
+
+  it("names a non-numeric environment override", function () {
+    expect(
+      errorOf(() => loadAttestorConfig(writeConfig(base), {}, { VIGIL_ATTESTOR_TIMEOUT_MS: "soon" })),
+    ).to.contain("VIGIL_ATTESTOR_TIMEOUT_MS");
+  });
+
+  for (const key of ["privateKey", "mnemonic", "password", "secret"]) {
+    it(`rejects a ${key} in the config file`, function () {
+      const msg = errorOf(() =>
+        loadAttestorConfig(writeConfig({ ...base, key: { [key]: "0xabc" } }), {}, {}),
+      );
+      expect(msg).to.contain("must not hold secrets").and.contain(`key.${key}`);
+    });
+  }
+
+  it("names a config file that does not parse", function () {
+    const file = writeConfig("{ nope", "yaml").replace(/yaml$/, "json");
+    fs.writeFileSync(file, "{ nope");
+    expect(errorOf(() => loadAttestorConfig(file, {}, {}))).to.contain(file);
+  });
+});
