@@ -1,16 +1,149 @@
-/**
- * PLACEHOLDER on branch `attestor` only, so `keepers/cli.ts` compiles before the responder lands.
- * The responder branch owns this file: drop this version at merge.
- */
-import { Command } from "commander";
+import { Command, Option } from "commander";
+import { applyEnvOverrides, findSecrets, parseConfig, readConfigFile } from "../shared/config";
 import { VigilError } from "../shared/errors";
+import { createLogger } from "../shared/logger";
+import { RESPONDER_ENV, responderConfigSchema } from "./config";
+import { startResponder } from "./responder";
 
+interface ResponderOptions {
+  config?: string;
+  rpcUrl?: string[];
+  chainId?: number;
+  oracle?: string;
+  registry?: string;
+  guard?: string;
+  attestor?: string[];
+  pollIntervalMs?: number;
+  heartbeatRefreshFraction?: number;
+  batchMaxSize?: number;
+  confirmations?: number;
+  feeBumpPercent?: number;
+  maxFeeGwei?: number;
+  stuckAfterMs?: number;
+  outbox?: string;
+  host?: string;
+  port?: number;
+  keystore?: string;
+  logLevel?: string;
+}
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`not a number: ${v}`);
+  return n;
+};
+const collectList = (v: string, prev: string[] = []) => [
+  ...prev,
+  ...v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
+
+/**
+ * `vigil responder`: run the responder keeper. Settings come from `--config` (JSON or YAML), then the
+ * `VIGIL_*` environment variables, then these flags (flags win). The signing key comes from
+ * `VIGIL_RESPONDER_KEY`, or from `--keystore` with its password in `VIGIL_KEYSTORE_PASSWORD`.
+ */
 export function responderCommand(): Command {
-  return new Command("responder").description("Run a responder (not on this branch yet)").action(() => {
+  return new Command("responder")
+    .description(
+      "Collect attestor observations, submit quorum rounds to the HealthOracle (on a possible status change, " +
+        "else once per refresh interval), and call migrate / trip / resume when the contracts say they are due.\n" +
+        "Key: VIGIL_RESPONDER_KEY (0x private key) or --keystore with VIGIL_KEYSTORE_PASSWORD. Never in the config file.",
+    )
+    .option("-c, --config <file>", "config file, JSON or YAML (default: none; environment and flags only)")
+    .option(
+      "--rpc-url <url>",
+      "JSON-RPC URL of the control chain; repeat or comma-separate for fallbacks (required)",
+      collectList,
+    )
+    .option("--chain-id <id>", "chain id the RPC must serve (required)", int)
+    .option("--oracle <address>", "HealthOracle address (required)")
+    .option("--registry <address>", "EndpointRegistry address (required)")
+    .option("--guard <address>", "MarketGuard address (default: none, markets are not tripped or resumed)")
+    .option("--attestor <url>", "attestor base URL; repeat or comma-separate (required)", collectList)
+    .option("--poll-interval-ms <ms>", "milliseconds between evaluation loops (default: 2000)", int)
+    .option(
+      "--heartbeat-refresh-fraction <f>",
+      "refresh a steady endpoint when its stored round is f × heartbeat old, 0<f<1 (default: 0.8)",
+      Number,
+    )
+    .option("--batch-max-size <n>", "most endpoint rounds per submitBatch transaction (default: 50)", int)
+    .option("--confirmations <n>", "blocks to wait after inclusion (default: 1)", int)
+    .option(
+      "--fee-bump-percent <pct>",
+      "percent both EIP-1559 fees rise per replacement, >= 12.5 (default: 12.5)",
+      Number,
+    )
+    .option("--max-fee-gwei <gwei>", "cap on max fee per gas, gwei (default: 500)", Number)
+    .option(
+      "--stuck-after-ms <ms>",
+      "replace a transaction not mined after this many milliseconds (default: 30000)",
+      int,
+    )
+    .option("--outbox <file>", "SQLite outbox path (default: ./vigil-responder.sqlite)")
+    .option("--host <host>", "interface for /healthz and /metrics (default: 127.0.0.1)")
+    .option("--port <port>", "port for /healthz and /metrics, 0 = any free port (default: 9102)", int)
+    .option(
+      "--keystore <file>",
+      "encrypted JSON keystore, used when VIGIL_RESPONDER_KEY is unset; password in VIGIL_KEYSTORE_PASSWORD",
+    )
+    .addOption(
+      new Option("--log-level <level>", "log level (default: info)").choices([
+        "trace",
+        "debug",
+        "info",
+        "warn",
+        "error",
+        "fatal",
+        "silent",
+      ]),
+    )
+    .action(async (opts: ResponderOptions) => {
+      const config = buildResponderConfig(opts);
+      const logger = createLogger("vigil-responder", { level: config.logLevel });
+      const handle = await startResponder(config, { logger, handleSignals: true });
+      await handle.stopped;
+    });
+}
+
+/** Merge file, environment and flags (in that order of precedence, flags last) and validate. */
+export function buildResponderConfig(opts: ResponderOptions, env: NodeJS.ProcessEnv = process.env) {
+  const file = opts.config ? readConfigFile(opts.config) : {};
+  const secrets = findSecrets(file);
+  if (secrets.length) {
     throw new VigilError(
       "VIGIL_CONFIG",
-      "the responder is not built into this checkout",
-      "merge the responder branch",
+      `config file must not hold secrets, found: ${secrets.join(", ")}`,
+      "pass keys through VIGIL_RESPONDER_KEY or --keystore",
     );
-  });
+  }
+  const raw = applyEnvOverrides(file, RESPONDER_ENV, env) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const set = (path: string, value: unknown) => {
+    if (value === undefined) return;
+    const keys = path.split(".");
+    let node = raw;
+    for (const k of keys.slice(0, -1)) node = node[k] ??= {};
+    node[keys[keys.length - 1]] = value;
+  };
+  set("rpcUrls", opts.rpcUrl);
+  set("chainId", opts.chainId);
+  set("contracts.oracle", opts.oracle);
+  set("contracts.registry", opts.registry);
+  set("contracts.guard", opts.guard);
+  set("attestorUrls", opts.attestor);
+  set("pollIntervalMs", opts.pollIntervalMs);
+  set("heartbeatRefreshFraction", opts.heartbeatRefreshFraction);
+  set("batchMaxSize", opts.batchMaxSize);
+  set("confirmations", opts.confirmations);
+  set("fees.bumpPercent", opts.feeBumpPercent);
+  set("fees.maxFeeCapGwei", opts.maxFeeGwei);
+  set("fees.stuckAfterMs", opts.stuckAfterMs);
+  set("outboxPath", opts.outbox);
+  set("http.host", opts.host);
+  set("http.port", opts.port);
+  set("keystorePath", opts.keystore);
+  set("logLevel", opts.logLevel);
+  return parseConfig(responderConfigSchema, raw, opts.config ?? "responder config");
 }

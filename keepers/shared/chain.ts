@@ -37,10 +37,13 @@ export function createProvider(settings: ProviderSettings): AbstractProvider {
   }
   const network = Network.from(settings.chainId);
   const make = (url: string) => {
+    // cacheTimeout -1: ethers otherwise answers a repeated call within 250 ms from a cache, which hands a
+    // keeper a stale `pending` nonce right after it sent a transaction ("nonce too low").
     const p = new JsonRpcProvider(url, network, {
       staticNetwork: network,
       batchMaxCount: 1,
       polling: true,
+      cacheTimeout: -1,
     });
     p.pollingInterval = settings.pollingIntervalMs ?? 1000;
     return p;
@@ -54,7 +57,7 @@ export function createProvider(settings: ProviderSettings): AbstractProvider {
       stallTimeout: settings.stallTimeoutMs ?? 2000,
     })),
     network,
-    { quorum: 1, pollingInterval: settings.pollingIntervalMs ?? 1000 },
+    { quorum: 1, pollingInterval: settings.pollingIntervalMs ?? 1000, cacheTimeout: -1 },
   );
   return fallback;
 }

@@ -86,6 +86,45 @@ export interface LoopOptions {
   metrics?: Metrics;
   /** Run first iteration at once (default true). */
   immediate?: boolean;
+  /** Lets event handlers start the next iteration early (never overlapping the one in progress). */
+  wakeup?: Wakeup;
+}
+
+/**
+ * A wake-up call for a polling loop: an event subscription calls {@link Wakeup.wake} and the loop's
+ * wait ends early; polling stays the fallback when subscriptions drop. A wake during an iteration
+ * makes the next one start at once.
+ */
+export class Wakeup {
+  private _pending = false;
+  private _resolve?: () => void;
+
+  /** Ask for the next iteration now. */
+  wake(): void {
+    this._pending = true;
+    this._resolve?.();
+  }
+
+  /**
+   * Wait `ms`, or until {@link wake} or `signal`. @returns false when aborted.
+   */
+  async wait(ms: number, signal?: AbortSignal): Promise<boolean> {
+    if (signal?.aborted) return false;
+    if (this._pending) {
+      this._pending = false;
+      return true;
+    }
+    const woken = new Promise<void>((resolve) => (this._resolve = resolve));
+    const inner = new AbortController();
+    const onAbort = () => inner.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    await Promise.race([sleep(ms, inner.signal), woken]);
+    inner.abort();
+    signal?.removeEventListener("abort", onAbort);
+    this._resolve = undefined;
+    this._pending = false;
+    return !signal?.aborted;
+  }
 }
 
 /**
@@ -143,7 +182,10 @@ export function runLoop(
       options.metrics?.loopDuration.observe({ loop: options.name }, (finished - started) / 1000);
       due = Math.max(due + options.intervalMs, finished);
       const wait = due - Date.now();
-      if (wait > 0 && !(await sleep(wait, options.signal))) break;
+      if (options.wakeup) {
+        if (!(await options.wakeup.wait(Math.max(0, wait), options.signal))) break;
+        due = Math.min(due, Date.now());
+      } else if (wait > 0 && !(await sleep(wait, options.signal))) break;
     }
     log.debug("loop stopped");
   })();

@@ -1,0 +1,120 @@
+import { z } from "zod";
+import { loadConfig, parseConfig, zAddress, zMillis, zUrl, type EnvOverride } from "../shared/config";
+
+/**
+ * Responder settings: one typed schema, validated at start-up. Every field has a documented default
+ * except the chain (rpcUrls, chainId), the contract addresses and the attestor URLs. Keys never come
+ * from here: the signing key is read from the environment variable `keyEnvVar`, or from the encrypted
+ * keystore `keystorePath` with its password in `keystorePasswordEnvVar`.
+ */
+export const responderConfigSchema = z
+  .object({
+    /** JSON-RPC URLs of the control chain; more than one ⇒ ethers FallbackProvider, in this priority order. */
+    rpcUrls: z.array(zUrl).min(1, "give at least one JSON-RPC URL"),
+    /** Chain id the RPCs must serve (fixed, `staticNetwork`). */
+    chainId: z.number().int().positive(),
+    /** Contract addresses on the control chain. */
+    contracts: z.object({
+      oracle: zAddress,
+      registry: zAddress,
+      /** Optional: without a guard the responder never trips or resumes markets. */
+      guard: zAddress.optional(),
+    }),
+    /** Base URLs of the attestors (`GET <url>/v1/observations`). */
+    attestorUrls: z.array(zUrl).min(1, "give at least one attestor URL"),
+    /** Milliseconds between the starts of two evaluation loops. Default 2000. */
+    pollIntervalMs: zMillis.default(2_000),
+    /** Timeout of one attestor fetch, ms. Default 2000. */
+    attestorTimeoutMs: zMillis.default(2_000),
+    /** Largest attestor response accepted, bytes. Default 4 MiB. */
+    attestorMaxBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(4 * 1024 * 1024),
+    /**
+     * Refresh a healthy endpoint once its stored round is this fraction of the heartbeat old
+     * (Chainlink's deviation-and-heartbeat). 0 < f < 1. Default 0.8: one submission per 0.8 heartbeat, leaving 20% of the heartbeat for the transaction to land
+     * before the status would lapse to UNKNOWN.
+     */
+    heartbeatRefreshFraction: z.number().gt(0).lt(1).default(0.8),
+    /** Most endpoint rounds in one `submitBatch` transaction. Default 50. */
+    batchMaxSize: z.number().int().positive().max(500).default(50),
+    /** Blocks to wait after inclusion before an action counts as confirmed. Default 1. */
+    confirmations: z.number().int().positive().max(64).default(1),
+    fees: z
+      .object({
+        /** Raise both EIP-1559 fees by this percentage per replacement; ≥ 12.5 (geth's price bump). Default 12.5. */
+        bumpPercent: z
+          .number()
+          .min(12.5, "must be at least 12.5 (geth rejects smaller bumps)")
+          .max(500)
+          .default(12.5),
+        /** Never pay more than this max fee per gas, gwei. Default 500. */
+        maxFeeCapGwei: z.number().positive().default(500),
+        /** Replace a transaction not mined after this many ms. Default 30000. */
+        stuckAfterMs: zMillis.default(30_000),
+      })
+      .default({}),
+    /** SQLite outbox file. Default `./vigil-responder.sqlite`. */
+    outboxPath: z.string().min(1).default("./vigil-responder.sqlite"),
+    http: z
+      .object({
+        /** Interface of the /healthz and /metrics server. Default 127.0.0.1. */
+        host: z.string().min(1).default("127.0.0.1"),
+        /** Port; 0 picks a free one. Default 9102. */
+        port: z.number().int().min(0).max(65_535).default(9102),
+      })
+      .default({}),
+    /** Environment variable with the signer's private key. Default `VIGIL_RESPONDER_KEY`. */
+    keyEnvVar: z.string().min(1).default("VIGIL_RESPONDER_KEY"),
+    /** Encrypted JSON keystore, used when `keyEnvVar` is unset. */
+    keystorePath: z.string().min(1).optional(),
+    /** Environment variable with the keystore password. Default `VIGIL_KEYSTORE_PASSWORD`. */
+    keystorePasswordEnvVar: z.string().min(1).default("VIGIL_KEYSTORE_PASSWORD"),
+    /** pino level. Default `info`. */
+    logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  })
+  .strict();
+
+export type ResponderConfig = z.output<typeof responderConfigSchema>;
+export type ResponderConfigInput = z.input<typeof responderConfigSchema>;
+
+/** Environment variables that override the file, one per setting. */
+export const RESPONDER_ENV: readonly EnvOverride[] = [
+  { env: "VIGIL_RPC_URLS", path: "rpcUrls", type: "list" },
+  { env: "VIGIL_CHAIN_ID", path: "chainId", type: "number" },
+  { env: "VIGIL_ORACLE", path: "contracts.oracle", type: "string" },
+  { env: "VIGIL_REGISTRY", path: "contracts.registry", type: "string" },
+  { env: "VIGIL_GUARD", path: "contracts.guard", type: "string" },
+  { env: "VIGIL_ATTESTOR_URLS", path: "attestorUrls", type: "list" },
+  { env: "VIGIL_POLL_INTERVAL_MS", path: "pollIntervalMs", type: "number" },
+  { env: "VIGIL_ATTESTOR_TIMEOUT_MS", path: "attestorTimeoutMs", type: "number" },
+  { env: "VIGIL_HEARTBEAT_REFRESH_FRACTION", path: "heartbeatRefreshFraction", type: "number" },
+  { env: "VIGIL_BATCH_MAX_SIZE", path: "batchMaxSize", type: "number" },
+  { env: "VIGIL_CONFIRMATIONS", path: "confirmations", type: "number" },
+  { env: "VIGIL_FEE_BUMP_PERCENT", path: "fees.bumpPercent", type: "number" },
+  { env: "VIGIL_MAX_FEE_CAP_GWEI", path: "fees.maxFeeCapGwei", type: "number" },
+  { env: "VIGIL_STUCK_AFTER_MS", path: "fees.stuckAfterMs", type: "number" },
+  { env: "VIGIL_OUTBOX_PATH", path: "outboxPath", type: "string" },
+  { env: "VIGIL_HTTP_HOST", path: "http.host", type: "string" },
+  { env: "VIGIL_HTTP_PORT", path: "http.port", type: "number" },
+  { env: "VIGIL_KEYSTORE", path: "keystorePath", type: "string" },
+  { env: "VIGIL_LOG_LEVEL", path: "logLevel", type: "string" },
+];
+
+/**
+ * Load the responder config: file (JSON or YAML, optional), then {@link RESPONDER_ENV}, then the schema.
+ * Throws VIGIL_CONFIG naming each bad setting, or the secret-looking keys found in the file.
+ */
+export function loadResponderConfig(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): ResponderConfig {
+  return loadConfig(responderConfigSchema, file, RESPONDER_ENV, env);
+}
+
+/** Validate an in-memory config (tests, the drill). Throws VIGIL_CONFIG like {@link loadResponderConfig}. */
+export function parseResponderConfig(raw: unknown): ResponderConfig {
+  return parseConfig(responderConfigSchema, raw, "responder config");
+}

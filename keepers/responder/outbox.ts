@@ -1,0 +1,214 @@
+/**
+ * The responder's outbox (the GSN TxStore / OpenZeppelin Relayer queue idea): an action is written
+ * to SQLite before it is signed, its nonce and every transaction hash after broadcast, its outcome
+ * when known. On start-up {@link Outbox.unfinished} lists what a crash left behind, and the responder
+ * reconciles each entry exactly once: a recorded hash with a receipt is done; otherwise the on-chain
+ * view decides between sending it (reusing the nonce if unused) and dropping it.
+ */
+import Database from "better-sqlite3";
+import { VigilError } from "../shared/errors";
+
+/** Bumped whenever the tables change; a newer file is refused rather than misread. */
+export const OUTBOX_SCHEMA_VERSION = 1;
+
+export type ActionKind = "submit" | "migrate" | "trip" | "resume";
+
+/**
+ * `pending`: recorded, not broadcast. `sent`: broadcast, outcome unknown. Terminal: `confirmed`
+ * (mined, succeeded, confirmations reached), `dropped` (no longer due: another keeper or the oracle's
+ * listener did it), `failed` (reverted or could not be sent).
+ */
+export type ActionStatus = "pending" | "sent" | "confirmed" | "dropped" | "failed";
+
+export interface OutboxTx {
+  hash: string;
+  maxFeePerGas: string;
+  maxPriorityFeePerGas: string;
+  sentAt: number;
+}
+
+export interface OutboxAction {
+  id: number;
+  kind: ActionKind;
+  /** Service id, market id, or the endpoint ids of a bundle (comma-separated). */
+  target: string;
+  to: string;
+  data: string;
+  status: ActionStatus;
+  nonce: number | null;
+  note: string | null;
+  createdAt: number;
+  updatedAt: number;
+  txs: OutboxTx[];
+}
+
+interface Row {
+  id: number;
+  kind: ActionKind;
+  target: string;
+  to_addr: string;
+  calldata: string;
+  status: ActionStatus;
+  nonce: number | null;
+  note: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** SQLite outbox, WAL mode, synchronous=FULL so a recorded intent survives a power cut. */
+export class Outbox {
+  private readonly _db: Database.Database;
+
+  /** Open (or create) the outbox at `file` (`:memory:` for tests). Throws VIGIL_OUTBOX. */
+  constructor(
+    readonly file: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    try {
+      this._db = new Database(file);
+      this._db.pragma("journal_mode = WAL");
+      this._db.pragma("synchronous = FULL");
+      this._db.pragma("foreign_keys = ON");
+    } catch (e) {
+      throw new VigilError("VIGIL_OUTBOX", `cannot open outbox ${file}`, "check outboxPath", { cause: e });
+    }
+    this._migrate();
+  }
+
+  private _migrate(): void {
+    const version = this._db.pragma("user_version", { simple: true }) as number;
+    if (version > OUTBOX_SCHEMA_VERSION) {
+      throw new VigilError(
+        "VIGIL_OUTBOX",
+        `outbox ${this.file} has schema ${version}, this responder knows ${OUTBOX_SCHEMA_VERSION}`,
+        "run a newer responder or move the file away",
+      );
+    }
+    if (version === OUTBOX_SCHEMA_VERSION) return;
+    this._db.exec(`
+      CREATE TABLE IF NOT EXISTS actions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('submit','migrate','trip','resume')),
+        target TEXT NOT NULL,
+        to_addr TEXT NOT NULL,
+        calldata TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending','sent','confirmed','dropped','failed')),
+        nonce INTEGER,
+        note TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS actions_open ON actions(status) WHERE status IN ('pending','sent');
+      CREATE TABLE IF NOT EXISTS txs (
+        action_id INTEGER NOT NULL REFERENCES actions(id),
+        hash TEXT NOT NULL UNIQUE,
+        max_fee_per_gas TEXT NOT NULL,
+        max_priority_fee_per_gas TEXT NOT NULL,
+        sent_at INTEGER NOT NULL
+      );
+      PRAGMA user_version = ${OUTBOX_SCHEMA_VERSION};
+    `);
+  }
+
+  /** Record the intent to act, before anything is signed. @returns the action id. */
+  record(kind: ActionKind, target: string, to: string, data: string): number {
+    const t = this.now();
+    const r = this._db
+      .prepare(
+        `INSERT INTO actions (kind, target, to_addr, calldata, status, created_at, updated_at)
+         VALUES (?, ?, ?, ?, 'pending', ?, ?)`,
+      )
+      .run(kind, target, to, data, t, t);
+    return Number(r.lastInsertRowid);
+  }
+
+  /** Record a broadcast (first send or a replacement) of action `id` at `nonce`. */
+  recordBroadcast(id: number, nonce: number, tx: Omit<OutboxTx, "sentAt">): void {
+    const t = this.now();
+    this._db.transaction(() => {
+      this._db
+        .prepare(`UPDATE actions SET status = 'sent', nonce = ?, updated_at = ? WHERE id = ?`)
+        .run(nonce, t, id);
+      this._db
+        .prepare(
+          `INSERT OR IGNORE INTO txs (action_id, hash, max_fee_per_gas, max_priority_fee_per_gas, sent_at)
+           VALUES (?, ?, ?, ?, ?)`,
+        )
+        .run(id, tx.hash, tx.maxFeePerGas, tx.maxPriorityFeePerGas, t);
+    })();
+  }
+
+  /** Move action `id` to a terminal status. Finishing an action twice is a no-op. */
+  finish(id: number, status: "confirmed" | "dropped" | "failed", note?: string): boolean {
+    const r = this._db
+      .prepare(
+        `UPDATE actions SET status = ?, note = ?, updated_at = ? WHERE id = ? AND status IN ('pending','sent')`,
+      )
+      .run(status, note ?? null, this.now(), id);
+    return r.changes === 1;
+  }
+
+  /** One action with its transactions. */
+  get(id: number): OutboxAction | undefined {
+    const row = this._db.prepare(`SELECT * FROM actions WHERE id = ?`).get(id) as Row | undefined;
+    return row ? this._toAction(row) : undefined;
+  }
+
+  /** Actions not finished (`pending` or `sent`), oldest first. */
+  unfinished(): OutboxAction[] {
+    const rows = this._db
+      .prepare(`SELECT * FROM actions WHERE status IN ('pending','sent') ORDER BY id`)
+      .all() as Row[];
+    return rows.map((r) => this._toAction(r));
+  }
+
+  /** True when an unfinished action of `kind` on `target` exists (no second intent for the same thing). */
+  hasOpen(kind: ActionKind, target: string): boolean {
+    return !!this._db
+      .prepare(`SELECT 1 FROM actions WHERE kind = ? AND target = ? AND status IN ('pending','sent') LIMIT 1`)
+      .get(kind, target);
+  }
+
+  /** Every action, newest first (status pages, tests). */
+  list(limit = 100): OutboxAction[] {
+    const rows = this._db.prepare(`SELECT * FROM actions ORDER BY id DESC LIMIT ?`).all(limit) as Row[];
+    return rows.map((r) => this._toAction(r));
+  }
+
+  close(): void {
+    if (this._db.open) this._db.close();
+  }
+
+  private _toAction(row: Row): OutboxAction {
+    const txs = (
+      this._db
+        .prepare(
+          `SELECT hash, max_fee_per_gas, max_priority_fee_per_gas, sent_at FROM txs WHERE action_id = ? ORDER BY rowid`,
+        )
+        .all(row.id) as Array<{
+        hash: string;
+        max_fee_per_gas: string;
+        max_priority_fee_per_gas: string;
+        sent_at: number;
+      }>
+    ).map((t) => ({
+      hash: t.hash,
+      maxFeePerGas: t.max_fee_per_gas,
+      maxPriorityFeePerGas: t.max_priority_fee_per_gas,
+      sentAt: t.sent_at,
+    }));
+    return {
+      id: row.id,
+      kind: row.kind,
+      target: row.target,
+      to: row.to_addr,
+      data: row.calldata,
+      status: row.status,
+      nonce: row.nonce,
+      note: row.note,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      txs,
+    };
+  }
+}

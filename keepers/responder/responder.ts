@@ -1,0 +1,593 @@
+/**
+ * The responder service: each iteration reads the chain, collects attestor observations, submits the
+ * quorum rounds worth a transaction (batched), re-reads the views and calls `migrate`, `trip`, `resume`
+ * when they are due. One iteration at a time (`runLoop`), woken early by contract events, polling as
+ * the fallback. Every action goes through the outbox, so a crash or restart loses and repeats nothing.
+ */
+import { Contract, parseUnits, type AbstractProvider, type TypedDataDomain, type Wallet } from "ethers";
+import {
+  IEndpointRegistry__factory,
+  IHealthOracle__factory,
+  IMarketGuard__factory,
+  type IEndpointRegistry,
+  type IHealthOracle,
+  type IMarketGuard,
+} from "../../typechain-types";
+import { createProvider, loadWallet } from "../shared/chain";
+import { Status } from "../shared/health";
+import { runLoop, Shutdown, Wakeup, type LoopHealth } from "../shared/lifecycle";
+import { createLogger, type Logger } from "../shared/logger";
+import { Metrics } from "../shared/metrics";
+import { readDomain } from "../shared/observation";
+import { KeeperServer } from "../shared/server";
+import { collect, ObservationVerifier, type Bundle, type ChainContext } from "./collect";
+import type { ResponderConfig } from "./config";
+import {
+  decideRecovery,
+  decideSubmissions,
+  decideSubmit,
+  planBatches,
+  type EndpointView,
+  type MarketView,
+  type RecoveryAction,
+  type ServiceView,
+} from "./decide";
+import { Outbox, type ActionKind, type OutboxAction } from "./outbox";
+import { TxManager, type ExecuteOutcome, decodeRevert } from "./tx";
+
+const ERC5267_ABI = [
+  "function eip712Domain() view returns (bytes1 fields, string name, string version, uint256 chainId, address verifyingContract, bytes32 salt, uint256[] extensions)",
+];
+
+export interface ResponderDeps {
+  logger?: Logger;
+  metrics?: Metrics;
+  /** The signer; default: loaded from `keyEnvVar` or the keystore. */
+  wallet?: Wallet;
+  /** Default: `createProvider` over `rpcUrls`. */
+  provider?: AbstractProvider;
+  /** Install SIGINT/SIGTERM handlers (the CLI does; tests do not). Default false. */
+  handleSignals?: boolean;
+  /** Environment for the key lookup. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** How long the action in flight may take to finish once shutdown begins, ms. Default 10000. */
+  shutdownGraceMs?: number;
+  /** Fault injection for tests and the drill. */
+  hooks?: {
+    /** Called after an action is recorded and before it is signed; throwing here simulates a crash. */
+    afterRecord?(action: OutboxAction): void | Promise<void>;
+  };
+}
+
+/** A running responder. */
+export interface ResponderHandle {
+  /** Signer address. */
+  readonly address: string;
+  /** Bound port of /healthz and /metrics. */
+  readonly port: number;
+  readonly metrics: Metrics;
+  readonly outbox: Outbox;
+  readonly tx: TxManager;
+  readonly health: LoopHealth;
+  /** Start the next iteration now. */
+  wake(): void;
+  /** Resolves after the next complete iteration. */
+  nextIteration(): Promise<void>;
+  /** Finish or persist the action in flight, stop the loop, close the server and the outbox. */
+  stop(): Promise<void>;
+  /** Settles when the responder has stopped (after `stop()` or a signal). */
+  readonly stopped: Promise<void>;
+}
+
+/** Start a responder in-process: the CLI, the tests and the drill all run this. */
+export async function startResponder(
+  config: ResponderConfig,
+  deps: ResponderDeps = {},
+): Promise<ResponderHandle> {
+  const logger = (deps.logger ?? createLogger("vigil-responder", { level: config.logLevel })).child({
+    keeper: "responder",
+    chainId: config.chainId,
+  });
+  const metrics = deps.metrics ?? new Metrics();
+  const shutdown = new Shutdown(logger, deps.handleSignals ?? false);
+  const provider = deps.provider ?? createProvider({ rpcUrls: config.rpcUrls, chainId: config.chainId });
+  const ownsProvider = !deps.provider;
+  const wallet = (
+    deps.wallet ??
+    (await loadWallet(
+      {
+        envVar: config.keyEnvVar,
+        keystorePath: config.keystorePath,
+        passwordEnvVar: config.keystorePasswordEnvVar,
+      },
+      deps.env,
+    ))
+  ).connect(provider);
+
+  const oracle = IHealthOracle__factory.connect(config.contracts.oracle, provider);
+  const registry = IEndpointRegistry__factory.connect(config.contracts.registry, provider);
+  const guard = config.contracts.guard
+    ? IMarketGuard__factory.connect(config.contracts.guard, provider)
+    : undefined;
+  const outbox = new Outbox(config.outboxPath);
+  const tx = new TxManager({
+    wallet,
+    provider,
+    chainId: config.chainId,
+    logger,
+    confirmations: config.confirmations,
+    bumpPercent: config.fees.bumpPercent,
+    maxFeeCapWei: parseUnits(String(config.fees.maxFeeCapGwei), "gwei"),
+    stuckAfterMs: config.fees.stuckAfterMs,
+    pollMs: Math.min(500, config.pollIntervalMs),
+  });
+
+  // The action in flight gets a grace period after shutdown begins, then is left to the outbox.
+  const inflight = new AbortController();
+  shutdown.signal.addEventListener(
+    "abort",
+    () => setTimeout(() => inflight.abort(), deps.shutdownGraceMs ?? 10_000).unref(),
+    { once: true },
+  );
+
+  const engine = new Engine(config, {
+    logger,
+    metrics,
+    oracle,
+    registry,
+    guard,
+    provider,
+    outbox,
+    tx,
+    hooks: deps.hooks,
+  });
+  await engine.reconcile(inflight.signal);
+
+  const wakeup = new Wakeup();
+  let waiters: Array<() => void> = [];
+  const loop = runLoop(
+    {
+      name: "responder",
+      intervalMs: config.pollIntervalMs,
+      signal: shutdown.signal,
+      logger,
+      metrics,
+      wakeup,
+    },
+    async () => {
+      try {
+        await engine.iterate(shutdown.signal, inflight.signal);
+      } finally {
+        const w = waiters;
+        waiters = [];
+        w.forEach((f) => f());
+      }
+    },
+  );
+
+  const unsubscribe = await watchEvents(
+    { oracle, registry, guard },
+    () => wakeup.wake(),
+    () => engine.invalidate(),
+    logger,
+  );
+
+  const server = new KeeperServer({
+    host: config.http.host,
+    port: config.http.port,
+    logger,
+    metrics,
+    loops: () => [loop.health],
+    routes: {
+      "/v1/outbox": () => ({ status: 200, body: { signer: wallet.address, actions: outbox.list(100) } }),
+    },
+  });
+  const port = await server.listen();
+  logger.info({ signer: wallet.address, oracle: config.contracts.oracle, port }, "responder started");
+
+  let stopping: Promise<void> | undefined;
+  let markStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => (markStopped = resolve));
+  const stop = () =>
+    (stopping ??= (async () => {
+      shutdown.abort("stop requested");
+      await loop.done;
+      await unsubscribe();
+      await server.close();
+      outbox.close();
+      shutdown.dispose();
+      if (ownsProvider) provider.destroy();
+      waiters.forEach((f) => f());
+      logger.info("responder stopped");
+      markStopped();
+    })());
+  shutdown.signal.addEventListener("abort", () => void stop(), { once: true });
+
+  return {
+    address: wallet.address,
+    port,
+    metrics,
+    outbox,
+    tx,
+    health: loop.health,
+    wake: () => wakeup.wake(),
+    nextIteration: () =>
+      new Promise<void>((resolve) => {
+        if (shutdown.signal.aborted) return resolve();
+        waiters.push(resolve);
+        wakeup.wake();
+      }),
+    stop,
+    stopped,
+  };
+}
+
+/** Subscribe to the contracts' events; each wakes the loop. @returns an unsubscribe function. */
+async function watchEvents(
+  c: { oracle: IHealthOracle; registry: IEndpointRegistry; guard?: IMarketGuard },
+  wake: () => void,
+  invalidate: () => void,
+  logger: Logger,
+): Promise<() => Promise<void>> {
+  const subs: Array<Promise<unknown>> = [];
+  const safe = (p: Promise<unknown>) =>
+    p.catch((e) => logger.warn({ err: String(e) }, "event subscription failed; polling covers it"));
+  subs.push(safe(c.oracle.on(c.oracle.getEvent("StatusChanged"), wake)));
+  subs.push(
+    safe(
+      c.oracle.on(c.oracle.getEvent("AttestorSetChanged"), () => {
+        invalidate();
+        wake();
+      }),
+    ),
+  );
+  subs.push(safe(c.registry.on(c.registry.getEvent("EndpointMigrated"), wake)));
+  if (c.guard) {
+    subs.push(safe(c.guard.on(c.guard.getEvent("MarketPaused"), wake)));
+    subs.push(safe(c.guard.on(c.guard.getEvent("MarketResumed"), wake)));
+  }
+  await Promise.all(subs);
+  return async () => {
+    await Promise.all(
+      [c.oracle, c.registry, c.guard].map((x) => x?.removeAllListeners().catch(() => undefined)),
+    );
+  };
+}
+
+/** Run `fn` over `items`, at most `limit` at a time. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+interface EngineDeps {
+  logger: Logger;
+  metrics: Metrics;
+  oracle: IHealthOracle;
+  registry: IEndpointRegistry;
+  guard?: IMarketGuard;
+  provider: AbstractProvider;
+  outbox: Outbox;
+  tx: TxManager;
+  hooks?: ResponderDeps["hooks"];
+}
+
+/** Chain reads that do not change (immutables, the domain) and the attestor set, cached until invalidated. */
+interface StaticContext {
+  domain: TypedDataDomain;
+  roundSeconds: number;
+  maxSkew: number;
+  configDigest: string;
+  attestors: string[];
+  quorum: number;
+}
+
+/** One responder's state between iterations. */
+class Engine {
+  private _static?: StaticContext;
+  private _verifier?: ObservationVerifier;
+  private readonly _log: Logger;
+
+  constructor(
+    private readonly config: ResponderConfig,
+    private readonly d: EngineDeps,
+  ) {
+    this._log = d.logger.child({ component: "engine" });
+  }
+
+  /** Forget the cached attestor set (on AttestorSetChanged). */
+  invalidate(): void {
+    this._static = undefined;
+  }
+
+  private async _context(): Promise<StaticContext> {
+    if (this._static) {
+      // The digest is cheap to re-read and catches a missed AttestorSetChanged.
+      const digest = await this.d.oracle.configDigest();
+      if (digest === this._static.configDigest) return this._static;
+    }
+    const erc5267 = new Contract(await this.d.oracle.getAddress(), ERC5267_ABI, this.d.provider);
+    const [domain, roundSeconds, maxSkew, configDigest, set] = await Promise.all([
+      readDomain(erc5267 as never),
+      this.d.oracle.roundSeconds(),
+      this.d.oracle.maxSkew(),
+      this.d.oracle.configDigest(),
+      this.d.oracle.attestorSet(),
+    ]);
+    this._static = {
+      domain,
+      roundSeconds: Number(roundSeconds),
+      maxSkew: Number(maxSkew),
+      configDigest,
+      attestors: [...set.attestors],
+      quorum: Number(set.quorum),
+    };
+    this._log.info(
+      { configDigest, quorum: this._static.quorum, attestors: set.attestors.length },
+      "attestor set loaded",
+    );
+    return this._static;
+  }
+
+  /** Finish every action a previous run left unfinished, exactly once. */
+  async reconcile(signal: AbortSignal): Promise<void> {
+    for (const a of this.d.outbox.unfinished()) {
+      const log = this._log.child({ actionId: a.id, action: a.kind, target: a.target });
+      log.info({ status: a.status, nonce: a.nonce, txs: a.txs.length }, "reconciling an unfinished action");
+      const outcome = await this.d.tx.execute(
+        { to: a.to, data: a.data },
+        { resumeHashes: a.txs.map((t) => t.hash), onSigned: this._onSigned(a.id, a.kind) },
+        signal,
+      );
+      this._finish(a.id, a.kind, outcome, log, true);
+    }
+  }
+
+  async iterate(signal: AbortSignal, inflight: AbortSignal): Promise<void> {
+    const ctx = await this._context();
+    const block = await this.d.provider.getBlock("latest");
+    if (!block) throw new Error("no latest block");
+    const now = block.timestamp;
+
+    // Endpoints from the registry, then their stored state.
+    const serviceIds = [...(await this.d.registry.services())];
+    const endpointLists = await mapLimit(serviceIds, 16, (s) => this.d.registry.endpointsOf(s));
+    const endpointIds = [...new Set(endpointLists.flat().map((e) => e.id.toLowerCase()))];
+    const views = new Map<string, EndpointView>();
+    await mapLimit(endpointIds, 16, async (id) => {
+      const [h, p] = await Promise.all([this.d.oracle.statusOf(id), this.d.oracle.policyOf(id)]);
+      views.set(id, {
+        endpointId: id,
+        status: Number(h.status) as Status,
+        healthBps: Number(h.healthBps),
+        round: Number(h.round),
+        updatedAt: Number(h.updatedAt),
+        policy: {
+          downBelowBps: Number(p.downBelowBps),
+          upAtBps: Number(p.upAtBps),
+          fallRounds: Number(p.fallRounds),
+          riseRounds: Number(p.riseRounds),
+          heartbeat: Number(p.heartbeat),
+          maxAge: Number(p.maxAge),
+        },
+      });
+    });
+
+    // 1. Submit the rounds worth a transaction.
+    const settings = { refreshFraction: this.config.heartbeatRefreshFraction };
+    const chainCtx: ChainContext = {
+      ...ctx,
+      now,
+      maxAgeOf: (id) => views.get(id.toLowerCase())?.policy.maxAge,
+      storedRoundOf: (id) => views.get(id.toLowerCase())?.round ?? 0,
+      wanted: (id, round, medianBps) => {
+        const view = views.get(id);
+        return (
+          !!view && decideSubmit({ endpointId: id, round, medianBps }, view, now, settings) !== undefined
+        );
+      },
+    };
+    if (this._verifier?.domain !== ctx.domain) this._verifier = new ObservationVerifier(ctx.domain);
+    const { bundles } = await collect(
+      this.config.attestorUrls,
+      chainCtx,
+      { timeoutMs: this.config.attestorTimeoutMs, maxBytes: this.config.attestorMaxBytes, signal },
+      { logger: this._log, metrics: this.d.metrics, verifier: this._verifier },
+    );
+    const byId = new Map(bundles.map((b) => [b.endpointId.toLowerCase(), b]));
+    const decisions = decideSubmissions(bundles, views, now, {
+      refreshFraction: this.config.heartbeatRefreshFraction,
+    });
+    for (const d of decisions)
+      this._log.debug({ endpointId: d.endpointId, round: d.round, reason: d.reason }, "round due");
+    for (const batch of planBatches(decisions, this.config.batchMaxSize)) {
+      if (signal.aborted) return;
+      await this._submit(
+        ctx.configDigest,
+        batch.map((d) => byId.get(d.endpointId.toLowerCase())!),
+        inflight,
+      );
+    }
+
+    // 2. Re-read the views, then act on what is due.
+    if (signal.aborted) return;
+    const services: ServiceView[] = await mapLimit(serviceIds, 16, async (serviceId) => ({
+      serviceId,
+      check: Number((await this.d.registry.migrationStatus(serviceId)).check),
+    }));
+    let markets: MarketView[] = [];
+    if (this.d.guard) {
+      const guard = this.d.guard;
+      const count = Number(await guard.marketCount());
+      markets = await mapLimit(
+        Array.from({ length: count }, (_, i) => i + 1),
+        16,
+        async (marketId) => {
+          const [t, r] = await Promise.all([guard.tripStatus(marketId), guard.resumeStatus(marketId)]);
+          return { marketId, trip: Number(t.check), resume: Number(r.check) };
+        },
+      );
+    }
+    for (const action of decideRecovery(services, markets)) {
+      if (signal.aborted) return;
+      await this._recover(action, inflight);
+    }
+  }
+
+  private _onSigned(id: number, kind: ActionKind) {
+    return (nonce: number, t: { hash: string; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }) => {
+      this.d.outbox.recordBroadcast(id, nonce, {
+        hash: t.hash,
+        maxFeePerGas: t.maxFeePerGas.toString(),
+        maxPriorityFeePerGas: t.maxPriorityFeePerGas.toString(),
+      });
+      this.d.metrics.actions.inc({ action: kind, outcome: "sent" });
+    };
+  }
+
+  /** Encode a bundle list as `submit` (one) or `submitBatch` (several). */
+  private _encode(digest: string, bundles: readonly Bundle[]): string {
+    const obs = (b: Bundle) =>
+      b.observations.map((o) => ({
+        healthBps: o.healthBps,
+        observedAt: o.observedAt,
+        signature: o.signature,
+      }));
+    const iface = this.d.oracle.interface;
+    if (bundles.length === 1) {
+      const b = bundles[0];
+      return iface.encodeFunctionData("submit", [digest, b.endpointId, b.round, obs(b)]);
+    }
+    return iface.encodeFunctionData("submitBatch", [
+      digest,
+      bundles.map((b) => ({ endpointId: b.endpointId, round: b.round, observations: obs(b) })),
+    ]);
+  }
+
+  /** Simulate a batch, drop entries that would fail (re-simulating), record, send. */
+  private async _submit(digest: string, bundles: Bundle[], inflight: AbortSignal): Promise<void> {
+    const to = await this.d.oracle.getAddress();
+    let entries = [...bundles];
+    while (entries.length > 0) {
+      const data = this._encode(digest, entries);
+      const sim = await this.d.tx.simulate({ to, data });
+      if (!sim.ok) {
+        const r = sim.revert;
+        if (r.name === "HealthOracleBatchEntryFailed" && entries.length > 1) {
+          const index = Number(r.args?.[0]);
+          const inner = decodeRevert(String(r.args?.[2] ?? "0x"));
+          this._log.info(
+            { endpointId: entries[index]?.endpointId, reason: inner.name ?? inner.message },
+            "dropping a batch entry that would fail",
+          );
+          this.d.metrics.bundlesSubmitted.inc({ outcome: "skipped" });
+          entries = entries.filter((_, i) => i !== index);
+          continue;
+        }
+        this.d.metrics.bundlesSubmitted.inc({ outcome: "skipped" }, entries.length);
+        this.d.metrics.actions.inc({ action: "submit", outcome: sim.lostRace ? "lost_race" : "failed" });
+        const level = sim.lostRace ? "info" : "warn";
+        this._log[level]({ reason: r.name ?? r.message, endpoints: entries.length }, "submission not sent");
+        return;
+      }
+      const target = entries.map((e) => `${e.endpointId}@${e.round}`).join(",");
+      const id = this.d.outbox.record("submit", target, to, data);
+      await this.d.hooks?.afterRecord?.(this.d.outbox.get(id)!);
+      const outcome = await this.d.tx.execute(
+        { to, data },
+        { gasLimit: sim.gasLimit, onSigned: this._onSigned(id, "submit") },
+        inflight,
+      );
+      const status = this._finish(id, "submit", outcome, this._log.child({ actionId: id }), false);
+      if (status === "confirmed") {
+        this.d.metrics.bundlesSubmitted.inc({ outcome: "confirmed" }, entries.length);
+        this.d.metrics.bundleSize.observe(entries.length);
+      } else if (status === "failed")
+        this.d.metrics.bundlesSubmitted.inc({ outcome: "failed" }, entries.length);
+      return;
+    }
+  }
+
+  private async _recover(action: RecoveryAction, inflight: AbortSignal): Promise<void> {
+    if (this.d.outbox.hasOpen(action.kind, action.target)) return;
+    let to: string;
+    let data: string;
+    if (action.kind === "migrate") {
+      to = await this.d.registry.getAddress();
+      data = this.d.registry.interface.encodeFunctionData("migrate", [action.target]);
+    } else {
+      to = await this.d.guard!.getAddress();
+      const iface = this.d.guard!.interface;
+      const id = BigInt(action.target);
+      data =
+        action.kind === "trip"
+          ? iface.encodeFunctionData("trip", [id])
+          : iface.encodeFunctionData("resume", [id]);
+    }
+    const log = this._log.child({ action: action.kind, target: action.target });
+    const sim = await this.d.tx.simulate({ to, data });
+    if (!sim.ok) {
+      this.d.metrics.actions.inc({ action: action.kind, outcome: sim.lostRace ? "lost_race" : "failed" });
+      log[sim.lostRace ? "info" : "warn"]({ reason: sim.revert.name ?? sim.revert.message }, "not sent");
+      return;
+    }
+    const id = this.d.outbox.record(action.kind, action.target, to, data);
+    await this.d.hooks?.afterRecord?.(this.d.outbox.get(id)!);
+    const outcome = await this.d.tx.execute(
+      { to, data },
+      { gasLimit: sim.gasLimit, onSigned: this._onSigned(id, action.kind) },
+      inflight,
+    );
+    this._finish(id, action.kind, outcome, log.child({ actionId: id }), false);
+  }
+
+  /** Write an outcome to the outbox and the metrics. @returns the outbox status. */
+  private _finish(
+    id: number,
+    kind: ActionKind,
+    outcome: ExecuteOutcome,
+    log: Logger,
+    reconciling: boolean,
+  ): "confirmed" | "dropped" | "failed" | "sent" {
+    switch (outcome.outcome) {
+      case "confirmed":
+        this.d.outbox.finish(id, "confirmed", outcome.receipt.hash);
+        this.d.metrics.actions.inc({ action: kind, outcome: "confirmed" });
+        if (outcome.replacements > 0)
+          this.d.metrics.actions.inc({ action: kind, outcome: "replaced" }, outcome.replacements);
+        log.info(
+          {
+            hash: outcome.receipt.hash,
+            block: outcome.receipt.blockNumber,
+            gasUsed: String(outcome.receipt.gasUsed),
+          },
+          "confirmed",
+        );
+        return "confirmed";
+      case "lost_race":
+        this.d.outbox.finish(id, "dropped", `lost race: ${outcome.revert.name ?? outcome.revert.message}`);
+        this.d.metrics.actions.inc({ action: kind, outcome: "lost_race" });
+        log.info({ reason: outcome.revert.name, stage: outcome.stage }, "another keeper acted first");
+        return "dropped";
+      case "failed": {
+        // On reconcile, a simulation failure means the action no longer applies (e.g. a stale bundle).
+        const status = reconciling && !outcome.error.includes("reverted") ? "dropped" : "failed";
+        this.d.outbox.finish(id, status, outcome.error);
+        this.d.metrics.actions.inc({ action: kind, outcome: "failed" });
+        log.warn({ err: outcome.error, reason: outcome.revert?.name }, "action failed");
+        return status;
+      }
+      case "persisted":
+        log.info({ nonce: outcome.nonce }, "shutting down with the transaction pending; the outbox keeps it");
+        return "sent";
+    }
+  }
+}

@@ -1,0 +1,416 @@
+/**
+ * A transaction manager for ONE signer (the `act` of `config → check → act`): sends are serialised,
+ * the nonce comes from the chain (`pending`) for every send, so any error leaves nothing to roll back
+ * (unlike ethers' NonceManager, which increments blindly); every call is simulated (`eth_call` and
+ * `eth_estimateGas`) before it is signed; a *NotDue revert means another keeper won the race, which is
+ * normal; a transaction not mined after `stuckAfterMs` is replaced at the same nonce with both
+ * EIP-1559 fees raised by at least 12.5% (geth's price bump), up to a cap; confirmations are awaited.
+ */
+import {
+  Interface,
+  isError,
+  Transaction,
+  type AbstractProvider,
+  type TransactionReceipt,
+  type Wallet,
+} from "ethers";
+import {
+  IEndpointRegistry__factory,
+  IHealthOracle__factory,
+  IMarketGuard__factory,
+} from "../../typechain-types";
+import { VigilError } from "../shared/errors";
+import { sleep } from "../shared/lifecycle";
+import type { Logger } from "../shared/logger";
+
+/** Every custom error of the Vigil contracts, for decoding revert data. */
+export const VIGIL_ERRORS = new Interface([
+  ...IHealthOracle__factory.abi.filter((f) => f.type === "error"),
+  ...IEndpointRegistry__factory.abi.filter((f) => f.type === "error"),
+  ...IMarketGuard__factory.abi.filter((f) => f.type === "error"),
+]);
+
+/** Reverts that mean "already done by someone else": another keeper, or the oracle's listener. */
+export const LOST_RACE_ERRORS: ReadonlySet<string> = new Set([
+  "EndpointRegistryMigrationNotDue",
+  "MarketGuardTripNotDue",
+  "MarketGuardResumeNotDue",
+  "HealthOracleRoundNotNewer",
+]);
+
+export interface DecodedRevert {
+  /** Custom error name, when the data decodes against {@link VIGIL_ERRORS}. */
+  name?: string;
+  args?: readonly unknown[];
+  /** Raw revert data, when the node returned it. */
+  data?: string;
+  message: string;
+}
+
+/** Decode revert data (from an ethers CALL_EXCEPTION, or raw hex). */
+export function decodeRevert(e: unknown): DecodedRevert {
+  let data: string | undefined;
+  if (typeof e === "string") data = e;
+  else if (e && typeof e === "object") {
+    const err = e as { data?: unknown; error?: { data?: unknown }; info?: { error?: { data?: unknown } } };
+    const d = err.data ?? err.error?.data ?? err.info?.error?.data;
+    if (typeof d === "string" && d.startsWith("0x")) data = d;
+  }
+  const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
+  if (!data || data === "0x") return { data, message };
+  try {
+    const parsed = VIGIL_ERRORS.parseError(data);
+    if (parsed) return { name: parsed.name, args: [...parsed.args], data, message: parsed.name };
+  } catch {
+    /* not one of ours */
+  }
+  return { data, message };
+}
+
+/** True when a revert means another keeper won the race (not an error, not retried). */
+export function isLostRace(revert: DecodedRevert): boolean {
+  return revert.name !== undefined && LOST_RACE_ERRORS.has(revert.name);
+}
+
+/**
+ * Transient transport failures worth retrying (viem's `shouldRetry` idea): timeouts, connection
+ * errors, HTTP 408/429/5xx, JSON-RPC "limit exceeded" / internal errors. A revert is never transient.
+ */
+export function isTransient(e: unknown): boolean {
+  if (isError(e, "CALL_EXCEPTION") || isError(e, "INSUFFICIENT_FUNDS") || isError(e, "NONCE_EXPIRED"))
+    return false;
+  if (isError(e, "TIMEOUT") || isError(e, "NETWORK_ERROR")) return true;
+  const text = (
+    e instanceof Error ? `${e.message} ${(e as { code?: unknown }).code ?? ""}` : String(e)
+  ).toLowerCase();
+  if (isError(e, "SERVER_ERROR")) return true;
+  return /econnrefused|econnreset|etimedout|socket hang up|fetch failed|\b(408|429|500|502|503|504)\b|-32005|-32603|rate limit|limit exceeded|timeout/.test(
+    text,
+  );
+}
+
+/** Retry `fn` on transient errors with exponential backoff (200 ms, 400 ms, …). */
+export async function withRetry<T>(
+  fn: () => Promise<T>,
+  retries = 3,
+  baseMs = 200,
+  signal?: AbortSignal,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt >= retries || !isTransient(e) || signal?.aborted) throw e;
+      await sleep(baseMs * 2 ** attempt, signal);
+    }
+  }
+}
+
+export interface Fees {
+  maxFeePerGas: bigint;
+  maxPriorityFeePerGas: bigint;
+}
+
+/**
+ * The next fees for a replacement: both raised by `bumpPercent` (rounded up, and at least +1 wei),
+ * the max fee capped at `capWei` and the tip never above the max fee. @returns undefined when the cap
+ * leaves no room for a valid replacement (both fees must rise by at least 12.5%).
+ */
+export function bumpFees(fees: Fees, bumpPercent: number, capWei: bigint): Fees | undefined {
+  const scale = BigInt(Math.round(bumpPercent * 1000));
+  const up = (v: bigint) => {
+    const next = (v * (100_000n + scale) + 99_999n) / 100_000n;
+    return next > v ? next : v + 1n;
+  };
+  const minUp = (v: bigint) => (v * 1125n + 999n) / 1000n;
+  const maxFee = up(fees.maxFeePerGas) > capWei ? capWei : up(fees.maxFeePerGas);
+  let tip = up(fees.maxPriorityFeePerGas);
+  if (tip > maxFee) tip = maxFee;
+  if (maxFee < minUp(fees.maxFeePerGas) || tip < minUp(fees.maxPriorityFeePerGas)) return undefined;
+  return { maxFeePerGas: maxFee, maxPriorityFeePerGas: tip };
+}
+
+export interface TxRequest {
+  to: string;
+  data: string;
+}
+
+export type SimulationResult =
+  { ok: true; gasLimit: bigint } | { ok: false; lostRace: boolean; revert: DecodedRevert };
+
+export type ExecuteOutcome =
+  | { outcome: "confirmed"; receipt: TransactionReceipt; nonce: number; replacements: number }
+  | { outcome: "lost_race"; revert: DecodedRevert; stage: "simulation" | "mined" }
+  | { outcome: "failed"; error: string; revert?: DecodedRevert }
+  /** Shutdown began while the transaction waited to be mined; the outbox keeps it for the next start. */
+  | { outcome: "persisted"; nonce: number };
+
+export interface ExecuteHooks {
+  /** Called with each signed transaction BEFORE it is broadcast (the outbox records nonce and hash). */
+  onSigned?(nonce: number, tx: { hash: string; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }): void;
+  /** Hashes recorded by an earlier run for this action (crash recovery): adopted if still pending. */
+  resumeHashes?: readonly string[];
+  /** Skip the simulation (the caller just simulated). */
+  gasLimit?: bigint;
+}
+
+export interface TxManagerOptions {
+  /** The signer, connected to `provider`. */
+  wallet: Wallet;
+  provider: AbstractProvider;
+  chainId: number;
+  logger: Logger;
+  /** Blocks to wait after inclusion. Default 1. */
+  confirmations?: number;
+  /** Percent both fees rise per replacement; at least 12.5. Default 12.5. */
+  bumpPercent?: number;
+  /** Max fee per gas never exceeds this, wei. */
+  maxFeeCapWei: bigint;
+  /** Replace when not mined after this many ms. Default 30000. */
+  stuckAfterMs?: number;
+  /** Receipt polling interval, ms. Default 500. */
+  pollMs?: number;
+  /** Gas estimate headroom, percent. Default 25 (listener calls in the same tx are gas-bounded). */
+  gasHeadroomPercent?: number;
+}
+
+/** One signer's transaction pipeline. */
+export class TxManager {
+  readonly address: string;
+  private _queue: Promise<unknown> = Promise.resolve();
+  private readonly _log: Logger;
+
+  constructor(private readonly o: TxManagerOptions) {
+    this.address = o.wallet.address;
+    this._log = o.logger.child({ component: "tx", signer: this.address });
+    if ((o.bumpPercent ?? 12.5) < 12.5) {
+      throw new VigilError("VIGIL_CONFIG", "fees.bumpPercent must be at least 12.5");
+    }
+  }
+
+  /** `eth_call` then `eth_estimateGas` from this signer. A revert is an answer: decoded, not retried. */
+  async simulate(req: TxRequest, signal?: AbortSignal): Promise<SimulationResult> {
+    const tx = { from: this.address, to: req.to, data: req.data };
+    try {
+      await withRetry(() => this.o.provider.call(tx), 3, 200, signal);
+      const estimate = await withRetry(() => this.o.provider.estimateGas(tx), 3, 200, signal);
+      const headroom = BigInt(this.o.gasHeadroomPercent ?? 25);
+      return { ok: true, gasLimit: (estimate * (100n + headroom)) / 100n };
+    } catch (e) {
+      if (!isError(e, "CALL_EXCEPTION")) throw e;
+      const revert = decodeRevert(e);
+      return { ok: false, lostRace: isLostRace(revert), revert };
+    }
+  }
+
+  /**
+   * Simulate, sign, broadcast and wait for `confirmations`, replacing the transaction when stuck.
+   * Serialised: one execution at a time for this signer. Never throws for a revert or a send failure;
+   * throws only when the transport stays down after retries.
+   */
+  execute(req: TxRequest, hooks: ExecuteHooks = {}, signal?: AbortSignal): Promise<ExecuteOutcome> {
+    const run = this._queue.then(() => this._execute(req, hooks, signal));
+    this._queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Nonces as the chain sees them. Equal when nothing of ours is pending. */
+  async nonces(): Promise<{ latest: number; pending: number }> {
+    const [latest, pending] = await Promise.all([
+      this.o.provider.getTransactionCount(this.address, "latest"),
+      this.o.provider.getTransactionCount(this.address, "pending"),
+    ]);
+    return { latest, pending };
+  }
+
+  private async _execute(req: TxRequest, hooks: ExecuteHooks, signal?: AbortSignal): Promise<ExecuteOutcome> {
+    // 1. An earlier run's transaction may be mined or still pending: finish it rather than send again.
+    if (hooks.resumeHashes?.length) {
+      const receipt = await this._findReceipt(hooks.resumeHashes);
+      if (receipt) {
+        const mined = await withRetry(() => this.o.provider.getTransaction(receipt.hash));
+        return this._afterMined(req, receipt, mined?.nonce ?? -1, 0, signal);
+      }
+      for (const h of hooks.resumeHashes) {
+        const pendingTx = await withRetry(() => this.o.provider.getTransaction(h), 3, 200, signal);
+        if (pendingTx && pendingTx.blockNumber == null && pendingTx.maxFeePerGas != null) {
+          this._log.info({ hash: h, nonce: pendingTx.nonce }, "adopting a transaction from the previous run");
+          const fees = {
+            maxFeePerGas: pendingTx.maxFeePerGas,
+            maxPriorityFeePerGas: pendingTx.maxPriorityFeePerGas ?? 0n,
+          };
+          return this._watch(
+            req,
+            pendingTx.nonce,
+            pendingTx.gasLimit,
+            fees,
+            [...hooks.resumeHashes],
+            hooks,
+            signal,
+          );
+        }
+      }
+    }
+    // 2. Simulate.
+    let gasLimit = hooks.gasLimit;
+    if (gasLimit === undefined) {
+      const sim = await this.simulate(req, signal);
+      if (!sim.ok) {
+        return sim.lostRace
+          ? { outcome: "lost_race", revert: sim.revert, stage: "simulation" }
+          : { outcome: "failed", error: sim.revert.message, revert: sim.revert };
+      }
+      gasLimit = sim.gasLimit;
+    }
+    // 3. Sign and broadcast at the chain's pending nonce; on any send error, re-read it and try once more.
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let sent: { nonce: number; fees: Fees; hash: string };
+      try {
+        const nonce = await withRetry(
+          () => this.o.provider.getTransactionCount(this.address, "pending"),
+          3,
+          200,
+          signal,
+        );
+        const fees = await this._initialFees(signal);
+        sent = { nonce, fees, hash: await this._signAndBroadcast(req, nonce, gasLimit, fees, hooks) };
+      } catch (e) {
+        lastError = e;
+        this._log.warn({ err: errText(e), attempt }, "send failed; resynchronising the nonce from the chain");
+        if (isError(e, "INSUFFICIENT_FUNDS")) break;
+        continue;
+      }
+      // Broadcast accepted: from here on, never send again at another nonce.
+      return this._watch(req, sent.nonce, gasLimit, sent.fees, [sent.hash], hooks, signal);
+    }
+    return { outcome: "failed", error: errText(lastError) };
+  }
+
+  private async _initialFees(signal?: AbortSignal): Promise<Fees> {
+    const fd = await withRetry(() => this.o.provider.getFeeData(), 3, 200, signal);
+    const tip = fd.maxPriorityFeePerGas ?? 1_000_000_000n;
+    let maxFee = fd.maxFeePerGas ?? (fd.gasPrice ?? 1_000_000_000n) * 2n + tip;
+    if (maxFee > this.o.maxFeeCapWei) maxFee = this.o.maxFeeCapWei;
+    return { maxFeePerGas: maxFee, maxPriorityFeePerGas: tip > maxFee ? maxFee : tip };
+  }
+
+  private async _signAndBroadcast(
+    req: TxRequest,
+    nonce: number,
+    gasLimit: bigint,
+    fees: Fees,
+    hooks: ExecuteHooks,
+  ): Promise<string> {
+    const signed = await this.o.wallet.signTransaction({
+      type: 2,
+      chainId: this.o.chainId,
+      to: req.to,
+      data: req.data,
+      nonce,
+      gasLimit,
+      maxFeePerGas: fees.maxFeePerGas,
+      maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+      value: 0n,
+    });
+    const hash = Transaction.from(signed).hash!;
+    hooks.onSigned?.(nonce, { hash, ...fees });
+    await withRetry(() => this.o.provider.broadcastTransaction(signed), 3, 200);
+    this._log.debug({ hash, nonce, maxFeePerGas: String(fees.maxFeePerGas) }, "broadcast");
+    return hash;
+  }
+
+  /** Wait for one of `hashes` to be mined with confirmations; replace at the same nonce when stuck. */
+  private async _watch(
+    req: TxRequest,
+    nonce: number,
+    gasLimit: bigint,
+    startFees: Fees,
+    hashes: string[],
+    hooks: ExecuteHooks,
+    signal?: AbortSignal,
+  ): Promise<ExecuteOutcome> {
+    const pollMs = this.o.pollMs ?? 500;
+    const stuckAfter = this.o.stuckAfterMs ?? 30_000;
+    let fees = startFees;
+    let lastSend = Date.now();
+    let replacements = 0;
+    let capped = false;
+    for (;;) {
+      const receipt = await this._findReceipt(hashes).catch((e) => {
+        if (!isTransient(e)) throw e;
+        return null;
+      });
+      if (receipt) return this._afterMined(req, receipt, nonce, replacements, signal);
+      if (signal?.aborted) return { outcome: "persisted", nonce };
+      if (Date.now() - lastSend >= stuckAfter && !capped) {
+        const next = bumpFees(fees, this.o.bumpPercent ?? 12.5, this.o.maxFeeCapWei);
+        if (!next) {
+          capped = true;
+          this._log.warn({ nonce, maxFeePerGas: String(fees.maxFeePerGas) }, "stuck at the fee cap; waiting");
+        } else {
+          try {
+            const hash = await this._signAndBroadcast(req, nonce, gasLimit, next, hooks);
+            hashes.push(hash);
+            fees = next;
+            replacements += 1;
+            this._log.info(
+              {
+                nonce,
+                hash,
+                maxFeePerGas: String(next.maxFeePerGas),
+                tip: String(next.maxPriorityFeePerGas),
+              },
+              "replaced a stuck transaction",
+            );
+          } catch (e) {
+            // "nonce too low": one of ours was mined meanwhile (found on the next poll).
+            // "underpriced": the node wants more; the next bump goes higher.
+            fees = next;
+            this._log.warn({ err: errText(e), nonce }, "replacement not accepted");
+          }
+          lastSend = Date.now();
+        }
+      }
+      if (!(await sleep(pollMs, signal))) return { outcome: "persisted", nonce };
+    }
+  }
+
+  private async _findReceipt(hashes: readonly string[]): Promise<TransactionReceipt | null> {
+    for (const h of hashes) {
+      const r = await withRetry(() => this.o.provider.getTransactionReceipt(h));
+      if (r) return r;
+    }
+    return null;
+  }
+
+  private async _afterMined(
+    req: TxRequest,
+    receipt: TransactionReceipt,
+    nonce: number,
+    replacements: number,
+    signal?: AbortSignal,
+  ): Promise<ExecuteOutcome> {
+    const want = this.o.confirmations ?? 1;
+    let current: TransactionReceipt | null = receipt;
+    while (current && (await current.confirmations()) < want) {
+      if (!(await sleep(this.o.pollMs ?? 500, signal))) return { outcome: "persisted", nonce };
+      current = await withRetry(() => this.o.provider.getTransactionReceipt(receipt.hash));
+    }
+    if (!current) return { outcome: "failed", error: `receipt of ${receipt.hash} vanished (reorg)` };
+    if (current.status === 1) return { outcome: "confirmed", receipt: current, nonce, replacements };
+    // Reverted on-chain although the simulation passed: someone acted in the same block, or the state moved.
+    const sim = await this.simulate(req, signal).catch(() => undefined);
+    if (sim && !sim.ok && sim.lostRace) return { outcome: "lost_race", revert: sim.revert, stage: "mined" };
+    return {
+      outcome: "failed",
+      error: `transaction ${current.hash} reverted`,
+      revert: sim && !sim.ok ? sim.revert : undefined,
+    };
+  }
+}
+
+function errText(e: unknown): string {
+  if (e instanceof Error) return e.message.split("\n")[0];
+  return String(e);
+}

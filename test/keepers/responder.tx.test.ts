@@ -1,0 +1,253 @@
+import { expect } from "chai";
+import { parseUnits, Wallet, type JsonRpcProvider } from "ethers";
+import { createLogger } from "../../keepers/shared/logger";
+import { bumpFees, decodeRevert, isTransient, TxManager, VIGIL_ERRORS } from "../../keepers/responder/tx";
+import { Anvil, ANVIL_KEYS } from "./helpers/anvil";
+
+/** Runtime `slot0 += 1` (PUSH1 1 PUSH1 0 SLOAD ADD PUSH1 0 SSTORE STOP) behind a minimal constructor. */
+const COUNTER_INIT = "0x600a600c600039600a6000f3" + "60016000540160005500";
+
+/** A contract that always reverts with `data`. */
+function reverterInit(data: string): string {
+  const bytes = (data.length - 2) / 2;
+  const L = bytes.toString(16).padStart(2, "0");
+  const runtime = `60${L}600c60003960${L}6000fd` + data.slice(2);
+  const rl = ((runtime.length / 2) | 0).toString(16).padStart(2, "0");
+  return `0x60${rl}600c60003960${rl}6000f3` + runtime;
+}
+
+const logger = createLogger("test", { level: "silent" });
+
+async function deploy(p: JsonRpcProvider, w: Wallet, init: string, anvil?: Anvil): Promise<string> {
+  const tx = await w.connect(p).sendTransaction({ data: init });
+  if (anvil) await anvil.mine();
+  const r = await tx.wait();
+  return r!.contractAddress!;
+}
+
+describe("responder tx manager", function () {
+  this.timeout(60_000);
+
+  describe("bumpFees", function () {
+    it("raises both fees by at least 12.5%, rounding up", function () {
+      const next = bumpFees({ maxFeePerGas: 100n, maxPriorityFeePerGas: 8n }, 12.5, 10_000n)!;
+      expect(next.maxFeePerGas).to.equal(113n);
+      expect(next.maxPriorityFeePerGas).to.equal(9n);
+      expect(next.maxFeePerGas * 1000n >= 100n * 1125n).to.equal(true);
+    });
+    it("caps the max fee and refuses a replacement the cap would make invalid", function () {
+      expect(bumpFees({ maxFeePerGas: 100n, maxPriorityFeePerGas: 1n }, 12.5, 120n)?.maxFeePerGas).to.equal(
+        113n,
+      );
+      expect(bumpFees({ maxFeePerGas: 100n, maxPriorityFeePerGas: 1n }, 50, 120n)?.maxFeePerGas).to.equal(
+        120n,
+      );
+      expect(bumpFees({ maxFeePerGas: 110n, maxPriorityFeePerGas: 1n }, 12.5, 120n)).to.equal(undefined);
+    });
+  });
+
+  describe("error classification", function () {
+    it("decodes a *NotDue revert and treats transport failures, not reverts, as transient", function () {
+      const data = VIGIL_ERRORS.encodeErrorResult("MarketGuardTripNotDue", [3n, 3]);
+      expect(decodeRevert(data).name).to.equal("MarketGuardTripNotDue");
+      expect(isTransient(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), {}))).to.equal(true);
+      expect(
+        isTransient(Object.assign(new Error("execution reverted"), { code: "CALL_EXCEPTION" })),
+      ).to.equal(false);
+    });
+  });
+
+  describe("against anvil with automine", function () {
+    let anvil: Anvil;
+    let provider: JsonRpcProvider;
+    let wallet: Wallet;
+    before(async function () {
+      anvil = await Anvil.start();
+      provider = anvil.provider();
+      wallet = new Wallet(ANVIL_KEYS[1], provider);
+    });
+    after(async function () {
+      provider.destroy();
+      await anvil.stop();
+    });
+
+    function manager(over: Partial<ConstructorParameters<typeof TxManager>[0]> = {}) {
+      return new TxManager({
+        wallet,
+        provider,
+        chainId: anvil.chainId,
+        logger,
+        maxFeeCapWei: parseUnits("100", "gwei"),
+        pollMs: 50,
+        ...over,
+      });
+    }
+
+    it("simulates, sends and confirms; the nonce comes from the chain", async function () {
+      const counter = await deploy(provider, wallet, COUNTER_INIT);
+      const tx = manager();
+      const before = await tx.nonces();
+      const out = await tx.execute({ to: counter, data: "0x" });
+      expect(out.outcome).to.equal("confirmed");
+      expect(BigInt(await provider.getStorage(counter, 0))).to.equal(1n);
+      const after = await tx.nonces();
+      expect(after).to.deep.equal({ latest: before.latest + 1, pending: before.pending + 1 });
+    });
+
+    it("reports a *NotDue revert in simulation as a lost race and sends nothing", async function () {
+      const data = VIGIL_ERRORS.encodeErrorResult("EndpointRegistryMigrationNotDue", [
+        "0x" + "11".repeat(32),
+        2,
+      ]);
+      const reverter = await deploy(provider, wallet, reverterInit(data));
+      const tx = manager();
+      const before = await tx.nonces();
+      const out = await tx.execute({ to: reverter, data: "0x" });
+      expect(out.outcome).to.equal("lost_race");
+      expect(out.outcome === "lost_race" && out.revert.name).to.equal("EndpointRegistryMigrationNotDue");
+      expect(await tx.nonces()).to.deep.equal(before);
+    });
+
+    it("resynchronises the nonce after another process used it (no NonceManager drift)", async function () {
+      const counter = await deploy(provider, wallet, COUNTER_INIT);
+      const tx = manager();
+      await tx.execute({ to: counter, data: "0x" });
+      // the same key sends behind the manager's back, then a send fails on purpose
+      await (await wallet.sendTransaction({ to: counter })).wait();
+      const failed = await tx.execute({ to: counter, data: "0x" }, { gasLimit: 21_000n }); // out of gas on-chain
+      expect(failed.outcome).to.equal("failed");
+      const out = await tx.execute({ to: counter, data: "0x" });
+      expect(out.outcome).to.equal("confirmed");
+      expect(BigInt(await provider.getStorage(counter, 0))).to.equal(3n);
+      const n = await tx.nonces();
+      expect(n.pending).to.equal(n.latest);
+    });
+
+    it("serialises concurrent executions: each gets its own nonce", async function () {
+      const counter = await deploy(provider, wallet, COUNTER_INIT);
+      const tx = manager();
+      const outs = await Promise.all([1, 2, 3, 4].map(() => tx.execute({ to: counter, data: "0x" })));
+      expect(outs.map((o) => o.outcome)).to.deep.equal(["confirmed", "confirmed", "confirmed", "confirmed"]);
+      const nonces = outs.map((o) => (o.outcome === "confirmed" ? o.nonce : -1));
+      expect(new Set(nonces).size).to.equal(4);
+      expect(BigInt(await provider.getStorage(counter, 0))).to.equal(4n);
+    });
+  });
+
+  describe("against anvil with mining off", function () {
+    let anvil: Anvil;
+    let provider: JsonRpcProvider;
+    before(async function () {
+      anvil = await Anvil.start({ noMining: true });
+      provider = anvil.provider();
+    });
+    after(async function () {
+      provider.destroy();
+      await anvil.stop();
+    });
+
+    it("replaces a stuck transaction at the same nonce with both fees raised, and has one effect", async function () {
+      const wallet = new Wallet(ANVIL_KEYS[2], provider);
+      const counter = await deploy(provider, wallet, COUNTER_INIT, anvil);
+      const sent: Array<{ nonce: number; hash: string; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }> =
+        [];
+      const tx = new TxManager({
+        wallet,
+        provider,
+        chainId: anvil.chainId,
+        logger,
+        maxFeeCapWei: parseUnits("100", "gwei"),
+        stuckAfterMs: 300,
+        pollMs: 50,
+      });
+      const run = tx.execute(
+        { to: counter, data: "0x" },
+        { onSigned: (nonce, t) => sent.push({ nonce, ...t }) },
+      );
+      const deadline = Date.now() + 10_000;
+      while (sent.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(sent.length).to.be.at.least(3);
+      await anvil.mine();
+      const out = await run;
+      expect(out.outcome).to.equal("confirmed");
+      expect(out.outcome === "confirmed" && out.replacements).to.be.at.least(2);
+      expect(new Set(sent.map((s) => s.nonce)).size).to.equal(1);
+      for (let i = 1; i < sent.length; i++) {
+        expect(sent[i].maxFeePerGas * 1000n >= sent[i - 1].maxFeePerGas * 1125n).to.equal(true);
+        expect(sent[i].maxPriorityFeePerGas * 1000n >= sent[i - 1].maxPriorityFeePerGas * 1125n).to.equal(
+          true,
+        );
+      }
+      const minedHash = out.outcome === "confirmed" ? out.receipt.hash : "";
+      expect(sent.map((s) => s.hash)).to.include(minedHash);
+      await anvil.mine(2);
+      expect(BigInt(await provider.getStorage(counter, 0))).to.equal(1n);
+      const n = await tx.nonces();
+      expect(n.pending).to.equal(n.latest);
+    });
+
+    it("stops raising at the fee cap and keeps waiting", async function () {
+      const wallet = new Wallet(ANVIL_KEYS[3], provider);
+      const counter = await deploy(provider, wallet, COUNTER_INIT, anvil);
+      const fd = await provider.getFeeData();
+      const sent: bigint[] = [];
+      const tx = new TxManager({
+        wallet,
+        provider,
+        chainId: anvil.chainId,
+        logger,
+        maxFeeCapWei: (fd.maxFeePerGas! * 13n) / 10n, // room for two bumps at most
+        stuckAfterMs: 100,
+        pollMs: 30,
+      });
+      const run = tx.execute({ to: counter, data: "0x" }, { onSigned: (_n, t) => sent.push(t.maxFeePerGas) });
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(sent.length).to.be.within(2, 3);
+      expect(sent.every((f) => f <= (fd.maxFeePerGas! * 13n) / 10n)).to.equal(true);
+      await anvil.mine();
+      expect((await run).outcome).to.equal("confirmed");
+    });
+
+    it("adopts a still-pending transaction from a previous run instead of sending again", async function () {
+      const wallet = new Wallet(ANVIL_KEYS[4], provider);
+      const counter = await deploy(provider, wallet, COUNTER_INIT, anvil);
+      const hashes: string[] = [];
+      const first = new TxManager({
+        wallet,
+        provider,
+        chainId: anvil.chainId,
+        logger,
+        maxFeeCapWei: parseUnits("100", "gwei"),
+        pollMs: 50,
+      });
+      const abort = new AbortController();
+      const run1 = first.execute(
+        { to: counter, data: "0x" },
+        { onSigned: (_n, t) => hashes.push(t.hash) },
+        abort.signal,
+      );
+      while (hashes.length === 0) await new Promise((r) => setTimeout(r, 20));
+      abort.abort(); // "crash": shutdown while the tx is pending
+      expect((await run1).outcome).to.equal("persisted");
+      const second = new TxManager({
+        wallet,
+        provider,
+        chainId: anvil.chainId,
+        logger,
+        maxFeeCapWei: parseUnits("100", "gwei"),
+        pollMs: 50,
+      });
+      const extra: string[] = [];
+      const run2 = second.execute(
+        { to: counter, data: "0x" },
+        { resumeHashes: hashes, onSigned: (_n, t) => extra.push(t.hash) },
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      await anvil.mine();
+      const out = await run2;
+      expect(out.outcome).to.equal("confirmed");
+      expect(extra).to.deep.equal([]);
+      expect(BigInt(await provider.getStorage(counter, 0))).to.equal(1n);
+    });
+  });
+});
