@@ -82,7 +82,7 @@ export type ResponderConfigInput = z.input<typeof responderConfigSchema>;
 
 /** Environment variables that override the file, one per setting. */
 export const RESPONDER_ENV: readonly EnvOverride[] = [
-  { env: "VIGIL_RPC_URLS", path: "rpcUrls", type: "list" },
+  { env: "VIGIL_RPC_URL", path: "rpcUrls", type: "list" },
   { env: "VIGIL_CHAIN_ID", path: "chainId", type: "number" },
   { env: "VIGIL_ORACLE", path: "contracts.oracle", type: "string" },
   { env: "VIGIL_REGISTRY", path: "contracts.registry", type: "string" },
@@ -97,8 +97,8 @@ export const RESPONDER_ENV: readonly EnvOverride[] = [
   { env: "VIGIL_MAX_FEE_CAP_GWEI", path: "fees.maxFeeCapGwei", type: "number" },
   { env: "VIGIL_STUCK_AFTER_MS", path: "fees.stuckAfterMs", type: "number" },
   { env: "VIGIL_OUTBOX_PATH", path: "outboxPath", type: "string" },
-  { env: "VIGIL_HTTP_HOST", path: "http.host", type: "string" },
-  { env: "VIGIL_HTTP_PORT", path: "http.port", type: "number" },
+  { env: "VIGIL_RESPONDER_HTTP_HOST", path: "http.host", type: "string" },
+  { env: "VIGIL_RESPONDER_HTTP_PORT", path: "http.port", type: "number" },
   { env: "VIGIL_KEYSTORE", path: "keystorePath", type: "string" },
   { env: "VIGIL_LOG_LEVEL", path: "logLevel", type: "string" },
 ];

@@ -69,9 +69,9 @@ describe("responder config", function () {
       `rpcUrls: [http://127.0.0.1:8545]\nchainId: 31337\ncontracts:\n  oracle: "${VALID.contracts.oracle}"\n  registry: "${VALID.contracts.registry}"\nattestorUrls: [http://127.0.0.1:9101]\n`,
     );
     const c = loadResponderConfig(file, {
-      VIGIL_RPC_URLS: "http://127.0.0.1:1,http://127.0.0.1:2",
+      VIGIL_RPC_URL: "http://127.0.0.1:1,http://127.0.0.1:2",
       VIGIL_FEE_BUMP_PERCENT: "20",
-      VIGIL_HTTP_PORT: "0",
+      VIGIL_RESPONDER_HTTP_PORT: "0",
     });
     expect(c.rpcUrls).to.deep.equal(["http://127.0.0.1:1", "http://127.0.0.1:2"]);
     expect(c.fees.bumpPercent).to.equal(20);
