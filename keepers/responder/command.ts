@@ -87,7 +87,7 @@ export function responderCommand(): Command {
     .option("--port <port>", "port for /healthz and /metrics, 0 = any free port (default: 9102)", int)
     .option(
       "--keystore <file>",
-      "encrypted JSON keystore, used when VIGIL_RESPONDER_KEY is unset; password in VIGIL_KEYSTORE_PASSWORD",
+      "encrypted JSON keystore, used when VIGIL_RESPONDER_KEY is unset; password in VIGIL_KEYSTORE_PASSWORD (default: none)",
     )
     .addOption(
       new Option("--log-level <level>", "log level (default: info)").choices([
