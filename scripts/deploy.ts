@@ -25,18 +25,22 @@ export interface DeployedVigil {
  * Validate parameters and deploy with Ignition on the current Hardhat network.
  * @param deploymentId Ignition deployment id (its journal folder); default `chain-<chainId>`.
  * @param ignitionConfig Ignition settings, e.g. `requiredConfirmations` (1 on a local chain).
+ * @param ignitionConfig Ignition settings, e.g. `requiredConfirmations` (1 on a local chain).
  * Throws VIGIL_CONFIG for bad parameters; Ignition errors pass through.
  */
 export async function deployVigil(
   rawParams: unknown,
   deploymentId?: string,
   source = "parameters",
+  ignitionConfig: { requiredConfirmations?: number } = {},
 ): Promise<DeployedVigil> {
   const params: DeployParams = parseConfig(zDeployParams, rawParams, source);
+  await hre.run("compile", { quiet: true });
   const result = (await hre.ignition.deploy(buildVigilModule(params), {
     parameters: { VigilCore: params.core as unknown as Record<string, never> },
     deploymentId,
     displayUi: false,
+    config: ignitionConfig,
   })) as unknown as Record<string, { getAddress(): Promise<string> }>;
   const markets: string[] = [];
   for (let i = 0; result[`market${i}`]; i++) markets.push(await result[`market${i}`].getAddress());

@@ -24,7 +24,15 @@ describe("outage drill (quick, end to end)", function () {
     exitCode = await new Promise<number | null>((resolve) => {
       const child = spawn(
         process.execPath,
-        [path.join(ROOT, "node_modules/ts-node/dist/bin.js"), "--transpile-only", "scripts/drill/index.ts", "--quick", "--quiet", "--out", out],
+        [
+          path.join(ROOT, "node_modules/ts-node/dist/bin.js"),
+          "--transpile-only",
+          "scripts/drill/index.ts",
+          "--quick",
+          "--quiet",
+          "--out",
+          out,
+        ],
         { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HARDHAT_NETWORK: "" } },
       );
       child.stdout.on("data", (b) => (output += b.toString()));
@@ -41,14 +49,21 @@ describe("outage drill (quick, end to end)", function () {
   });
 
   it("migrates on a killed, a hung and a stalled node, and pauses when no usable node is left", function () {
-    expect(report.faults.map((f) => f.expected)).to.deep.equal(["migrate", "migrate", "migrate", "pause", "pause"]);
+    expect(report.faults.map((f) => f.expected)).to.deep.equal([
+      "migrate",
+      "migrate",
+      "migrate",
+      "pause",
+      "pause",
+    ]);
     for (const f of report.faults) {
       expect(f.reactionTx, f.name).to.match(/^0x[0-9a-f]{64}$/);
       expect(f.reactionAtMs! - f.injectedAtMs!, f.name).to.be.greaterThan(0);
       expect(f.statusChangedAtMs, f.name).to.not.equal(null);
       expect(f.healthyAtMs, f.name).to.not.equal(null);
     }
-    for (const f of report.faults.filter((x) => x.expected === "pause")) expect(f.resumedAtMs, f.name).to.not.equal(null);
+    for (const f of report.faults.filter((x) => x.expected === "pause"))
+      expect(f.resumedAtMs, f.name).to.not.equal(null);
   });
 
   it("never migrates or pauses when no fault calls for it", function () {
