@@ -682,6 +682,9 @@ function attestorConfig(
     expectedChainIds: { [s.serviceId]: s.monitoredChainId },
     probeIntervalMs: s.t.probeIntervalMs,
     timeoutMs: s.t.probeTimeoutMs,
+    // A short error-rate window: a node that comes back is judged on its last few probes, so recovery
+    // is measured in seconds (production default: 20 probes).
+    errorWindow: 5,
     registryRefreshMs: 5_000,
     oracleRefreshMs: 5_000,
     http: { host: "127.0.0.1", port: s.port },

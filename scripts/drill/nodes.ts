@@ -74,6 +74,8 @@ export function nodeCommand(spec: NodeSpec): { cmd: string; args: string[]; env?
           VIGIL_HARDHAT_CHAIN_ID: String(spec.chainId),
           VIGIL_HARDHAT_BLOCK_TIME_MS: String(spec.blockTimeSec * 1000),
           TS_NODE_TRANSPILE_ONLY: "true",
+          // `hardhat node` serves only the in-process network; never inherit the drill's own choice.
+          HARDHAT_NETWORK: "hardhat",
         },
       };
   }
