@@ -315,9 +315,10 @@ async function main(): Promise<void> {
         String(r.quorum).padStart(6),
         String(r.endpoints).padStart(9),
         r.gasUsed.toLocaleString("en-US").padStart(10),
-        Math.round(r.gasUsed / r.endpoints)
-          .toLocaleString("en-US")
-          .padStart(13),
+        (r.operation.startsWith("submit")
+          ? Math.round(r.gasUsed / r.endpoints).toLocaleString("en-US")
+          : ""
+        ).padStart(13),
       ].join("  "),
     );
   }

@@ -317,6 +317,14 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       return s.every((h) => Number(h.status) === Status.HEALTHY);
     }, t.reactionTimeoutMs * 2);
     if (!ready) throw new Error(`endpoints did not all become HEALTHY; see the keeper logs in ${workDir}`);
+    // A market whose dependencies were never attested is tripped at start-up (silence is failure) and
+    // resumes once they have been HEALTHY for its grace period.
+    const open = await waitUntil(
+      async () => !(await guard.isPaused(marketId)),
+      t.reactionTimeoutMs + t.gracePeriod * 1000,
+    );
+    if (!open) throw new Error(`the market did not open after start-up; see the keeper logs in ${workDir}`);
+    const steadyAtMs = Date.now();
     say("info", "steady state: every endpoint HEALTHY, market open — injecting faults");
 
     const activeIndex = async () => ids.indexOf((await registry.activeEndpoint(serviceId)).id.toLowerCase());
@@ -419,58 +427,61 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       },
     );
 
-    // 4. wrong chain: backup-2 restarted on another chain id, then the other two go down, so the
-    //    wrong-chain node is the only one answering. It must be DOWN and never chosen: pause instead.
+    // 4. wrong chain: backup-2 restarts serving another chain id. It answers quickly and looks
+    //    alive, but attestors check the chain id: it must be marked DOWN, and nothing else happens.
+    const wrong = newFault("a node answers for the wrong chain", "none");
+    faults.push(wrong);
     {
-      const f = newFault("backup-2 on the wrong chain, the others down", "pause");
+      wrong.injectedAtMs = Date.now();
+      say("fault", `FAULT ${faults.length}: backup-2 (ganache) restarted with chain id 999`);
+      await nodes[2].restart({ chainId: 999 });
+      const [firstBad, down] = await Promise.all([
+        observations.firstBelow(ids[2], 5000, wrong.injectedAtMs, t.reactionTimeoutMs),
+        watcher.waitFor(
+          (e) => e.kind === "status" && e.endpointId.toLowerCase() === ids[2] && e.current === Status.DOWN,
+          wrong.injectedAtMs,
+          t.reactionTimeoutMs,
+        ),
+      ]);
+      wrong.firstUnhealthyAtMs = firstBad;
+      wrong.statusChangedAtMs = down?.seenAtMs ?? null;
+      if (!down) failures.push(`${wrong.name}: the wrong-chain node was not marked DOWN`);
+    }
+
+    // 5. every node of the service down at once: primary and backup-1 killed while backup-2 still
+    //    answers for the wrong chain — the only node answering must never be chosen: pause instead,
+    //    and the market's exits stay open.
+    {
+      const f = newFault("every node of the service down", "pause");
       faults.push(f);
       f.injectedAtMs = Date.now();
-      say(
-        "fault",
-        `FAULT ${faults.length}: backup-2 restarted with chain id 999; primary and backup-1 killed`,
-      );
-      await nodes[2].restart({ chainId: 999 });
-      const wrongDown = await watcher.waitFor(
-        (e) => e.kind === "status" && e.endpointId.toLowerCase() === ids[2] && e.current === Status.DOWN,
-        f.injectedAtMs,
-        t.reactionTimeoutMs,
-      );
-      if (!wrongDown) failures.push(`${f.name}: the wrong-chain node was not marked DOWN`);
-      const beforeKill = Date.now();
+      say("fault", `FAULT ${faults.length}: primary and backup-1 killed; only the wrong-chain node answers`);
       await Promise.all([nodes[0].kill(), nodes[1].kill()]);
-      await pauseFault(f, beforeKill, [0, 1, 2]);
-      // never migrated to the wrong-chain node
+      await pauseFault(f, f.injectedAtMs, [0, 1]);
       if (
         watcher.events.some(
-          (e) => e.kind === "migration" && e.to.toLowerCase() === ids[2] && e.seenAtMs >= f.injectedAtMs!,
+          (e) => e.kind === "migration" && e.to.toLowerCase() === ids[2] && e.seenAtMs >= wrong.injectedAtMs!,
         )
       ) {
         failures.push(`${f.name}: migrated to the wrong-chain node`);
       }
       await checkExitsOpen(f.name);
+      // 6. recovery: every node back, on the right chain
       f.recoveredAtMs = Date.now();
+      wrong.recoveredAtMs = f.recoveredAtMs;
       say("recover", "recover: backup-2 back on chain 1337, primary and backup-1 restarted");
       nodes[2].spec.chainId = MONITORED_CHAIN;
       await Promise.all([nodes[2].restart(), nodes[0].start(90_000), nodes[1].start(90_000)]);
       await syncHeads(nodes);
       await resumeAfterPause(f);
-    }
-
-    // 5. every node down at once
-    {
-      const f = newFault("every node of the service down", "pause");
-      faults.push(f);
-      f.injectedAtMs = Date.now();
-      say("fault", `FAULT ${faults.length}: every node killed at once`);
-      await Promise.all(nodes.map((n) => n.kill()));
-      await pauseFault(f, f.injectedAtMs, [0, 1, 2]);
-      await checkExitsOpen(f.name);
-      // 6. recovery
-      f.recoveredAtMs = Date.now();
-      say("recover", "recover: every node restarted");
-      await Promise.all(nodes.map((n) => n.start(90_000)));
-      await syncHeads(nodes);
-      await resumeAfterPause(f);
+      const b2 = watcher.events.find(
+        (e) =>
+          e.kind === "status" &&
+          e.endpointId.toLowerCase() === ids[2] &&
+          e.current === Status.HEALTHY &&
+          e.seenAtMs >= f.recoveredAtMs!,
+      );
+      wrong.healthyAtMs = b2?.seenAtMs ?? null;
     }
 
     async function pauseFault(f: FaultRecord, sinceMs: number, affected: number[]) {
@@ -535,10 +546,11 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
 
     // ------------------------------------------------------------------ verdict
     await sleep(2000);
-    const falseMigrations = watcher.events.filter(
+    const after = watcher.events.filter((e) => e.seenAtMs >= steadyAtMs);
+    const falseMigrations = after.filter(
       (e) => e.kind === "migration" && !expectedMigrations.has(e.tx),
     ).length;
-    const falsePauses = watcher.events.filter((e) => e.kind === "pause" && !expectedPauses.has(e.tx)).length;
+    const falsePauses = after.filter((e) => e.kind === "pause" && !expectedPauses.has(e.tx)).length;
     if (falseMigrations) failures.push(`${falseMigrations} migration(s) that no fault called for`);
     if (falsePauses) failures.push(`${falsePauses} pause(s) that no fault called for`);
     const dead = procs.deadKeepers();

@@ -48,22 +48,29 @@ describe("outage drill (quick, end to end)", function () {
     expect(exitCode).to.equal(0);
   });
 
-  it("migrates on a killed, a hung and a stalled node, and pauses when no usable node is left", function () {
+  it("migrates off a killed, a hung and a stalled node, marks a wrong-chain node DOWN, and pauses when every node is down", function () {
     expect(report.faults.map((f) => f.expected)).to.deep.equal([
       "migrate",
       "migrate",
       "migrate",
-      "pause",
+      "none",
       "pause",
     ]);
     for (const f of report.faults) {
+      expect(f.statusChangedAtMs, f.name).to.not.equal(null);
+      expect(f.firstUnhealthyAtMs, f.name).to.not.equal(null);
+      expect(f.healthyAtMs, f.name).to.not.equal(null);
+      if (f.expected === "none") {
+        expect(f.reactionTx, f.name).to.equal(null);
+        continue;
+      }
       expect(f.reactionTx, f.name).to.match(/^0x[0-9a-f]{64}$/);
       expect(f.reactionAtMs! - f.injectedAtMs!, f.name).to.be.greaterThan(0);
-      expect(f.statusChangedAtMs, f.name).to.not.equal(null);
-      expect(f.healthyAtMs, f.name).to.not.equal(null);
     }
-    for (const f of report.faults.filter((x) => x.expected === "pause"))
+    for (const f of report.faults.filter((x) => x.expected === "pause")) {
       expect(f.resumedAtMs, f.name).to.not.equal(null);
+      expect(f.resumedAtMs!, f.name).to.be.greaterThan(f.healthyAtMs!);
+    }
   });
 
   it("never migrates or pauses when no fault calls for it", function () {
