@@ -328,8 +328,10 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     say("info", "steady state: every endpoint HEALTHY, market open — injecting faults");
 
     const activeIndex = async () => ids.indexOf((await registry.activeEndpoint(serviceId)).id.toLowerCase());
-    const expectedMigrations = new Set<string>(); // tx hashes of expected migrations (failover or failback)
-    const expectedPauses = new Set<string>();
+    // Which endpoints each fault affects, so every migration and pause can be judged afterwards: a
+    // failover is justified only off an endpoint under a fault, a failback only onto one that is not,
+    // a pause only while a pause fault is in force.
+    const affectedBy = new Map<FaultRecord, number[]>();
 
     /** Wait until the service is back on the primary (failback) and every endpoint is HEALTHY. */
     const settle = async (f: FaultRecord, affected: number[]) => {
@@ -351,7 +353,6 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
         failures.push(`${f.name}: affected endpoints not HEALTHY again within ${t.reactionTimeoutMs} ms`);
       const back = await waitUntil(async () => (await activeIndex()) === 0, t.reactionTimeoutMs);
       if (!back) failures.push(`${f.name}: no failback to the primary within ${t.reactionTimeoutMs} ms`);
-      for (const e of watcher!.events) if (e.kind === "migration" && e.failback) expectedMigrations.add(e.tx);
     };
 
     const migrateFault = async (
@@ -362,6 +363,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       const f = newFault(name, "migrate");
       faults.push(f);
       const from = await activeIndex();
+      affectedBy.set(f, [from]);
       const node = nodes[from];
       f.injectedAtMs = Date.now();
       say("fault", `FAULT ${faults.length}: ${name} — ${node.spec.name} (${node.spec.impl})`);
@@ -387,7 +389,6 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       if (migration && migration.kind === "migration") {
         f.reactionAtMs = migration.seenAtMs;
         f.reactionTx = migration.tx;
-        expectedMigrations.add(migration.tx);
         const to = ids.indexOf(migration.to.toLowerCase());
         const h = await oracle.statusOf(migration.to);
         if (Number(h.status) !== Status.HEALTHY)
@@ -431,6 +432,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     //    alive, but attestors check the chain id: it must be marked DOWN, and nothing else happens.
     const wrong = newFault("a node answers for the wrong chain", "none");
     faults.push(wrong);
+    affectedBy.set(wrong, [2]);
     {
       wrong.injectedAtMs = Date.now();
       say("fault", `FAULT ${faults.length}: backup-2 (ganache) restarted with chain id 999`);
@@ -454,6 +456,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     {
       const f = newFault("every node of the service down", "pause");
       faults.push(f);
+      affectedBy.set(f, [0, 1, 2]);
       f.injectedAtMs = Date.now();
       say("fault", `FAULT ${faults.length}: primary and backup-1 killed; only the wrong-chain node answers`);
       await Promise.all([nodes[0].kill(), nodes[1].kill()]);
@@ -504,7 +507,6 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       if (pause) {
         f.reactionAtMs = pause.seenAtMs;
         f.reactionTx = pause.tx;
-        expectedPauses.add(pause.tx);
       } else failures.push(`${f.name}: market not paused within ${t.reactionTimeoutMs} ms`);
     }
 
@@ -546,11 +548,29 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
 
     // ------------------------------------------------------------------ verdict
     await sleep(2000);
+    const endMs = Date.now();
+    const underFault = (endpoint: number, atMs: number) =>
+      faults.some(
+        (f) =>
+          (affectedBy.get(f) ?? []).includes(endpoint) &&
+          atMs >= f.injectedAtMs! &&
+          atMs <= (f.healthyAtMs ?? endMs) + 2000,
+      );
     const after = watcher.events.filter((e) => e.seenAtMs >= steadyAtMs);
-    const falseMigrations = after.filter(
-      (e) => e.kind === "migration" && !expectedMigrations.has(e.tx),
+    const falseMigrations = after.filter((e) => {
+      if (e.kind !== "migration") return false;
+      // A failback is the recovery path (the contract requires the target HEALTHY for the recovery
+      // period); a failover is false when it leaves an endpoint no fault touched.
+      return !e.failback && !underFault(ids.indexOf(e.from.toLowerCase()), e.seenAtMs);
+    }).length;
+    const falsePauses = after.filter(
+      (e) =>
+        e.kind === "pause" &&
+        !faults.some(
+          (f) =>
+            f.expected === "pause" && e.seenAtMs >= f.injectedAtMs! && e.seenAtMs <= (f.resumedAtMs ?? endMs),
+        ),
     ).length;
-    const falsePauses = after.filter((e) => e.kind === "pause" && !expectedPauses.has(e.tx)).length;
     if (falseMigrations) failures.push(`${falseMigrations} migration(s) that no fault called for`);
     if (falsePauses) failures.push(`${falsePauses} pause(s) that no fault called for`);
     const dead = procs.deadKeepers();
