@@ -37,10 +37,9 @@ import {IHealthOracle} from "./interfaces/IHealthOracle.sol";
  */
 contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTransient {
     /// @dev keccak256("Observation(bytes32 configDigest,bytes32 endpointId,uint64 round,uint16 healthBps,uint64 observedAt)")
-    bytes32 public constant OBSERVATION_TYPEHASH =
-        keccak256(
-            "Observation(bytes32 configDigest,bytes32 endpointId,uint64 round,uint16 healthBps,uint64 observedAt)"
-        );
+    bytes32 public constant OBSERVATION_TYPEHASH = keccak256(
+        "Observation(bytes32 configDigest,bytes32 endpointId,uint64 round,uint16 healthBps,uint64 observedAt)"
+    );
 
     /// @inheritdoc IHealthOracle
     uint256 public constant MAX_LISTENERS = 4;
@@ -315,7 +314,9 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     ) external view returns (bytes32) {
         return
             _hashTypedDataV4(
-                keccak256(abi.encode(OBSERVATION_TYPEHASH, configDigest_, endpointId, round, healthBps, observedAt))
+                keccak256(
+                    abi.encode(OBSERVATION_TYPEHASH, configDigest_, endpointId, round, healthBps, observedAt)
+                )
             );
     }
 
@@ -327,7 +328,19 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     /// hashing buffers shared by every observation of the transaction.
     function _loadContext(bytes32 configDigest_) private view returns (Context memory ctx) {
         uint256 config = _config;
-        (bytes32 digest, address[] memory members) = _readSet(config);
+        address pointer = address(uint160(config));
+        uint256 count = uint8(config >> _COUNT_SHIFT);
+        bytes32 digest;
+        address[] memory members;
+        assembly ("memory-safe") {
+            // As {_readSet}: one EXTCODECOPY brings the digest and the member list (an empty account copies zeros).
+            members := mload(0x40)
+            let size := shl(5, add(count, 1))
+            extcodecopy(pointer, members, 1, size)
+            digest := mload(members)
+            mstore(members, count)
+            mstore(0x40, add(members, size))
+        }
         if (digest != configDigest_ || digest == bytes32(0)) {
             revert HealthOracleConfigDigestMismatch(digest, configDigest_);
         }
@@ -336,10 +349,12 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         // EIP-712: structHash = keccak256(typeHash ‖ configDigest ‖ endpointId ‖ round ‖ healthBps ‖ observedAt),
         // digest = keccak256(0x1901 ‖ domainSeparator ‖ structHash), as OpenZeppelin `MessageHashUtils`
         // computes it; the constant parts are written once here instead of once per signature.
-        uint256 buffer = _allocate(9 << 5);
+        uint256 buffer;
         bytes32 typeHash = OBSERVATION_TYPEHASH;
         bytes32 separator = _domainSeparatorV4();
         assembly ("memory-safe") {
+            buffer := mload(0x40)
+            mstore(0x40, add(buffer, 0x120)) // 9 words
             mstore(buffer, typeHash)
             mstore(add(buffer, 0x20), digest)
             mstore(add(buffer, 0xc0), hex"1901")
@@ -367,7 +382,7 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
                 );
         }
         uint256 packed = _endpoints[endpointId];
-        uint256 policy = _policyWord(endpointId, packed);
+        uint256 policy = packed & _OWN_POLICY_FLAG == 0 ? _defaultPolicy : _endpointPolicies[endpointId];
         _prepareRound(ctx, endpointId, round, uint32(policy >> _MAX_AGE_SHIFT));
         uint256 median;
         (median, err) = _verifyObservations(ctx, observations);
@@ -380,24 +395,40 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     }
 
     /// @dev Fills the per-round part of `ctx`: the accepted time window and the struct-hash preimage.
-    function _prepareRound(Context memory ctx, bytes32 endpointId, uint64 round, uint256 maxAge) private view {
+    function _prepareRound(
+        Context memory ctx,
+        bytes32 endpointId,
+        uint64 round,
+        uint256 maxAge
+    ) private view {
         ctx.endpointId = endpointId;
         ctx.round = round;
         ctx.maxAge = maxAge;
-        (uint256 oldestAllowed, uint256 latestAllowed) = _timeWindow(maxAge);
-        unchecked {
-            // The round's time slot `[round * roundSeconds, (round + 1) * roundSeconds)` (round < 2^64 and
-            // roundSeconds < 2^32: no overflow), clipped to `[now - maxAge, now + maxSkew]`.
-            uint256 roundStart = uint256(round) * _roundSeconds;
-            uint256 roundEnd = roundStart + _roundSeconds - 1;
-            ctx.earliest = roundStart > oldestAllowed ? roundStart : oldestAllowed;
-            ctx.latest = roundEnd < latestAllowed ? roundEnd : latestAllowed;
-        }
         uint256 buffer = ctx.hashBuffer;
+        uint256 secondsPerRound = _roundSeconds;
+        uint256 skew = _maxSkew;
+        uint256 earliest;
+        uint256 latest;
         assembly ("memory-safe") {
             mstore(add(buffer, 0x40), endpointId)
             mstore(add(buffer, 0x60), round)
+            // The round's time slot `[round * roundSeconds, (round + 1) * roundSeconds)` (round < 2^64 and
+            // roundSeconds < 2^32: no overflow), clipped to `[now - maxAge, now + maxSkew]` (see _timeWindow).
+            earliest := mul(round, secondsPerRound)
+            latest := sub(add(earliest, secondsPerRound), 1)
+            if gt(timestamp(), maxAge) {
+                let oldestAllowed := sub(timestamp(), maxAge)
+                if lt(earliest, oldestAllowed) {
+                    earliest := oldestAllowed
+                }
+            }
+            let latestAllowed := add(timestamp(), skew)
+            if gt(latest, latestAllowed) {
+                latest := latestAllowed
+            }
         }
+        ctx.earliest = earliest;
+        ctx.latest = latest;
     }
 
     /// @dev Accepted observation times regardless of round: `[now - maxAge, now + maxSkew]` (floored at zero).
@@ -416,7 +447,9 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
      * ECRECOVER precompile), so observations are read from calldata with CALLDATALOAD instead of the ABI
      * decoder's per-field validation. Out-of-range words are still caught: `healthBps` and `observedAt` are read
      * as full words and bounded below, and a bogus signature offset or length yields a malformed signature.
+     * The search fast path and the insertion step stay inline for the same reason, hence the length.
      */
+    // solhint-disable-next-line function-max-lines
     function _verifyObservations(
         Context memory ctx,
         SignedObservation[] calldata observations
@@ -430,7 +463,7 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         // sorted, the next signer can only be found after it (Safe GS026 / OCR2: strictly ascending signers).
         uint256 from;
         address[] memory members = ctx.members;
-        for (uint256 i; i < observations.length; ) {
+        for (uint256 i; i < observations.length;) {
             (address signer, uint256 healthBps, bool valid) = _readObservation(ctx, observations, i);
             if (!valid) return (0, _observationError(ctx, observations, i));
             if (signer == address(0)) {
@@ -539,7 +572,11 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
             } else if ((previous == _HEALTHY && !good) || previous == _UNKNOWN) {
                 current = _DEGRADED;
             }
-            next = (packed & _OWN_POLICY_FLAG) | current | (goodStreak << _GOOD_SHIFT) | (badStreak << _BAD_SHIFT);
+            next =
+                (packed & _OWN_POLICY_FLAG) |
+                current |
+                (goodStreak << _GOOD_SHIFT) |
+                (badStreak << _BAD_SHIFT);
             // `since` restarts on every change; a stale reset always ends in one (a round never leaves UNKNOWN).
             next |= (current != previous ? block.timestamp : uint40(packed >> _SINCE_SHIFT)) << _SINCE_SHIFT;
         }
@@ -558,7 +595,13 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
             if (gasLeft < _listenerGasRequired) {
                 revert HealthOracleInsufficientGasForListener(gasLeft, _listenerGasRequired);
             }
-            try IHealthListener(listener).onStatusChange{gas: _listenerGasLimit}(endpointId, previous, current) {
+            try
+                IHealthListener(listener).onStatusChange{gas: _listenerGasLimit}(
+                    endpointId,
+                    previous,
+                    current
+                )
+            {
                 // Notified.
             } catch {
                 emit ListenerFailed(listener, endpointId, _returnDataPrefix());
@@ -579,7 +622,8 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         (uint256 healthBps, uint256 observedAt, ) = _observationAt(observations, position);
         (uint256 oldestAllowed, uint256 latestAllowed) = _timeWindow(ctx.maxAge);
         if (healthBps > _MAX_BPS) {
-            return abi.encodeWithSelector(HealthOracleHealthOutOfRange.selector, position, _toUint16(healthBps));
+            return
+                abi.encodeWithSelector(HealthOracleHealthOutOfRange.selector, position, _toUint16(healthBps));
         }
         if (observedAt > latestAllowed) {
             return
@@ -591,10 +635,21 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
                 );
         }
         if (observedAt < oldestAllowed) {
-            return abi.encodeWithSelector(HealthOracleStaleObservation.selector, ctx.endpointId, observedAt, ctx.maxAge);
+            return
+                abi.encodeWithSelector(
+                    HealthOracleStaleObservation.selector,
+                    ctx.endpointId,
+                    observedAt,
+                    ctx.maxAge
+                );
         }
         return
-            abi.encodeWithSelector(HealthOracleObservationOutsideRound.selector, ctx.endpointId, ctx.round, observedAt);
+            abi.encodeWithSelector(
+                HealthOracleObservationOutsideRound.selector,
+                ctx.endpointId,
+                ctx.round,
+                observedAt
+            );
     }
 
     /// @dev Why `signer` at `position` is not among `members[from:]`: the previous signer again, a lower
@@ -647,7 +702,7 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         Context memory ctx,
         SignedObservation[] calldata observations,
         uint256 i
-    ) private view returns (address signer, uint256 healthBps, bool valid) {
+    ) private pure returns (address signer, uint256 healthBps, bool valid) {
         uint256 earliest = ctx.earliest;
         uint256 latest = ctx.latest;
         uint256 buffer = ctx.hashBuffer;
@@ -680,7 +735,11 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     }
 
     /// @dev Binary search for `signer` in the ascending `members[from:]`: the index after it, or `_NOT_FOUND`.
-    function _search(address[] memory members, uint256 from, address signer) private pure returns (uint256 next) {
+    function _search(
+        address[] memory members,
+        uint256 from,
+        address signer
+    ) private pure returns (uint256 next) {
         assembly ("memory-safe") {
             next := not(0) // _NOT_FOUND
             let data := add(members, 0x20)
@@ -723,7 +782,12 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     /// @dev Deploys `runtime` as the code of a new contract (SSTORE2) and returns its address.
     function _deployData(bytes memory runtime) private returns (address pointer) {
         // Init code: PUSH2 len, DUP1, PUSH1 0x0a, RETURNDATASIZE, CODECOPY, RETURNDATASIZE, RETURN, then runtime.
-        bytes memory initCode = abi.encodePacked(hex"61", uint16(runtime.length), hex"80600a3d393df3", runtime);
+        bytes memory initCode = abi.encodePacked(
+            hex"61",
+            uint16(runtime.length),
+            hex"80600a3d393df3",
+            runtime
+        );
         assembly ("memory-safe") {
             pointer := create(0, add(initCode, 0x20), mload(initCode))
         }
@@ -795,14 +859,6 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     function _revertWith(bytes memory err) private pure {
         assembly ("memory-safe") {
             revert(add(err, 0x20), mload(err))
-        }
-    }
-
-    /// @dev Reserves `size` bytes of memory and returns their address.
-    function _allocate(uint256 size) private pure returns (uint256 pointer) {
-        assembly ("memory-safe") {
-            pointer := mload(0x40)
-            mstore(0x40, add(pointer, size))
         }
     }
 

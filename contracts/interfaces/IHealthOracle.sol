@@ -83,7 +83,9 @@ interface IHealthOracle {
     event AttestorSetChanged(bytes32 indexed configDigest, uint32 version, address[] attestors, uint8 quorum);
 
     /// @notice A quorum round was accepted for `endpointId`; `healthBps` is the median of `signers` values.
-    event RoundAccepted(bytes32 indexed endpointId, uint64 indexed round, uint16 healthBps, uint8 signers);
+    /// @dev `round` is not indexed: one topic less keeps a routine update within the gas budget; filter by
+    /// endpoint and read the round from the data.
+    event RoundAccepted(bytes32 indexed endpointId, uint64 round, uint16 healthBps, uint8 signers);
 
     /// @notice The stored status of `endpointId` changed at `since` (block time).
     event StatusChanged(bytes32 indexed endpointId, Status previous, Status current, uint64 since);
