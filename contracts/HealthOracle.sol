@@ -215,7 +215,7 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
 
     /// @inheritdoc IHealthOracle
     /// @dev The listener must have code: a call to an address without code would revert outside try/catch.
-    function addListener(address listener) external onlyOwner {
+    function addStatusListener(address listener) external onlyOwner {
         uint256 count = _listeners.length;
         if (count >= MAX_LISTENERS || listener.code.length == 0) revert HealthOracleInvalidListener(listener);
         for (uint256 i; i < count; ++i) {
@@ -227,7 +227,7 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
 
     /// @inheritdoc IHealthOracle
     /// @dev Keeps the order of the remaining listeners (the registry is notified before the guard).
-    function removeListener(address listener) external onlyOwner {
+    function removeStatusListener(address listener) external onlyOwner {
         uint256 count = _listeners.length;
         for (uint256 i; i < count; ++i) {
             if (_listeners[i] == listener) {
@@ -285,7 +285,7 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     }
 
     /// @inheritdoc IHealthOracle
-    function listeners() external view returns (address[] memory) {
+    function statusListeners() external view returns (address[] memory) {
         return _listeners;
     }
 

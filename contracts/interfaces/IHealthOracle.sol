@@ -202,11 +202,16 @@ interface IHealthOracle {
     /// @notice Make `endpointId` use the default policy again. Owner only.
     function clearEndpointPolicy(bytes32 endpointId) external;
 
-    /// @notice Add a status listener (at most {MAX_LISTENERS}). Owner only.
-    function addListener(address listener) external;
+    /// @notice Add a status listener (at most {MAX_LISTENERS}), notified after those already registered.
+    /// Owner only. Reverts {HealthOracleInvalidListener}.
+    /// @dev Named `…StatusListener(s)` because ethers' `BaseContract` already owns `addListener`,
+    /// `removeListener` and `listeners` (event subscriptions): same-named contract functions are unreachable
+    /// through an ethers `Contract` and break TypeChain's generated types.
+    function addStatusListener(address listener) external;
 
-    /// @notice Remove a status listener. Owner only.
-    function removeListener(address listener) external;
+    /// @notice Remove a status listener, keeping the order of the others. Owner only.
+    /// Reverts {HealthOracleInvalidListener}.
+    function removeStatusListener(address listener) external;
 
     // ------------------------------------------------------------------------------------------------
     // Reads
@@ -226,7 +231,7 @@ interface IHealthOracle {
     function attestorSet() external view returns (uint32 version, uint8 quorum, address[] memory attestors);
 
     /// @notice Registered listeners, in notification order.
-    function listeners() external view returns (address[] memory);
+    function statusListeners() external view returns (address[] memory);
 
     /// @notice Most listeners that can be registered (4).
     function MAX_LISTENERS() external view returns (uint256);

@@ -167,10 +167,12 @@ export async function attest(
   params: AttestParams,
   options: SignOptions = {},
 ): Promise<AttestedRound> {
-  const at = (i: number) => BigInt(Array.isArray(params.observedAt) ? params.observedAt[i] : params.observedAt);
+  const at = (i: number) =>
+    BigInt(Array.isArray(params.observedAt) ? params.observedAt[i] : params.observedAt);
   const bps = (i: number) => (Array.isArray(params.healthBps) ? params.healthBps[i] : params.healthBps);
   const configDigest = params.configDigest ?? (await oracle.configDigest());
-  const round = params.round !== undefined ? BigInt(params.round) : roundOf(at(0), await oracle.roundSeconds());
+  const round =
+    params.round !== undefined ? BigInt(params.round) : roundOf(at(0), await oracle.roundSeconds());
   const observations = await Promise.all(
     signers.map((signer, i) =>
       signObservation(
@@ -191,7 +193,11 @@ export function submitArgs(r: AttestedRound): [string, string, bigint, SignedObs
 }
 
 /** One `Report` of `submitBatch` for an attested round. */
-export function toReport(r: AttestedRound): { endpointId: string; round: bigint; observations: SignedObservation[] } {
+export function toReport(r: AttestedRound): {
+  endpointId: string;
+  round: bigint;
+  observations: SignedObservation[];
+} {
   return { endpointId: r.endpointId, round: r.round, observations: r.observations };
 }
 
