@@ -83,7 +83,9 @@ interface IHealthOracle {
     event AttestorSetChanged(bytes32 indexed configDigest, uint32 version, address[] attestors, uint8 quorum);
 
     /// @notice A quorum round was accepted for `endpointId`; `healthBps` is the median of `signers` values.
-    event RoundAccepted(bytes32 indexed endpointId, uint64 indexed round, uint16 healthBps, uint8 signers);
+    /// @dev `round` is not indexed: one topic less keeps a routine update within the gas budget; filter by
+    /// endpoint and read the round from the data.
+    event RoundAccepted(bytes32 indexed endpointId, uint64 round, uint16 healthBps, uint8 signers);
 
     /// @notice The stored status of `endpointId` changed at `since` (block time).
     event StatusChanged(bytes32 indexed endpointId, Status previous, Status current, uint64 since);
@@ -112,7 +114,8 @@ interface IHealthOracle {
     error HealthOracleAttestorsNotAscending(uint256 index, address attestor);
     /// @notice A policy violates `0 < downBelowBps < upAtBps <= 10_000` or has a zero round count or time.
     error HealthOracleInvalidPolicy(Policy policy);
-    /// @notice The submission was made for another attestor-set configuration.
+    /// @notice The submission was made for another attestor-set configuration. `expected` is zero before the
+    /// first {setAttestors}: until then every submission is rejected.
     error HealthOracleConfigDigestMismatch(bytes32 expected, bytes32 received);
     /// @notice Fewer observations than the quorum.
     error HealthOracleInsufficientSignatures(uint256 received, uint256 quorum);
@@ -137,11 +140,15 @@ interface IHealthOracle {
     error HealthOracleRoundNotNewer(bytes32 endpointId, uint64 round, uint64 lastRound);
     /// @notice Entry `index` of a {submitBatch} failed with `reason` (the inner custom error).
     error HealthOracleBatchEntryFailed(uint256 index, bytes32 endpointId, bytes reason);
-    /// @notice Too many listeners, or the listener is already registered / not registered.
+    /// @notice Too many listeners, the zero address or an address without code, or the listener is already
+    /// registered (add) / not registered (remove).
     error HealthOracleInvalidListener(address listener);
     /// @notice Not enough gas left to give a listener its full budget (so the 63/64 rule cannot be used to
     /// starve it). Send more gas; `eth_estimateGas` accounts for it.
     error HealthOracleInsufficientGasForListener(uint256 gasLeft, uint256 required);
+    /// @notice Constructor arguments out of range: `roundSeconds` must be 1..2^32-1, `maxSkew` at most 2^32-1
+    /// seconds, `listenerGasLimit` 1..2_000_000 gas.
+    error HealthOracleInvalidParameters(uint64 roundSeconds, uint64 maxSkew, uint256 listenerGasLimit);
 
     // ------------------------------------------------------------------------------------------------
     // Writes
@@ -169,8 +176,12 @@ interface IHealthOracle {
 
     /**
      * @notice Accept many endpoints' rounds in one transaction. Anyone may call.
-     * @dev All or nothing: a bad entry reverts the whole batch with {HealthOracleBatchEntryFailed} naming it.
-     * Keepers simulate first and drop the entries that would fail.
+     * @dev All or nothing: a bad entry reverts the whole batch with {HealthOracleBatchEntryFailed} naming it
+     * and carrying the error {submit} would have raised for it. Errors that concern the whole transaction
+     * are not wrapped: {HealthOracleConfigDigestMismatch} (one digest for the batch) and
+     * {HealthOracleInsufficientGasForListener}. Keepers simulate first and drop the entries that would fail.
+     * @param configDigest The {configDigest} the attestors signed under (one for every entry).
+     * @param reports One entry per endpoint round; each follows the rules of {submit}.
      */
     function submitBatch(bytes32 configDigest, Report[] calldata reports) external;
 
@@ -191,10 +202,15 @@ interface IHealthOracle {
     /// @notice Make `endpointId` use the default policy again. Owner only.
     function clearEndpointPolicy(bytes32 endpointId) external;
 
-    /// @notice Add a status listener (at most `MAX_LISTENERS`). Owner only.
+    /// @notice Add a status listener (at most {MAX_LISTENERS}), notified after those already registered.
+    /// Owner only. Reverts {HealthOracleInvalidListener}.
+    /// @dev Named `…StatusListener(s)` because ethers' `BaseContract` already owns `addListener`,
+    /// `removeListener` and `listeners` (event subscriptions): same-named contract functions are unreachable
+    /// through an ethers `Contract` and break TypeChain's generated types.
     function addStatusListener(address listener) external;
 
-    /// @notice Remove a status listener. Owner only.
+    /// @notice Remove a status listener, keeping the order of the others. Owner only.
+    /// Reverts {HealthOracleInvalidListener}.
     function removeStatusListener(address listener) external;
 
     // ------------------------------------------------------------------------------------------------
@@ -217,6 +233,9 @@ interface IHealthOracle {
     /// @notice Registered listeners, in notification order.
     function statusListeners() external view returns (address[] memory);
 
+    /// @notice Most listeners that can be registered (4).
+    function MAX_LISTENERS() external view returns (uint256);
+
     /// @notice Seconds per round (immutable).
     function roundSeconds() external view returns (uint64);
 
@@ -226,7 +245,8 @@ interface IHealthOracle {
     /// @notice Gas given to each listener call (immutable).
     function listenerGasLimit() external view returns (uint256);
 
-    /// @notice EIP-712 struct hash preimage: the digest the attestor signs for one observation.
+    /// @notice The EIP-712 digest (`\x19\x01 ‖ domainSeparator ‖ structHash`) an attestor signs for one
+    /// observation, so off-chain code can check its signer against the contract's own hashing.
     function observationDigest(
         bytes32 configDigest,
         bytes32 endpointId,
