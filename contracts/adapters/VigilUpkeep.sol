@@ -28,6 +28,10 @@ contract VigilUpkeep is IVigilUpkeep {
     /// @dev Head of `abi.encode(Action[])`: the offset word (always 0x20) and the length word.
     uint256 private constant _HEAD_BYTES = 64;
 
+    /// @dev Longest `checkData` read: canonical `abi.encode(bytes32[], uint256[])` of {MAX_ITEMS} each (two
+    /// offset words, two length words, the items). Checked before decoding, so oversized data costs nothing.
+    uint256 private constant _MAX_CHECK_DATA_BYTES = 4 * 32 + 2 * MAX_ITEMS * 32;
+
     IEndpointRegistry private immutable _registry;
     IMarketGuard private immutable _guard;
 
@@ -50,6 +54,7 @@ contract VigilUpkeep is IVigilUpkeep {
     function checkUpkeep(
         bytes calldata checkData
     ) external view override returns (bool upkeepNeeded, bytes memory performData) {
+        if (checkData.length > _MAX_CHECK_DATA_BYTES) return (false, "");
         (bytes32[] memory serviceIds, uint256[] memory marketIds) = abi.decode(
             checkData,
             (bytes32[], uint256[])

@@ -71,7 +71,8 @@ interface IVigilUpkeep is AutomationCompatibleInterface {
      * @param checkData `abi.encode(bytes32[] serviceIds, uint256[] marketIds)`. Reverts (ABI decoding) when
      * malformed, so a bad registration shows at once.
      * @return upkeepNeeded True when at least one action is due; false too when either list is longer than
-     * {MAX_ITEMS}.
+     * {MAX_ITEMS} or `checkData` is longer than their canonical encoding at {MAX_ITEMS} each (checked before
+     * decoding).
      * @return performData `abi.encode(Action[])` of the due actions; empty when `upkeepNeeded` is false.
      */
     function checkUpkeep(

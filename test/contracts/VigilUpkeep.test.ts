@@ -271,11 +271,17 @@ describe("VigilUpkeep", function () {
       expect(r.actions).to.deep.equal(many.slice(0, MAX_ACTIONS).map((id) => ({ kind: Act.MIGRATE, id })));
     });
 
-    it("returns false when a list is longer than MAX_ITEMS, even with actions due", async function () {
+    it("returns false when a list is longer than MAX_ITEMS or checkData is longer than their encoding, even with actions due", async function () {
       const f = await loadFixture(allDueFixture);
       const fifty = Array<string>(MAX_ITEMS).fill(f.ws);
-      expect((await check(f.upkeep, checkData(fifty, Array(MAX_ITEMS).fill(1)))).needed).to.equal(true);
       expect(await f.upkeep.checkUpkeep(checkData([...fifty, f.ws], [1]))).to.deep.equal([false, "0x"]);
+      const atBounds = checkData(fifty, Array(MAX_ITEMS).fill(1));
+      expect((await check(f.upkeep, atBounds)).needed).to.equal(true);
+      expect(await f.upkeep.checkUpkeep(concat([atBounds, ZeroHash]))).to.deep.equal([false, "0x"]);
+      expect(await f.upkeep.checkUpkeep(checkData(fifty, Array(MAX_ITEMS + 1).fill(1)))).to.deep.equal([
+        false,
+        "0x",
+      ]);
       expect(await f.upkeep.checkUpkeep(checkData([f.ws], Array(MAX_ITEMS + 1).fill(1)))).to.deep.equal([
         false,
         "0x",
