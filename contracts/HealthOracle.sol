@@ -533,9 +533,10 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     /**
      * @dev The status machine, as HAProxy `rise`/`fall`. A round is GOOD (median >= upAtBps), BAD
      * (< downBelowBps) or MID. `fallRounds` consecutive BAD rounds make DOWN, `riseRounds` consecutive GOOD rounds
-     * make HEALTHY, a MID round resets both streaks; a HEALTHY endpoint whose round is not GOOD, or a first
-     * observation, reads DEGRADED; anything else keeps its status, so DOWN stays DOWN until `riseRounds` GOOD
-     * rounds. After silence past the heartbeat (Chainlink) the endpoint reads UNKNOWN and starts from scratch.
+     * make HEALTHY, a MID round resets both streaks; a HEALTHY endpoint whose round is not GOOD, or an UNKNOWN
+     * one whose round is not BAD, reads DEGRADED (a BAD round leaves UNKNOWN as it is: bad evidence never reads
+     * better than silence); anything else keeps its status, so DOWN stays DOWN until `riseRounds` GOOD rounds.
+     * After silence past the heartbeat (Chainlink) the endpoint reads UNKNOWN and starts from scratch.
      * @return previous Status code in effect before this round (UNKNOWN if stale).
      * @return current Status code after this round.
      * @return next The new status, `since` (block time on a change), streaks and own-policy flag, in place in
@@ -552,11 +553,14 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
             uint256 goodStreak = uint8(packed >> _GOOD_SHIFT);
             uint256 badStreak = uint8(packed >> _BAD_SHIFT);
             uint256 updatedAt = uint40(packed >> _UPDATED_SHIFT);
+            uint256 since = uint40(packed >> _SINCE_SHIFT);
             // A never-updated slot is not stale, just unknown. (Both terms < 2^41: no overflow.)
             if (updatedAt != 0 && block.timestamp >= updatedAt + uint32(policy >> _HEARTBEAT_SHIFT)) {
                 previous = _UNKNOWN;
                 goodStreak = 0;
                 badStreak = 0;
+                // UNKNOWN began when the heartbeat lapsed, as `statusOf` reports it.
+                since = updatedAt + uint32(policy >> _HEARTBEAT_SHIFT);
             }
             bool good = median >= uint16(policy >> _UP_SHIFT);
             bool bad = median < uint16(policy);
@@ -569,7 +573,8 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
                 current = _DOWN;
             } else if (goodStreak >= uint8(policy >> _RISE_SHIFT)) {
                 current = _HEALTHY;
-            } else if ((previous == _HEALTHY && !good) || previous == _UNKNOWN) {
+            } else if ((previous == _HEALTHY && !good) || (previous == _UNKNOWN && !bad)) {
+                // Only a round that is not BAD lifts UNKNOWN: bad evidence never reads better than silence.
                 current = _DEGRADED;
             }
             next =
@@ -577,8 +582,8 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
                 current |
                 (goodStreak << _GOOD_SHIFT) |
                 (badStreak << _BAD_SHIFT);
-            // `since` restarts on every change; a stale reset always ends in one (a round never leaves UNKNOWN).
-            next |= (current != previous ? block.timestamp : uint40(packed >> _SINCE_SHIFT)) << _SINCE_SHIFT;
+            // `since` restarts on every change; a BAD round after silence stays UNKNOWN since the lapse.
+            next |= (current != previous ? block.timestamp : since) << _SINCE_SHIFT;
         }
     }
 

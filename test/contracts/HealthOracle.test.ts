@@ -400,7 +400,7 @@ describe("HealthOracle", function () {
       await submitRound(fx, EP, 1000);
       await submitRound(fx, EP2, 1000);
       expect((await fx.oracle.statusOf(EP)).status).to.equal(DOWN);
-      expect((await fx.oracle.statusOf(EP2)).status).to.equal(DEGRADED);
+      expect((await fx.oracle.statusOf(EP2)).status).to.equal(UNKNOWN);
     });
 
     it("keeps an endpoint's state when its policy changes", async function () {
@@ -844,9 +844,14 @@ describe("HealthOracle", function () {
         expect(await run(fx, [9000, 9000, 9000])).to.deep.equal([DEGRADED, HEALTHY, HEALTHY]);
       });
 
-      it("reads DOWN after fallRounds BAD rounds, not before", async function () {
+      it("stays UNKNOWN on BAD rounds and reads DOWN after fallRounds of them, never DEGRADED", async function () {
         const fx = await loadFixture(oracleFixture);
-        expect(await run(fx, [1000, 1000, 1000])).to.deep.equal([DEGRADED, DEGRADED, DOWN]);
+        expect(await run(fx, [1000, 1000, 1000])).to.deep.equal([UNKNOWN, UNKNOWN, DOWN]);
+      });
+
+      it("reads DEGRADED on a MID first observation", async function () {
+        const fx = await loadFixture(oracleFixture);
+        expect(await run(fx, [6000])).to.deep.equal([DEGRADED]);
       });
     });
 
@@ -944,7 +949,20 @@ describe("HealthOracle", function () {
         const fx = await loadFixture(oracleFixture);
         await run(fx, [9000, 9000, 1000, 1000]);
         await time.increase(POLICY.heartbeat);
-        expect(await run(fx, [1000, 1000, 1000])).to.deep.equal([DEGRADED, DEGRADED, DOWN]);
+        expect(await run(fx, [1000, 1000, 1000])).to.deep.equal([UNKNOWN, UNKNOWN, DOWN]);
+      });
+
+      it("after silence, a BAD round stays UNKNOWN with `since` at the lapse of the heartbeat, no event", async function () {
+        const fx = await loadFixture(oracleFixture);
+        await run(fx, [9000, 9000]);
+        const { updatedAt } = await fx.oracle.statusOf(EP);
+        await time.increase(POLICY.heartbeat + 5);
+        const { tx } = await submitRound(fx, EP, 1000);
+        await expect(tx).to.not.emit(fx.oracle, "StatusChanged");
+        expect(await statusOf(fx.oracle, EP)).to.include({
+          status: UNKNOWN,
+          since: updatedAt + BigInt(POLICY.heartbeat),
+        });
       });
 
       it("uses the endpoint's own heartbeat", async function () {
@@ -999,8 +1017,13 @@ describe("HealthOracle", function () {
         .withArgs(EP2, round, 1000, 3)
         .and.to.emit(fx.oracle, "RoundAccepted")
         .withArgs(EP3, round, 6000, 3);
-      for (const id of [EP, EP2, EP3]) {
-        expect(await statusOf(fx.oracle, id)).to.include({ status: DEGRADED, updatedAt: blockTime });
+      // A first GOOD or MID round reads DEGRADED; a first BAD one leaves the endpoint UNKNOWN.
+      for (const [id, status] of [
+        [EP, DEGRADED],
+        [EP2, UNKNOWN],
+        [EP3, DEGRADED],
+      ] as const) {
+        expect(await statusOf(fx.oracle, id)).to.include({ status, updatedAt: blockTime });
       }
     });
 
@@ -1224,10 +1247,12 @@ describe("HealthOracle", function () {
       let previous = s.status;
       let good = s.good;
       let bad = s.bad;
+      let since = s.since;
       if (s.updatedAt !== 0n && now >= s.updatedAt + BigInt(p.heartbeat)) {
         previous = UNKNOWN;
         good = 0;
         bad = 0;
+        since = s.updatedAt + BigInt(p.heartbeat);
       }
       const isGood = median >= p.upAtBps;
       const isBad = median < p.downBelowBps;
@@ -1236,8 +1261,8 @@ describe("HealthOracle", function () {
       let current = previous;
       if (bad >= p.fallRounds) current = DOWN;
       else if (good >= p.riseRounds) current = HEALTHY;
-      else if ((previous === HEALTHY && !isGood) || previous === UNKNOWN) current = DEGRADED;
-      return { status: current, good, bad, updatedAt: now, since: current !== previous ? now : s.since };
+      else if ((previous === HEALTHY && !isGood) || (previous === UNKNOWN && !isBad)) current = DEGRADED;
+      return { status: current, good, bad, updatedAt: now, since: current !== previous ? now : since };
     }
 
     function modelView(s: ModelState, p: Policy, now: bigint) {
