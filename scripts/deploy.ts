@@ -82,7 +82,9 @@ async function main(): Promise<void> {
   }
   const raw = JSON.parse(fs.readFileSync(file, "utf8"));
   process.stdout.write(`deploying Vigil to ${net.name} with ${path.relative(process.cwd(), file)} …\n`);
-  const deployed = await deployVigil(raw, undefined, file);
+  // VIGIL_DEPLOYMENT_ID names Ignition's journal folder (default `chain-<chainId>`); a fresh local node
+  // needs a fresh id, since a journal only resumes on the chain it was written for.
+  const deployed = await deployVigil(raw, process.env.VIGIL_DEPLOYMENT_ID || undefined, file);
   process.stdout.write(
     [
       `HealthOracle      ${deployed.oracle}`,

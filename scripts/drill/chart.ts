@@ -26,7 +26,7 @@ export function renderChart(report: DrillReport): string {
     ),
   );
   const t1 = Math.max(t0 + 1000, ...ends);
-  const left = 230;
+  const left = 310;
   const right = 30;
   const width = 1000;
   const rowH = 44;
@@ -69,7 +69,17 @@ export function renderChart(report: DrillReport): string {
     );
     seg(f.injectedAtMs, f.firstUnhealthyAtMs, y, COLORS.detect, "fault → first unhealthy observation");
     seg(f.firstUnhealthyAtMs, f.statusChangedAtMs, y, COLORS.confirm, "→ on-chain status change");
-    seg(f.statusChangedAtMs, f.reactionAtMs, y, COLORS.react, "→ reaction confirmed");
+    if (f.reactionAtMs !== null && f.injectedAtMs !== null) {
+      // The reaction is a moment (the migration or pause transaction), drawn as a diamond: it may come
+      // in the same transaction as the status change, or before it (a pause needs no DOWN, only every
+      // endpoint under the market's threshold).
+      const rx = x(f.reactionAtMs);
+      parts.push(
+        `<path d="M ${rx} ${y - 3} L ${rx + 7} ${y + 7} L ${rx} ${y + 17} L ${rx - 7} ${y + 7} Z" fill="${COLORS.react}" stroke="#fff"><title>${esc(
+          f.expected,
+        )} confirmed ${f.reactionAtMs - f.injectedAtMs} ms after the fault</title></path>`,
+      );
+    }
     seg(f.recoveredAtMs, f.healthyAtMs, y + 18, COLORS.heal, "recovery → HEALTHY");
     seg(f.healthyAtMs, f.resumedAtMs, y + 18, COLORS.resume, "HEALTHY → market resumed");
     const mark = (t: number | null, color: string) => {
@@ -85,7 +95,7 @@ export function renderChart(report: DrillReport): string {
   const legend: [string, string][] = [
     [COLORS.detect, "fault → unhealthy observation"],
     [COLORS.confirm, "→ on-chain status change"],
-    [COLORS.react, "→ migration / pause confirmed"],
+    [COLORS.react, "◆ migration / pause confirmed"],
     [COLORS.heal, "recovery → HEALTHY"],
     [COLORS.resume, "→ market resumed"],
   ];
@@ -95,7 +105,7 @@ export function renderChart(report: DrillReport): string {
       `<rect x="${lx}" y="${ly}" width="12" height="12" fill="${c}"/>`,
       `<text x="${lx + 16}" y="${ly + 10}">${esc(label)}</text>`,
     );
-    lx += 24 + label.length * 6.2;
+    lx += 34 + label.length * 7;
   }
   parts.push(
     `<text x="16" y="${ly + 32}" fill="#555">black line: fault injected · green line: fault undone</text>`,

@@ -1,0 +1,123 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { expect } from "chai";
+import { JsonRpcProvider } from "ethers";
+import { freePort, rpc } from "../../scripts/drill/nodes";
+import {
+  IEndpointRegistry__factory,
+  IHealthOracle__factory,
+  IMarketGuard__factory,
+} from "../../typechain-types";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const HARDHAT = path.join(ROOT, "node_modules/hardhat/internal/cli/cli.js");
+
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [HARDHAT, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    let out = "";
+    child.stdout.on("data", (b) => (out += b.toString()));
+    child.stderr.on("data", (b) => (out += b.toString()));
+    child.on("exit", (code) => resolve({ code, out }));
+  });
+}
+
+/**
+ * `npm run deploy -- --network localhost` end to end against a real `hardhat node` on loopback: the
+ * Ignition deployment a testnet gets, with the example parameters file.
+ */
+describe("deployment (npm run deploy -- --network localhost)", function () {
+  this.timeout(180_000);
+  let node: ReturnType<typeof spawn>;
+  let url: string;
+  const deploymentId = `test-localhost-${process.pid}`;
+
+  before(async function () {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    node = spawn(process.execPath, [HARDHAT, "node", "--hostname", "127.0.0.1", "--port", String(port)], {
+      cwd: ROOT,
+      env: { ...process.env, HARDHAT_NETWORK: "hardhat", TS_NODE_TRANSPILE_ONLY: "true" },
+      stdio: "ignore",
+    });
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await rpc(url, "eth_chainId");
+        break;
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  });
+
+  after(function () {
+    node?.kill("SIGKILL");
+    fs.rmSync(path.join(ROOT, "ignition", "deployments", deploymentId), { recursive: true, force: true });
+  });
+
+  it("deploys and configures the oracle, registry, guard, a service and a market from the parameters file", async function () {
+    const { code, out } = await run(["run", "scripts/deploy.ts", "--network", "localhost"], {
+      HARDHAT_NETWORK: "",
+      VIGIL_LOCAL_RPC_URL: url,
+      VIGIL_DEPLOY_PARAMS: path.join(ROOT, "ignition/parameters/example.json"),
+      VIGIL_DEPLOYMENT_ID: deploymentId,
+    });
+    expect(code, out).to.equal(0);
+    const addr = (label: string) => out.match(new RegExp(`${label}\\s+(0x[0-9a-fA-F]{40})`))![1];
+    const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true });
+    const oracle = IHealthOracle__factory.connect(addr("HealthOracle"), provider);
+    const registry = IEndpointRegistry__factory.connect(addr("EndpointRegistry"), provider);
+    const guard = IMarketGuard__factory.connect(addr("MarketGuard"), provider);
+    const params = JSON.parse(fs.readFileSync(path.join(ROOT, "ignition/parameters/example.json"), "utf8"));
+
+    const [version, quorum, attestors] = await oracle.attestorSet();
+    expect(version).to.equal(1n);
+    expect(quorum).to.equal(BigInt(params.quorum));
+    expect(attestors.map((a) => a.toLowerCase())).to.have.members(
+      params.attestors.map((a: string) => a.toLowerCase()),
+    );
+    expect(await oracle.statusListeners()).to.deep.equal([
+      await registry.getAddress(),
+      await guard.getAddress(),
+    ]);
+
+    const services = await registry.services();
+    expect(services).to.have.length(1);
+    const endpoints = await registry.endpointsOf(services[0]);
+    expect(endpoints.map((e) => e.uri)).to.deep.equal(
+      params.services[0].endpoints.map((e: { uri: string }) => e.uri),
+    );
+    expect((await registry.activeEndpoint(services[0])).uri).to.equal(params.services[0].endpoints[0].uri);
+
+    expect(await guard.marketCount()).to.equal(1n);
+    const market = await guard.marketConfig(1n);
+    expect(market.services).to.deep.equal([services[0]]);
+    expect(market.gracePeriod).to.equal(BigInt(params.markets[0].gracePeriod));
+    provider.destroy();
+  });
+
+  it("refuses a parameters file with an impossible quorum, naming the setting", async function () {
+    const bad = path.join(ROOT, "ignition", "parameters", `bad-${process.pid}.json`);
+    const params = JSON.parse(fs.readFileSync(path.join(ROOT, "ignition/parameters/example.json"), "utf8"));
+    fs.writeFileSync(bad, JSON.stringify({ ...params, quorum: 2 }));
+    try {
+      const { code, out } = await run(["run", "scripts/deploy.ts", "--network", "localhost"], {
+        HARDHAT_NETWORK: "",
+        VIGIL_LOCAL_RPC_URL: url,
+        VIGIL_DEPLOY_PARAMS: bad,
+        VIGIL_DEPLOYMENT_ID: `${deploymentId}-bad`,
+      });
+      expect(code).to.equal(1);
+      expect(out).to.match(/quorum: quorum 2 with 4 attestors/);
+    } finally {
+      fs.rmSync(bad, { force: true });
+      fs.rmSync(path.join(ROOT, "ignition", "deployments", `${deploymentId}-bad`), {
+        recursive: true,
+        force: true,
+      });
+    }
+  });
+});
