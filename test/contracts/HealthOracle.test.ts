@@ -415,14 +415,15 @@ describe("HealthOracle", function () {
 
     it("is owner-only", async function () {
       const { oracle, other } = await loadFixture(oracleFixture);
+      // Thunks: each call is sent only when awaited, so no rejection goes unhandled in between.
       for (const call of [
-        oracle.connect(other).setDefaultPolicy(POLICY),
-        oracle.connect(other).setEndpointPolicy(EP, POLICY),
-        oracle.connect(other).clearEndpointPolicy(EP),
-        oracle.connect(other).addStatusListener(other.address),
-        oracle.connect(other).removeStatusListener(other.address),
+        () => oracle.connect(other).setDefaultPolicy(POLICY),
+        () => oracle.connect(other).setEndpointPolicy(EP, POLICY),
+        () => oracle.connect(other).clearEndpointPolicy(EP),
+        () => oracle.connect(other).addStatusListener(other.address),
+        () => oracle.connect(other).removeStatusListener(other.address),
       ]) {
-        await expect(call)
+        await expect(call())
           .to.be.revertedWithCustomError(oracle, "OwnableUnauthorizedAccount")
           .withArgs(other.address);
       }
