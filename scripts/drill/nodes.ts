@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 
@@ -19,6 +20,22 @@ export interface NodeSpec {
 const ROOT = path.resolve(__dirname, "..", "..");
 
 /**
+ * The anvil binary: `VIGIL_ANVIL_BIN` when set, else the one the optional npm package
+ * `@foundry-rs/anvil-linux-amd64` ships (Linux x64, as CI). Throws naming both when neither exists.
+ */
+export function anvilBinary(): string {
+  const bin =
+    process.env.VIGIL_ANVIL_BIN || path.join(ROOT, "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+  if (!fs.existsSync(bin)) {
+    throw new Error(
+      `anvil not found at ${bin}: on Linux x64 run \`npm ci\` (it installs @foundry-rs/anvil-linux-amd64); ` +
+        "elsewhere install Foundry's anvil and set VIGIL_ANVIL_BIN to its path",
+    );
+  }
+  return bin;
+}
+
+/**
  * The command that starts the real node binary itself — never through `npx`/`npm exec`, whose
  * wrapper process would swallow SIGSTOP/SIGKILL (TOOLCHAIN.md).
  */
@@ -26,7 +43,7 @@ export function nodeCommand(spec: NodeSpec): { cmd: string; args: string[]; env?
   switch (spec.impl) {
     case "anvil":
       return {
-        cmd: path.join(ROOT, "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"),
+        cmd: anvilBinary(),
         args: [
           "--host",
           "127.0.0.1",
