@@ -4,9 +4,22 @@
  * scores each probe (score.ts), signs the observation under the oracle's EIP-712 domain and keeps the
  * latest ones for `GET /v1/observations`.
  *
- * Each probe is signed as soon as it completes, and every probe carries its own timeout (below the
- * interval, enforced by the config), so a slow or hung endpoint never delays the others' observations
- * nor the next round.
+ * Every probe carries its own timeout (below the interval, enforced by the config), so a slow or hung
+ * endpoint never delays the others' observations nor the next round.
+ *
+ * ## One observation per (endpoint, round)
+ *
+ * The attestor signs at most ONE observation per endpoint per oracle round (`floor(observedAt /
+ * roundSeconds)`), as an OCR oracle makes one report per round: the first probe that completes in a
+ * round is signed, and later probes of that round only update metrics and `/v1/endpoints`. Two
+ * signatures of one attestor for one (endpoint, round) would be equivocation — responders drop an
+ * attestor that equivocates — and would let a relayer cherry-pick the worse one on-chain. With
+ * `probeIntervalMs` below `roundSeconds` this bounds detection latency at one round: a failure right
+ * after a round was signed is signed at the first probe of the next round. The round is reserved
+ * before signing starts, so two probes racing in one round cannot both sign, and the store refuses a
+ * second observation of a round it holds. A rotation of the attestor set (new config digest) starts
+ * afresh: signatures under the old digest no longer count. (The reservation lives in memory: a
+ * restart within a round may sign that round again.)
  */
 import { getAddress, type AbstractProvider, type Signer } from "ethers";
 import { performance } from "node:perf_hooks";
@@ -59,6 +72,12 @@ interface EndpointState {
   warned?: boolean;
 }
 
+/** The latest round signed (or being signed) for one endpoint, under one config digest. */
+interface SignedRound {
+  configDigest: string;
+  round: number;
+}
+
 /** Result of one probe, for tests and the benchmark. */
 export interface ProbeOutcome {
   endpointId: string;
@@ -66,6 +85,8 @@ export interface ProbeOutcome {
   failure?: Failure;
   detail?: string;
   latencyMs: number;
+  /** The observation signed and served for this probe; absent when the probe's round was already
+   *  signed (one observation per endpoint and round) or signing was withheld. */
   observation?: SignedObservation;
 }
 
@@ -91,6 +112,11 @@ function band(bps: number): "healthy" | "degraded" | "down" {
 export class Attestor {
   readonly store: ObservationStore;
   private readonly _states = new Map<string, EndpointState>();
+  /**
+   * Latest round signed per endpoint id. Kept apart from {@link _states} so an endpoint that leaves
+   * the registry and comes back within a round is not signed twice; pruned as rounds pass.
+   */
+  private readonly _signedRounds = new Map<string, SignedRound>();
   private _oracle?: OracleState;
   private readonly _now: () => number;
   private readonly _log: Logger;
@@ -176,6 +202,12 @@ export class Attestor {
       });
       log.info({ kind: EndpointKind[ep.kind] ?? ep.kind }, "watching endpoint");
     }
+    const current = this._oracle
+      ? roundOf(Math.floor(this._now() / 1000), this._oracle.roundSeconds)
+      : undefined;
+    for (const [id, signed] of this._signedRounds) {
+      if (!seen.has(id) && (current === undefined || signed.round < current)) this._signedRounds.delete(id);
+    }
     for (const id of [...this._states.keys()]) {
       if (!seen.has(id)) {
         this._states.delete(id);
@@ -245,16 +277,21 @@ export class Attestor {
       observedAt,
     };
     let signed: SignedObservation | undefined;
-    try {
-      const signature = await signObservation(this.o.signer, oracle.domain, obs);
-      signed = { ...obs, attestor: this.o.address, signature };
-      // A rotation while we were signing makes this signature worthless: do not serve it.
-      if (this._oracle?.configDigest === oracle.configDigest) {
-        this.store.add(signed);
-        metrics.observationsSigned.inc();
+    if (this._reserveRound(state.endpoint.id, oracle.configDigest, obs.round)) {
+      try {
+        const signature = await signObservation(this.o.signer, oracle.domain, obs);
+        const candidate: SignedObservation = { ...obs, attestor: this.o.address, signature };
+        // A rotation while we were signing makes this signature worthless: do not serve it.
+        if (this._oracle?.configDigest === oracle.configDigest && this.store.add(candidate)) {
+          signed = candidate;
+          metrics.observationsSigned.inc();
+        }
+      } catch (e) {
+        this._releaseRound(state.endpoint.id, oracle.configDigest, obs.round);
+        state.log.error({ err: e }, "signing the observation failed");
       }
-    } catch (e) {
-      state.log.error({ err: e }, "signing the observation failed");
+    } else {
+      metrics.observationsWithheld.inc({ reason: "round_already_signed" });
     }
 
     const prevBand = state.lastScore === undefined ? undefined : band(state.lastScore);
@@ -300,6 +337,24 @@ export class Attestor {
       failure: s.lastFailure ?? null,
       probedAt: s.lastProbeAt ? new Date(s.lastProbeAt).toISOString() : null,
     }));
+  }
+
+  /**
+   * Claim (endpoint, round) for signing, synchronously, before the signature is awaited: false when
+   * this round was already signed or is being signed under the same config digest.
+   */
+  private _reserveRound(endpointId: string, configDigest: string, round: number): boolean {
+    const prev = this._signedRounds.get(endpointId);
+    if (prev && prev.configDigest === configDigest && prev.round >= round) return false;
+    this._signedRounds.set(endpointId, { configDigest, round });
+    return true;
+  }
+
+  /** Give back a reservation whose signing failed, so a later probe of the round may sign. */
+  private _releaseRound(endpointId: string, configDigest: string, round: number): void {
+    const cur = this._signedRounds.get(endpointId);
+    if (cur && cur.configDigest === configDigest && cur.round === round)
+      this._signedRounds.delete(endpointId);
   }
 
   private _thresholds(kind: EndpointKind) {
