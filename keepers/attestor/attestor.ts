@@ -1,8 +1,13 @@
 /**
- * The attestor service: keeps the endpoint list in step with the EndpointRegistry and the signing
- * context in step with the HealthOracle, probes every endpoint each interval with bounded concurrency,
+ * The attestor service: keeps the endpoint list of the configured `services` in step with the
+ * EndpointRegistry and the signing context in step with the HealthOracle, probes every endpoint each
+ * interval with bounded concurrency,
  * scores each probe (score.ts), signs the observation under the oracle's EIP-712 domain and keeps the
  * latest ones for `GET /v1/observations`.
+ *
+ * The registry is permissionless, so the attestor watches only the services it is told to, and never
+ * probes a URI whose host is private, loopback, link-local or unspecified unless `allowPrivateTargets`
+ * is set (targets.ts): a registrant cannot aim it at internal services (SSRF).
  *
  * Every probe carries its own timeout (below the interval, enforced by the config), so a slow or hung
  * endpoint never delays the others' observations nor the next round.
@@ -44,6 +49,7 @@ import { evaluateFeed, parseCaip10, probeFeed } from "./probes/oracleFeed";
 import { ProbeFailure, type FetchFn } from "./probes/transport";
 import { forEachConcurrent } from "./pool";
 import { observationRoutes } from "./routes";
+import { refuseTarget } from "./targets";
 import { score, type Failure, type ScoreInput } from "./score";
 import {
   contractOracleReader,
@@ -54,6 +60,13 @@ import {
   type WatchedEndpoint,
 } from "./sources";
 import { ObservationStore, type ObservationFilter } from "./store";
+
+/** Endpoint kinds whose URI is a URL the attestor connects to (checked by {@link refuseTarget}). */
+const URL_KINDS: ReadonlySet<EndpointKind> = new Set([
+  EndpointKind.JSON_RPC,
+  EndpointKind.WEBSOCKET,
+  EndpointKind.HTTP,
+]);
 
 /** Per-endpoint state between probes. */
 interface EndpointState {
@@ -70,6 +83,8 @@ interface EndpointState {
   lastProbeAt?: number;
   /** Set once we warned that this endpoint cannot be probed. */
   warned?: boolean;
+  /** The URI we last logged a refusal for (log once per URI). */
+  refusedUri?: string;
 }
 
 /** The latest round signed (or being signed) for one endpoint, under one config digest. */
@@ -230,13 +245,31 @@ export class Attestor {
 
   /**
    * Probe one endpoint, score it, sign and store the observation. Never throws; returns undefined
-   * when the endpoint cannot be probed (unsupported kind, no RPC for a feed's chain, no oracle state).
+   * when the endpoint cannot be probed (unsupported kind, no RPC for a feed's chain, no oracle state)
+   * or must not be (a private, loopback or link-local target without `allowPrivateTargets`: no probe,
+   * no signature, counted in `vigil_probes_refused_total`).
    */
   async probeEndpoint(endpointId: string): Promise<ProbeOutcome | undefined> {
     const state = this._states.get(endpointId.toLowerCase());
     const oracle = this._oracle;
     if (!state || !oracle) return undefined;
     const { config, metrics } = this.o;
+    if (URL_KINDS.has(state.endpoint.kind)) {
+      const refusal = refuseTarget(state.endpoint.uri, config.allowPrivateTargets);
+      if (refusal) {
+        metrics.probesRefused.inc({ reason: refusal });
+        if (state.refusedUri !== state.endpoint.uri) {
+          state.refusedUri = state.endpoint.uri;
+          state.log.warn(
+            { reason: refusal },
+            refusal === "private_target"
+              ? "refusing to probe a private, loopback or link-local address (set allowPrivateTargets only for local tests)"
+              : "refusing to probe a URI that is not an http(s) or ws(s) URL",
+          );
+        }
+        return undefined;
+      }
+    }
     const started = performance.now();
     let input: ScoreInput;
     let detail: string | undefined;

@@ -47,6 +47,9 @@ async function benchN(server: FakeRpcServer, n: number, rounds: number): Promise
       chainId: 31337,
       oracle: "0x" + "99".repeat(20),
       registry: "0x" + "88".repeat(20),
+      services: [...new Set(endpoints.map((e) => e.serviceId))],
+      expectedChainIds: Object.fromEntries(endpoints.map((e) => [e.serviceId, 31337])),
+      allowPrivateTargets: true, // the fake RPC server is on loopback
       concurrency: CONCURRENCY,
       timeoutMs: 4_000,
       probeIntervalMs: 5_000,

@@ -38,6 +38,9 @@ describe("attestor service", function () {
       chainId: 31337,
       oracle: "0x" + "99".repeat(20),
       registry: "0x" + "88".repeat(20),
+      services: [SERVICE],
+      expectedChainIds: { [SERVICE]: 31337 },
+      allowPrivateTargets: true, // the fake RPC server is on loopback
       probeIntervalMs: 60_000,
       timeoutMs: 1_000,
       concurrency: 8,
