@@ -9,6 +9,10 @@
  * probes a URI whose host is private, loopback, link-local or unspecified unless `allowPrivateTargets`
  * is set (targets.ts): a registrant cannot aim it at internal services (SSRF).
  *
+ * A JSON-RPC endpoint is judged against the chain id its service must serve (`expectedChainIds`,
+ * required for every watched service with JSON-RPC endpoints: without it the attestor probes but
+ * does not sign), and lag and hash cross-checks compare it only with peers on the same chain.
+ *
  * Every probe carries its own timeout (below the interval, enforced by the config), so a slow or hung
  * endpoint never delays the others' observations nor the next round.
  *
@@ -38,13 +42,7 @@ import { signObservation, type Observation, type SignedObservation } from "../sh
 import { KeeperServer } from "../shared/server";
 import type { AttestorConfig } from "./config";
 import { probeHttp, evaluateHttp } from "./probes/http";
-import {
-  evaluateJsonRpc,
-  majorityChainId,
-  probeJsonRpc,
-  type PeerHead,
-  type RpcHead,
-} from "./probes/jsonRpc";
+import { evaluateJsonRpc, probeJsonRpc, type PeerHead, type RpcHead } from "./probes/jsonRpc";
 import { evaluateFeed, parseCaip10, probeFeed } from "./probes/oracleFeed";
 import { ProbeFailure, type FetchFn } from "./probes/transport";
 import { forEachConcurrent } from "./pool";
@@ -132,6 +130,8 @@ export class Attestor {
    * the registry and comes back within a round is not signed twice; pruned as rounds pass.
    */
   private readonly _signedRounds = new Map<string, SignedRound>();
+  /** Services whose missing `expectedChainIds` entry was already logged. */
+  private readonly _missingChainIds = new Set<string>();
   private _oracle?: OracleState;
   private readonly _now: () => number;
   private readonly _log: Logger;
@@ -310,7 +310,9 @@ export class Attestor {
       observedAt,
     };
     let signed: SignedObservation | undefined;
-    if (this._reserveRound(state.endpoint.id, oracle.configDigest, obs.round)) {
+    if (!this._chainKnown(state)) {
+      metrics.observationsWithheld.inc({ reason: "no_expected_chain_id" });
+    } else if (this._reserveRound(state.endpoint.id, oracle.configDigest, obs.round)) {
       try {
         const signature = await signObservation(this.o.signer, oracle.domain, obs);
         const candidate: SignedObservation = { ...obs, attestor: this.o.address, signature };
@@ -373,6 +375,26 @@ export class Attestor {
   }
 
   /**
+   * False for a JSON-RPC endpoint of a service without an `expectedChainIds` entry: its chain cannot
+   * be judged (a majority of a service's endpoints can be on the wrong chain, and a single endpoint
+   * has no one to compare with), so its observations are not signed. Logs an error once per service.
+   */
+  private _chainKnown(state: EndpointState): boolean {
+    const { endpoint } = state;
+    if (endpoint.kind !== EndpointKind.JSON_RPC) return true;
+    if (this.o.config.expectedChainIds[endpoint.serviceId] !== undefined) return true;
+    if (!this._missingChainIds.has(endpoint.serviceId)) {
+      this._missingChainIds.add(endpoint.serviceId);
+      this._log.error(
+        { serviceId: endpoint.serviceId, setting: `expectedChainIds.${endpoint.serviceId}` },
+        "no expectedChainIds entry for this service: its JSON-RPC endpoints are probed but not signed " +
+          "(add the chain id they must serve to expectedChainIds)",
+      );
+    }
+    return false;
+  }
+
+  /**
    * Claim (endpoint, round) for signing, synchronously, before the signature is awaited: false when
    * this round was already signed or is being signed under the same config digest.
    */
@@ -416,14 +438,10 @@ export class Attestor {
         const result = await probeJsonRpc(ep.uri, opts);
         const nowMs = this._now();
         state.head = { ...result.head, at: nowMs };
-        const peers = this._peerHeads(state, nowMs);
-        const expected =
-          config.expectedChainIds[ep.serviceId] ??
-          majorityChainId([result.head.chainId, ...peers.map((p) => p.chainId)]);
         return evaluateJsonRpc(result, {
           nowSec: nowMs / 1000,
-          expectedChainId: expected,
-          peers,
+          expectedChainId: config.expectedChainIds[ep.serviceId],
+          peers: this._peerHeads(state, nowMs),
           errorRate: this._errorRate(state, false),
           maxFutureSec: config.maxFutureSec,
         });

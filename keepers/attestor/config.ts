@@ -50,8 +50,10 @@ export const attestorConfigSchema = z
      */
     allowPrivateTargets: z.boolean().default(false),
     /**
-     * Expected chain id per JSON-RPC service (service id → chain id). A service without an entry is
-     * judged against the chain a strict majority of its endpoints report.
+     * Expected chain id per JSON-RPC service (service id → chain id). Required for every watched
+     * service with JSON-RPC endpoints: the attestor probes a service without an entry but signs
+     * nothing for its JSON-RPC endpoints (and logs an error naming this setting), since a wrong chain
+     * cannot be told from a majority of a service's own endpoints. Default {}.
      */
     expectedChainIds: z
       .record(zBytes32, z.number().int().positive())

@@ -260,6 +260,49 @@ describe("attestor service", function () {
       expect(outcomes.filter((o) => o.healthBps === 10_000)).to.have.length(2);
     });
 
+    describe("when a 2-endpoint service has one endpoint on the wrong chain with a far higher head", function () {
+      beforeEach(function () {
+        server.set("/rpc/2", { chainId: 5, blockNumber: 1_000_000 });
+        endpoints = [rpcEndpoint(1), rpcEndpoint(2)];
+      });
+
+      it("scores the honest endpoint 10000 and the wrong-chain one 0 (wrong_chain)", async function () {
+        await start();
+        await firstRound();
+        // Both heads are known now; probe again so each sees the other as a peer.
+        const outcomes = await running!.attestor.probeRound();
+        expect(outcomes.find((o) => o.endpointId === idOf(1))).to.include({ healthBps: 10_000 });
+        expect(outcomes.find((o) => o.endpointId === idOf(2))).to.include({
+          healthBps: 0,
+          failure: "wrong_chain",
+        });
+      });
+
+      it("does not measure the honest endpoint's lag against the wrong chain, nor sign either, without expectedChainIds", async function () {
+        const lines: string[] = [];
+        const logger = createLogger("test", {
+          level: "info",
+          destination: { write: (l: string) => void lines.push(l) },
+        });
+        running = await startAttestor(config({ expectedChainIds: {} }), {
+          logger,
+          metrics: new Metrics(false),
+          signer: wallet,
+          endpoints: { listEndpoints: async () => endpoints },
+          oracle: { read: async () => oracleState },
+        });
+        await firstRound();
+        const outcomes = await running.attestor.probeRound();
+        expect(outcomes.find((o) => o.endpointId === idOf(1))).to.include({ healthBps: 10_000 });
+        expect(outcomes.every((o) => o.observation === undefined)).to.equal(true);
+        expect(running.attestor.store.size).to.equal(0);
+        const errors = lines.map((l) => JSON.parse(l)).filter((l) => l.level === "error");
+        expect(errors, "logged once, naming the setting").to.have.length(1);
+        expect(errors[0].msg).to.contain("expectedChainIds");
+        expect(errors[0].setting).to.equal(`expectedChainIds.${SERVICE}`);
+      });
+    });
+
     it("scores an endpoint 10 blocks behind the median of its peers 0", async function () {
       server.set("/rpc/2", { blockNumber: 90 });
       await start();
