@@ -38,6 +38,7 @@ import { EndpointKind, roundOf } from "../shared/health";
 import { runLoop, type LoopHealth } from "../shared/lifecycle";
 import { createLogger, type Logger } from "../shared/logger";
 import { Metrics } from "../shared/metrics";
+import { redactUrls } from "../shared/redact";
 import { signObservation, type Observation, type SignedObservation } from "../shared/observation";
 import { KeeperServer } from "../shared/server";
 import type { AttestorConfig } from "./config";
@@ -657,7 +658,8 @@ export async function startAttestor(
 function chainError(e: unknown, what: string, hint: string): VigilError {
   if (e instanceof VigilError) return e;
   const err = e as { shortMessage?: string; message?: string };
-  return new VigilError("VIGIL_CHAIN", `${what}: ${err?.shortMessage ?? err?.message ?? String(e)}`, hint, {
+  const why = redactUrls(err?.shortMessage ?? err?.message ?? String(e));
+  return new VigilError("VIGIL_CHAIN", `${what}: ${why}`, hint, {
     cause: e,
   });
 }
