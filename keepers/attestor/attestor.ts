@@ -1,12 +1,34 @@
 /**
- * The attestor service: keeps the endpoint list in step with the EndpointRegistry and the signing
- * context in step with the HealthOracle, probes every endpoint each interval with bounded concurrency,
+ * The attestor service: keeps the endpoint list of the configured `services` in step with the
+ * EndpointRegistry and the signing context in step with the HealthOracle, probes every endpoint each
+ * interval with bounded concurrency,
  * scores each probe (score.ts), signs the observation under the oracle's EIP-712 domain and keeps the
  * latest ones for `GET /v1/observations`.
  *
- * Each probe is signed as soon as it completes, and every probe carries its own timeout (below the
- * interval, enforced by the config), so a slow or hung endpoint never delays the others' observations
- * nor the next round.
+ * The registry is permissionless, so the attestor watches only the services it is told to, and never
+ * probes a URI whose host is private, loopback, link-local or unspecified unless `allowPrivateTargets`
+ * is set (targets.ts): a registrant cannot aim it at internal services (SSRF).
+ *
+ * A JSON-RPC endpoint is judged against the chain id its service must serve (`expectedChainIds`,
+ * required for every watched service with JSON-RPC endpoints: without it the attestor probes but
+ * does not sign), and lag and hash cross-checks compare it only with peers on the same chain.
+ *
+ * Every probe carries its own timeout (below the interval, enforced by the config), so a slow or hung
+ * endpoint never delays the others' observations nor the next round.
+ *
+ * ## One observation per (endpoint, round)
+ *
+ * The attestor signs at most ONE observation per endpoint per oracle round (`floor(observedAt /
+ * roundSeconds)`), as an OCR oracle makes one report per round: the first probe that completes in a
+ * round is signed, and later probes of that round only update metrics and `/v1/endpoints`. Two
+ * signatures of one attestor for one (endpoint, round) would be equivocation — responders drop an
+ * attestor that equivocates — and would let a relayer cherry-pick the worse one on-chain. With
+ * `probeIntervalMs` below `roundSeconds` this bounds detection latency at one round: a failure right
+ * after a round was signed is signed at the first probe of the next round. The round is reserved
+ * before signing starts, so two probes racing in one round cannot both sign, and the store refuses a
+ * second observation of a round it holds. A rotation of the attestor set (new config digest) starts
+ * afresh: signatures under the old digest no longer count. (The reservation lives in memory: a
+ * restart within a round may sign that round again.)
  */
 import { getAddress, type AbstractProvider, type Signer } from "ethers";
 import { performance } from "node:perf_hooks";
@@ -16,21 +38,17 @@ import { EndpointKind, roundOf } from "../shared/health";
 import { runLoop, type LoopHealth } from "../shared/lifecycle";
 import { createLogger, type Logger } from "../shared/logger";
 import { Metrics } from "../shared/metrics";
+import { redactUrls } from "../shared/redact";
 import { signObservation, type Observation, type SignedObservation } from "../shared/observation";
 import { KeeperServer } from "../shared/server";
 import type { AttestorConfig } from "./config";
 import { probeHttp, evaluateHttp } from "./probes/http";
-import {
-  evaluateJsonRpc,
-  majorityChainId,
-  probeJsonRpc,
-  type PeerHead,
-  type RpcHead,
-} from "./probes/jsonRpc";
+import { evaluateJsonRpc, probeJsonRpc, type PeerHead, type RpcHead } from "./probes/jsonRpc";
 import { evaluateFeed, parseCaip10, probeFeed } from "./probes/oracleFeed";
 import { ProbeFailure, type FetchFn } from "./probes/transport";
 import { forEachConcurrent } from "./pool";
 import { observationRoutes } from "./routes";
+import { refuseTarget } from "./targets";
 import { score, type Failure, type ScoreInput } from "./score";
 import {
   contractOracleReader,
@@ -41,6 +59,13 @@ import {
   type WatchedEndpoint,
 } from "./sources";
 import { ObservationStore, type ObservationFilter } from "./store";
+
+/** Endpoint kinds whose URI is a URL the attestor connects to (checked by {@link refuseTarget}). */
+const URL_KINDS: ReadonlySet<EndpointKind> = new Set([
+  EndpointKind.JSON_RPC,
+  EndpointKind.WEBSOCKET,
+  EndpointKind.HTTP,
+]);
 
 /** Per-endpoint state between probes. */
 interface EndpointState {
@@ -57,6 +82,14 @@ interface EndpointState {
   lastProbeAt?: number;
   /** Set once we warned that this endpoint cannot be probed. */
   warned?: boolean;
+  /** The URI we last logged a refusal for (log once per URI). */
+  refusedUri?: string;
+}
+
+/** The latest round signed (or being signed) for one endpoint, under one config digest. */
+interface SignedRound {
+  configDigest: string;
+  round: number;
 }
 
 /** Result of one probe, for tests and the benchmark. */
@@ -66,6 +99,8 @@ export interface ProbeOutcome {
   failure?: Failure;
   detail?: string;
   latencyMs: number;
+  /** The observation signed and served for this probe; absent when the probe's round was already
+   *  signed (one observation per endpoint and round) or signing was withheld. */
   observation?: SignedObservation;
 }
 
@@ -91,6 +126,13 @@ function band(bps: number): "healthy" | "degraded" | "down" {
 export class Attestor {
   readonly store: ObservationStore;
   private readonly _states = new Map<string, EndpointState>();
+  /**
+   * Latest round signed per endpoint id. Kept apart from {@link _states} so an endpoint that leaves
+   * the registry and comes back within a round is not signed twice; pruned as rounds pass.
+   */
+  private readonly _signedRounds = new Map<string, SignedRound>();
+  /** Services whose missing `expectedChainIds` entry was already logged. */
+  private readonly _missingChainIds = new Set<string>();
   private _oracle?: OracleState;
   private readonly _now: () => number;
   private readonly _log: Logger;
@@ -176,6 +218,12 @@ export class Attestor {
       });
       log.info({ kind: EndpointKind[ep.kind] ?? ep.kind }, "watching endpoint");
     }
+    const current = this._oracle
+      ? roundOf(Math.floor(this._now() / 1000), this._oracle.roundSeconds)
+      : undefined;
+    for (const [id, signed] of this._signedRounds) {
+      if (!seen.has(id) && (current === undefined || signed.round < current)) this._signedRounds.delete(id);
+    }
     for (const id of [...this._states.keys()]) {
       if (!seen.has(id)) {
         this._states.delete(id);
@@ -198,13 +246,31 @@ export class Attestor {
 
   /**
    * Probe one endpoint, score it, sign and store the observation. Never throws; returns undefined
-   * when the endpoint cannot be probed (unsupported kind, no RPC for a feed's chain, no oracle state).
+   * when the endpoint cannot be probed (unsupported kind, no RPC for a feed's chain, no oracle state)
+   * or must not be (a private, loopback or link-local target without `allowPrivateTargets`: no probe,
+   * no signature, counted in `vigil_probes_refused_total`).
    */
   async probeEndpoint(endpointId: string): Promise<ProbeOutcome | undefined> {
     const state = this._states.get(endpointId.toLowerCase());
     const oracle = this._oracle;
     if (!state || !oracle) return undefined;
     const { config, metrics } = this.o;
+    if (URL_KINDS.has(state.endpoint.kind)) {
+      const refusal = refuseTarget(state.endpoint.uri, config.allowPrivateTargets);
+      if (refusal) {
+        metrics.probesRefused.inc({ reason: refusal });
+        if (state.refusedUri !== state.endpoint.uri) {
+          state.refusedUri = state.endpoint.uri;
+          state.log.warn(
+            { reason: refusal },
+            refusal === "private_target"
+              ? "refusing to probe a private, loopback or link-local address (set allowPrivateTargets only for local tests)"
+              : "refusing to probe a URI that is not an http(s) or ws(s) URL",
+          );
+        }
+        return undefined;
+      }
+    }
     const started = performance.now();
     let input: ScoreInput;
     let detail: string | undefined;
@@ -245,16 +311,23 @@ export class Attestor {
       observedAt,
     };
     let signed: SignedObservation | undefined;
-    try {
-      const signature = await signObservation(this.o.signer, oracle.domain, obs);
-      signed = { ...obs, attestor: this.o.address, signature };
-      // A rotation while we were signing makes this signature worthless: do not serve it.
-      if (this._oracle?.configDigest === oracle.configDigest) {
-        this.store.add(signed);
-        metrics.observationsSigned.inc();
+    if (!this._chainKnown(state)) {
+      metrics.observationsWithheld.inc({ reason: "no_expected_chain_id" });
+    } else if (this._reserveRound(state.endpoint.id, oracle.configDigest, obs.round)) {
+      try {
+        const signature = await signObservation(this.o.signer, oracle.domain, obs);
+        const candidate: SignedObservation = { ...obs, attestor: this.o.address, signature };
+        // A rotation while we were signing makes this signature worthless: do not serve it.
+        if (this._oracle?.configDigest === oracle.configDigest && this.store.add(candidate)) {
+          signed = candidate;
+          metrics.observationsSigned.inc();
+        }
+      } catch (e) {
+        this._releaseRound(state.endpoint.id, oracle.configDigest, obs.round);
+        state.log.error({ err: e }, "signing the observation failed");
       }
-    } catch (e) {
-      state.log.error({ err: e }, "signing the observation failed");
+    } else {
+      metrics.observationsWithheld.inc({ reason: "round_already_signed" });
     }
 
     const prevBand = state.lastScore === undefined ? undefined : band(state.lastScore);
@@ -302,6 +375,44 @@ export class Attestor {
     }));
   }
 
+  /**
+   * False for a JSON-RPC endpoint of a service without an `expectedChainIds` entry: its chain cannot
+   * be judged (a majority of a service's endpoints can be on the wrong chain, and a single endpoint
+   * has no one to compare with), so its observations are not signed. Logs an error once per service.
+   */
+  private _chainKnown(state: EndpointState): boolean {
+    const { endpoint } = state;
+    if (endpoint.kind !== EndpointKind.JSON_RPC) return true;
+    if (this.o.config.expectedChainIds[endpoint.serviceId] !== undefined) return true;
+    if (!this._missingChainIds.has(endpoint.serviceId)) {
+      this._missingChainIds.add(endpoint.serviceId);
+      this._log.error(
+        { serviceId: endpoint.serviceId, setting: `expectedChainIds.${endpoint.serviceId}` },
+        "no expectedChainIds entry for this service: its JSON-RPC endpoints are probed but not signed " +
+          "(add the chain id they must serve to expectedChainIds)",
+      );
+    }
+    return false;
+  }
+
+  /**
+   * Claim (endpoint, round) for signing, synchronously, before the signature is awaited: false when
+   * this round was already signed or is being signed under the same config digest.
+   */
+  private _reserveRound(endpointId: string, configDigest: string, round: number): boolean {
+    const prev = this._signedRounds.get(endpointId);
+    if (prev && prev.configDigest === configDigest && prev.round >= round) return false;
+    this._signedRounds.set(endpointId, { configDigest, round });
+    return true;
+  }
+
+  /** Give back a reservation whose signing failed, so a later probe of the round may sign. */
+  private _releaseRound(endpointId: string, configDigest: string, round: number): void {
+    const cur = this._signedRounds.get(endpointId);
+    if (cur && cur.configDigest === configDigest && cur.round === round)
+      this._signedRounds.delete(endpointId);
+  }
+
   private _thresholds(kind: EndpointKind) {
     const t = this.o.config.thresholds;
     if (kind === EndpointKind.JSON_RPC) return t.jsonRpc;
@@ -328,14 +439,10 @@ export class Attestor {
         const result = await probeJsonRpc(ep.uri, opts);
         const nowMs = this._now();
         state.head = { ...result.head, at: nowMs };
-        const peers = this._peerHeads(state, nowMs);
-        const expected =
-          config.expectedChainIds[ep.serviceId] ??
-          majorityChainId([result.head.chainId, ...peers.map((p) => p.chainId)]);
         return evaluateJsonRpc(result, {
           nowSec: nowMs / 1000,
-          expectedChainId: expected,
-          peers,
+          expectedChainId: config.expectedChainIds[ep.serviceId],
+          peers: this._peerHeads(state, nowMs),
           errorRate: this._errorRate(state, false),
           maxFutureSec: config.maxFutureSec,
         });
@@ -551,7 +658,8 @@ export async function startAttestor(
 function chainError(e: unknown, what: string, hint: string): VigilError {
   if (e instanceof VigilError) return e;
   const err = e as { shortMessage?: string; message?: string };
-  return new VigilError("VIGIL_CHAIN", `${what}: ${err?.shortMessage ?? err?.message ?? String(e)}`, hint, {
+  const why = redactUrls(err?.shortMessage ?? err?.message ?? String(e));
+  return new VigilError("VIGIL_CHAIN", `${what}: ${why}`, hint, {
     cause: e,
   });
 }

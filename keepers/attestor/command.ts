@@ -3,13 +3,15 @@
  * benchmark and the drill use.
  */
 import { Command, Option } from "commander";
-import { commonFlags, intOption, withCommonOptions, type CommonOptions } from "../shared/cli";
+import { bytes32Option, commonFlags, intOption, withCommonOptions, type CommonOptions } from "../shared/cli";
 import { Shutdown } from "../shared/lifecycle";
 import { createLogger } from "../shared/logger";
 import { startAttestor } from "./attestor";
 import { loadAttestorConfig } from "./config";
 
 interface AttestorFlags extends CommonOptions {
+  service?: string[];
+  allowPrivateTargets?: boolean;
   host?: string;
   port?: number;
   interval?: number;
@@ -21,10 +23,23 @@ interface AttestorFlags extends CommonOptions {
 
 export function attestorCommand(): Command {
   const cmd = new Command("attestor").description(
-    "Run an attestor: watch the registry's endpoints, probe and score them, sign EIP-712 observations and " +
-      "serve them on GET /v1/observations (with /healthz and /metrics). Key from $VIGIL_ATTESTOR_KEY or --keystore.",
+    "Run an attestor: watch the endpoints of the listed services in the registry, probe and score them, sign " +
+      "one EIP-712 observation per endpoint and round and serve them on GET /v1/observations (with /healthz " +
+      "and /metrics). Key from $VIGIL_ATTESTOR_KEY or --keystore.",
   );
   withCommonOptions(cmd)
+    .addOption(
+      new Option(
+        "--service <id...>",
+        "service id(s) to watch, required (env VIGIL_ATTESTOR_SERVICES, comma-separated; config services; " +
+          "default: none — the registry is permissionless, so name the services this attestor vouches for)",
+      ).argParser((value: string, prev: string[] | undefined) => [...(prev ?? []), bytes32Option(value)]),
+    )
+    .option(
+      "--allow-private-targets",
+      "also probe endpoints on loopback, private, link-local or unspecified addresses, e.g. 127.0.0.1, " +
+        "10.x, 169.254.x, [::1], localhost — local drills and tests only (env VIGIL_ATTESTOR_ALLOW_PRIVATE_TARGETS; default false)",
+    )
     .option(
       "--host <host>",
       "interface the HTTP server binds (env VIGIL_ATTESTOR_HTTP_HOST; default 127.0.0.1)",
@@ -62,6 +77,8 @@ export function attestorCommand(): Command {
       const config = loadAttestorConfig(flags.config, {
         ...commonFlags(flags),
         guard: undefined,
+        services: flags.service,
+        allowPrivateTargets: flags.allowPrivateTargets,
         "http.host": flags.host,
         "http.port": flags.port,
         probeIntervalMs: flags.interval,

@@ -8,6 +8,8 @@ import { z } from "zod";
 import { loadConfig, zAddress, zBytes32, zUrl, type EnvOverride } from "../shared/config";
 import { DEFAULT_THRESHOLDS } from "./score";
 
+const SERVICES_REQUIRED = "list the service ids to watch; the registry is permissionless";
+
 const zFactor = (d: { ok: number; max: number; floor: number }) =>
   z
     .object({
@@ -30,13 +32,33 @@ export const attestorConfigSchema = z
     oracle: zAddress,
     /** EndpointRegistry address. Env `VIGIL_REGISTRY`. */
     registry: zAddress,
-    /** Service ids to watch; empty = every service in the registry. */
-    services: z.array(zBytes32).default([]),
     /**
-     * Expected chain id per JSON-RPC service (service id → chain id). A service without an entry is
-     * judged against the chain a strict majority of its endpoints report.
+     * Service ids to watch, REQUIRED and non-empty. The registry is permissionless: watching every
+     * service would probe whatever URIs anyone registers. Env `VIGIL_ATTESTOR_SERVICES` (comma-separated).
      */
-    expectedChainIds: z.record(zBytes32, z.number().int().positive()).default({}),
+    services: z
+      .array(
+        zBytes32.transform((id) => id.toLowerCase()),
+        { required_error: SERVICES_REQUIRED },
+      )
+      .min(1, SERVICES_REQUIRED),
+    /**
+     * Probe endpoints whose URI host is loopback, private, link-local or unspecified (`localhost`,
+     * `127.0.0.1`, `10.x`, `169.254.x`, `[::1]`, …). Default false: such a URI in the permissionless
+     * registry is an SSRF attempt. Set true only for local drills and tests.
+     * Env `VIGIL_ATTESTOR_ALLOW_PRIVATE_TARGETS`.
+     */
+    allowPrivateTargets: z.boolean().default(false),
+    /**
+     * Expected chain id per JSON-RPC service (service id → chain id). Required for every watched
+     * service with JSON-RPC endpoints: the attestor probes a service without an entry but signs
+     * nothing for its JSON-RPC endpoints (and logs an error naming this setting), since a wrong chain
+     * cannot be told from a majority of a service's own endpoints. Default {}.
+     */
+    expectedChainIds: z
+      .record(zBytes32, z.number().int().positive())
+      .transform((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k.toLowerCase(), v])))
+      .default({}),
     /** RPC URL per chain id (decimal string) for reading oracle feeds; default: the control chain's RPC for its own chain. */
     feedRpcUrls: z.record(z.string().regex(/^[1-9][0-9]*$/, "must be a decimal chain id"), zUrl).default({}),
     /** Milliseconds between probe rounds. Default 5000. Env `VIGIL_ATTESTOR_PROBE_INTERVAL_MS`. */
@@ -143,6 +165,7 @@ export const ATTESTOR_ENV: readonly EnvOverride[] = [
   { env: "VIGIL_ORACLE", path: "oracle", type: "string" },
   { env: "VIGIL_REGISTRY", path: "registry", type: "string" },
   { env: "VIGIL_ATTESTOR_SERVICES", path: "services", type: "list" },
+  { env: "VIGIL_ATTESTOR_ALLOW_PRIVATE_TARGETS", path: "allowPrivateTargets", type: "boolean" },
   { env: "VIGIL_ATTESTOR_PROBE_INTERVAL_MS", path: "probeIntervalMs", type: "number" },
   { env: "VIGIL_ATTESTOR_TIMEOUT_MS", path: "timeoutMs", type: "number" },
   { env: "VIGIL_ATTESTOR_CONCURRENCY", path: "concurrency", type: "number" },

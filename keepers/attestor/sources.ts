@@ -45,18 +45,20 @@ export interface OracleReader {
   read(): Promise<OracleState>;
 }
 
-/** Endpoints from the EndpointRegistry: every service, or only `services` when non-empty. */
+/**
+ * Endpoints of the listed `services` from the EndpointRegistry. Never "every service": the registry is
+ * permissionless, so the operator names the services this attestor vouches for.
+ */
 export function registryEndpointSource(
   registryAddress: string,
   provider: Provider,
-  services: readonly string[] = [],
+  services: readonly string[],
 ): EndpointSource {
   const registry = IEndpointRegistry__factory.connect(registryAddress, provider);
   return {
     async listEndpoints() {
-      const ids = services.length ? [...services] : [...(await registry.services())];
       const lists = await Promise.all(
-        ids.map(async (serviceId) => {
+        services.map(async (serviceId) => {
           const eps = await registry.endpointsOf(serviceId);
           return eps.map((e): WatchedEndpoint => ({
             id: e.id.toLowerCase(),

@@ -1,6 +1,8 @@
 /**
  * The attestor's recent signed observations: the latest N per endpoint, in memory (a restart loses
  * nothing that matters: observations older than a few rounds are no longer accepted on-chain).
+ * At most one observation per (endpoint, round): a second one is refused, so `/v1/observations`
+ * never serves two signatures of this attestor for one round (equivocation).
  */
 import type { SignedObservation } from "../shared/observation";
 
@@ -17,12 +19,18 @@ export class ObservationStore {
   /** @param keep Observations kept per endpoint (oldest dropped first). */
   constructor(private readonly keep: number) {}
 
-  add(obs: SignedObservation): void {
+  /**
+   * Keep `obs` unless an observation of the same endpoint and round is already held.
+   * @returns true when stored, false when refused.
+   */
+  add(obs: SignedObservation): boolean {
     const key = obs.endpointId.toLowerCase();
     let list = this._byEndpoint.get(key);
+    if (list?.some((o) => o.round === obs.round)) return false;
     if (!list) this._byEndpoint.set(key, (list = []));
     list.push(obs);
     if (list.length > this.keep) list.splice(0, list.length - this.keep);
+    return true;
   }
 
   /** Matching observations, by endpoint (insertion order) then oldest first. */

@@ -17,6 +17,7 @@ import { commonFlags, type CommonOptions } from "../shared/cli";
 import { loadConfig, zAddress, zUrl, type EnvOverride } from "../shared/config";
 import { VigilError } from "../shared/errors";
 import { jsonRpcCall, parseQuantity } from "../attestor/probes/transport";
+import { redactUrls } from "../shared/redact";
 
 export const cliConfigSchema = z
   .object({
@@ -69,7 +70,7 @@ export async function openContext(
     } catch (e) {
       throw new VigilError(
         "VIGIL_CHAIN",
-        `cannot reach ${config.rpcUrls[0]}: ${(e as Error).message}`,
+        redactUrls(`cannot reach ${config.rpcUrls[0]}: ${(e as Error).message}`),
         "check --rpc (or VIGIL_RPC_URL) and that the node is running",
       );
     }
@@ -82,7 +83,9 @@ export async function openContext(
     if (e instanceof VigilError) throw e;
     throw new VigilError(
       "VIGIL_CHAIN",
-      `cannot reach ${config.rpcUrls.join(", ")}: ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`,
+      redactUrls(
+        `cannot reach ${config.rpcUrls.join(", ")}: ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`,
+      ),
       "check --rpc (or VIGIL_RPC_URL) and that the node is running",
     );
   }
@@ -143,7 +146,7 @@ export function txError(e: unknown, what: string): VigilError {
   }
   return new VigilError(
     "VIGIL_TX",
-    `${what} failed: ${err?.shortMessage ?? err?.message ?? String(e)}`,
+    `${what} failed: ${redactUrls(err?.shortMessage ?? err?.message ?? String(e))}`,
     undefined,
     {
       cause: e,

@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { isVigilError } from "./errors";
+import { redactUrls } from "./redact";
 
 /** Options every chain-facing subcommand accepts. Each one also has an environment variable. */
 export interface CommonOptions {
@@ -92,17 +93,18 @@ export function commonFlags(o: CommonOptions): Record<string, unknown> {
 
 /**
  * Print an error as one line, `error VIGIL_CODE: message (hint)`, to `write` and return exit code 2.
+ * URLs in the message are cut to their origin (RPC URLs carry API keys).
  * A VigilError never prints a stack trace; anything else prints its message (and the stack when
  * VIGIL_DEBUG is set).
  */
 export function reportCliError(e: unknown, write: (line: string) => void): number {
   if (isVigilError(e)) {
-    write(`error ${e.code}: ${e.message}\n`);
+    write(`error ${e.code}: ${redactUrls(e.message)}\n`);
     return 2;
   }
   const err = e as { code?: string; shortMessage?: string; message?: string; stack?: string };
   const code = typeof err?.code === "string" ? err.code : "ERROR";
-  write(`error ${code}: ${err?.shortMessage ?? err?.message ?? String(e)}\n`);
-  if (process.env.VIGIL_DEBUG && err?.stack) write(`${err.stack}\n`);
+  write(`error ${code}: ${redactUrls(err?.shortMessage ?? err?.message ?? String(e))}\n`);
+  if (process.env.VIGIL_DEBUG && err?.stack) write(`${redactUrls(err.stack)}\n`);
   return 2;
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "./logger";
 import type { Metrics } from "./metrics";
+import { summarizeError } from "./redact";
 
 /**
  * Resolve after `ms` milliseconds, or as soon as `signal` aborts (never rejects).
@@ -134,7 +135,13 @@ export class Wakeup {
 export class LoopHealth {
   lastCompletedAt = Date.now();
   iterations = 0;
+  /**
+   * Short, sanitized summary of the latest iteration's failure ({@link summarizeError}: code and
+   * short message, URLs cut to their origin); undefined once an iteration succeeds.
+   */
   lastError?: string;
+  /** When the latest iteration failed, ms since the epoch; undefined once an iteration succeeds. */
+  lastErrorAt?: number;
 
   constructor(
     readonly name: string,
@@ -172,8 +179,10 @@ export function runLoop(
       try {
         await iteration(options.signal);
         health.lastError = undefined;
+        health.lastErrorAt = undefined;
       } catch (e) {
-        health.lastError = e instanceof Error ? e.message : String(e);
+        health.lastError = summarizeError(e);
+        health.lastErrorAt = Date.now();
         log.error({ err: e }, "loop iteration failed");
       }
       const finished = Date.now();

@@ -14,6 +14,10 @@ export class Metrics {
   readonly probes: Counter<"kind" | "outcome">;
   /** Observations signed by this attestor. */
   readonly observationsSigned: Counter;
+  /** Probes whose result was not signed, by reason (`round_already_signed`, `no_expected_chain_id`). */
+  readonly observationsWithheld: Counter<"reason">;
+  /** Endpoints not probed at all, by reason (`private_target`, `invalid_uri`). */
+  readonly probesRefused: Counter<"reason">;
   /** Last scored health per endpoint, basis points. */
   readonly endpointHealth: Gauge<"endpoint">;
   /** Quorum bundles the responder submitted, by outcome (`confirmed`, `failed`, `skipped`). */
@@ -53,6 +57,18 @@ export class Metrics {
     this.observationsSigned = new Counter({
       name: "vigil_observations_signed_total",
       help: "Observations signed by this attestor.",
+      registers,
+    });
+    this.observationsWithheld = new Counter({
+      name: "vigil_observations_withheld_total",
+      help: "Probes whose result this attestor did not sign, by reason.",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.probesRefused = new Counter({
+      name: "vigil_probes_refused_total",
+      help: "Probes the attestor refused to make, by reason.",
+      labelNames: ["reason"],
       registers,
     });
     this.endpointHealth = new Gauge({

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "./logger";
 import type { Metrics } from "./metrics";
 import type { LoopHealth } from "./lifecycle";
+import { summarizeError } from "./redact";
 
 /** A JSON route handler: returns the status code and body to send. */
 export type RouteHandler = (
@@ -25,7 +26,8 @@ export interface ServerOptions {
 
 /**
  * The small HTTP server every keeper runs: `GET /healthz` (200 when every loop completed an
- * iteration recently, 503 otherwise, JSON detail either way), `GET /metrics` (Prometheus text) and
+ * iteration recently, 503 otherwise, JSON detail either way: per loop whether its latest iteration
+ * failed and when, with a short sanitized summary, never the raw error), `GET /metrics` (Prometheus text) and
  * the keeper's own GET routes. Anything else is 404; non-GET is 405.
  */
 export class KeeperServer {
@@ -77,7 +79,11 @@ export class KeeperServer {
           healthy: l.healthy(),
           iterations: l.iterations,
           lastCompletedAt: new Date(l.lastCompletedAt).toISOString(),
-          lastError: l.lastError ?? null,
+          // Only that the latest iteration failed, when, and a short sanitized summary: /healthz is
+          // reachable by whoever can reach the port, and raw errors can carry RPC URLs with keys.
+          failing: l.lastErrorAt !== undefined,
+          lastErrorAt: l.lastErrorAt !== undefined ? new Date(l.lastErrorAt).toISOString() : null,
+          lastError: l.lastError !== undefined ? summarizeError(l.lastError, 120) : null,
         }));
         const ok = loops.every((l) => l.healthy);
         return send(ok ? 200 : 503, JSON.stringify({ status: ok ? "ok" : "stalled", loops }));

@@ -41,16 +41,22 @@ async function benchN(server: FakeRpcServer, n: number, rounds: number): Promise
     uri: server.url(`/rpc/${i}`),
     priority: i % 4,
   }));
+  let clock = Date.now();
   const attestor = new Attestor({
     config: attestorConfigSchema.parse({
       rpcUrls: ["http://127.0.0.1:1"],
       chainId: 31337,
       oracle: "0x" + "99".repeat(20),
       registry: "0x" + "88".repeat(20),
+      services: [...new Set(endpoints.map((e) => e.serviceId))],
+      expectedChainIds: Object.fromEntries(endpoints.map((e) => [e.serviceId, 31337])),
+      allowPrivateTargets: true, // the fake RPC server is on loopback
       concurrency: CONCURRENCY,
       timeoutMs: 4_000,
       probeIntervalMs: 5_000,
       keepObservations: rounds + 2,
+      // The bench clock jumps one oracle round per probe round (see below), so heads look minutes old.
+      thresholds: { jsonRpc: { headAgeSec: { ok: 3_600, max: 7_200 } } },
     }),
     signer: wallet,
     address: wallet.address,
@@ -71,6 +77,9 @@ async function benchN(server: FakeRpcServer, n: number, rounds: number): Promise
     },
     logger: createLogger("bench", { level: "silent" }),
     metrics: new Metrics(false),
+    // One oracle round (12 s) per probe round: the attestor signs one observation per endpoint and
+    // round, so each measured probe round must fall in a round of its own to be signed.
+    now: () => clock,
   });
   await attestor.refreshOracle();
   await attestor.refreshEndpoints();
@@ -79,6 +88,7 @@ async function benchN(server: FakeRpcServer, n: number, rounds: number): Promise
   let healthy = 0;
   const started = performance.now();
   for (let r = 0; r < rounds; r++) {
+    clock += 12_000;
     const outcomes = await attestor.probeRound();
     observations += outcomes.filter((o) => o.observation).length;
     healthy += outcomes.filter((o) => o.healthBps === 10_000).length;

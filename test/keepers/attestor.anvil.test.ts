@@ -32,6 +32,8 @@ describe("attestor against a real anvil node", function () {
       chainId: 31337,
       oracle: "0x" + "99".repeat(20),
       registry: "0x" + "88".repeat(20),
+      services: [SERVICE],
+      allowPrivateTargets: true, // anvil on loopback
       probeIntervalMs: 2_000,
       timeoutMs: 1_000,
       expectedChainIds: { [SERVICE]: CHAIN_ID },

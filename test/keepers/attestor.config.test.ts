@@ -10,6 +10,7 @@ const base = {
   chainId: 31337,
   oracle: "0x" + "11".repeat(20),
   registry: "0x" + "22".repeat(20),
+  services: ["0x" + "55".repeat(32)],
 };
 
 function writeConfig(obj: unknown, ext = "json"): string {
@@ -37,10 +38,44 @@ describe("attestor config", function () {
     expect(c.key.envVar).to.equal("VIGIL_ATTESTOR_KEY");
     expect(c.thresholds.jsonRpc.headAgeSec).to.deep.equal({ ok: 30, max: 120, floor: 0 });
     expect(c.thresholds.jsonRpc.lagBlocks).to.deep.equal({ ok: 2, max: 6, floor: 0 });
+    expect(c.allowPrivateTargets).to.equal(false);
+    expect(c.expectedChainIds).to.deep.equal({});
+  });
+
+  it("requires services, naming the setting and why", function () {
+    const { services: _omitted, ...noServices } = base;
+    for (const raw of [noServices, { ...base, services: [] }]) {
+      expect(errorOf(() => loadAttestorConfig(writeConfig(raw), {}, {}))).to.contain(
+        "services: list the service ids to watch; the registry is permissionless",
+      );
+    }
+  });
+
+  it("lower-cases service ids and expectedChainIds keys, so registry ids match", function () {
+    const upper = "0x" + "AB".repeat(32);
+    const c = loadAttestorConfig(
+      writeConfig({ ...base, services: [upper], expectedChainIds: { [upper]: 1 } }),
+      {},
+      {},
+    );
+    expect(c.services).to.deep.equal([upper.toLowerCase()]);
+    expect(c.expectedChainIds).to.deep.equal({ [upper.toLowerCase()]: 1 });
+  });
+
+  it("takes services and allowPrivateTargets from the environment", function () {
+    const a = "0x" + "aa".repeat(32);
+    const b = "0x" + "bb".repeat(32);
+    const c = loadAttestorConfig(
+      writeConfig(base),
+      {},
+      { VIGIL_ATTESTOR_SERVICES: `${a},${b}`, VIGIL_ATTESTOR_ALLOW_PRIVATE_TARGETS: "true" },
+    );
+    expect(c.services).to.deep.equal([a, b]);
+    expect(c.allowPrivateTargets).to.equal(true);
   });
 
   it("reads YAML", function () {
-    const yaml = `rpcUrls: [http://127.0.0.1:8545]\nchainId: 5\noracle: "${base.oracle}"\nregistry: "${base.registry}"\n`;
+    const yaml = `rpcUrls: [http://127.0.0.1:8545]\nchainId: 5\noracle: "${base.oracle}"\nregistry: "${base.registry}"\nservices: ["${base.services[0]}"]\n`;
     expect(loadAttestorConfig(writeConfig(yaml, "yaml"), {}, {}).chainId).to.equal(5);
   });
 
@@ -62,6 +97,7 @@ describe("attestor config", function () {
       VIGIL_CHAIN_ID: "31337",
       VIGIL_ORACLE: base.oracle,
       VIGIL_REGISTRY: base.registry,
+      VIGIL_ATTESTOR_SERVICES: base.services[0],
     };
     expect(loadAttestorConfig(undefined, {}, env).oracle).to.equal(base.oracle);
   });
@@ -88,6 +124,7 @@ describe("attestor config", function () {
     ],
     ["an unknown setting", { probeIntervalSec: 5 }, "Unrecognized key(s) in object: 'probeIntervalSec'"],
     ["a bad service id", { services: ["0x12"] }, "services.0"],
+    ["a non-boolean allowPrivateTargets", { allowPrivateTargets: "yes" }, "allowPrivateTargets"],
     ["a bad expected chain id key", { expectedChainIds: { foo: 1 } }, "expectedChainIds.foo"],
     ["a bad key variable name", { key: { envVar: "lower case" } }, "key.envVar"],
   ];

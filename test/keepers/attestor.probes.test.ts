@@ -3,7 +3,6 @@ import { FakeRpcServer } from "../../scripts/bench/fakeRpc";
 import { evaluateHttp, probeHttp } from "../../keepers/attestor/probes/http";
 import {
   evaluateJsonRpc,
-  majorityChainId,
   median,
   probeJsonRpc,
   type RpcContext,
@@ -75,6 +74,22 @@ describe("attestor probes", function () {
       server.reset("/lagok", { blockNumber: 100 });
       const peers = [{ number: 1_000_000, hash: "0x" + "1".repeat(64), chainId: 5 }];
       expect(await rpcScore("/lagok", { peers })).to.equal(10_000);
+    });
+
+    it("ignores peers on another chain than its own even when no chain is expected", async function () {
+      server.reset("/lagnone", { chainId: 31337, blockNumber: 100 });
+      const peers = [{ number: 1_000_000, hash: "0x" + "1".repeat(64), chainId: 5 }];
+      const r = await probeJsonRpc(server.url("/lagnone"), { timeoutMs: 500 });
+      const input = evaluateJsonRpc(r, ctx({ peers, expectedChainId: undefined }));
+      expect(input).to.include({ lagBlocks: undefined });
+      expect(score(input, DEFAULT_THRESHOLDS.jsonRpc)).to.equal(10_000);
+    });
+
+    it("never cross-checks hashes against peers on another chain", async function () {
+      server.reset("/forkx", { chainId: 31337, blockNumber: 100, blockHash: "0x" + "b".repeat(64) });
+      const peers = [1, 2].map(() => ({ number: 100, hash: "0x" + "c".repeat(64), chainId: 5 }));
+      const r = await probeJsonRpc(server.url("/forkx"), { timeoutMs: 500 });
+      expect(evaluateJsonRpc(r, ctx({ peers, expectedChainId: undefined }))).to.not.have.property("failure");
     });
 
     it("flags a head whose hash two peers contradict at the same height (fork)", async function () {
@@ -162,11 +177,6 @@ describe("attestor probes", function () {
   });
 
   describe("helpers", function () {
-    it("takes the strict majority chain id, or none", function () {
-      expect(majorityChainId([1, 1, 5])).to.equal(1);
-      expect(majorityChainId([1, 5])).to.equal(undefined);
-      expect(majorityChainId([])).to.equal(undefined);
-    });
     it("computes medians", function () {
       expect(median([3, 1, 2])).to.equal(2);
       expect(median([4, 1, 2, 3])).to.equal(2.5);

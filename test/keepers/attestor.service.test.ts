@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { Wallet, type TypedDataDomain } from "ethers";
-import { startAttestor, type RunningAttestor } from "../../keepers/attestor/attestor";
+import { Attestor, startAttestor, type RunningAttestor } from "../../keepers/attestor/attestor";
 import { attestorConfigSchema, type AttestorConfigInput } from "../../keepers/attestor/config";
+import { ObservationStore } from "../../keepers/attestor/store";
 import { staticEndpointSource, type OracleState, type WatchedEndpoint } from "../../keepers/attestor/sources";
 import { EndpointKind } from "../../keepers/shared/health";
 import { createLogger } from "../../keepers/shared/logger";
@@ -37,6 +38,9 @@ describe("attestor service", function () {
       chainId: 31337,
       oracle: "0x" + "99".repeat(20),
       registry: "0x" + "88".repeat(20),
+      services: [SERVICE],
+      expectedChainIds: { [SERVICE]: 31337 },
+      allowPrivateTargets: true, // the fake RPC server is on loopback
       probeIntervalMs: 60_000,
       timeoutMs: 1_000,
       concurrency: 8,
@@ -52,8 +56,9 @@ describe("attestor service", function () {
     priority: i,
   });
 
-  async function start(over: Partial<AttestorConfigInput> = {}) {
+  async function start(over: Partial<AttestorConfigInput> = {}, now?: () => number) {
     running = await startAttestor(config(over), {
+      now,
       logger: createLogger("test", { level: "silent" }),
       metrics: new Metrics(false),
       signer: wallet,
@@ -127,6 +132,114 @@ describe("attestor service", function () {
     });
   });
 
+  describe("one observation per (endpoint, round)", function () {
+    /** An attestor on a clock the test advances, so rounds pass without sleeping. */
+    async function clocked(over: Partial<AttestorConfigInput> = {}) {
+      const clock = { ms: Math.ceil(Date.now() / 3_000) * 3_000 }; // the start of a 3 s round
+      oracleState = { ...oracleState, roundSeconds: 3 };
+      const metrics = new Metrics(false);
+      const attestor = new Attestor({
+        config: config({ probeIntervalMs: 1_000, timeoutMs: 500, ...over }),
+        signer: wallet,
+        address: wallet.address,
+        endpoints: { listEndpoints: async () => endpoints },
+        oracle: { read: async () => oracleState },
+        logger: createLogger("test", { level: "silent" }),
+        metrics,
+        now: () => clock.ms,
+      });
+      await attestor.refreshOracle();
+      await attestor.refreshEndpoints();
+      return { attestor, clock, metrics };
+    }
+
+    it("signs exactly one observation per round per endpoint with a 1 s probe interval and 3 s rounds", async function () {
+      const { attestor, clock } = await clocked();
+      const signedPerProbe: number[] = [];
+      for (let probe = 0; probe < 9; probe++) {
+        const outcomes = await attestor.probeRound();
+        expect(outcomes).to.have.length(3); // every probe still runs and is scored
+        signedPerProbe.push(outcomes.filter((o) => o.observation).length);
+        clock.ms += 1_000;
+      }
+      // The first probe of each round signs, the two after it do not.
+      expect(signedPerProbe).to.deep.equal([3, 0, 0, 3, 0, 0, 3, 0, 0]);
+      for (const ep of endpoints) {
+        const rounds = attestor.store.query({ endpoint: ep.id }).map((o) => o.round);
+        expect(rounds).to.have.length(3);
+        expect(new Set(rounds).size).to.equal(3);
+      }
+    });
+
+    it("refuses to store a second observation of one (endpoint, round)", function () {
+      const store = new ObservationStore(32);
+      const o: SignedObservation = {
+        configDigest: DIGEST_A,
+        endpointId: idOf(1),
+        round: 7,
+        healthBps: 10_000,
+        observedAt: 21,
+        attestor: wallet.address,
+        signature: "0x" + "00".repeat(65),
+      };
+      expect(store.add(o)).to.equal(true);
+      expect(store.add({ ...o, healthBps: 0, observedAt: 22 })).to.equal(false);
+      expect(store.add({ ...o, round: 8, observedAt: 24 })).to.equal(true);
+      expect(store.query().map((x) => [x.round, x.healthBps])).to.deep.equal([
+        [7, 10_000],
+        [8, 10_000],
+      ]);
+    });
+
+    it("signs one observation when two probes of one round race", async function () {
+      const { attestor } = await clocked();
+      const [a, b] = await Promise.all([attestor.probeRound(), attestor.probeRound()]);
+      expect([...a, ...b].filter((o) => o.observation)).to.have.length(3);
+      expect(attestor.store.size).to.equal(3);
+      expect(attestor.observations().observations).to.have.length(3);
+    });
+
+    it("keeps scoring later probes of a signed round for /v1/endpoints, without signing them", async function () {
+      const { attestor, clock, metrics } = await clocked();
+      await attestor.probeRound();
+      server.set("/rpc/2", { status: 503 });
+      clock.ms += 1_000;
+      const outcomes = await attestor.probeRound();
+      const second = outcomes.find((o) => o.endpointId === idOf(2))!;
+      expect(second).to.include({ healthBps: 0, failure: "http_status" });
+      expect(second.observation).to.equal(undefined);
+      expect(attestor.endpointSummaries().find((e) => e.id === idOf(2))!.healthBps).to.equal(0);
+      expect(attestor.store.query({ endpoint: idOf(2) }).map((o) => o.healthBps)).to.deep.equal([10_000]);
+      const text = await metrics.registry.metrics();
+      expect(text).to.contain('vigil_observations_withheld_total{reason="round_already_signed"} 3');
+      // The next round signs the failure: detection latency is at most one round.
+      clock.ms += 2_000;
+      await attestor.probeRound();
+      expect(attestor.store.query({ endpoint: idOf(2) }).map((o) => o.healthBps)).to.deep.equal([10_000, 0]);
+    });
+
+    it("signs the same round again under a new config digest after a rotation", async function () {
+      const { attestor } = await clocked();
+      await attestor.probeRound();
+      oracleState = { ...oracleState, configDigest: DIGEST_B, version: 2 };
+      await attestor.refreshOracle();
+      const outcomes = await attestor.probeRound();
+      expect(outcomes.filter((o) => o.observation?.configDigest === DIGEST_B)).to.have.length(3);
+    });
+
+    it("does not sign a round again for an endpoint that left the registry and came back", async function () {
+      const { attestor } = await clocked();
+      await attestor.probeRound();
+      const all = endpoints;
+      endpoints = all.slice(1);
+      await attestor.refreshEndpoints();
+      endpoints = all;
+      await attestor.refreshEndpoints();
+      const outcomes = await attestor.probeRound();
+      expect(outcomes.find((o) => o.endpointId === idOf(1))!.observation).to.equal(undefined);
+    });
+  });
+
   describe("endpoints", function () {
     it("watches endpoints added to the registry after start", async function () {
       await start();
@@ -145,6 +258,49 @@ describe("attestor service", function () {
       const third = outcomes.find((o) => o.endpointId === idOf(3))!;
       expect(third).to.include({ healthBps: 0, failure: "wrong_chain" });
       expect(outcomes.filter((o) => o.healthBps === 10_000)).to.have.length(2);
+    });
+
+    describe("when a 2-endpoint service has one endpoint on the wrong chain with a far higher head", function () {
+      beforeEach(function () {
+        server.set("/rpc/2", { chainId: 5, blockNumber: 1_000_000 });
+        endpoints = [rpcEndpoint(1), rpcEndpoint(2)];
+      });
+
+      it("scores the honest endpoint 10000 and the wrong-chain one 0 (wrong_chain)", async function () {
+        await start();
+        await firstRound();
+        // Both heads are known now; probe again so each sees the other as a peer.
+        const outcomes = await running!.attestor.probeRound();
+        expect(outcomes.find((o) => o.endpointId === idOf(1))).to.include({ healthBps: 10_000 });
+        expect(outcomes.find((o) => o.endpointId === idOf(2))).to.include({
+          healthBps: 0,
+          failure: "wrong_chain",
+        });
+      });
+
+      it("does not measure the honest endpoint's lag against the wrong chain, nor sign either, without expectedChainIds", async function () {
+        const lines: string[] = [];
+        const logger = createLogger("test", {
+          level: "info",
+          destination: { write: (l: string) => void lines.push(l) },
+        });
+        running = await startAttestor(config({ expectedChainIds: {} }), {
+          logger,
+          metrics: new Metrics(false),
+          signer: wallet,
+          endpoints: { listEndpoints: async () => endpoints },
+          oracle: { read: async () => oracleState },
+        });
+        await firstRound();
+        const outcomes = await running.attestor.probeRound();
+        expect(outcomes.find((o) => o.endpointId === idOf(1))).to.include({ healthBps: 10_000 });
+        expect(outcomes.every((o) => o.observation === undefined)).to.equal(true);
+        expect(running.attestor.store.size).to.equal(0);
+        const errors = lines.map((l) => JSON.parse(l)).filter((l) => l.level === "error");
+        expect(errors, "logged once, naming the setting").to.have.length(1);
+        expect(errors[0].msg).to.contain("expectedChainIds");
+        expect(errors[0].setting).to.equal(`expectedChainIds.${SERVICE}`);
+      });
     });
 
     it("scores an endpoint 10 blocks behind the median of its peers 0", async function () {
@@ -180,7 +336,8 @@ describe("attestor service", function () {
 
   describe("HTTP API", function () {
     beforeEach(async function () {
-      await start();
+      const frozen = Date.now(); // both probe rounds fall in one oracle round
+      await start({}, () => frozen);
       await firstRound();
       await running!.attestor.probeRound();
     });
@@ -189,13 +346,14 @@ describe("attestor service", function () {
       const { status, body } = await get("/v1/observations");
       expect(status).to.equal(200);
       expect(body).to.include({ attestor: wallet.address, configDigest: DIGEST_A, chainId: 31337 });
-      expect(body.observations as SignedObservation[]).to.have.length(6);
+      // Two probe rounds within one 12 s oracle round: one observation per endpoint.
+      expect(body.observations as SignedObservation[]).to.have.length(3);
     });
 
     it("filters by endpoint and by sinceRound", async function () {
       const one = await get(`/v1/observations?endpoint=${idOf(2)}`);
       const list = one.body.observations as SignedObservation[];
-      expect(list).to.have.length(2);
+      expect(list).to.have.length(1);
       expect(list.every((o) => o.endpointId === idOf(2))).to.equal(true);
       const round = list[0].round;
       expect(
@@ -203,7 +361,7 @@ describe("attestor service", function () {
       ).to.equal(0);
       expect(
         ((await get(`/v1/observations?sinceRound=${round}`)).body.observations as unknown[]).length,
-      ).to.equal(6);
+      ).to.equal(3);
     });
 
     for (const q of [
@@ -240,7 +398,7 @@ describe("attestor service", function () {
     it("exports probe and signing metrics", async function () {
       const text = await (await fetch(`${running!.url}/metrics`)).text();
       expect(text).to.contain('vigil_probes_total{kind="json_rpc",outcome="ok"} 6');
-      expect(text).to.contain("vigil_observations_signed_total 6");
+      expect(text).to.contain("vigil_observations_signed_total 3");
       expect(text).to.contain("vigil_probe_latency_seconds_bucket");
       expect(text).to.contain(`vigil_endpoint_health_bps{endpoint="${idOf(1)}"} 10000`);
       expect(text).to.contain('vigil_loop_duration_seconds_count{loop="probe"}');

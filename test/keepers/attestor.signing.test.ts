@@ -63,6 +63,9 @@ describe("attestor signing against the HealthOracle contract", function () {
         chainId: 31337,
         oracle: address,
         registry: "0x" + "88".repeat(20),
+        services: ["0x" + "5".repeat(64)],
+        expectedChainIds: { ["0x" + "5".repeat(64)]: 31337 },
+        allowPrivateTargets: true, // the fake RPC server is on loopback
         probeIntervalMs: 5_000,
         timeoutMs: 1_000,
       }),

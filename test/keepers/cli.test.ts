@@ -78,6 +78,59 @@ describe("vigil CLI", function () {
     });
   });
 
+  describe("attestor", function () {
+    const chain = [
+      "--rpc",
+      "http://127.0.0.1:9",
+      "--chain-id",
+      "31337",
+      "--oracle",
+      A(1),
+      "--registry",
+      A(2),
+    ];
+    const SERVICE = "0x" + "5".repeat(64);
+
+    it("documents --service and --allow-private-targets in --help", async function () {
+      const { io: i, captured } = io();
+      expect(await runCli(["attestor", "--help"], i)).to.equal(0);
+      expect(captured.out).to.contain("--service <id...>").and.contain("permissionless");
+      expect(captured.out).to.contain("--allow-private-targets").and.contain("default false");
+    });
+
+    it("exits 2 naming services when no service is given", async function () {
+      const { io: i, captured } = io();
+      expect(await runCli(["attestor", ...chain], i)).to.equal(2);
+      expect(captured.err).to.match(/^error VIGIL_CONFIG: /);
+      expect(captured.err).to.contain(
+        "services: list the service ids to watch; the registry is permissionless",
+      );
+    });
+
+    it("exits 2 naming --service for a malformed service id", async function () {
+      const { io: i, captured } = io();
+      expect(await runCli(["attestor", ...chain, "--service", "0x12"], i)).to.equal(2);
+      expect(captured.err).to.contain("--service <id...>").and.contain("32-byte");
+    });
+
+    it("passes --service and --allow-private-targets to the config (then needs the key)", async function () {
+      const saved = process.env.VIGIL_ATTESTOR_KEY;
+      delete process.env.VIGIL_ATTESTOR_KEY;
+      try {
+        const { io: i, captured } = io();
+        expect(
+          await runCli(
+            ["attestor", ...chain, "--service", SERVICE, "0x" + "6".repeat(64), "--allow-private-targets"],
+            i,
+          ),
+        ).to.equal(2);
+        expect(captured.err).to.match(/^error VIGIL_KEY: /);
+      } finally {
+        if (saved !== undefined) process.env.VIGIL_ATTESTOR_KEY = saved;
+      }
+    });
+  });
+
   describe("set-attestors checks", function () {
     it("sorts addresses ascending and accepts the quorum range 2f+1..n", function () {
       expect(checkAttestorSet([A(3), A(1), A(4), A(2)], 3)).to.deep.equal([A(1), A(2), A(3), A(4)]);

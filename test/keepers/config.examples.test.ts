@@ -11,6 +11,9 @@ describe("example keeper configs", function () {
     const c = loadAttestorConfig(path.join(CONFIG, "attestor.example.yaml"), {}, {});
     expect(c.probeIntervalMs).to.equal(5000);
     expect(c.thresholds.jsonRpc.headAgeSec.max).to.equal(120);
+    expect(c.services).to.have.length(1);
+    expect(Object.keys(c.expectedChainIds)).to.deep.equal(c.services);
+    expect(c.allowPrivateTargets).to.equal(false);
   });
 
   it("config/responder.example.yaml parses with the responder schema", function () {

@@ -68,9 +68,12 @@ export interface PeerHead {
 export interface RpcContext {
   /** Now, Unix seconds (fractional allowed). */
   nowSec: number;
-  /** The chain the service must serve; undefined when unknown (no judgement). */
+  /**
+   * The chain the service must serve (`expectedChainIds`); undefined when unknown: then the chain is
+   * not judged, and the attestor does not sign the result.
+   */
   expectedChainId?: number;
-  /** Latest heads of the service's OTHER JSON-RPC endpoints (fresh ones only). */
+  /** Latest heads of the service's OTHER JSON-RPC endpoints (fresh ones only), on any chain. */
   peers: readonly PeerHead[];
   /** Failed share of the recent probes, 0..1. */
   errorRate: number;
@@ -89,10 +92,14 @@ export function median(values: readonly number[]): number {
  * Turn a probe result into score input. PURE.
  * - wrong chain (vs `expectedChainId`) ⇒ `wrong_chain`;
  * - a block timestamp beyond `maxFutureSec` ahead ⇒ `invalid_response`;
- * - hash cross-check (THREATS #28): when at least two peers on the right chain report the same height
+ * - hash cross-check (THREATS #28): when at least two peers on our chain report the same height
  *   with one hash, none reports ours, and ours differs ⇒ `fork`;
- * - head age = now − block timestamp (≥ 0); lag = median head of peers on the right chain − our head
- *   (≥ 0; absent without peers).
+ * - head age = now − block timestamp (≥ 0); lag = median head of peers on our chain − our head
+ *   (≥ 0; absent without such peers).
+ *
+ * Lag and hash checks only ever compare heads of ONE chain: a peer that reports another chain id
+ * than this endpoint is ignored (it is judged `wrong_chain` on its own probe). Otherwise a
+ * wrong-chain peer with a far higher head would make an honest endpoint look lagging.
  */
 export function evaluateJsonRpc(result: RpcProbeResult, ctx: RpcContext): ScoreInput {
   const { head } = result;
@@ -100,9 +107,7 @@ export function evaluateJsonRpc(result: RpcProbeResult, ctx: RpcContext): ScoreI
     return { failure: "wrong_chain" };
   }
   if (head.timestamp > ctx.nowSec + ctx.maxFutureSec) return { failure: "invalid_response" };
-  const peers = ctx.peers.filter(
-    (p) => ctx.expectedChainId === undefined || p.chainId === ctx.expectedChainId,
-  );
+  const peers = ctx.peers.filter((p) => p.chainId === head.chainId);
   const sameHeight = peers.filter((p) => p.number === head.number);
   if (sameHeight.length >= 2 && !sameHeight.some((p) => p.hash === head.hash)) {
     const first = sameHeight[0].hash;
@@ -114,16 +119,4 @@ export function evaluateJsonRpc(result: RpcProbeResult, ctx: RpcContext): ScoreI
     headAgeSec: Math.max(0, ctx.nowSec - head.timestamp),
     lagBlocks: peers.length ? Math.max(0, median(peers.map((p) => p.number)) - head.number) : undefined,
   };
-}
-
-/**
- * The expected chain of a service when the config does not give one: the chain a strict majority of
- * the service's endpoints with a fresh answer report; undefined without a strict majority (then no
- * endpoint is judged on its chain — configure `expectedChainIds` to be strict).
- */
-export function majorityChainId(chainIds: readonly number[]): number | undefined {
-  const counts = new Map<number, number>();
-  for (const c of chainIds) counts.set(c, (counts.get(c) ?? 0) + 1);
-  for (const [c, n] of counts) if (n * 2 > chainIds.length) return c;
-  return undefined;
 }
