@@ -711,6 +711,9 @@ function attestorConfig(
     chainId: 31337,
     oracle: s.oracle,
     registry: s.registry,
+    services: [s.serviceId],
+    // The drill's nodes listen on 127.0.0.1; production attestors refuse private targets.
+    allowPrivateTargets: true,
     expectedChainIds: { [s.serviceId]: s.monitoredChainId },
     probeIntervalMs: s.t.probeIntervalMs,
     timeoutMs: s.t.probeTimeoutMs,
