@@ -69,6 +69,7 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     uint256 private constant _GOOD_SHIFT = 144;
     uint256 private constant _BAD_SHIFT = 152;
     uint256 private constant _OWN_POLICY_FLAG = 1 << 160;
+    uint256 private constant _STREAKS_MASK = 0xffff << _GOOD_SHIFT;
     uint256 private constant _UNKNOWN = uint256(uint8(Status.UNKNOWN));
     uint256 private constant _HEALTHY = uint256(uint8(Status.HEALTHY));
     uint256 private constant _DEGRADED = uint256(uint8(Status.DEGRADED));
@@ -391,6 +392,11 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         if (round <= lastRound) {
             return abi.encodeWithSelector(HealthOracleRoundNotNewer.selector, endpointId, round, lastRound);
         }
+        // Hysteresis counts consecutive rounds only (THREATS #14): after a skipped round, never relayed or left
+        // out of a batch on purpose, both streaks start again, so BAD rounds r and r + 2 are not two in a row.
+        unchecked {
+            if (round != lastRound + 1) packed &= ~_STREAKS_MASK; // lastRound < 2^40: no overflow
+        }
         _record(endpointId, packed, policy, round, median, observations.length);
     }
 
@@ -533,7 +539,8 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     /**
      * @dev The status machine, as HAProxy `rise`/`fall`. A round is GOOD (median >= upAtBps), BAD
      * (< downBelowBps) or MID. `fallRounds` consecutive BAD rounds make DOWN, `riseRounds` consecutive GOOD rounds
-     * make HEALTHY, a MID round resets both streaks; a HEALTHY endpoint whose round is not GOOD, or an UNKNOWN
+     * make HEALTHY, a MID round resets both streaks (so does a skipped round: {_submitOne} clears the streaks of
+     * `packed` unless the round is the one right after the stored one); a HEALTHY endpoint whose round is not GOOD, or an UNKNOWN
      * one whose round is not BAD, reads DEGRADED (a BAD round leaves UNKNOWN as it is: bad evidence never reads
      * better than silence); anything else keeps its status, so DOWN stays DOWN until `riseRounds` GOOD rounds.
      * After silence past the heartbeat (Chainlink) the endpoint reads UNKNOWN and starts from scratch.

@@ -25,8 +25,9 @@ interface IHealthOracle {
      * @notice Per-endpoint policy. All fields must be non-zero; `downBelowBps < upAtBps <= 10_000`.
      * @param downBelowBps A round whose median is below this counts toward DOWN.
      * @param upAtBps A round whose median is at or above this counts toward HEALTHY.
-     * @param fallRounds Consecutive accepted rounds under `downBelowBps` before DOWN (HAProxy `fall`).
-     * @param riseRounds Consecutive accepted rounds at or above `upAtBps` before HEALTHY (HAProxy `rise`).
+     * @param fallRounds Consecutive rounds under `downBelowBps` before DOWN (HAProxy `fall`). Consecutive means
+     * adjacent round numbers: a round that was never accepted breaks the streak.
+     * @param riseRounds Consecutive (adjacent) rounds at or above `upAtBps` before HEALTHY (HAProxy `rise`).
      * @param heartbeat Seconds after the last accepted round at which the status reads UNKNOWN.
      * @param maxAge Oldest accepted observation, in seconds before `block.timestamp`.
      */
