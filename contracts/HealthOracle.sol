@@ -172,8 +172,16 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     function setAttestors(address[] calldata attestors, uint8 quorum) external onlyOwner {
         uint256 n = attestors.length;
         // PBFT / OCR2 `checkConfigValid`: tolerate f = (n - 1) / 3 faulty signers, so n >= 3f + 1 by
-        // construction; a quorum of 2f + 1 guarantees an honest majority among any quorum.
-        if (n == 0 || n > _MAX_ATTESTORS || quorum == 0 || quorum > n || quorum < (2 * ((n - 1) / 3)) + 1) {
+        // construction; a quorum of 2f + 1 guarantees an honest majority among any quorum. It must also be a
+        // strict majority of the set (THREATS #8: quorum >= n / 2 + 1), so two disjoint quorums cannot both sign
+        // (1 of 2, 1 of 3 and 3 of 6 satisfy 2f + 1 but not this).
+        if (
+            n == 0 ||
+            n > _MAX_ATTESTORS ||
+            quorum > n ||
+            quorum < (2 * ((n - 1) / 3)) + 1 ||
+            uint256(quorum) * 2 <= n
+        ) {
             revert HealthOracleInvalidQuorum(n, quorum);
         }
         uint160 previous;

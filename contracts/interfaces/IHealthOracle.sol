@@ -108,8 +108,9 @@ interface IHealthOracle {
     // Errors
     // ------------------------------------------------------------------------------------------------
 
-    /// @notice The attestor list is empty, longer than 255, or `quorum` violates `n >= 3f+1, quorum >= 2f+1`
-    /// for `f = (n - 1) / 3` (PBFT / OCR2 `checkConfigValid`), or `quorum > n`.
+    /// @notice The attestor list is empty, longer than 255, or `quorum` is outside `max(2f+1, n/2+1)..n`: it
+    /// must satisfy `quorum >= 2f+1` for `f = (n - 1) / 3` (PBFT / OCR2 `checkConfigValid`) and be a strict
+    /// majority, `quorum * 2 > n` (so 1 of 2, 1 of 3 and 3 of 6 are rejected), and `quorum <= n`.
     error HealthOracleInvalidQuorum(uint256 attestors, uint256 quorum);
     /// @notice Attestors must be given sorted strictly ascending (which also rules out duplicates and zero).
     error HealthOracleAttestorsNotAscending(uint256 index, address attestor);
@@ -190,7 +191,8 @@ interface IHealthOracle {
      * @notice Replace the attestor set. Owner only (a timelock in production).
      * @dev Bumps the version and the config digest; signatures under the old digest stop counting.
      * @param attestors Signer addresses sorted strictly ascending, 1..255 of them.
-     * @param quorum Signatures required; must satisfy `quorum >= 2f+1` with `f = (n-1)/3`, and `quorum <= n`.
+     * @param quorum Signatures required; must satisfy `quorum >= 2f+1` with `f = (n-1)/3`, be a strict majority
+     * (`quorum * 2 > n`, i.e. `quorum >= n/2 + 1`) and `quorum <= n`. Reverts {HealthOracleInvalidQuorum}.
      */
     function setAttestors(address[] calldata attestors, uint8 quorum) external;
 

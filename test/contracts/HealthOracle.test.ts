@@ -267,11 +267,16 @@ describe("HealthOracle", function () {
     for (const [n, quorum, ok] of [
       [1, 1, true],
       [1, 0, false],
-      [3, 1, true], // f = 0
+      [2, 1, false], // f = 0, but 1 of 2 is no majority
+      [2, 2, true],
+      [3, 1, false], // f = 0, but 1 of 3 is no majority
+      [3, 2, true],
       [4, 2, false], // f = 1 needs 3
       [4, 3, true],
       [4, 4, true],
       [4, 5, false], // more than n
+      [6, 3, false], // 2f + 1 = 3 is half of 6, no majority
+      [6, 4, true],
       [7, 4, false], // f = 2 needs 5
       [7, 5, true],
       [10, 7, true], // f = 3
