@@ -267,9 +267,10 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
             round: uint40(packed >> _ROUND_SHIFT),
             updatedAt: uint64(updatedAt)
         });
-        // Chainlink heartbeat: no accepted round within the heartbeat reads UNKNOWN from the moment it lapsed.
+        // Chainlink heartbeat: no accepted round within the heartbeat reads UNKNOWN from the moment it lapsed,
+        // unless the stored status is UNKNOWN already: then it began earlier and `since` stays.
         uint256 staleAt = updatedAt + uint32(_policyWord(endpointId, packed) >> _HEARTBEAT_SHIFT);
-        if (block.timestamp >= staleAt) {
+        if (block.timestamp >= staleAt && health.status != Status.UNKNOWN) {
             health.status = Status.UNKNOWN;
             health.since = uint64(staleAt);
         }
@@ -551,7 +552,8 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
      * `packed` unless the round is the one right after the stored one); a HEALTHY endpoint whose round is not GOOD, or an UNKNOWN
      * one whose round is not BAD, reads DEGRADED (a BAD round leaves UNKNOWN as it is: bad evidence never reads
      * better than silence); anything else keeps its status, so DOWN stays DOWN until `riseRounds` GOOD rounds.
-     * After silence past the heartbeat (Chainlink) the endpoint reads UNKNOWN and starts from scratch.
+     * After silence past the heartbeat (Chainlink) the endpoint reads UNKNOWN and starts from scratch; `since`
+     * of UNKNOWN is the first lapse and does not move while the endpoint stays UNKNOWN.
      * @return previous Status code in effect before this round (UNKNOWN if stale).
      * @return current Status code after this round.
      * @return next The new status, `since` (block time on a change), streaks and own-policy flag, in place in
@@ -571,11 +573,12 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
             uint256 since = uint40(packed >> _SINCE_SHIFT);
             // A never-updated slot is not stale, just unknown. (Both terms < 2^41: no overflow.)
             if (updatedAt != 0 && block.timestamp >= updatedAt + uint32(policy >> _HEARTBEAT_SHIFT)) {
+                // UNKNOWN began when the heartbeat lapsed, as `statusOf` reports it; if the stored status is
+                // UNKNOWN already (BAD rounds after an earlier lapse), it began then and `since` stays.
+                if (previous != _UNKNOWN) since = updatedAt + uint32(policy >> _HEARTBEAT_SHIFT);
                 previous = _UNKNOWN;
                 goodStreak = 0;
                 badStreak = 0;
-                // UNKNOWN began when the heartbeat lapsed, as `statusOf` reports it.
-                since = updatedAt + uint32(policy >> _HEARTBEAT_SHIFT);
             }
             bool good = median >= uint16(policy >> _UP_SHIFT);
             bool bad = median < uint16(policy);

@@ -64,7 +64,9 @@ interface IHealthOracle {
      * @notice The health state of an endpoint as read now (staleness applied).
      * @param status Effective status (UNKNOWN once `block.timestamp >= updatedAt + heartbeat`).
      * @param healthBps Median health of the last accepted round, 0..10_000 bps.
-     * @param since Unix seconds when `status` began (for UNKNOWN by silence: `updatedAt + heartbeat`).
+     * @param since Unix seconds when `status` began. For UNKNOWN: when the heartbeat first lapsed
+     * (`updatedAt + heartbeat`), kept through later BAD rounds and lapses while it stays UNKNOWN; zero for an
+     * endpoint that has been UNKNOWN since its first round (never known), as for one never seen.
      * @param round Last accepted round.
      * @param updatedAt Unix seconds (block time) when the last round was accepted.
      */

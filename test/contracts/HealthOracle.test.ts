@@ -971,6 +971,36 @@ describe("HealthOracle", function () {
         });
       });
 
+      it("keeps `since` at the first lapse through BAD rounds and further lapses while UNKNOWN", async function () {
+        const fx = await loadFixture(oracleFixture);
+        await run(fx, [9000, 9000]);
+        const firstLapse = (await fx.oracle.statusOf(EP)).updatedAt + BigInt(POLICY.heartbeat);
+        for (let k = 0; k < 3; k++) {
+          await time.increase(POLICY.heartbeat + 5);
+          expect(await statusOf(fx.oracle, EP)).to.include({ status: UNKNOWN, since: firstLapse });
+          const { tx, blockTime } = await submitRound(fx, EP, 1000);
+          await expect(tx).to.not.emit(fx.oracle, "StatusChanged");
+          expect(await statusOf(fx.oracle, EP)).to.include({
+            status: UNKNOWN,
+            since: firstLapse,
+            updatedAt: blockTime,
+          });
+        }
+        // Leaving UNKNOWN restarts `since` as any change does.
+        const { tx, blockTime } = await submitRound(fx, EP, 6000);
+        await expect(tx).to.emit(fx.oracle, "StatusChanged").withArgs(EP, UNKNOWN, DEGRADED, blockTime);
+        expect(await statusOf(fx.oracle, EP)).to.include({ status: DEGRADED, since: blockTime });
+      });
+
+      it("keeps `since` zero for an endpoint that has been UNKNOWN since its first round, across lapses", async function () {
+        const fx = await loadFixture(oracleFixture);
+        await run(fx, [1000]);
+        await time.increase(POLICY.heartbeat + 5);
+        expect(await statusOf(fx.oracle, EP)).to.include({ status: UNKNOWN, since: 0n });
+        await run(fx, [1000]);
+        expect(await statusOf(fx.oracle, EP)).to.include({ status: UNKNOWN, since: 0n });
+      });
+
       it("uses the endpoint's own heartbeat", async function () {
         const fx = await loadFixture(oracleFixture);
         await fx.oracle.setEndpointPolicy(EP, { ...POLICY, heartbeat: 60 });
@@ -1343,10 +1373,11 @@ describe("HealthOracle", function () {
         bad = 0;
       }
       if (s.updatedAt !== 0n && now >= s.updatedAt + BigInt(p.heartbeat)) {
+        // An endpoint stored UNKNOWN already keeps the `since` of its first lapse.
+        if (s.status !== UNKNOWN) since = s.updatedAt + BigInt(p.heartbeat);
         previous = UNKNOWN;
         good = 0;
         bad = 0;
-        since = s.updatedAt + BigInt(p.heartbeat);
       }
       const isGood = median >= p.upAtBps;
       const isBad = median < p.downBelowBps;
@@ -1362,7 +1393,9 @@ describe("HealthOracle", function () {
     function modelView(s: ModelState, p: Policy, now: bigint) {
       if (s.updatedAt === 0n) return { status: UNKNOWN, since: 0n };
       const staleAt = s.updatedAt + BigInt(p.heartbeat);
-      return now >= staleAt ? { status: UNKNOWN, since: staleAt } : { status: s.status, since: s.since };
+      return now >= staleAt && s.status !== UNKNOWN
+        ? { status: UNKNOWN, since: staleAt }
+        : { status: s.status, since: s.since };
     }
 
     it("follows the reference status machine for random health series, round gaps, batches and silences", async function () {
