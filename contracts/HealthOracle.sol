@@ -69,6 +69,7 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     uint256 private constant _GOOD_SHIFT = 144;
     uint256 private constant _BAD_SHIFT = 152;
     uint256 private constant _OWN_POLICY_FLAG = 1 << 160;
+    uint256 private constant _STREAKS_MASK = 0xffff << _GOOD_SHIFT;
     uint256 private constant _UNKNOWN = uint256(uint8(Status.UNKNOWN));
     uint256 private constant _HEALTHY = uint256(uint8(Status.HEALTHY));
     uint256 private constant _DEGRADED = uint256(uint8(Status.DEGRADED));
@@ -171,8 +172,16 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     function setAttestors(address[] calldata attestors, uint8 quorum) external onlyOwner {
         uint256 n = attestors.length;
         // PBFT / OCR2 `checkConfigValid`: tolerate f = (n - 1) / 3 faulty signers, so n >= 3f + 1 by
-        // construction; a quorum of 2f + 1 guarantees an honest majority among any quorum.
-        if (n == 0 || n > _MAX_ATTESTORS || quorum == 0 || quorum > n || quorum < (2 * ((n - 1) / 3)) + 1) {
+        // construction; a quorum of 2f + 1 guarantees an honest majority among any quorum. It must also be a
+        // strict majority of the set (THREATS #8: quorum >= n / 2 + 1), so two disjoint quorums cannot both sign
+        // (1 of 2, 1 of 3 and 3 of 6 satisfy 2f + 1 but not this).
+        if (
+            n == 0 ||
+            n > _MAX_ATTESTORS ||
+            quorum > n ||
+            quorum < (2 * ((n - 1) / 3)) + 1 ||
+            uint256(quorum) * 2 <= n
+        ) {
             revert HealthOracleInvalidQuorum(n, quorum);
         }
         uint160 previous;
@@ -258,9 +267,10 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
             round: uint40(packed >> _ROUND_SHIFT),
             updatedAt: uint64(updatedAt)
         });
-        // Chainlink heartbeat: no accepted round within the heartbeat reads UNKNOWN from the moment it lapsed.
+        // Chainlink heartbeat: no accepted round within the heartbeat reads UNKNOWN from the moment it lapsed,
+        // unless the stored status is UNKNOWN already: then it began earlier and `since` stays.
         uint256 staleAt = updatedAt + uint32(_policyWord(endpointId, packed) >> _HEARTBEAT_SHIFT);
-        if (block.timestamp >= staleAt) {
+        if (block.timestamp >= staleAt && health.status != Status.UNKNOWN) {
             health.status = Status.UNKNOWN;
             health.since = uint64(staleAt);
         }
@@ -390,6 +400,11 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         uint256 lastRound = uint40(packed >> _ROUND_SHIFT);
         if (round <= lastRound) {
             return abi.encodeWithSelector(HealthOracleRoundNotNewer.selector, endpointId, round, lastRound);
+        }
+        // Hysteresis counts consecutive rounds only (THREATS #14): after a skipped round, never relayed or left
+        // out of a batch on purpose, both streaks start again, so BAD rounds r and r + 2 are not two in a row.
+        unchecked {
+            if (round != lastRound + 1) packed &= ~_STREAKS_MASK; // lastRound < 2^40: no overflow
         }
         _record(endpointId, packed, policy, round, median, observations.length);
     }
@@ -533,10 +548,12 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     /**
      * @dev The status machine, as HAProxy `rise`/`fall`. A round is GOOD (median >= upAtBps), BAD
      * (< downBelowBps) or MID. `fallRounds` consecutive BAD rounds make DOWN, `riseRounds` consecutive GOOD rounds
-     * make HEALTHY, a MID round resets both streaks; a HEALTHY endpoint whose round is not GOOD, or an UNKNOWN
+     * make HEALTHY, a MID round resets both streaks (so does a skipped round: {_submitOne} clears the streaks of
+     * `packed` unless the round is the one right after the stored one); a HEALTHY endpoint whose round is not GOOD, or an UNKNOWN
      * one whose round is not BAD, reads DEGRADED (a BAD round leaves UNKNOWN as it is: bad evidence never reads
      * better than silence); anything else keeps its status, so DOWN stays DOWN until `riseRounds` GOOD rounds.
-     * After silence past the heartbeat (Chainlink) the endpoint reads UNKNOWN and starts from scratch.
+     * After silence past the heartbeat (Chainlink) the endpoint reads UNKNOWN and starts from scratch; `since`
+     * of UNKNOWN is the first lapse and does not move while the endpoint stays UNKNOWN.
      * @return previous Status code in effect before this round (UNKNOWN if stale).
      * @return current Status code after this round.
      * @return next The new status, `since` (block time on a change), streaks and own-policy flag, in place in
@@ -556,11 +573,12 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
             uint256 since = uint40(packed >> _SINCE_SHIFT);
             // A never-updated slot is not stale, just unknown. (Both terms < 2^41: no overflow.)
             if (updatedAt != 0 && block.timestamp >= updatedAt + uint32(policy >> _HEARTBEAT_SHIFT)) {
+                // UNKNOWN began when the heartbeat lapsed, as `statusOf` reports it; if the stored status is
+                // UNKNOWN already (BAD rounds after an earlier lapse), it began then and `since` stays.
+                if (previous != _UNKNOWN) since = updatedAt + uint32(policy >> _HEARTBEAT_SHIFT);
                 previous = _UNKNOWN;
                 goodStreak = 0;
                 badStreak = 0;
-                // UNKNOWN began when the heartbeat lapsed, as `statusOf` reports it.
-                since = updatedAt + uint32(policy >> _HEARTBEAT_SHIFT);
             }
             bool good = median >= uint16(policy >> _UP_SHIFT);
             bool bad = median < uint16(policy);

@@ -50,12 +50,20 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
     mapping(uint256 marketId => MarketState) private _states;
     mapping(bytes32 dependency => uint256[] marketIds) private _marketsOf;
 
-    /// @dev The listener's per-call memo of `hasUsableEndpoint(service, t)`, which is monotone in `t`:
-    /// thresholds below `usableBelow` are known usable, thresholds from `unusableFrom` on are known unusable.
-    struct UsableMemo {
+    /// @dev What one decision has read about a service, so markets with other thresholds reuse it: the active
+    /// endpoint's health, whether the registry can migrate now (0 not read, 1 yes, 2 no), and
+    /// `hasUsableEndpoint(service, t)`, which is monotone in `t`: thresholds below `usableBelow` are known
+    /// usable, thresholds from `unusableFrom` on are known unusable.
+    struct ServiceMemo {
+        bool activeRead;
+        IHealthOracle.EndpointHealth active;
+        uint8 migration;
         uint256 usableBelow;
         uint256 unusableFrom;
     }
+
+    uint8 private constant _MIGRATION_POSSIBLE = 1;
+    uint8 private constant _MIGRATION_IMPOSSIBLE = 2;
 
     modifier onlyOracle() {
         _requireOracle();
@@ -144,7 +152,8 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
 
     /**
      * @notice Told by the oracle that `endpointId` changed status: pause, in the same transaction, every
-     * unpaused market for which that endpoint (a direct dependency) or its service is now unusable.
+     * unpaused market for which that endpoint (a direct dependency) or its service is now due (see
+     * {IMarketGuard.tripStatus}).
      * Callable by the oracle only ({MarketGuardUnauthorizedOracle}).
      * @dev Never reverts for "not due". Checks only the dependency the change concerns (a market due for
      * another dependency was due at that dependency's change, and keepers are the backup path). Bounded by
@@ -230,7 +239,7 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
         uint256 count = c.services.length;
         for (uint256 i = 0; i < count; ++i) {
             bytes32 serviceId = c.services[i];
-            if (!_registry.hasUsableEndpoint(serviceId, threshold)) return (GuardCheck.DUE, serviceId);
+            if (_serviceDue(serviceId, threshold, _newMemo())) return (GuardCheck.DUE, serviceId);
         }
         count = c.endpoints.length;
         for (uint256 i = 0; i < count; ++i) {
@@ -274,29 +283,56 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
         uint256 count = ids.length;
         IHealthOracle.EndpointHealth memory h;
         if (!isService && count != 0) h = _oracle.statusOf(dependency);
-        UsableMemo memory memo = UsableMemo({usableBelow: 0, unusableFrom: type(uint256).max});
+        ServiceMemo memory memo = _newMemo();
         for (uint256 i = 0; i < count; ++i) {
             uint256 marketId = ids[i];
             if (_states[marketId].paused) continue;
             uint16 threshold = _configs[marketId].pauseThresholdBps;
-            bool usable = isService ? _serviceUsable(dependency, threshold, memo) : _isUsable(h, threshold);
-            if (usable) continue;
+            bool due = isService ? _serviceDue(dependency, threshold, memo) : !_isUsable(h, threshold);
+            if (!due) continue;
             if (gasleft() < _requiredCallGas() + LISTENER_PAUSE_RESERVE) return false;
             _pause(marketId, dependency);
         }
         return true;
     }
 
-    function _serviceUsable(
+    /**
+     * @dev Whether a market with `threshold` must pause for `serviceId`: its ACTIVE endpoint, the one clients
+     * follow, is unusable and the registry cannot migrate now (no HEALTHY candidate, cooldown: a failover
+     * that cannot happen must not leave the market on a dead endpoint), or no endpoint of the service is
+     * usable at all. A service whose failover or failback is due is migrated instead (the oracle notifies the
+     * registry first, so in the listener a due failover has already happened).
+     */
+    function _serviceDue(
         bytes32 serviceId,
         uint16 threshold,
-        UsableMemo memory memo
-    ) private view returns (bool usable) {
-        if (threshold < memo.usableBelow) return true;
-        if (threshold >= memo.unusableFrom) return false;
-        usable = _registry.hasUsableEndpoint(serviceId, threshold);
+        ServiceMemo memory memo
+    ) private view returns (bool) {
+        if (!memo.activeRead) {
+            memo.active = _oracle.statusOf(_registry.activeEndpointId(serviceId));
+            memo.activeRead = true;
+        }
+        // A usable active endpoint is a usable endpoint of the service: neither rule applies.
+        if (_isUsable(memo.active, threshold)) return false;
+        if (memo.migration == 0) {
+            (IEndpointRegistry.MigrationCheck check, , ) = _registry.migrationStatus(serviceId);
+            memo.migration =
+                check == IEndpointRegistry.MigrationCheck.DUE_FAILOVER ||
+                check == IEndpointRegistry.MigrationCheck.DUE_FAILBACK
+                    ? _MIGRATION_POSSIBLE
+                    : _MIGRATION_IMPOSSIBLE;
+        }
+        if (memo.migration == _MIGRATION_IMPOSSIBLE) return true;
+        if (threshold < memo.usableBelow) return false;
+        if (threshold >= memo.unusableFrom) return true;
+        bool usable = _registry.hasUsableEndpoint(serviceId, threshold);
         if (usable) memo.usableBelow = uint256(threshold) + 1;
         else memo.unusableFrom = threshold;
+        return !usable;
+    }
+
+    function _newMemo() private pure returns (ServiceMemo memory memo) {
+        memo.unusableFrom = type(uint256).max;
     }
 
     /// @dev Usable: HEALTHY or DEGRADED with health at or above the threshold.

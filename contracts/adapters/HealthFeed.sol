@@ -7,7 +7,7 @@ import {IHealthOracle} from "../interfaces/IHealthOracle.sol";
 /**
  * @title HealthFeed
  * @notice A Chainlink `AggregatorV3Interface` view of one endpoint's Vigil health: `answer` = health in bps
- * (4 decimals), `startedAt` = when the current status began, `updatedAt` = when the last round was accepted.
+ * (4 decimals; 0 while UNKNOWN), `startedAt` = when the current status began, `updatedAt` = when the last round was accepted.
  * Read {IHealthFeed} for the full mapping and for what consumers must check (staleness AND {status}).
  * @dev Stateless apart from its immutable wiring and description: every read goes to
  * {IHealthOracle.statusOf}, so the feed can never disagree with the oracle. No owner, nothing to configure.
@@ -90,9 +90,12 @@ contract HealthFeed is IHealthFeed {
     }
 
     /// @dev The Chainlink round for `h`: the oracle's round (uint64, so it fits uint80) answered in itself.
+    /// An UNKNOWN endpoint answers 0: its stored median is no evidence of health (a silent endpoint would
+    /// otherwise keep reading its last value, up to 10_000); round and times stay, so staleness shows.
     function _toRound(
         IHealthOracle.EndpointHealth memory h
     ) private pure returns (uint80, int256, uint256, uint256, uint80) {
-        return (h.round, int256(uint256(h.healthBps)), h.since, h.updatedAt, h.round);
+        int256 answer = h.status == IHealthOracle.Status.UNKNOWN ? int256(0) : int256(uint256(h.healthBps));
+        return (h.round, answer, h.since, h.updatedAt, h.round);
     }
 }

@@ -14,7 +14,9 @@ import {IHealthOracle} from "./IHealthOracle.sol";
  *   `observedAt / roundSeconds`): it only grows, but is NOT consecutive; 0 when the endpoint never reported.
  * - `answer`: health of that round in basis points, `0..10_000`. With {decimals} = 4, `10_000` reads 1.0000
  *   (fully healthy) and `5_000` reads 0.5000. This is a fraction, not the 0/1 flag of Chainlink's sequencer
- *   uptime feed.
+ *   uptime feed. `0` whenever the effective status is `UNKNOWN` (silent past its heartbeat, never
+ *   reported, or kept UNKNOWN by BAD rounds after silence), whatever median was last stored: silence never
+ *   reads as health. `roundId`, `startedAt` and `updatedAt` are still reported, so staleness stays visible.
  * - `startedAt`: Unix seconds when the endpoint's current status began (the oracle's `since`), as
  *   Chainlink's L2 sequencer uptime feed reports when the sequencer last came up: count grace periods
  *   from it.
@@ -24,7 +26,7 @@ import {IHealthOracle} from "./IHealthOracle.sol";
  * Consumers MUST, as Chainlink's docs ask of any feed:
  * 1. reject `updatedAt == 0` and `block.timestamp - updatedAt` above their own staleness bound;
  * 2. read {status} and act on it: `UNKNOWN` means the endpoint has been silent past its heartbeat (or
- *    never reported) and the `answer` is then only the last, stale median, never evidence of health.
+ *    never reported); `answer` is then 0, but a consumer must not depend on that alone.
  */
 interface IHealthFeed is AggregatorV3Interface {
     /// @notice {getRoundData} asked for a round other than the latest: only the latest round is kept on-chain.
@@ -65,7 +67,7 @@ interface IHealthFeed is AggregatorV3Interface {
      * @notice The endpoint's latest health as a Chainlink round (see the mapping above). Never reverts while
      * the oracle does not. Check `updatedAt` staleness AND {status} before trusting `answer`.
      * @return roundId Last accepted oracle round (0 when never reported).
-     * @return answer Health in basis points, 0..10_000 (4 decimals).
+     * @return answer Health in basis points, 0..10_000 (4 decimals); 0 while the status is UNKNOWN.
      * @return startedAt Unix seconds when the current status began.
      * @return updatedAt Unix seconds when the last round was accepted (0 when never reported).
      * @return answeredInRound Equal to `roundId`.

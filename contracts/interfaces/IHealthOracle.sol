@@ -25,8 +25,9 @@ interface IHealthOracle {
      * @notice Per-endpoint policy. All fields must be non-zero; `downBelowBps < upAtBps <= 10_000`.
      * @param downBelowBps A round whose median is below this counts toward DOWN.
      * @param upAtBps A round whose median is at or above this counts toward HEALTHY.
-     * @param fallRounds Consecutive accepted rounds under `downBelowBps` before DOWN (HAProxy `fall`).
-     * @param riseRounds Consecutive accepted rounds at or above `upAtBps` before HEALTHY (HAProxy `rise`).
+     * @param fallRounds Consecutive rounds under `downBelowBps` before DOWN (HAProxy `fall`). Consecutive means
+     * adjacent round numbers: a round that was never accepted breaks the streak.
+     * @param riseRounds Consecutive (adjacent) rounds at or above `upAtBps` before HEALTHY (HAProxy `rise`).
      * @param heartbeat Seconds after the last accepted round at which the status reads UNKNOWN.
      * @param maxAge Oldest accepted observation, in seconds before `block.timestamp`.
      */
@@ -63,7 +64,9 @@ interface IHealthOracle {
      * @notice The health state of an endpoint as read now (staleness applied).
      * @param status Effective status (UNKNOWN once `block.timestamp >= updatedAt + heartbeat`).
      * @param healthBps Median health of the last accepted round, 0..10_000 bps.
-     * @param since Unix seconds when `status` began (for UNKNOWN by silence: `updatedAt + heartbeat`).
+     * @param since Unix seconds when `status` began. For UNKNOWN: when the heartbeat first lapsed
+     * (`updatedAt + heartbeat`), kept through later BAD rounds and lapses while it stays UNKNOWN; zero for an
+     * endpoint that has been UNKNOWN since its first round (never known), as for one never seen.
      * @param round Last accepted round.
      * @param updatedAt Unix seconds (block time) when the last round was accepted.
      */
@@ -107,8 +110,9 @@ interface IHealthOracle {
     // Errors
     // ------------------------------------------------------------------------------------------------
 
-    /// @notice The attestor list is empty, longer than 255, or `quorum` violates `n >= 3f+1, quorum >= 2f+1`
-    /// for `f = (n - 1) / 3` (PBFT / OCR2 `checkConfigValid`), or `quorum > n`.
+    /// @notice The attestor list is empty, longer than 255, or `quorum` is outside `max(2f+1, n/2+1)..n`: it
+    /// must satisfy `quorum >= 2f+1` for `f = (n - 1) / 3` (PBFT / OCR2 `checkConfigValid`) and be a strict
+    /// majority, `quorum * 2 > n` (so 1 of 2, 1 of 3 and 3 of 6 are rejected), and `quorum <= n`.
     error HealthOracleInvalidQuorum(uint256 attestors, uint256 quorum);
     /// @notice Attestors must be given sorted strictly ascending (which also rules out duplicates and zero).
     error HealthOracleAttestorsNotAscending(uint256 index, address attestor);
@@ -189,7 +193,8 @@ interface IHealthOracle {
      * @notice Replace the attestor set. Owner only (a timelock in production).
      * @dev Bumps the version and the config digest; signatures under the old digest stop counting.
      * @param attestors Signer addresses sorted strictly ascending, 1..255 of them.
-     * @param quorum Signatures required; must satisfy `quorum >= 2f+1` with `f = (n-1)/3`, and `quorum <= n`.
+     * @param quorum Signatures required; must satisfy `quorum >= 2f+1` with `f = (n-1)/3`, be a strict majority
+     * (`quorum * 2 > n`, i.e. `quorum >= n/2 + 1`) and `quorum <= n`. Reverts {HealthOracleInvalidQuorum}.
      */
     function setAttestors(address[] calldata attestors, uint8 quorum) external;
 

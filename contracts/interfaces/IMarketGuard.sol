@@ -9,7 +9,8 @@ import {IHealthOracle} from "./IHealthOracle.sol";
  * @title IMarketGuard
  * @notice The circuit breaker. A market registers its dependencies (services, optionally single
  * endpoints), a pause threshold in bps and a grace period. A service that can still fail over is
- * migrated, not paused: {trip} succeeds only when a dependency has no usable endpoint. {resume} succeeds
+ * migrated, not paused; one whose active endpoint is unusable and cannot fail over now is paused, so a
+ * market never stays open on a dead endpoint (see {tripStatus}). {resume} succeeds
  * once every dependency has been HEALTHY for the grace period, counted from the status's `since`
  * (Aave `PriceOracleSentinel`, Chainlink sequencer `startedAt`). Both are permissionless and re-check
  * their condition on-chain. A per-market guardian may pause at any time but never resume early.
@@ -20,7 +21,7 @@ interface IMarketGuard {
         DUE,
         ALREADY_PAUSED,
         NOT_PAUSED,
-        DEPENDENCIES_USABLE, // trip: every dependency has a usable endpoint
+        DEPENDENCIES_USABLE, // trip: every dependency is usable, or its service can migrate now
         DEPENDENCY_UNHEALTHY, // resume: a dependency is not HEALTHY (active endpoint, or the endpoint)
         GRACE_PERIOD, // resume: healthy, but not for long enough yet
         UNKNOWN_MARKET
@@ -95,7 +96,7 @@ interface IMarketGuard {
     function setMarketConfig(uint256 marketId, MarketConfig calldata config) external;
 
     /**
-     * @notice Pause the market when a dependency has no usable endpoint (see {tripStatus}). Anyone may call.
+     * @notice Pause the market when a dependency is due (see {tripStatus}). Anyone may call.
      * Reverts {MarketGuardTripNotDue} otherwise. The pause is recorded before the market is called; a market
      * whose `guardPause` reverts emits {MarketPauseCallFailed} and does not revert the trip.
      */
@@ -113,6 +114,15 @@ interface IMarketGuard {
 
     /**
      * @notice Whether {trip} would succeed now. Never reverts.
+     * @dev Usable means HEALTHY or DEGRADED with health at or above the market's `pauseThresholdBps`.
+     * A direct endpoint dependency is due when it is not usable. A service dependency is due when
+     * (a) its ACTIVE endpoint (the one clients follow) is not usable and the registry cannot migrate now:
+     * {IEndpointRegistry.migrationStatus} is neither DUE_FAILOVER nor DUE_FAILBACK (no HEALTHY candidate,
+     * a DEGRADED backup, the cooldown, or DEGRADED under the threshold, which is no failover), or
+     * (b) no endpoint of the service is usable at all.
+     * A service whose migration is due and that still has a usable endpoint is migrated, not paused: the
+     * oracle notifies the registry before the guard, so a due failover has already happened when the
+     * guard's listener runs; keepers call {IEndpointRegistry.migrate} otherwise.
      * @return check DUE or the reason it is not.
      * @return cause The first failing dependency (zero when none).
      */

@@ -39,7 +39,10 @@ export const zDeployParams = z
           }),
       })
       .default({}),
-    /** Attestor signer addresses (any order: sorted here) and the quorum (n ≥ 3f+1, quorum ≥ 2f+1). */
+    /**
+     * Attestor signer addresses (any order: sorted here) and the quorum (n ≥ 3f+1, quorum ≥ 2f+1, and a
+     * strict majority: quorum > n/2), as `HealthOracle.setAttestors` requires.
+     */
     attestors: z.array(zAddress).min(1).max(255),
     quorum: z.number().int().min(1).max(255),
     services: z
@@ -78,11 +81,15 @@ export const zDeployParams = z
   .superRefine((p, ctx) => {
     const n = p.attestors.length;
     const f = Math.floor((n - 1) / 3);
-    if (p.quorum > n || p.quorum < 2 * f + 1) {
+    // The PBFT bound 2f+1 and a strict majority of the set (THREATS #8).
+    const min = Math.max(2 * f + 1, Math.floor(n / 2) + 1);
+    if (p.quorum > n || p.quorum < min) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
         path: ["quorum"],
-        message: `quorum ${p.quorum} with ${n} attestors: need 2f+1 = ${2 * f + 1} ≤ quorum ≤ ${n} (f = ${f})`,
+        message:
+          `quorum ${p.quorum} with ${n} attestors: need ${min} ≤ quorum ≤ ${n} ` +
+          `(at least 2f+1 = ${2 * f + 1} with f = ${f}, and a strict majority, more than ${n / 2})`,
       });
     }
     const names = new Set(p.services.map((s) => s.name));

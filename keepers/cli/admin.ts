@@ -27,7 +27,8 @@ interface WriteOptions extends CommonOptions {
 
 /**
  * Check an attestor set off-chain with the oracle's rule: 1..255 distinct non-zero addresses,
- * `f = floor((n − 1) / 3)` tolerated faults (so `n ≥ 3f + 1`), and `2f + 1 ≤ quorum ≤ n`.
+ * `f = floor((n − 1) / 3)` tolerated faults (so `n ≥ 3f + 1`), and `minQuorum(n) ≤ quorum ≤ n`: at
+ * least `2f + 1` and a strict majority of the set (`quorum > n / 2`).
  * @returns the addresses sorted ascending (as the contract requires), checksummed.
  * @throws VIGIL_CONFIG naming the problem and the valid quorum range.
  */
@@ -52,20 +53,24 @@ export function checkAttestorSet(addresses: readonly string[], quorum: number): 
     }
   }
   const f = Math.floor((n - 1) / 3);
-  const min = 2 * f + 1;
+  const min = minQuorum(n);
   if (!Number.isInteger(quorum) || quorum < min || quorum > n) {
     throw new VigilError(
       "VIGIL_CONFIG",
-      `quorum ${quorum} is invalid for ${n} attestors: they tolerate f = ${f} faulty (n ≥ 3f+1), so the quorum must be from 2f+1 = ${min} to n = ${n}`,
+      `quorum ${quorum} is invalid for ${n} attestors: they tolerate f = ${f} faulty (n ≥ 3f+1) and a quorum must be ` +
+        `at least 2f+1 = ${2 * f + 1} and a strict majority (> ${n / 2}), so it must be from ${min} to n = ${n}`,
       `use --quorum ${min}${n > min ? `..${n}` : ""}`,
     );
   }
   return sorted;
 }
 
-/** The smallest valid quorum for n attestors, 2·floor((n−1)/3)+1. */
+/**
+ * The smallest valid quorum for n attestors: `max(2·floor((n−1)/3)+1, floor(n/2)+1)`, the PBFT bound
+ * `2f+1` and a strict majority (THREATS #8), as `HealthOracle.setAttestors` requires.
+ */
 export function minQuorum(n: number): number {
-  return 2 * Math.floor((n - 1) / 3) + 1;
+  return Math.max(2 * Math.floor((n - 1) / 3) + 1, Math.floor(n / 2) + 1);
 }
 
 /** Validate an endpoint URI for its kind: a URL for JSON-RPC/WebSocket/HTTP, CAIP-10 for feeds. */
@@ -345,7 +350,7 @@ export function registerMarketCommand(io: CliIo): Command {
 
 export function setAttestorsCommand(io: CliIo): Command {
   const cmd = new Command("set-attestors").description(
-    "Replace the HealthOracle's attestor set (owner only). Sorts the addresses and checks the quorum (n ≥ 3f+1, 2f+1 ≤ quorum ≤ n) first. " +
+    "Replace the HealthOracle's attestor set (owner only). Sorts the addresses and checks the quorum (n ≥ 3f+1, 2f+1 ≤ quorum ≤ n, quorum > n/2) first. " +
       "Signatures under the old set stop counting.",
   );
   withWriteOptions(cmd)
@@ -357,7 +362,7 @@ export function setAttestorsCommand(io: CliIo): Command {
     .addOption(
       new Option(
         "--quorum <n>",
-        "signatures required per round (default: the minimum valid, 2f+1)",
+        "signatures required per round (default: the minimum valid, max(2f+1, floor(n/2)+1))",
       ).argParser(intOption(1, 255)),
     )
     .action(async (o: WriteOptions & { attestor: string[]; quorum?: number }) => {

@@ -107,22 +107,47 @@ describe("HealthFeed", function () {
       expect(r.answer).to.equal(100n);
     });
 
-    it("reports UNKNOWN (silence) through status() while the answer is the last, stale median", async function () {
+    it("answers 0 for a silent endpoint (UNKNOWN), never its last median, keeping round and times", async function () {
       const { oracle, feed } = await loadFixture(reportedFixture);
       const now = BigInt(await time.latest());
-      // What the real oracle reads after the heartbeat: UNKNOWN since updatedAt + heartbeat, same round.
+      // What the real oracle reads after the heartbeat: UNKNOWN since updatedAt + heartbeat, same round,
+      // the last median still stored (here a perfect 10_000).
       await oracle.setHealth(ENDPOINT, {
         status: Status.UNKNOWN,
-        healthBps: 6_543,
+        healthBps: 10_000,
         since: now,
         round: 172_800_123n,
         updatedAt: now - 600n,
       });
       const r = await feed.latestRoundData();
-      expect(r.answer).to.equal(6_543n);
-      expect(r.startedAt).to.equal(now);
-      expect(r.updatedAt).to.equal(now - 600n);
+      expect([r.roundId, r.answer, r.startedAt, r.updatedAt, r.answeredInRound]).to.deep.equal([
+        172_800_123n,
+        0n,
+        now,
+        now - 600n,
+        172_800_123n,
+      ]);
+      expect(await feed.getRoundData(172_800_123n)).to.deep.equal(r);
       expect(await feed.status()).to.equal(Status.UNKNOWN);
+    });
+
+    it("answers 0 for an endpoint kept UNKNOWN by BAD rounds after silence, with a fresh updatedAt", async function () {
+      const { oracle, feed } = await loadFixture(reportedFixture);
+      const now = BigInt(await time.latest());
+      await oracle.setHealth(ENDPOINT, {
+        status: Status.UNKNOWN,
+        healthBps: 4_000,
+        since: now - 300n,
+        round: 172_800_200n,
+        updatedAt: now,
+      });
+      const r = await feed.latestRoundData();
+      expect([r.roundId, r.answer, r.startedAt, r.updatedAt]).to.deep.equal([
+        172_800_200n,
+        0n,
+        now - 300n,
+        now,
+      ]);
     });
   });
 

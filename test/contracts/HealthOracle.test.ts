@@ -267,11 +267,16 @@ describe("HealthOracle", function () {
     for (const [n, quorum, ok] of [
       [1, 1, true],
       [1, 0, false],
-      [3, 1, true], // f = 0
+      [2, 1, false], // f = 0, but 1 of 2 is no majority
+      [2, 2, true],
+      [3, 1, false], // f = 0, but 1 of 3 is no majority
+      [3, 2, true],
       [4, 2, false], // f = 1 needs 3
       [4, 3, true],
       [4, 4, true],
       [4, 5, false], // more than n
+      [6, 3, false], // 2f + 1 = 3 is half of 6, no majority
+      [6, 4, true],
       [7, 4, false], // f = 2 needs 5
       [7, 5, true],
       [10, 7, true], // f = 3
@@ -966,12 +971,118 @@ describe("HealthOracle", function () {
         });
       });
 
+      it("keeps `since` at the first lapse through BAD rounds and further lapses while UNKNOWN", async function () {
+        const fx = await loadFixture(oracleFixture);
+        await run(fx, [9000, 9000]);
+        const firstLapse = (await fx.oracle.statusOf(EP)).updatedAt + BigInt(POLICY.heartbeat);
+        for (let k = 0; k < 3; k++) {
+          await time.increase(POLICY.heartbeat + 5);
+          expect(await statusOf(fx.oracle, EP)).to.include({ status: UNKNOWN, since: firstLapse });
+          const { tx, blockTime } = await submitRound(fx, EP, 1000);
+          await expect(tx).to.not.emit(fx.oracle, "StatusChanged");
+          expect(await statusOf(fx.oracle, EP)).to.include({
+            status: UNKNOWN,
+            since: firstLapse,
+            updatedAt: blockTime,
+          });
+        }
+        // Leaving UNKNOWN restarts `since` as any change does.
+        const { tx, blockTime } = await submitRound(fx, EP, 6000);
+        await expect(tx).to.emit(fx.oracle, "StatusChanged").withArgs(EP, UNKNOWN, DEGRADED, blockTime);
+        expect(await statusOf(fx.oracle, EP)).to.include({ status: DEGRADED, since: blockTime });
+      });
+
+      it("keeps `since` zero for an endpoint that has been UNKNOWN since its first round, across lapses", async function () {
+        const fx = await loadFixture(oracleFixture);
+        await run(fx, [1000]);
+        await time.increase(POLICY.heartbeat + 5);
+        expect(await statusOf(fx.oracle, EP)).to.include({ status: UNKNOWN, since: 0n });
+        await run(fx, [1000]);
+        expect(await statusOf(fx.oracle, EP)).to.include({ status: UNKNOWN, since: 0n });
+      });
+
       it("uses the endpoint's own heartbeat", async function () {
         const fx = await loadFixture(oracleFixture);
         await fx.oracle.setEndpointPolicy(EP, { ...POLICY, heartbeat: 60 });
         const { blockTime } = await submitRound(fx, EP, 9000);
         await time.increaseTo(blockTime + 60n);
         expect(await statusOf(fx.oracle, EP)).to.include({ status: UNKNOWN, since: blockTime + 60n });
+      });
+    });
+
+    describe("round gaps", function () {
+      /** Attest `entries` as (round offset from the next slot, healthBps) and submit them in one batch. */
+      async function submitRounds(fx: Fx, entries: [bigint, number][]) {
+        const slot = await nextSlot();
+        const last = entries[entries.length - 1][0];
+        const rounds = await Promise.all(
+          entries.map(([offset, healthBps]) =>
+            attest(fx.oracle, fx.attestors.slice(0, 3), {
+              endpointId: EP,
+              observedAt: slot.observedAt + offset * ROUND_SECONDS,
+              healthBps,
+            }),
+          ),
+        );
+        await time.setNextBlockTimestamp(slot.blockTime + last * ROUND_SECONDS);
+        const tx = await fx.oracle.submitBatch(rounds[0].configDigest, rounds.map(toReport));
+        return { tx, rounds, blockTime: slot.blockTime + last * ROUND_SECONDS };
+      }
+
+      async function healthyWithFallRounds(fallRounds: number) {
+        const fx = await loadFixture(oracleFixture);
+        await fx.oracle.setDefaultPolicy({ ...POLICY, fallRounds });
+        await run(fx, [9000, 9000]);
+        expect((await fx.oracle.statusOf(EP)).status).to.equal(HEALTHY);
+        return fx;
+      }
+
+      it("does not go DOWN on BAD rounds r and r+2 relayed without the GOOD round r+1 between them", async function () {
+        const fx = await healthyWithFallRounds(2);
+        // BAD at r, GOOD at r+1 (signed, never relayed), BAD at r+2: not two consecutive BAD rounds.
+        const { tx, rounds, blockTime } = await submitRounds(fx, [
+          [0n, 1000],
+          [2n, 1000],
+        ]);
+        await expect(tx).to.emit(fx.oracle, "StatusChanged").withArgs(EP, HEALTHY, DEGRADED, blockTime);
+        const changes = (await tx.wait())!.logs.filter(
+          (l) => fx.oracle.interface.parseLog(l)?.name === "StatusChanged",
+        );
+        expect(changes).to.have.length(1);
+        expect(await statusOf(fx.oracle, EP)).to.include({ status: DEGRADED, round: rounds[1].round });
+      });
+
+      it("goes DOWN on fallRounds BAD rounds of adjacent rounds in one batch", async function () {
+        const fx = await healthyWithFallRounds(2);
+        const { tx, blockTime } = await submitRounds(fx, [
+          [0n, 1000],
+          [1n, 1000],
+        ]);
+        await expect(tx).to.emit(fx.oracle, "StatusChanged").withArgs(EP, DEGRADED, DOWN, blockTime);
+      });
+
+      it("needs riseRounds adjacent GOOD rounds to recover from DOWN", async function () {
+        const fx = await loadFixture(oracleFixture);
+        await run(fx, [1000, 1000, 1000]);
+        await submitRounds(fx, [
+          [0n, 9000],
+          [2n, 9000],
+        ]);
+        expect((await fx.oracle.statusOf(EP)).status).to.equal(DOWN);
+        await submitRounds(fx, [[0n, 9000]]);
+        expect((await fx.oracle.statusOf(EP)).status).to.equal(HEALTHY);
+      });
+
+      it("keeps a HEALTHY endpoint refreshed about once per heartbeat HEALTHY, with its since", async function () {
+        const fx = await loadFixture(oracleFixture);
+        await run(fx, [9000, 9000]);
+        const { since } = await fx.oracle.statusOf(EP);
+        for (let k = 0; k < 4; k++) {
+          await time.increase(POLICY.heartbeat - 2 * Number(ROUND_SECONDS));
+          const { tx } = await submitRound(fx, EP, 9000);
+          await expect(tx).to.not.emit(fx.oracle, "StatusChanged");
+          expect(await statusOf(fx.oracle, EP)).to.include({ status: HEALTHY, since });
+        }
       });
     });
 
@@ -1240,20 +1351,33 @@ describe("HealthOracle", function () {
   });
 
   describe("properties", function () {
-    type ModelState = { status: bigint; good: number; bad: number; updatedAt: bigint; since: bigint };
+    type ModelState = {
+      status: bigint;
+      good: number;
+      bad: number;
+      round: bigint;
+      updatedAt: bigint;
+      since: bigint;
+    };
     type Policy = typeof POLICY;
 
     /** Reference model of the status machine (the spec, in TypeScript). */
-    function modelApply(s: ModelState, p: Policy, median: number, now: bigint): ModelState {
+    function modelApply(s: ModelState, p: Policy, round: bigint, median: number, now: bigint): ModelState {
       let previous = s.status;
       let good = s.good;
       let bad = s.bad;
       let since = s.since;
+      // Streaks count adjacent rounds only.
+      if (round !== s.round + 1n) {
+        good = 0;
+        bad = 0;
+      }
       if (s.updatedAt !== 0n && now >= s.updatedAt + BigInt(p.heartbeat)) {
+        // An endpoint stored UNKNOWN already keeps the `since` of its first lapse.
+        if (s.status !== UNKNOWN) since = s.updatedAt + BigInt(p.heartbeat);
         previous = UNKNOWN;
         good = 0;
         bad = 0;
-        since = s.updatedAt + BigInt(p.heartbeat);
       }
       const isGood = median >= p.upAtBps;
       const isBad = median < p.downBelowBps;
@@ -1263,42 +1387,78 @@ describe("HealthOracle", function () {
       if (bad >= p.fallRounds) current = DOWN;
       else if (good >= p.riseRounds) current = HEALTHY;
       else if ((previous === HEALTHY && !isGood) || (previous === UNKNOWN && !isBad)) current = DEGRADED;
-      return { status: current, good, bad, updatedAt: now, since: current !== previous ? now : since };
+      return { status: current, good, bad, round, updatedAt: now, since: current !== previous ? now : since };
     }
 
     function modelView(s: ModelState, p: Policy, now: bigint) {
       if (s.updatedAt === 0n) return { status: UNKNOWN, since: 0n };
       const staleAt = s.updatedAt + BigInt(p.heartbeat);
-      return now >= staleAt ? { status: UNKNOWN, since: staleAt } : { status: s.status, since: s.since };
+      return now >= staleAt && s.status !== UNKNOWN
+        ? { status: UNKNOWN, since: staleAt }
+        : { status: s.status, since: s.since };
     }
 
-    it("follows the reference status machine for random health series and silences", async function () {
+    it("follows the reference status machine for random health series, round gaps, batches and silences", async function () {
       const value = fc.constantFrom(0, 2500, 4999, 5000, 6500, 7999, 8000, 9500, 10000);
-      const step = fc.record({ value, silence: fc.integer({ min: 0, max: 4 }) });
+      // `gap` rounds after the previous entry (1 = adjacent); `batched` joins the previous entry's transaction.
+      const step = fc.record({
+        value,
+        gap: fc.constantFrom(1, 1, 1, 2, 3),
+        batched: fc.boolean(),
+        silence: fc.integer({ min: 0, max: 4 }),
+      });
       await fc.assert(
         fc.asyncProperty(
           fc.integer({ min: 1, max: 3 }),
           fc.integer({ min: 1, max: 3 }),
-          fc.array(step, { minLength: 1, maxLength: 8 }),
+          fc.array(step, { minLength: 1, maxLength: 10 }),
           async (fallRounds, riseRounds, steps) => {
             const fx = await loadFixture(oracleFixture);
-            const p = { ...POLICY, fallRounds, riseRounds };
+            // maxAge covers a whole batch (at most 10 entries 3 rounds apart).
+            const p = { ...POLICY, fallRounds, riseRounds, maxAge: 1200 };
             await fx.oracle.setDefaultPolicy(p);
-            let s: ModelState = { status: UNKNOWN, good: 0, bad: 0, updatedAt: 0n, since: 0n };
-            for (const { value: v, silence } of steps) {
-              // Silence past the heartbeat in about one step of five.
-              if (silence === 0) await time.increase(p.heartbeat);
-              const { blockTime } = await submitRound(fx, EP, v);
-              s = modelApply(s, p, v, blockTime);
+            let s: ModelState = { status: UNKNOWN, good: 0, bad: 0, round: 0n, updatedAt: 0n, since: 0n };
+            // Split the steps into transactions; silence past the heartbeat comes only between them.
+            const batches: (typeof steps)[] = [];
+            for (const st of steps) {
+              if (st.batched && batches.length > 0) batches[batches.length - 1].push(st);
+              else batches.push([st]);
+            }
+            let lastRound = 0n;
+            for (const batch of batches) {
+              // Silence past the heartbeat in about one transaction of five.
+              if (batch[0].silence === 0) await time.increase(p.heartbeat);
+              const nowRound = BigInt(await time.latest()) / ROUND_SECONDS;
+              let round = (lastRound > nowRound ? lastRound : nowRound) + BigInt(batch[0].gap);
+              const entries: { round: bigint; value: number }[] = [];
+              for (const [k, st] of batch.entries()) {
+                if (k > 0) round += BigInt(st.gap);
+                entries.push({ round, value: st.value });
+              }
+              lastRound = round;
+              const reports = await Promise.all(
+                entries.map((e) =>
+                  attest(fx.oracle, fx.attestors.slice(0, 3), {
+                    endpointId: EP,
+                    observedAt: e.round * ROUND_SECONDS + 5n,
+                    healthBps: e.value,
+                  }),
+                ),
+              );
+              const blockTime = lastRound * ROUND_SECONDS + 10n;
+              await time.setNextBlockTimestamp(blockTime);
+              await fx.oracle.submitBatch(reports[0].configDigest, reports.map(toReport));
+              for (const e of entries) s = modelApply(s, p, e.round, e.value, blockTime);
               const onChain = await fx.oracle.statusOf(EP);
               const expected = modelView(s, p, BigInt(await time.latest()));
               expect(onChain.status).to.equal(expected.status);
               expect(onChain.since).to.equal(expected.since);
-              expect(onChain.healthBps).to.equal(BigInt(v));
+              expect(onChain.round).to.equal(lastRound);
+              expect(onChain.healthBps).to.equal(BigInt(entries[entries.length - 1].value));
             }
           },
         ),
-        { numRuns: 25 },
+        { numRuns: 30 },
       );
     });
 

@@ -4,7 +4,7 @@ import { expect } from "chai";
 import { ZeroAddress, ZeroHash } from "ethers";
 import { ethers } from "hardhat";
 import type { MockHealthOracle, MockMarketReentrant } from "../../typechain-types";
-import { Guard, Kind, Status, endpointIdOf, serviceIdOf } from "./helpers";
+import { Check, Guard, Kind, Status, endpointIdOf, serviceIdOf } from "./helpers";
 
 const MARKET_CALL_GAS = 100_000n;
 const REQUIRED_GAS = (MARKET_CALL_GAS * 64n) / 63n + 5_000n;
@@ -281,10 +281,62 @@ describe("MarketGuard", function () {
         .withArgs(1, Guard.DEPENDENCIES_USABLE);
     });
 
-    it("does not pause when the active endpoint is DOWN but a backup is usable (the service migrates)", async function () {
-      const { guard, oracle, rpcA } = await loadFixture(deployFixture);
+    it("does not pause when the active endpoint is DOWN but a backup is HEALTHY (the service migrates)", async function () {
+      const { guard, oracle, registry, rpc, rpcA, rpcB } = await loadFixture(deployFixture);
       await oracle.setStatus(rpcA, Status.DOWN, 0);
-      expect((await guard.tripStatus(1))[0]).to.equal(BigInt(Guard.DEPENDENCIES_USABLE));
+      expect((await registry.migrationStatus(rpc))[0]).to.equal(BigInt(Check.DUE_FAILOVER));
+      expect(await guard.tripStatus(1)).to.deep.equal([BigInt(Guard.DEPENDENCIES_USABLE), ZeroHash]);
+      await registry.migrate(rpc);
+      expect(await registry.activeEndpointId(rpc)).to.equal(rpcB);
+      expect(await guard.tripStatus(1)).to.deep.equal([BigInt(Guard.DEPENDENCIES_USABLE), ZeroHash]);
+    });
+
+    it("pauses when the active endpoint is DOWN and the only usable backup is DEGRADED (no failover possible)", async function () {
+      const { guard, oracle, registry, keeper, rpc, rpcA, rpcB } = await loadFixture(deployFixture);
+      await oracle.setStatus(rpcA, Status.DOWN, 0);
+      await oracle.setStatus(rpcB, Status.DEGRADED, 7_000);
+      expect(await registry.hasUsableEndpoint(rpc, THRESHOLD)).to.equal(true);
+      expect((await registry.migrationStatus(rpc))[0]).to.equal(BigInt(Check.NO_HEALTHY_CANDIDATE));
+      expect(await guard.tripStatus(1)).to.deep.equal([BigInt(Guard.DUE), rpc]);
+      await expect(guard.connect(keeper).trip(1))
+        .to.emit(guard, "MarketPaused")
+        .withArgs(1, rpc, keeper.address);
+    });
+
+    it("pauses when the active endpoint is DOWN during the migration cooldown, and not once failover is due", async function () {
+      const { guard, oracle, registry, owner } = await loadFixture(deployFixture);
+      const COOLDOWN = 300;
+      await registry.registerService("slow", { cooldown: COOLDOWN, recoveryPeriod: 0 });
+      const slow = serviceIdOf(owner.address, "slow");
+      await registry.addEndpoint(slow, Kind.JSON_RPC, "https://p.example", 0);
+      await registry.addEndpoint(slow, Kind.JSON_RPC, "https://q.example", 1);
+      const p = endpointIdOf(slow, Kind.JSON_RPC, "https://p.example");
+      const q = endpointIdOf(slow, Kind.JSON_RPC, "https://q.example");
+      await oracle.setStatus(p, Status.DOWN, 0);
+      await oracle.setStatus(q, Status.HEALTHY, 10_000);
+      const market = await ethers.deployContract("MockMarket");
+      await guard.registerMarket(configFor(await market.getAddress(), [slow]));
+      await registry.migrate(slow); // p -> q
+      const migratedAt = BigInt(await time.latest());
+      // p recovers, q dies: the registry could fail over back to p, but not before the cooldown.
+      await oracle.setStatus(p, Status.HEALTHY, 10_000);
+      await oracle.setStatus(q, Status.DOWN, 0);
+      expect(await registry.migrationStatus(slow)).to.deep.equal([
+        BigInt(Check.COOLDOWN),
+        p,
+        migratedAt + BigInt(COOLDOWN),
+      ]);
+      expect(await guard.tripStatus(2)).to.deep.equal([BigInt(Guard.DUE), slow]);
+      await time.increaseTo(migratedAt + BigInt(COOLDOWN));
+      expect((await registry.migrationStatus(slow))[0]).to.equal(BigInt(Check.DUE_FAILOVER));
+      expect(await guard.tripStatus(2)).to.deep.equal([BigInt(Guard.DEPENDENCIES_USABLE), ZeroHash]);
+    });
+
+    it("pauses when the active endpoint is under the threshold and the registry keeps it (DEGRADED is no failover)", async function () {
+      const { guard, oracle, registry, rpc, rpcA } = await loadFixture(deployFixture);
+      await oracle.setStatus(rpcA, Status.DEGRADED, THRESHOLD - 1);
+      expect((await registry.migrationStatus(rpc))[0]).to.equal(BigInt(Check.ACTIVE_USABLE));
+      expect(await guard.tripStatus(1)).to.deep.equal([BigInt(Guard.DUE), rpc]);
     });
 
     it("pauses when every endpoint of a service is under the threshold, DOWN or UNKNOWN", async function () {
@@ -303,10 +355,10 @@ describe("MarketGuard", function () {
       expect(await guard.isPaused(1)).to.equal(true);
     });
 
-    it("counts a DEGRADED endpoint at exactly the threshold as usable", async function () {
+    it("counts a DEGRADED active endpoint at exactly the threshold as usable", async function () {
       const { guard, oracle, rpcA, rpcB } = await loadFixture(deployFixture);
-      await oracle.setStatus(rpcA, Status.DOWN, 0);
-      await oracle.setStatus(rpcB, Status.DEGRADED, THRESHOLD);
+      await oracle.setStatus(rpcA, Status.DEGRADED, THRESHOLD);
+      await oracle.setStatus(rpcB, Status.DOWN, 0);
       expect((await guard.tripStatus(1))[0]).to.equal(BigInt(Guard.DEPENDENCIES_USABLE));
     });
 
@@ -640,20 +692,44 @@ describe("MarketGuard", function () {
         .withArgs(1, rpc, await oracle.getAddress());
     });
 
-    it("judges each market by its own threshold", async function () {
+    /** Markets 2, 3, 4 on the rpc service with thresholds 9000, 1000 and 9500 (market 1: 5000). */
+    async function thresholdsFixture() {
+      const f = await deployFixture();
+      for (const threshold of [9_000, 1_000, 9_500]) {
+        const m = await ethers.deployContract("MockMarket");
+        await f.guard.registerMarket(configFor(await m.getAddress(), [f.rpc], threshold));
+      }
+      return f;
+    }
+
+    async function pausedMarkets(guard: { isPaused(id: number): Promise<boolean> }) {
+      const paused = [];
+      for (let id = 1; id <= 4; id++) paused.push(await guard.isPaused(id));
+      return paused;
+    }
+
+    it("judges each market by its own threshold against the active endpoint", async function () {
+      const { guard, oracle, rpcA, rpcB } = await loadFixture(thresholdsFixture);
+      await oracle.setStatus(rpcB, Status.DOWN, 0);
+      await oracle.setStatusAndNotify(await guard.getAddress(), rpcA, Status.DEGRADED, 6_000);
+      expect(await pausedMarkets(guard)).to.deep.equal([false, true, false, true]);
+    });
+
+    it("judges each market by its own threshold while a failover is due", async function () {
+      const { guard, oracle, registry, rpc, rpcA, rpcB } = await loadFixture(thresholdsFixture);
+      // HEALTHY at 8500: a failover candidate, but under the 9000 and 9500 thresholds.
+      await oracle.setStatus(rpcB, Status.HEALTHY, 8_500);
+      await oracle.setStatusAndNotify(await guard.getAddress(), rpcA, Status.DOWN, 0);
+      expect((await registry.migrationStatus(rpc))[0]).to.equal(BigInt(Check.DUE_FAILOVER));
+      expect(await pausedMarkets(guard)).to.deep.equal([false, true, false, true]);
+    });
+
+    it("trips markets on the service in the same transaction when the backup is DEGRADED", async function () {
       const { guard, oracle, rpc, rpcA, rpcB } = await loadFixture(deployFixture);
-      const strict = await ethers.deployContract("MockMarket");
-      const lax = await ethers.deployContract("MockMarket");
-      const strict2 = await ethers.deployContract("MockMarket");
-      await guard.registerMarket(configFor(await strict.getAddress(), [rpc], 9_000));
-      await guard.registerMarket(configFor(await lax.getAddress(), [rpc], 1_000));
-      await guard.registerMarket(configFor(await strict2.getAddress(), [rpc], 9_500));
-      await oracle.setStatus(rpcA, Status.DOWN, 0);
-      await oracle.setStatusAndNotify(await guard.getAddress(), rpcB, Status.DEGRADED, 6_000);
-      expect(await guard.isPaused(1)).to.equal(false); // threshold 5000
-      expect(await guard.isPaused(2)).to.equal(true);
-      expect(await guard.isPaused(3)).to.equal(false);
-      expect(await guard.isPaused(4)).to.equal(true);
+      await oracle.setStatus(rpcB, Status.DEGRADED, 7_000);
+      await expect(oracle.setStatusAndNotify(await guard.getAddress(), rpcA, Status.DOWN, 0))
+        .to.emit(guard, "MarketPaused")
+        .withArgs(1, rpc, await oracle.getAddress());
     });
 
     it("ignores unknown endpoints, usable dependencies and paused markets", async function () {

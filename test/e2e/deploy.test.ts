@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { JsonRpcProvider } from "ethers";
+import { zDeployParams } from "../../ignition/modules/Vigil";
 import { freePort, rpc } from "../../scripts/drill/nodes";
 import {
   IEndpointRegistry__factory,
@@ -111,7 +112,7 @@ describe("deployment (npm run deploy -- --network localhost)", function () {
         VIGIL_DEPLOYMENT_ID: `${deploymentId}-bad`,
       });
       expect(code).to.equal(1);
-      expect(out).to.match(/quorum: quorum 2 with 4 attestors/);
+      expect(out).to.match(/quorum: quorum 2 with 4 attestors: need 3 ≤ quorum ≤ 4/);
     } finally {
       fs.rmSync(bad, { force: true });
       fs.rmSync(path.join(ROOT, "ignition", "deployments", `${deploymentId}-bad`), {
@@ -120,4 +121,32 @@ describe("deployment (npm run deploy -- --network localhost)", function () {
       });
     }
   });
+});
+
+describe("deployment parameters (ignition/modules/Vigil.ts)", function () {
+  const example = JSON.parse(fs.readFileSync(path.join(ROOT, "ignition/parameters/example.json"), "utf8"));
+  const messages = (attestors: string[], quorum: number) => {
+    const r = zDeployParams.safeParse({ ...example, attestors, quorum });
+    return r.success ? [] : r.error.issues.filter((i) => i.path[0] === "quorum").map((i) => i.message);
+  };
+
+  it("accepts the example file", function () {
+    expect(messages(example.attestors, example.quorum)).to.deep.equal([]);
+  });
+
+  for (const [n, quorum, min] of [
+    [2, 1, 2],
+    [3, 1, 2],
+    [6, 3, 4],
+  ] as const) {
+    it(`refuses ${quorum} of ${n} attestors, which is no strict majority`, function () {
+      const attestors = Array.from({ length: n }, (_, i) => "0x" + (i + 1).toString(16).padStart(40, "0"));
+      expect(messages(attestors, quorum)).to.deep.equal([
+        `quorum ${quorum} with ${n} attestors: need ${min} ≤ quorum ≤ ${n} ` +
+          `(at least 2f+1 = ${2 * Math.floor((n - 1) / 3) + 1} with f = ${Math.floor((n - 1) / 3)}, ` +
+          `and a strict majority, more than ${n / 2})`,
+      ]);
+      expect(messages(attestors, min)).to.deep.equal([]);
+    });
+  }
 });

@@ -132,18 +132,41 @@ describe("vigil CLI", function () {
   });
 
   describe("set-attestors checks", function () {
-    it("sorts addresses ascending and accepts the quorum range 2f+1..n", function () {
+    it("sorts addresses ascending and accepts the quorum range max(2f+1, floor(n/2)+1)..n", function () {
       expect(checkAttestorSet([A(3), A(1), A(4), A(2)], 3)).to.deep.equal([A(1), A(2), A(3), A(4)]);
+      expect(checkAttestorSet([A(1), A(2), A(3)], 2)).to.deep.equal([A(1), A(2), A(3)]);
+      expect(checkAttestorSet([A(1), A(2), A(3), A(4), A(5), A(6)], 4)).to.have.length(6);
       expect(minQuorum(1)).to.equal(1);
+      expect(minQuorum(2)).to.equal(2);
+      expect(minQuorum(3)).to.equal(2);
       expect(minQuorum(4)).to.equal(3);
+      expect(minQuorum(6)).to.equal(4);
       expect(minQuorum(7)).to.equal(5);
-      expect(minQuorum(6)).to.equal(3);
+      expect(minQuorum(10)).to.equal(7);
+    });
+    it("agrees with HealthOracle.setAttestors on the valid quorums for every n up to 255", function () {
+      // The contract's rule: 2f+1 <= quorum <= n and quorum * 2 > n, f = floor((n-1)/3).
+      for (let n = 1; n <= 255; n++) {
+        const f = Math.floor((n - 1) / 3);
+        for (let q = 0; q <= n + 1; q++) {
+          const valid = q >= 2 * f + 1 && q <= n && q * 2 > n;
+          expect(q >= minQuorum(n) && q <= n, `n ${n} quorum ${q}`).to.equal(valid);
+        }
+      }
     });
     const bad: Array<[string, string[], number, string]> = [
       ["a duplicate", [A(1), A(1), A(2), A(3)], 3, "listed twice"],
       ["the zero address", [A(0), A(1), A(2), A(3)], 3, "zero address"],
       ["a quorum above n", [A(1), A(2)], 3, "quorum 3 is invalid"],
       ["a quorum below 2f+1", [A(1), A(2), A(3), A(4), A(5), A(6), A(7)], 4, "2f+1 = 5"],
+      ["1 of 2, no majority", [A(1), A(2)], 1, "quorum 1 is invalid for 2 attestors"],
+      [
+        "1 of 3, no majority",
+        [A(1), A(2), A(3)],
+        1,
+        "strict majority (> 1.5), so it must be from 2 to n = 3",
+      ],
+      ["3 of 6, no majority", [A(1), A(2), A(3), A(4), A(5), A(6)], 3, "must be from 4 to n = 6"],
       ["no attestors", [], 1, "0 attestors"],
       ["a non-address", ["0x1234"], 1, "not an address"],
     ];
