@@ -1,28 +1,14 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { JsonRpcProvider } from "ethers";
 import { zDeployParams } from "../../ignition/modules/Vigil";
-import { freePort, rpc } from "../../scripts/drill/nodes";
+import { ROOT, deployExample, runHardhat as run, startHardhatNode } from "./localnode";
 import {
   IEndpointRegistry__factory,
   IHealthOracle__factory,
   IMarketGuard__factory,
 } from "../../typechain-types";
-
-const ROOT = path.resolve(__dirname, "..", "..");
-const HARDHAT = path.join(ROOT, "node_modules/hardhat/internal/cli/cli.js");
-
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [HARDHAT, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
-    let out = "";
-    child.stdout.on("data", (b) => (out += b.toString()));
-    child.stderr.on("data", (b) => (out += b.toString()));
-    child.on("exit", (code) => resolve({ code, out }));
-  });
-}
 
 /**
  * `npm run deploy -- --network localhost` end to end against a real `hardhat node` on loopback: the
@@ -30,48 +16,28 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | n
  */
 describe("deployment (npm run deploy -- --network localhost)", function () {
   this.timeout(180_000);
-  let node: ReturnType<typeof spawn>;
+  let node: Awaited<ReturnType<typeof startHardhatNode>>;
   let url: string;
   const deploymentId = `test-localhost-${process.pid}`;
 
   before(async function () {
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    node = spawn(process.execPath, [HARDHAT, "node", "--hostname", "127.0.0.1", "--port", String(port)], {
-      cwd: ROOT,
-      env: { ...process.env, HARDHAT_NETWORK: "hardhat", TS_NODE_TRANSPILE_ONLY: "true" },
-      stdio: "ignore",
-    });
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      try {
-        await rpc(url, "eth_chainId");
-        break;
-      } catch (e) {
-        if (Date.now() > deadline) throw e;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+    node = await startHardhatNode();
+    url = node.url;
   });
 
   after(function () {
-    node?.kill("SIGKILL");
+    node?.stop();
     fs.rmSync(path.join(ROOT, "ignition", "deployments", deploymentId), { recursive: true, force: true });
   });
 
   it("deploys and configures the oracle, registry, guard, a service and a market from the parameters file", async function () {
-    const { code, out } = await run(["run", "scripts/deploy.ts", "--network", "localhost"], {
-      HARDHAT_NETWORK: "",
-      VIGIL_LOCAL_RPC_URL: url,
-      VIGIL_DEPLOY_PARAMS: path.join(ROOT, "ignition/parameters/example.json"),
-      VIGIL_DEPLOYMENT_ID: deploymentId,
-    });
-    expect(code, out).to.equal(0);
-    const addr = (label: string) => out.match(new RegExp(`${label}\\s+(0x[0-9a-fA-F]{40})`))![1];
+    const deployed = await deployExample(url, deploymentId);
+    expect(deployed.code, deployed.out).to.equal(0);
+    const addr = (label: "oracle" | "registry" | "guard") => deployed[label];
     const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true });
-    const oracle = IHealthOracle__factory.connect(addr("HealthOracle"), provider);
-    const registry = IEndpointRegistry__factory.connect(addr("EndpointRegistry"), provider);
-    const guard = IMarketGuard__factory.connect(addr("MarketGuard"), provider);
+    const oracle = IHealthOracle__factory.connect(addr("oracle"), provider);
+    const registry = IEndpointRegistry__factory.connect(addr("registry"), provider);
+    const guard = IMarketGuard__factory.connect(addr("guard"), provider);
     const params = JSON.parse(fs.readFileSync(path.join(ROOT, "ignition/parameters/example.json"), "utf8"));
 
     const [version, quorum, attestors] = await oracle.attestorSet();
