@@ -20,12 +20,11 @@ import { createLogger, type Logger } from "../shared/logger";
 import { Metrics } from "../shared/metrics";
 import { readDomain } from "../shared/observation";
 import { KeeperServer } from "../shared/server";
-import { collect, ObservationVerifier, type Bundle, type ChainContext } from "./collect";
+import { collect, observationCap, ObservationVerifier, type Bundle, type ChainContext } from "./collect";
 import type { ResponderConfig } from "./config";
 import {
   decideRecovery,
   decideSubmissions,
-  decideSubmit,
   planBatches,
   type EndpointView,
   type MarketView,
@@ -382,18 +381,17 @@ class Engine {
     });
 
     // 1. Submit the rounds worth a transaction.
-    const settings = { refreshFraction: this.config.heartbeatRefreshFraction };
     const chainCtx: ChainContext = {
       ...ctx,
       now,
       maxAgeOf: (id) => views.get(id.toLowerCase())?.policy.maxAge,
       storedRoundOf: (id) => views.get(id.toLowerCase())?.round ?? 0,
-      wanted: (id, round, medianBps) => {
-        const view = views.get(id);
-        return (
-          !!view && decideSubmit({ endpointId: id, round, medianBps }, view, now, settings) !== undefined
-        );
-      },
+      maxObservationsPerResponse: observationCap(
+        views.size,
+        [...views.values()].reduce((m, v) => Math.max(m, v.policy.maxAge), 0),
+        ctx.roundSeconds,
+        ctx.maxSkew,
+      ),
     };
     if (this._verifier?.domain !== ctx.domain) this._verifier = new ObservationVerifier(ctx.domain);
     const { bundles } = await collect(

@@ -51,8 +51,8 @@ describe("responder integration (real contracts on anvil)", function () {
     .map((k) => new Wallet(k))
     .sort((a, b) => (a.address.toLowerCase() < b.address.toLowerCase() ? -1 : 1));
   const health = new Map<string, number>();
-  let attestorServer: http.Server;
-  let attestorUrl: string;
+  const attestorServers: http.Server[] = [];
+  const attestorUrls: string[] = [];
   let clock: NodeJS.Timeout;
   const responders: ResponderHandle[] = [];
 
@@ -107,14 +107,14 @@ describe("responder integration (real contracts on anvil)", function () {
     ).wait();
     for (const e of endpoints) health.set(e.toLowerCase(), 9500);
 
-    // In-test attestors: sign the current health of every endpoint at chain time.
+    // In-test attestors, one URL each: sign the current health of every endpoint at chain time.
     const domain = await readDomain(oracle as never);
     const digest: string = await oracle.configDigest();
-    attestorServer = http.createServer((_req, res) => {
-      void (async () => {
-        const now = (await provider.getBlock("latest"))!.timestamp;
-        const observations: SignedObservation[] = [];
-        for (const a of attestors) {
+    for (const a of attestors) {
+      const server = http.createServer((_req, res) => {
+        void (async () => {
+          const now = (await provider.getBlock("latest"))!.timestamp;
+          const observations: SignedObservation[] = [];
           for (const [endpointId, bps] of health) {
             const obs = {
               configDigest: digest,
@@ -129,13 +129,14 @@ describe("responder integration (real contracts on anvil)", function () {
               signature: await signObservation(a, domain, obs),
             });
           }
-        }
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ observations }));
-      })();
-    });
-    await new Promise<void>((r) => attestorServer.listen(0, "127.0.0.1", r));
-    attestorUrl = `http://127.0.0.1:${(attestorServer.address() as AddressInfo).port}`;
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(JSON.stringify({ attestor: a.address, observations }));
+        })();
+      });
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      attestorServers.push(server);
+      attestorUrls.push(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    }
     // Advance the chain clock one round every 300 ms instead of sleeping through real rounds.
     clock = setInterval(
       () =>
@@ -150,8 +151,10 @@ describe("responder integration (real contracts on anvil)", function () {
   after(async function () {
     clearInterval(clock);
     await Promise.all(responders.splice(0).map((r) => r.stop()));
-    attestorServer?.closeAllConnections();
-    attestorServer?.close();
+    for (const server of attestorServers) {
+      server.closeAllConnections();
+      server.close();
+    }
     provider?.destroy();
     await anvil?.stop();
   });
@@ -165,7 +168,7 @@ describe("responder integration (real contracts on anvil)", function () {
         registry: await registry.getAddress(),
         guard: await guard.getAddress(),
       },
-      attestorUrls: [attestorUrl],
+      attestorUrls,
       pollIntervalMs: 300,
       outboxPath: outbox ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), "vigil-resp-")), "outbox.sqlite"),
       http: { port: 0 },
