@@ -13,6 +13,8 @@ interface ResponderOptions {
   registry?: string;
   guard?: string;
   attestor?: string[];
+  service?: string[];
+  market?: string[];
   pollIntervalMs?: number;
   heartbeatRefreshFraction?: number;
   batchMaxSize?: number;
@@ -63,6 +65,16 @@ export function responderCommand(): Command {
     .option("--registry <address>", "EndpointRegistry address (required)")
     .option("--guard <address>", "MarketGuard address (default: none, markets are not tripped or resumed)")
     .option("--attestor <url>", "attestor base URL; repeat or comma-separate (required)", collectList)
+    .option(
+      "--service <id...>",
+      "service id (bytes32) to watch; several, repeated or comma-separated; only these are submitted for and migrated (required, env VIGIL_RESPONDER_SERVICES)",
+      collectList,
+    )
+    .option(
+      "--market <id...>",
+      "guard market id to trip and resume; several, repeated or comma-separated (default: every market whose dependencies are all watched)",
+      collectList,
+    )
     .option("--poll-interval-ms <ms>", "milliseconds between evaluation loops (default: 2000)", int)
     .option(
       "--heartbeat-refresh-fraction <f>",
@@ -133,6 +145,8 @@ export function buildResponderConfig(opts: ResponderOptions, env: NodeJS.Process
   set("contracts.registry", opts.registry);
   set("contracts.guard", opts.guard);
   set("attestorUrls", opts.attestor);
+  set("services", opts.service);
+  set("markets", opts.market);
   set("pollIntervalMs", opts.pollIntervalMs);
   set("heartbeatRefreshFraction", opts.heartbeatRefreshFraction);
   set("batchMaxSize", opts.batchMaxSize);

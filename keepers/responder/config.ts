@@ -1,9 +1,21 @@
 import { z } from "zod";
-import { loadConfig, parseConfig, zAddress, zMillis, zUrl, type EnvOverride } from "../shared/config";
+import {
+  loadConfig,
+  parseConfig,
+  zAddress,
+  zBytes32,
+  zMillis,
+  zUrl,
+  type EnvOverride,
+} from "../shared/config";
+
+const SERVICES_WHY =
+  "give the service ids (bytes32) this responder watches: the registry is permissionless, so acting " +
+  "on every registered service lets anyone spend this wallet and queue transactions ahead of a trip";
 
 /**
  * Responder settings: one typed schema, validated at start-up. Every field has a documented default
- * except the chain (rpcUrls, chainId), the contract addresses and the attestor URLs. Keys never come
+ * except the chain (rpcUrls, chainId), the contract addresses, the attestor URLs and the services. Keys never come
  * from here: the signing key is read from the environment variable `keyEnvVar`, or from the encrypted
  * keystore `keystorePath` with its password in `keystorePasswordEnvVar`.
  */
@@ -20,8 +32,25 @@ export const responderConfigSchema = z
       /** Optional: without a guard the responder never trips or resumes markets. */
       guard: zAddress.optional(),
     }),
-    /** Base URLs of the attestors (`GET <url>/v1/observations`). */
+    /** Base URLs of the attestors (`GET <url>/v1/observations`), one per attestor. */
     attestorUrls: z.array(zUrl).min(1, "give at least one attestor URL"),
+    /**
+     * Service ids (bytes32) to watch; required, non-empty. The responder submits rounds only for their
+     * endpoints and migrates only them: anyone can register services in the registry.
+     */
+    services: z
+      .array(zBytes32, { required_error: SERVICES_WHY })
+      .min(1, SERVICES_WHY)
+      .transform((ids) => [...new Set(ids.map((id) => id.toLowerCase()))]),
+    /**
+     * Guard market ids to trip and resume. Default: every market registered in the guard whose
+     * dependencies are all watched (a service in `services` or an endpoint of one).
+     */
+    markets: z
+      .array(z.coerce.number().int().positive("must be a market id (1, 2, …)"))
+      .min(1, "give at least one market id, or leave markets out to follow the services")
+      .transform((ids) => [...new Set(ids)])
+      .optional(),
     /** Milliseconds between the starts of two evaluation loops. Default 2000. */
     pollIntervalMs: zMillis.default(2_000),
     /** Timeout of one attestor fetch, ms. Default 2000. */
@@ -88,6 +117,8 @@ export const RESPONDER_ENV: readonly EnvOverride[] = [
   { env: "VIGIL_REGISTRY", path: "contracts.registry", type: "string" },
   { env: "VIGIL_GUARD", path: "contracts.guard", type: "string" },
   { env: "VIGIL_ATTESTOR_URLS", path: "attestorUrls", type: "list" },
+  { env: "VIGIL_RESPONDER_SERVICES", path: "services", type: "list" },
+  { env: "VIGIL_RESPONDER_MARKETS", path: "markets", type: "list" },
   { env: "VIGIL_POLL_INTERVAL_MS", path: "pollIntervalMs", type: "number" },
   { env: "VIGIL_ATTESTOR_TIMEOUT_MS", path: "attestorTimeoutMs", type: "number" },
   { env: "VIGIL_HEARTBEAT_REFRESH_FRACTION", path: "heartbeatRefreshFraction", type: "number" },

@@ -26,6 +26,7 @@ import {
   decideRecovery,
   decideSubmissions,
   planBatches,
+  watchedMarkets,
   type EndpointView,
   type MarketView,
   type RecoveryAction,
@@ -293,6 +294,7 @@ interface StaticContext {
 class Engine {
   private _static?: StaticContext;
   private _verifier?: ObservationVerifier;
+  private _watched?: string;
   private readonly _log: Logger;
 
   constructor(
@@ -350,16 +352,35 @@ class Engine {
     }
   }
 
+  /**
+   * One iteration, safety first: trips already due; then the rounds that may change a status; then,
+   * on fresh views, trips, migrations and resumes; heartbeat refreshes last. Only the configured
+   * services, their endpoints and the markets that depend on nothing else are read or acted on.
+   */
   async iterate(signal: AbortSignal, inflight: AbortSignal): Promise<void> {
     const ctx = await this._context();
     const block = await this.d.provider.getBlock("latest");
     if (!block) throw new Error("no latest block");
     const now = block.timestamp;
 
-    // Endpoints from the registry, then their stored state.
-    const serviceIds = [...(await this.d.registry.services())];
+    // What this responder watches: the configured services, their endpoints, their markets.
+    const serviceIds = this.config.services;
     const endpointLists = await mapLimit(serviceIds, 16, (s) => this.d.registry.endpointsOf(s));
     const endpointIds = [...new Set(endpointLists.flat().map((e) => e.id.toLowerCase()))];
+    const marketIds = await this._markets(new Set(serviceIds), new Set(endpointIds));
+    const watched = `${endpointIds.length} endpoints, markets ${marketIds.join(",") || "none"}`;
+    if (watched !== this._watched) {
+      this._watched = watched;
+      this._log.info({ services: serviceIds, endpoints: endpointIds.length, markets: marketIds }, "watching");
+    }
+
+    // 1. A trip that is already due goes out before anything else.
+    for (const action of decideRecovery([], await this._marketViews(marketIds))) {
+      if (signal.aborted) return;
+      if (action.kind === "trip") await this._recover(action, inflight);
+    }
+
+    // 2. Collect, verify, and submit the rounds that may change a status.
     const views = new Map<string, EndpointView>();
     await mapLimit(endpointIds, 16, async (id) => {
       const [h, p] = await Promise.all([this.d.oracle.statusOf(id), this.d.oracle.policyOf(id)]);
@@ -379,8 +400,6 @@ class Engine {
         },
       });
     });
-
-    // 1. Submit the rounds worth a transaction.
     const chainCtx: ChainContext = {
       ...ctx,
       now,
@@ -406,38 +425,58 @@ class Engine {
     });
     for (const d of decisions)
       this._log.debug({ endpointId: d.endpointId, round: d.round, reason: d.reason }, "round due");
-    for (const batch of planBatches(decisions, this.config.batchMaxSize)) {
-      if (signal.aborted) return;
-      await this._submit(
-        ctx.configDigest,
-        batch.map((d) => byId.get(d.endpointId.toLowerCase())!),
-        inflight,
-      );
-    }
+    const submitAll = async (list: typeof decisions) => {
+      for (const batch of planBatches(list, this.config.batchMaxSize)) {
+        if (signal.aborted) return;
+        await this._submit(
+          ctx.configDigest,
+          batch.map((d) => byId.get(d.endpointId.toLowerCase())!),
+          inflight,
+        );
+      }
+    };
+    await submitAll(decisions.filter((d) => d.reason !== "heartbeat"));
 
-    // 2. Re-read the views, then act on what is due.
+    // 3. Re-read the views, then act on what is due: trips, migrations, resumes.
     if (signal.aborted) return;
     const services: ServiceView[] = await mapLimit(serviceIds, 16, async (serviceId) => ({
       serviceId,
       check: Number((await this.d.registry.migrationStatus(serviceId)).check),
     }));
-    let markets: MarketView[] = [];
-    if (this.d.guard) {
-      const guard = this.d.guard;
-      const count = Number(await guard.marketCount());
-      markets = await mapLimit(
-        Array.from({ length: count }, (_, i) => i + 1),
-        16,
-        async (marketId) => {
-          const [t, r] = await Promise.all([guard.tripStatus(marketId), guard.resumeStatus(marketId)]);
-          return { marketId, trip: Number(t.check), resume: Number(r.check) };
-        },
-      );
-    }
-    for (const action of decideRecovery(services, markets)) {
+    for (const action of decideRecovery(services, await this._marketViews(marketIds))) {
       if (signal.aborted) return;
       await this._recover(action, inflight);
     }
+
+    // 4. Heartbeat refreshes of steady endpoints.
+    if (signal.aborted) return;
+    await submitAll(decisions.filter((d) => d.reason === "heartbeat"));
+  }
+
+  /**
+   * The guard markets to trip and resume: `markets` when configured, else those whose dependencies
+   * (found through the guard's per-dependency index, never by walking every market) are all watched.
+   */
+  private async _markets(services: ReadonlySet<string>, endpoints: ReadonlySet<string>): Promise<number[]> {
+    const guard = this.d.guard;
+    if (!guard) return [];
+    if (this.config.markets) return this.config.markets;
+    const lists = await mapLimit([...services, ...endpoints], 16, (dep) => guard.marketsOf(dep));
+    const candidates = [...new Set(lists.flat().map(Number))];
+    const deps = await mapLimit(candidates, 16, async (marketId) => {
+      const c = await guard.marketConfig(marketId);
+      return { marketId, services: [...c.services], endpoints: [...c.endpoints] };
+    });
+    return watchedMarkets(deps, services, endpoints);
+  }
+
+  private async _marketViews(marketIds: readonly number[]): Promise<MarketView[]> {
+    const guard = this.d.guard;
+    if (!guard) return [];
+    return mapLimit(marketIds, 16, async (marketId) => {
+      const [t, r] = await Promise.all([guard.tripStatus(marketId), guard.resumeStatus(marketId)]);
+      return { marketId, trip: Number(t.check), resume: Number(r.check) };
+    });
   }
 
   private _onSigned(id: number, kind: ActionKind) {

@@ -14,7 +14,13 @@ import hre from "hardhat";
 import { Contract, ContractFactory, Wallet, type JsonRpcProvider } from "ethers";
 import { createLogger } from "../../keepers/shared/logger";
 import { Metrics } from "../../keepers/shared/metrics";
-import { readDomain, signObservation, type SignedObservation } from "../../keepers/shared/observation";
+import {
+  readDomain,
+  signObservation,
+  toCompact,
+  type SignedObservation,
+} from "../../keepers/shared/observation";
+import { GuardCheck, MigrationCheck } from "../../keepers/responder/decide";
 import { Status } from "../../keepers/shared/health";
 import { parseResponderConfig } from "../../keepers/responder/config";
 import { startResponder, type ResponderDeps, type ResponderHandle } from "../../keepers/responder/responder";
@@ -47,6 +53,11 @@ describe("responder integration (real contracts on anvil)", function () {
   let oracle: Contract, registry: Contract, guard: Contract;
   let serviceId: string;
   let endpoints: string[];
+  // A stranger's service (the registry is permissionless) and a market that depends on it.
+  let strangerService: string;
+  let strangerEndpoints: string[];
+  let domain: Awaited<ReturnType<typeof readDomain>>;
+  let digest: string;
   const attestors = ANVIL_KEYS.slice(5, 9)
     .map((k) => new Wallet(k))
     .sort((a, b) => (a.address.toLowerCase() < b.address.toLowerCase() ? -1 : 1));
@@ -106,10 +117,31 @@ describe("responder integration (real contracts on anvil)", function () {
       })
     ).wait();
     for (const e of endpoints) health.set(e.toLowerCase(), 9500);
+    const stranger = new Wallet(ANVIL_KEYS[9], provider);
+    const reg = registry.connect(stranger) as Contract;
+    strangerService = await reg.registerService.staticCall("spam", { cooldown: 0, recoveryPeriod: 0 });
+    await (await reg.registerService("spam", { cooldown: 0, recoveryPeriod: 0 })).wait();
+    strangerEndpoints = [];
+    for (const [i, uri] of ["http://s1.invalid", "http://s2.invalid"].entries()) {
+      strangerEndpoints.push(await reg.addEndpoint.staticCall(strangerService, 0, uri, i));
+      await (await reg.addEndpoint(strangerService, 0, uri, i)).wait();
+    }
+    // The attestors watch the whole registry, so they sign the stranger's endpoints too.
+    for (const e of strangerEndpoints) health.set(e.toLowerCase(), 1000);
+    await (
+      await guard.registerMarket({
+        market: await market.getAddress(),
+        guardian: "0x0000000000000000000000000000000000000000",
+        pauseThresholdBps: 5000,
+        gracePeriod: 60,
+        services: [serviceId],
+        endpoints: [strangerEndpoints[0]],
+      })
+    ).wait();
 
     // In-test attestors, one URL each: sign the current health of every endpoint at chain time.
-    const domain = await readDomain(oracle as never);
-    const digest: string = await oracle.configDigest();
+    domain = await readDomain(oracle as never);
+    digest = await oracle.configDigest();
     for (const a of attestors) {
       const server = http.createServer((_req, res) => {
         void (async () => {
@@ -169,6 +201,7 @@ describe("responder integration (real contracts on anvil)", function () {
         guard: await guard.getAddress(),
       },
       attestorUrls,
+      services: [serviceId],
       pollIntervalMs: 300,
       outboxPath: outbox ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), "vigil-resp-")), "outbox.sqlite"),
       http: { port: 0 },
@@ -216,11 +249,59 @@ describe("responder integration (real contracts on anvil)", function () {
     for (const r of [responders[0], second]) expect(await counter(r, "failed")).to.equal(0);
   });
 
+  it("never submits, migrates or trips for a service or market it does not watch", async function () {
+    // Make the stranger's service due for a failover: quorum rounds for its endpoints, sent by hand.
+    const now = (await provider.getBlock("latest"))!.timestamp;
+    for (const [endpointId, bps] of [
+      [strangerEndpoints[0], 1000],
+      [strangerEndpoints[1], 9500],
+    ] as const) {
+      const o = {
+        configDigest: digest,
+        endpointId,
+        round: Math.floor(now / ROUND),
+        healthBps: bps,
+        observedAt: now,
+      };
+      const obs = [];
+      for (const a of attestors.slice(0, 3))
+        obs.push({
+          healthBps: bps,
+          observedAt: now,
+          signature: toCompact(await signObservation(a, domain, o)),
+        });
+      await (await oracle.submit(digest, endpointId, o.round, obs)).wait();
+    }
+    expect(Number((await registry.migrationStatus(strangerService)).check)).to.equal(
+      MigrationCheck.DUE_FAILOVER,
+    );
+    expect(Number((await guard.tripStatus(2)).check)).to.equal(GuardCheck.DUE);
+    const rounds = await Promise.all(
+      strangerEndpoints.map(async (e) => Number((await oracle.statusOf(e)).round)),
+    );
+    for (let i = 0; i < 3; i++) await Promise.all(responders.map((r) => r.nextIteration()));
+    expect(await registry.queryFilter(registry.filters.EndpointMigrated(strangerService))).to.have.length(0);
+    expect(await guard.queryFilter(guard.filters.MarketPaused(2))).to.have.length(0);
+    expect(
+      await Promise.all(strangerEndpoints.map(async (e) => Number((await oracle.statusOf(e)).round))),
+    ).to.deep.equal(rounds);
+    for (const r of responders)
+      for (const a of r.outbox.list(1000)) {
+        expect(a.target).to.not.include(strangerService.toLowerCase());
+        for (const e of strangerEndpoints) expect(a.target).to.not.include(e.toLowerCase());
+        if (a.kind === "trip" || a.kind === "resume") expect(a.target).to.equal("1");
+      }
+  });
+
   it("trips the market when every endpoint of its service is down", async function () {
+    // (At start-up, before any round was stored, silence tripped it once; it resumed after its grace.)
+    await until("the start-up pause to be resumed", async () => !(await guard.isPaused(1)));
+    const before = (await guard.queryFilter(guard.filters.MarketPaused(1))).length;
     health.set(endpoints[1].toLowerCase(), 1000);
     await until("trip", async () => await guard.isPaused(1));
+    await Promise.all(responders.map((r) => r.nextIteration()));
     const paused = await guard.queryFilter(guard.filters.MarketPaused(1));
-    expect(paused).to.have.length(1);
+    expect(paused).to.have.length(before + 1);
   });
 
   it("a responder killed between recording and sending an action sends it exactly once after restart", async function () {
