@@ -21,6 +21,8 @@ interface ResponderOptions {
   confirmations?: number;
   feeBumpPercent?: number;
   maxFeeGwei?: number;
+  safetyMaxFeeGwei?: number;
+  actionDeadlineMs?: number;
   stuckAfterMs?: number;
   outbox?: string;
   host?: string;
@@ -88,7 +90,21 @@ export function responderCommand(): Command {
       "percent both EIP-1559 fees rise per replacement, >= 12.5 (default: 12.5)",
       Number,
     )
-    .option("--max-fee-gwei <gwei>", "cap on max fee per gas, gwei (default: 500)", Number)
+    .option(
+      "--max-fee-gwei <gwei>",
+      "cap on max fee per gas of submit and resume, gwei (default: 500)",
+      Number,
+    )
+    .option(
+      "--safety-max-fee-gwei <gwei>",
+      "cap on max fee per gas of trip, migrate and cancels, gwei, >= --max-fee-gwei (default: 2000)",
+      Number,
+    )
+    .option(
+      "--action-deadline-ms <ms>",
+      "cancel a migrate/trip/resume not mined after this many milliseconds (default: 300000; submit: the observations' maxAge)",
+      int,
+    )
     .option(
       "--stuck-after-ms <ms>",
       "replace a transaction not mined after this many milliseconds (default: 30000)",
@@ -153,6 +169,8 @@ export function buildResponderConfig(opts: ResponderOptions, env: NodeJS.Process
   set("confirmations", opts.confirmations);
   set("fees.bumpPercent", opts.feeBumpPercent);
   set("fees.maxFeeCapGwei", opts.maxFeeGwei);
+  set("fees.safetyMaxFeeCapGwei", opts.safetyMaxFeeGwei);
+  set("actionDeadlineMs", opts.actionDeadlineMs);
   set("fees.stuckAfterMs", opts.stuckAfterMs);
   set("outboxPath", opts.outbox);
   set("http.host", opts.host);

@@ -79,12 +79,29 @@ export const responderConfigSchema = z
           .min(12.5, "must be at least 12.5 (geth rejects smaller bumps)")
           .max(500)
           .default(12.5),
-        /** Never pay more than this max fee per gas, gwei. Default 500. */
+        /** Never pay more than this max fee per gas for a `submit` or `resume`, gwei. Default 500. */
         maxFeeCapGwei: z.number().positive().default(500),
+        /**
+         * Ceiling for safety actions (`trip`, `migrate`) and for the cancel that frees a nonce, gwei;
+         * at least `maxFeeCapGwei` (THREATS #21: a pause must land during a gas spike). Default 2000.
+         */
+        safetyMaxFeeCapGwei: z.number().positive().default(2_000),
         /** Replace a transaction not mined after this many ms. Default 30000. */
         stuckAfterMs: zMillis.default(30_000),
       })
-      .default({}),
+      .default({})
+      .refine((f) => f.safetyMaxFeeCapGwei >= f.maxFeeCapGwei, {
+        message:
+          "safetyMaxFeeCapGwei must be at least maxFeeCapGwei (safety actions may pay more, never less)",
+        path: ["safetyMaxFeeCapGwei"],
+      }),
+    /**
+     * Deadline of a `migrate`, `trip` or `resume` transaction, ms; a `submit` expires with its
+     * observations (the policy's maxAge). Past it, the nonce is cancelled with a 0-value self-send and
+     * the action is dropped (re-decided next iteration), so the loop never waits forever at the cap.
+     * Default 300000 (5 minutes).
+     */
+    actionDeadlineMs: zMillis.default(300_000),
     /** SQLite outbox file. Default `./vigil-responder.sqlite`. */
     outboxPath: z.string().min(1).default("./vigil-responder.sqlite"),
     http: z
@@ -126,6 +143,8 @@ export const RESPONDER_ENV: readonly EnvOverride[] = [
   { env: "VIGIL_CONFIRMATIONS", path: "confirmations", type: "number" },
   { env: "VIGIL_FEE_BUMP_PERCENT", path: "fees.bumpPercent", type: "number" },
   { env: "VIGIL_MAX_FEE_CAP_GWEI", path: "fees.maxFeeCapGwei", type: "number" },
+  { env: "VIGIL_SAFETY_MAX_FEE_CAP_GWEI", path: "fees.safetyMaxFeeCapGwei", type: "number" },
+  { env: "VIGIL_ACTION_DEADLINE_MS", path: "actionDeadlineMs", type: "number" },
   { env: "VIGIL_STUCK_AFTER_MS", path: "fees.stuckAfterMs", type: "number" },
   { env: "VIGIL_OUTBOX_PATH", path: "outboxPath", type: "string" },
   { env: "VIGIL_RESPONDER_HTTP_HOST", path: "http.host", type: "string" },

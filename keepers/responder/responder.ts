@@ -33,7 +33,7 @@ import {
   type ServiceView,
 } from "./decide";
 import { Outbox, type ActionKind, type OutboxAction } from "./outbox";
-import { TxManager, type ExecuteOutcome, decodeRevert } from "./tx";
+import { decodeRevert, TxManager, type ExecuteHooks, type ExecuteOutcome, type TxRequest } from "./tx";
 
 const ERC5267_ABI = [
   "function eip712Domain() view returns (bytes1 fields, string name, string version, uint256 chainId, address verifyingContract, bytes32 salt, uint256[] extensions)",
@@ -118,7 +118,9 @@ export async function startResponder(
     confirmations: config.confirmations,
     bumpPercent: config.fees.bumpPercent,
     maxFeeCapWei: parseUnits(String(config.fees.maxFeeCapGwei), "gwei"),
+    cancelMaxFeeCapWei: parseUnits(String(config.fees.safetyMaxFeeCapGwei), "gwei"),
     stuckAfterMs: config.fees.stuckAfterMs,
+    actionTimeoutMs: config.actionDeadlineMs,
     pollMs: Math.min(500, config.pollIntervalMs),
   });
 
@@ -338,17 +340,54 @@ class Engine {
     return this._static;
   }
 
-  /** Finish every action a previous run left unfinished, exactly once. */
+  /**
+   * Finish every open outbox action, exactly once: at start-up (what a crash left) and at the start of
+   * every iteration (what a transport error while confirming left). A recorded transaction with a
+   * receipt is finished; one still pending is watched (at its nonce, with its deadline); otherwise the
+   * action is simulated again and sent only if the contracts still say it is due. A transport error
+   * leaves the action open for the next call.
+   */
   async reconcile(signal: AbortSignal): Promise<void> {
     for (const a of this.d.outbox.unfinished()) {
+      if (signal.aborted) return;
       const log = this._log.child({ actionId: a.id, action: a.kind, target: a.target });
       log.info({ status: a.status, nonce: a.nonce, txs: a.txs.length }, "reconciling an unfinished action");
-      const outcome = await this.d.tx.execute(
+      const outcome = await this._execute(
+        a.kind,
         { to: a.to, data: a.data },
         { resumeHashes: a.txs.map((t) => t.hash), onSigned: this._onSigned(a.id, a.kind) },
         signal,
+        log,
       );
-      this._finish(a.id, a.kind, outcome, log, true);
+      if (outcome) this._finish(a.id, a.kind, outcome, log, true);
+    }
+  }
+
+  /**
+   * `tx.execute` with the action's fee cap; a transport error is logged and leaves the action open in
+   * the outbox (reconciled on the next iteration) instead of failing the iteration. @returns undefined then.
+   */
+  private async _execute(
+    kind: ActionKind,
+    req: TxRequest,
+    hooks: ExecuteHooks,
+    signal: AbortSignal,
+    log: Logger,
+  ): Promise<ExecuteOutcome | undefined> {
+    const safety = kind === "trip" || kind === "migrate";
+    const cap = parseUnits(
+      String(safety ? this.config.fees.safetyMaxFeeCapGwei : this.config.fees.maxFeeCapGwei),
+      "gwei",
+    );
+    try {
+      return await this.d.tx.execute(req, { maxFeeCapWei: cap, ...hooks }, signal);
+    } catch (e) {
+      this.d.metrics.actions.inc({ action: kind, outcome: "unconfirmed" });
+      log.warn(
+        { err: e instanceof Error ? e.message.split("\n")[0] : String(e) },
+        "transport failed while acting; the outbox keeps the action and the next iteration reconciles it",
+      );
+      return undefined;
     }
   }
 
@@ -358,6 +397,8 @@ class Engine {
    * services, their endpoints and the markets that depend on nothing else are read or acted on.
    */
   async iterate(signal: AbortSignal, inflight: AbortSignal): Promise<void> {
+    await this.reconcile(inflight);
+    if (signal.aborted) return;
     const ctx = await this._context();
     const block = await this.d.provider.getBlock("latest");
     if (!block) throw new Error("no latest block");
@@ -432,6 +473,8 @@ class Engine {
           ctx.configDigest,
           batch.map((d) => byId.get(d.endpointId.toLowerCase())!),
           inflight,
+          now,
+          (id) => views.get(id.toLowerCase())?.policy.maxAge ?? 0,
         );
       }
     };
@@ -510,7 +553,13 @@ class Engine {
   }
 
   /** Simulate a batch, drop entries that would fail (re-simulating), record, send. */
-  private async _submit(digest: string, bundles: Bundle[], inflight: AbortSignal): Promise<void> {
+  private async _submit(
+    digest: string,
+    bundles: Bundle[],
+    inflight: AbortSignal,
+    chainNow: number,
+    maxAgeOf: (endpointId: string) => number,
+  ): Promise<void> {
     const to = await this.d.oracle.getAddress();
     let entries = [...bundles];
     while (entries.length > 0) {
@@ -538,12 +587,24 @@ class Engine {
       const target = entries.map((e) => `${e.endpointId}@${e.round}`).join(",");
       const id = this.d.outbox.record("submit", target, to, data);
       await this.d.hooks?.afterRecord?.(this.d.outbox.get(id)!);
-      const outcome = await this.d.tx.execute(
-        { to, data },
-        { gasLimit: sim.gasLimit, onSigned: this._onSigned(id, "submit") },
-        inflight,
+      // A round is worth mining only while its oldest observation is fresh enough for the oracle.
+      const expiresAt = Math.min(
+        ...entries.map((e) => Math.min(...e.observations.map((o) => o.observedAt)) + maxAgeOf(e.endpointId)),
       );
-      const status = this._finish(id, "submit", outcome, this._log.child({ actionId: id }), false);
+      const log = this._log.child({ actionId: id });
+      const outcome = await this._execute(
+        "submit",
+        { to, data },
+        {
+          gasLimit: sim.gasLimit,
+          onSigned: this._onSigned(id, "submit"),
+          deadlineMs: Date.now() + Math.max(0, expiresAt - chainNow) * 1000,
+        },
+        inflight,
+        log,
+      );
+      if (!outcome) return;
+      const status = this._finish(id, "submit", outcome, log, false);
       if (status === "confirmed") {
         this.d.metrics.bundlesSubmitted.inc({ outcome: "confirmed" }, entries.length);
         this.d.metrics.bundleSize.observe(entries.length);
@@ -578,12 +639,15 @@ class Engine {
     }
     const id = this.d.outbox.record(action.kind, action.target, to, data);
     await this.d.hooks?.afterRecord?.(this.d.outbox.get(id)!);
-    const outcome = await this.d.tx.execute(
+    const actionLog = log.child({ actionId: id });
+    const outcome = await this._execute(
+      action.kind,
       { to, data },
       { gasLimit: sim.gasLimit, onSigned: this._onSigned(id, action.kind) },
       inflight,
+      actionLog,
     );
-    this._finish(id, action.kind, outcome, log.child({ actionId: id }), false);
+    if (outcome) this._finish(id, action.kind, outcome, actionLog, false);
   }
 
   /** Write an outcome to the outbox and the metrics. @returns the outbox status. */
@@ -625,6 +689,19 @@ class Engine {
       case "persisted":
         log.info({ nonce: outcome.nonce }, "shutting down with the transaction pending; the outbox keeps it");
         return "sent";
+      case "cancelled":
+        this.d.outbox.finish(
+          id,
+          "dropped",
+          `deadline passed: cancelled at nonce ${outcome.nonce} by ${outcome.hash}` +
+            (outcome.mined ? "" : " (cancel still pending)"),
+        );
+        this.d.metrics.actions.inc({ action: kind, outcome: "cancelled" });
+        log.warn(
+          { nonce: outcome.nonce, hash: outcome.hash, mined: outcome.mined },
+          "cancelled at the deadline",
+        );
+        return "dropped";
     }
   }
 }

@@ -31,7 +31,13 @@ describe("responder config", function () {
     expect(c.heartbeatRefreshFraction).to.equal(0.8);
     expect(c.batchMaxSize).to.equal(50);
     expect(c.confirmations).to.equal(1);
-    expect(c.fees).to.deep.equal({ bumpPercent: 12.5, maxFeeCapGwei: 500, stuckAfterMs: 30_000 });
+    expect(c.fees).to.deep.equal({
+      bumpPercent: 12.5,
+      maxFeeCapGwei: 500,
+      safetyMaxFeeCapGwei: 2000,
+      stuckAfterMs: 30_000,
+    });
+    expect(c.actionDeadlineMs).to.equal(300_000);
     expect(c.http).to.deep.equal({ host: "127.0.0.1", port: 9102 });
     expect(c.keyEnvVar).to.equal("VIGIL_RESPONDER_KEY");
     expect(c.outboxPath).to.equal("./vigil-responder.sqlite");
@@ -57,6 +63,12 @@ describe("responder config", function () {
     ["a refresh fraction of 1", { heartbeatRefreshFraction: 1 }, /heartbeatRefreshFraction/],
     ["a fee bump below 12.5%", { fees: { bumpPercent: 10 } }, /fees\.bumpPercent: must be at least 12\.5/],
     ["a negative fee cap", { fees: { maxFeeCapGwei: -1 } }, /fees\.maxFeeCapGwei/],
+    [
+      "a safety fee cap below the normal one",
+      { fees: { maxFeeCapGwei: 500, safetyMaxFeeCapGwei: 100 } },
+      /fees\.safetyMaxFeeCapGwei: safetyMaxFeeCapGwei must be at least maxFeeCapGwei/,
+    ],
+    ["a zero action deadline", { actionDeadlineMs: 0 }, /actionDeadlineMs/],
     ["zero confirmations", { confirmations: 0 }, /confirmations/],
     ["a port out of range", { http: { port: 70000 } }, /http\.port/],
     ["an unknown setting", { pollIntervalSeconds: 3 }, /pollIntervalSeconds/],
