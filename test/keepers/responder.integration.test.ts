@@ -11,7 +11,7 @@ import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { expect } from "chai";
 import hre from "hardhat";
-import { Contract, ContractFactory, Wallet, type JsonRpcProvider } from "ethers";
+import { Contract, ContractFactory, JsonRpcProvider, Network, Wallet } from "ethers";
 import { createLogger } from "../../keepers/shared/logger";
 import { Metrics } from "../../keepers/shared/metrics";
 import {
@@ -191,7 +191,12 @@ describe("responder integration (real contracts on anvil)", function () {
     await anvil?.stop();
   });
 
-  async function responder(keyIndex: number, outbox?: string, hooks?: ResponderDeps["hooks"]) {
+  async function responder(
+    keyIndex: number,
+    outbox?: string,
+    hooks?: ResponderDeps["hooks"],
+    extra: { provider?: JsonRpcProvider; confirmations?: number } = {},
+  ) {
     const config = parseResponderConfig({
       rpcUrls: [anvil.url],
       chainId: anvil.chainId,
@@ -206,11 +211,13 @@ describe("responder integration (real contracts on anvil)", function () {
       outboxPath: outbox ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), "vigil-resp-")), "outbox.sqlite"),
       http: { port: 0 },
       fees: { stuckAfterMs: 5_000 },
+      confirmations: extra.confirmations ?? 1,
     });
     const r = await startResponder(config, {
       logger,
       metrics: new Metrics(false),
       wallet: new Wallet(ANVIL_KEYS[keyIndex]),
+      provider: extra.provider,
       hooks,
     });
     responders.push(r);
@@ -328,5 +335,54 @@ describe("responder integration (real contracts on anvil)", function () {
     expect(["confirmed", "dropped"]).to.include(done.status);
     expect(done.txs.length).to.be.at.most(1 + 3); // one send, plus replacements of that same nonce at most
     if (done.kind === "migrate") expect(await migrations()).to.equal(before + 1);
+  });
+  it("a transport failure while confirming leaves the action open, and it is finished exactly once without a restart", async function () {
+    await Promise.all(responders.splice(0).map((r) => r.stop()));
+    await until("the market to be open", async () => !(await guard.isPaused(1)), 60_000);
+    // Receipts stop coming back right after the first one is seen (the RPC goes down mid-confirmation).
+    class Flaky extends JsonRpcProvider {
+      armed = false;
+      down = false;
+      override async getTransactionReceipt(hash: string) {
+        if (this.down)
+          throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1"), { code: "ECONNREFUSED" });
+        const r = await super.getTransactionReceipt(hash);
+        if (r && this.armed) {
+          this.armed = false;
+          this.down = true;
+        }
+        return r;
+      }
+    }
+    const network = Network.from(anvil.chainId);
+    const flaky = new Flaky(anvil.url, network, { staticNetwork: network, cacheTimeout: -1 });
+    flaky.pollingInterval = 100;
+    const r = await responder(
+      4,
+      undefined,
+      {
+        afterRecord: (a) => {
+          if (a.kind === "trip") flaky.armed = true;
+        },
+      },
+      { provider: flaky, confirmations: 2 },
+    );
+    const pausesBefore = (await guard.queryFilter(guard.filters.MarketPaused(1))).length;
+    health.set(endpoints[0].toLowerCase(), 1000);
+    health.set(endpoints[1].toLowerCase(), 1000);
+    await until("the RPC to fail mid-confirmation", async () => flaky.down);
+    const trip = () => r.outbox.list(100).find((a) => a.kind === "trip");
+    // the loop keeps running, the trip stays open ('sent') while receipts fail
+    await until("an iteration to pass with the trip open", async () => (await counter(r, "unconfirmed")) > 0);
+    expect(trip()?.status).to.equal("sent");
+    flaky.down = false;
+    await until("the trip to be confirmed", async () => trip()?.status === "confirmed");
+    await r.nextIteration();
+    expect(r.outbox.list(100).filter((a) => a.kind === "trip")).to.have.length(1);
+    expect(trip()?.txs).to.have.length(1);
+    expect(await guard.queryFilter(guard.filters.MarketPaused(1))).to.have.length(pausesBefore + 1);
+    await r.stop();
+    responders.splice(responders.indexOf(r), 1);
+    flaky.destroy();
   });
 });
