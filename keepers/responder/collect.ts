@@ -7,6 +7,7 @@
 import {
   concat,
   getAddress,
+  isAddress,
   keccak256,
   recoverAddress,
   Signature,
@@ -41,11 +42,26 @@ export interface ChainContext {
   /** Last stored round; older or equal rounds are skipped before any signature work. */
   storedRoundOf?(endpointId: string): number;
   /**
-   * Whether a round whose claimed quorum median is `medianBps` would be submitted (the decide rule).
-   * Signatures are recovered only for wanted rounds: recovery costs ~1 ms of CPU each, and in steady
-   * state almost no round is wanted. Default: every round is wanted.
+   * Most observations accepted from one attestor response (after the pre-checks, one per endpoint
+   * and round); the rest are counted as `excess`. Bounds the signature work a hostile URL can cause.
+   * Default: unbounded (the round rule and freshness already bound it); see {@link observationCap}.
    */
-  wanted?(endpointId: string, round: number, medianBps: number): boolean;
+  maxObservationsPerResponse?: number;
+}
+
+/**
+ * The per-response cap of {@link ChainContext.maxObservationsPerResponse}: twice what an honest
+ * attestor can serve for `watchedEndpoints` endpoints whose oldest accepted observation is `maxAge`
+ * seconds old, one observation per endpoint and round (rounds from `now - maxAge` to `now + maxSkew`).
+ */
+export function observationCap(
+  watchedEndpoints: number,
+  maxAge: number,
+  roundSeconds: number,
+  maxSkew: number,
+): number {
+  const rounds = Math.ceil((maxAge + maxSkew) / roundSeconds) + 2;
+  return Math.max(1, 2 * watchedEndpoints * rounds);
 }
 
 /**
@@ -118,14 +134,24 @@ export type RejectReason =
   | "future"
   | "signature"
   | "outsider"
-  | "equivocation";
+  | "equivocation"
+  /** Claims another attestor than the one the response speaks for (one identity per URL). */
+  | "identity"
+  /** A second, different observation for one endpoint and round in one response. */
+  | "conflict"
+  /** Over {@link ChainContext.maxObservationsPerResponse}. */
+  | "excess";
 
 export interface AttestorReport {
   url: string;
   /** `ok`: fetched and parsed; `error`: transport, status, size, timeout or JSON failure. */
   outcome: "ok" | "error";
   error?: string;
+  /** The attestor the response says it speaks for (its top-level `attestor`), lowercase. */
+  attestor?: string;
   accepted: number;
+  /** Observations for endpoints this responder does not watch: not invalid, just not ours. */
+  ignored: number;
   rejected: Partial<Record<RejectReason, number>>;
 }
 
@@ -142,16 +168,26 @@ export interface FetchSettings {
   signal?: AbortSignal;
 }
 
-const zEnvelope = z.object({ observations: z.array(z.unknown()).max(100_000) }).passthrough();
+const zEnvelope = z
+  .object({ attestor: z.unknown().optional(), observations: z.array(z.unknown()).max(100_000) })
+  .passthrough();
+
+/** An attestor's answer: who it speaks for (its top-level `attestor`, a claim) and what it served. */
+export interface FetchedObservations {
+  /** Lowercase address, or undefined when the response names none (then nothing in it counts). */
+  attestor?: string;
+  observations: unknown[];
+}
 
 /** secp256k1 n / 2: signatures with a larger s are malleable and the oracle rejects them. */
 const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
 
 /**
- * GET `<url>/v1/observations` with a timeout and a size cap. @returns the raw observation list.
+ * GET `<url>/v1/observations` with a timeout and a size cap. @returns the attestor the response
+ * speaks for and the raw observation list.
  * @throws on transport errors, non-2xx, a body over `maxBytes`, bad JSON or a bad envelope.
  */
-export async function fetchObservations(url: string, settings: FetchSettings): Promise<unknown[]> {
+export async function fetchObservations(url: string, settings: FetchSettings): Promise<FetchedObservations> {
   const signals = [AbortSignal.timeout(settings.timeoutMs)];
   if (settings.signal) signals.push(settings.signal);
   const res = await fetch(new URL("/v1/observations", url), {
@@ -185,7 +221,11 @@ export async function fetchObservations(url: string, settings: FetchSettings): P
   const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
   const env = zEnvelope.safeParse(body);
   if (!env.success) throw new Error("response is not { observations: [...] }");
-  return env.data.observations;
+  const attestor = env.data.attestor;
+  return {
+    attestor: typeof attestor === "string" && isAddress(attestor) ? attestor.toLowerCase() : undefined,
+    observations: env.data.observations,
+  };
 }
 
 /**
@@ -289,10 +329,11 @@ export function assembleBundles(
 
 /**
  * Fetch from every attestor in parallel, check each observation, count the invalid ones per attestor
- * URL in `metrics`, and assemble bundles. Signatures are recovered lazily: per endpoint, the newest
- * round with a claimed quorum is verified only if `ctx.wanted` says it would be submitted; when
- * forged or equivocating signatures leave it short of a quorum, the next older round is tried. A
- * forged signature is counted as invalid when it is checked. Never throws for an attestor's fault.
+ * URL in `metrics`, and assemble bundles. One URL speaks for one attestor: only observations signed
+ * (claimed) by the attestor the response names are taken from it, at most one per endpoint and round.
+ * Per endpoint, the newest round with a quorum of claims is verified in full (signatures recovered,
+ * with the verifier's cache) before any value of it is used; when forged or equivocating signatures
+ * leave it short of a quorum, the next older round is tried. Never throws for an attestor's fault.
  */
 export async function collect(
   urls: readonly string[],
@@ -301,10 +342,12 @@ export async function collect(
   deps: { logger?: Logger; metrics?: Metrics; verifier?: ObservationVerifier } = {},
 ): Promise<CollectResult> {
   const fetched = await Promise.all(
-    urls.map(async (url): Promise<{ report: AttestorReport; raw: unknown[] }> => {
-      const report: AttestorReport = { url, outcome: "ok", accepted: 0, rejected: {} };
+    urls.map(async (url): Promise<FetchedResponse> => {
+      const report: AttestorReport = { url, outcome: "ok", accepted: 0, ignored: 0, rejected: {} };
       try {
-        return { report, raw: await fetchObservations(url, settings) };
+        const { attestor, observations } = await fetchObservations(url, settings);
+        report.attestor = attestor;
+        return { report, raw: observations };
       } catch (e) {
         report.outcome = "error";
         report.error = e instanceof Error ? e.message : String(e);
@@ -317,76 +360,109 @@ export async function collect(
   return evaluateObservations(fetched, ctx, deps);
 }
 
+/** One attestor response: `report.attestor` is the identity it speaks for. */
+export interface FetchedResponse {
+  report: AttestorReport;
+  raw: readonly unknown[];
+}
+
 /**
- * The CPU half of {@link collect}, for already fetched responses: pre-check, group, lazily verify,
- * assemble. Counts rejections into each report and the metrics.
+ * The CPU half of {@link collect}, for already fetched responses: pre-check, bind each response to
+ * its attestor, group, verify, assemble. Counts rejections into each report and the metrics.
  */
 export function evaluateObservations(
-  fetched: ReadonlyArray<{ report: AttestorReport; raw: readonly unknown[] }>,
+  fetched: readonly FetchedResponse[],
   ctx: ChainContext,
   deps: { logger?: Logger; metrics?: Metrics; verifier?: ObservationVerifier } = {},
 ): CollectResult {
   const members = new Set(ctx.attestors.map((a) => a.toLowerCase()));
   const verifier = deps.verifier ?? new ObservationVerifier(ctx.domain);
+  const cap = ctx.maxObservationsPerResponse ?? Number.POSITIVE_INFINITY;
+  const reject = (report: AttestorReport, reason: RejectReason, n = 1) =>
+    (report.rejected[reason] = (report.rejected[reason] ?? 0) + n);
   type Served = { obs: SignedObservation; from: AttestorReport[] };
+  // endpoint -> round -> claimed signer -> distinct observations served for it (across URLs)
   const groups = new Map<string, Map<number, Map<string, Served[]>>>();
   const reports = fetched.map((f) => f.report);
   for (const { report, raw } of fetched) {
+    // One observation per (endpoint, round) from one URL; null once the URL served two different ones.
+    const taken = new Map<string, SignedObservation | null>();
     for (const item of raw) {
       const r = precheckObservation(item, ctx, members);
       if (!r.ok) {
-        report.rejected[r.reason] = (report.rejected[r.reason] ?? 0) + 1;
+        if (r.reason === "unknown_endpoint") report.ignored += 1;
+        else reject(report, r.reason);
         continue;
       }
-      report.accepted += 1;
+      if (report.attestor === undefined || r.obs.attestor.toLowerCase() !== report.attestor) {
+        reject(report, "identity");
+        continue;
+      }
       const endpoint = r.obs.endpointId.toLowerCase();
       if (ctx.storedRoundOf && r.obs.round <= ctx.storedRoundOf(endpoint)) continue;
+      const key = `${endpoint}|${r.obs.round}`;
+      const prev = taken.get(key);
+      if (prev === null) {
+        reject(report, "conflict");
+      } else if (prev !== undefined) {
+        if (!samePayload(prev, r.obs)) {
+          // Served two different values for one round: neither counts (proven or not, it is this
+          // URL's only vote for that round that is lost).
+          taken.set(key, null);
+          report.accepted -= 1;
+          reject(report, "conflict", 2);
+        }
+        // An identical copy is not equivocation: ignored.
+      } else if (report.accepted >= cap) {
+        reject(report, "excess");
+      } else {
+        taken.set(key, r.obs);
+        report.accepted += 1;
+      }
+    }
+    for (const obs of taken.values()) {
+      if (obs === null) continue;
+      const endpoint = obs.endpointId.toLowerCase();
       let rounds = groups.get(endpoint);
       if (!rounds) groups.set(endpoint, (rounds = new Map()));
-      let signers = rounds.get(r.obs.round);
-      if (!signers) rounds.set(r.obs.round, (signers = new Map()));
-      const claimed = r.obs.attestor.toLowerCase();
+      let signers = rounds.get(obs.round);
+      if (!signers) rounds.set(obs.round, (signers = new Map()));
+      const claimed = obs.attestor.toLowerCase();
       let served = signers.get(claimed);
       if (!served) signers.set(claimed, (served = []));
       const same = served.find(
-        (s) =>
-          s.obs.healthBps === r.obs.healthBps &&
-          s.obs.observedAt === r.obs.observedAt &&
-          s.obs.signature.toLowerCase() === r.obs.signature.toLowerCase(),
+        (s) => samePayload(s.obs, obs) && s.obs.signature.toLowerCase() === obs.signature.toLowerCase(),
       );
-      if (same) {
-        if (!same.from.includes(report)) same.from.push(report);
-      } else served.push({ obs: r.obs, from: [report] });
+      if (same) same.from.push(report);
+      else served.push({ obs, from: [report] });
     }
   }
 
+  // Verify before anything is decided: a value enters a median only once its signature recovers to
+  // its attestor. Per endpoint, newest round first; older rounds only when the newer one falls short.
   const verified: Array<{ obs: SignedObservation; signer: string }> = [];
   const equivocators = new Set<string>();
-  for (const [endpoint, rounds] of groups) {
+  for (const rounds of groups.values()) {
     const newestFirst = [...rounds.keys()].sort((a, b) => b - a);
     for (const round of newestFirst) {
       const signers = rounds.get(round)!;
       if (signers.size < ctx.quorum) continue;
-      if (ctx.wanted) {
-        const claimedQuorum = [...signers.keys()]
-          .sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
-          .slice(0, ctx.quorum)
-          .map((k) => signers.get(k)![0].obs.healthBps);
-        if (!ctx.wanted(endpoint, round, medianBps(claimedQuorum))) break;
-      }
       const good: Array<{ obs: SignedObservation; signer: string }> = [];
       for (const [claimed, served] of signers) {
         const valid = served.filter((s) => {
           const signer = verifier.recover(s.obs);
           const ok = signer !== null && signer.toLowerCase() === claimed;
-          if (!ok) for (const rep of s.from) rep.rejected.signature = (rep.rejected.signature ?? 0) + 1;
+          if (!ok) for (const rep of s.from) reject(rep, "signature");
           return ok;
         });
-        if (valid.length === 1) good.push({ obs: valid[0].obs, signer: getAddress(claimed) });
-        else if (valid.length > 1) {
+        if (valid.length === 0) continue;
+        // Two valid signatures over different values for one round: equivocation, not counted.
+        // Identical values (a re-signed copy) are one vote.
+        if (valid.every((v) => samePayload(v.obs, valid[0].obs)))
+          good.push({ obs: valid[0].obs, signer: getAddress(claimed) });
+        else {
           equivocators.add(getAddress(claimed));
-          for (const v of valid)
-            for (const rep of v.from) rep.rejected.equivocation = (rep.rejected.equivocation ?? 0) + 1;
+          for (const v of valid) for (const rep of v.from) reject(rep, "equivocation");
         }
       }
       if (good.length >= ctx.quorum) {
@@ -402,7 +478,7 @@ export function evaluateObservations(
     if (invalid > 0) {
       deps.metrics?.attestorFetches.inc({ attestor: report.url, outcome: "invalid" }, invalid);
       deps.logger?.warn(
-        { attestor: report.url, rejected: report.rejected },
+        { attestor: report.url, claims: report.attestor, rejected: report.rejected },
         "attestor served invalid observations",
       );
     }
@@ -411,4 +487,9 @@ export function evaluateObservations(
     deps.logger?.warn({ signers: [...equivocators] }, "attestor signed conflicting observations");
   const { bundles } = assembleBundles(verified, ctx.quorum);
   return { bundles, reports };
+}
+
+/** Same signed value (the round and endpoint are the caller's grouping). */
+function samePayload(a: SignedObservation, b: SignedObservation): boolean {
+  return a.healthBps === b.healthBps && a.observedAt === b.observedAt;
 }

@@ -13,12 +13,16 @@ interface ResponderOptions {
   registry?: string;
   guard?: string;
   attestor?: string[];
+  service?: string[];
+  market?: string[];
   pollIntervalMs?: number;
   heartbeatRefreshFraction?: number;
   batchMaxSize?: number;
   confirmations?: number;
   feeBumpPercent?: number;
   maxFeeGwei?: number;
+  safetyMaxFeeGwei?: number;
+  actionDeadlineMs?: number;
   stuckAfterMs?: number;
   outbox?: string;
   host?: string;
@@ -63,6 +67,16 @@ export function responderCommand(): Command {
     .option("--registry <address>", "EndpointRegistry address (required)")
     .option("--guard <address>", "MarketGuard address (default: none, markets are not tripped or resumed)")
     .option("--attestor <url>", "attestor base URL; repeat or comma-separate (required)", collectList)
+    .option(
+      "--service <id...>",
+      "service id (bytes32) to watch; several, repeated or comma-separated; only these are submitted for and migrated (required, env VIGIL_RESPONDER_SERVICES)",
+      collectList,
+    )
+    .option(
+      "--market <id...>",
+      "guard market id to trip and resume; several, repeated or comma-separated (default: every market whose dependencies are all watched)",
+      collectList,
+    )
     .option("--poll-interval-ms <ms>", "milliseconds between evaluation loops (default: 2000)", int)
     .option(
       "--heartbeat-refresh-fraction <f>",
@@ -76,7 +90,21 @@ export function responderCommand(): Command {
       "percent both EIP-1559 fees rise per replacement, >= 12.5 (default: 12.5)",
       Number,
     )
-    .option("--max-fee-gwei <gwei>", "cap on max fee per gas, gwei (default: 500)", Number)
+    .option(
+      "--max-fee-gwei <gwei>",
+      "cap on max fee per gas of submit and resume, gwei (default: 500)",
+      Number,
+    )
+    .option(
+      "--safety-max-fee-gwei <gwei>",
+      "cap on max fee per gas of trip, migrate and cancels, gwei, >= --max-fee-gwei (default: 2000)",
+      Number,
+    )
+    .option(
+      "--action-deadline-ms <ms>",
+      "cancel a migrate/trip/resume not mined after this many milliseconds (default: 300000; submit: the observations' maxAge)",
+      int,
+    )
     .option(
       "--stuck-after-ms <ms>",
       "replace a transaction not mined after this many milliseconds (default: 30000)",
@@ -133,12 +161,16 @@ export function buildResponderConfig(opts: ResponderOptions, env: NodeJS.Process
   set("contracts.registry", opts.registry);
   set("contracts.guard", opts.guard);
   set("attestorUrls", opts.attestor);
+  set("services", opts.service);
+  set("markets", opts.market);
   set("pollIntervalMs", opts.pollIntervalMs);
   set("heartbeatRefreshFraction", opts.heartbeatRefreshFraction);
   set("batchMaxSize", opts.batchMaxSize);
   set("confirmations", opts.confirmations);
   set("fees.bumpPercent", opts.feeBumpPercent);
   set("fees.maxFeeCapGwei", opts.maxFeeGwei);
+  set("fees.safetyMaxFeeCapGwei", opts.safetyMaxFeeGwei);
+  set("actionDeadlineMs", opts.actionDeadlineMs);
   set("fees.stuckAfterMs", opts.stuckAfterMs);
   set("outboxPath", opts.outbox);
   set("http.host", opts.host);

@@ -1,9 +1,21 @@
 import { z } from "zod";
-import { loadConfig, parseConfig, zAddress, zMillis, zUrl, type EnvOverride } from "../shared/config";
+import {
+  loadConfig,
+  parseConfig,
+  zAddress,
+  zBytes32,
+  zMillis,
+  zUrl,
+  type EnvOverride,
+} from "../shared/config";
+
+const SERVICES_WHY =
+  "give the service ids (bytes32) this responder watches: the registry is permissionless, so acting " +
+  "on every registered service lets anyone spend this wallet and queue transactions ahead of a trip";
 
 /**
  * Responder settings: one typed schema, validated at start-up. Every field has a documented default
- * except the chain (rpcUrls, chainId), the contract addresses and the attestor URLs. Keys never come
+ * except the chain (rpcUrls, chainId), the contract addresses, the attestor URLs and the services. Keys never come
  * from here: the signing key is read from the environment variable `keyEnvVar`, or from the encrypted
  * keystore `keystorePath` with its password in `keystorePasswordEnvVar`.
  */
@@ -20,8 +32,25 @@ export const responderConfigSchema = z
       /** Optional: without a guard the responder never trips or resumes markets. */
       guard: zAddress.optional(),
     }),
-    /** Base URLs of the attestors (`GET <url>/v1/observations`). */
+    /** Base URLs of the attestors (`GET <url>/v1/observations`), one per attestor. */
     attestorUrls: z.array(zUrl).min(1, "give at least one attestor URL"),
+    /**
+     * Service ids (bytes32) to watch; required, non-empty. The responder submits rounds only for their
+     * endpoints and migrates only them: anyone can register services in the registry.
+     */
+    services: z
+      .array(zBytes32, { required_error: SERVICES_WHY })
+      .min(1, SERVICES_WHY)
+      .transform((ids) => [...new Set(ids.map((id) => id.toLowerCase()))]),
+    /**
+     * Guard market ids to trip and resume. Default: every market registered in the guard whose
+     * dependencies are all watched (a service in `services` or an endpoint of one).
+     */
+    markets: z
+      .array(z.coerce.number().int().positive("must be a market id (1, 2, …)"))
+      .min(1, "give at least one market id, or leave markets out to follow the services")
+      .transform((ids) => [...new Set(ids)])
+      .optional(),
     /** Milliseconds between the starts of two evaluation loops. Default 2000. */
     pollIntervalMs: zMillis.default(2_000),
     /** Timeout of one attestor fetch, ms. Default 2000. */
@@ -50,12 +79,29 @@ export const responderConfigSchema = z
           .min(12.5, "must be at least 12.5 (geth rejects smaller bumps)")
           .max(500)
           .default(12.5),
-        /** Never pay more than this max fee per gas, gwei. Default 500. */
+        /** Never pay more than this max fee per gas for a `submit` or `resume`, gwei. Default 500. */
         maxFeeCapGwei: z.number().positive().default(500),
+        /**
+         * Ceiling for safety actions (`trip`, `migrate`) and for the cancel that frees a nonce, gwei;
+         * at least `maxFeeCapGwei` (THREATS #21: a pause must land during a gas spike). Default 2000.
+         */
+        safetyMaxFeeCapGwei: z.number().positive().default(2_000),
         /** Replace a transaction not mined after this many ms. Default 30000. */
         stuckAfterMs: zMillis.default(30_000),
       })
-      .default({}),
+      .default({})
+      .refine((f) => f.safetyMaxFeeCapGwei >= f.maxFeeCapGwei, {
+        message:
+          "safetyMaxFeeCapGwei must be at least maxFeeCapGwei (safety actions may pay more, never less)",
+        path: ["safetyMaxFeeCapGwei"],
+      }),
+    /**
+     * Deadline of a `migrate`, `trip` or `resume` transaction, ms; a `submit` expires with its
+     * observations (the policy's maxAge). Past it, the nonce is cancelled with a 0-value self-send and
+     * the action is dropped (re-decided next iteration), so the loop never waits forever at the cap.
+     * Default 300000 (5 minutes).
+     */
+    actionDeadlineMs: zMillis.default(300_000),
     /** SQLite outbox file. Default `./vigil-responder.sqlite`. */
     outboxPath: z.string().min(1).default("./vigil-responder.sqlite"),
     http: z
@@ -88,6 +134,8 @@ export const RESPONDER_ENV: readonly EnvOverride[] = [
   { env: "VIGIL_REGISTRY", path: "contracts.registry", type: "string" },
   { env: "VIGIL_GUARD", path: "contracts.guard", type: "string" },
   { env: "VIGIL_ATTESTOR_URLS", path: "attestorUrls", type: "list" },
+  { env: "VIGIL_RESPONDER_SERVICES", path: "services", type: "list" },
+  { env: "VIGIL_RESPONDER_MARKETS", path: "markets", type: "list" },
   { env: "VIGIL_POLL_INTERVAL_MS", path: "pollIntervalMs", type: "number" },
   { env: "VIGIL_ATTESTOR_TIMEOUT_MS", path: "attestorTimeoutMs", type: "number" },
   { env: "VIGIL_HEARTBEAT_REFRESH_FRACTION", path: "heartbeatRefreshFraction", type: "number" },
@@ -95,6 +143,8 @@ export const RESPONDER_ENV: readonly EnvOverride[] = [
   { env: "VIGIL_CONFIRMATIONS", path: "confirmations", type: "number" },
   { env: "VIGIL_FEE_BUMP_PERCENT", path: "fees.bumpPercent", type: "number" },
   { env: "VIGIL_MAX_FEE_CAP_GWEI", path: "fees.maxFeeCapGwei", type: "number" },
+  { env: "VIGIL_SAFETY_MAX_FEE_CAP_GWEI", path: "fees.safetyMaxFeeCapGwei", type: "number" },
+  { env: "VIGIL_ACTION_DEADLINE_MS", path: "actionDeadlineMs", type: "number" },
   { env: "VIGIL_STUCK_AFTER_MS", path: "fees.stuckAfterMs", type: "number" },
   { env: "VIGIL_OUTBOX_PATH", path: "outboxPath", type: "string" },
   { env: "VIGIL_RESPONDER_HTTP_HOST", path: "http.host", type: "string" },

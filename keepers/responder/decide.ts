@@ -186,23 +186,52 @@ export type RecoveryAction =
   | { kind: "resume"; target: string };
 
 /**
- * The recovery actions the contracts' views say are due: `migrate` for DUE_FAILOVER / DUE_FAILBACK,
- * `trip` and `resume` for DUE. Migrations first (a service that can fail over is migrated, and a
- * migration may make a trip unnecessary), then trips, then resumes. The contracts re-check all of it.
+ * The recovery actions the contracts' views say are due: `trip` for DUE, `migrate` for DUE_FAILOVER /
+ * DUE_FAILBACK, `resume` for DUE. Safety first: trips, then migrations, then resumes, so a pause is
+ * never queued behind a migration (a later migration that makes the market usable again is followed
+ * by a resume after the grace period). The contracts re-check all of it.
  */
 export function decideRecovery(
   services: readonly ServiceView[],
   markets: readonly MarketView[],
 ): RecoveryAction[] {
   const out: RecoveryAction[] = [];
+  for (const m of markets)
+    if (m.trip === GuardCheck.DUE) out.push({ kind: "trip", target: String(m.marketId) });
   for (const s of services) {
     if (s.check === MigrationCheck.DUE_FAILOVER || s.check === MigrationCheck.DUE_FAILBACK) {
       out.push({ kind: "migrate", target: s.serviceId, check: s.check });
     }
   }
   for (const m of markets)
-    if (m.trip === GuardCheck.DUE) out.push({ kind: "trip", target: String(m.marketId) });
-  for (const m of markets)
     if (m.resume === GuardCheck.DUE) out.push({ kind: "resume", target: String(m.marketId) });
   return out;
+}
+
+/** A market's dependencies as `IMarketGuard.marketConfig` lists them. */
+export interface MarketDependencies {
+  marketId: number;
+  services: readonly string[];
+  endpoints: readonly string[];
+}
+
+/**
+ * The markets this responder trips and resumes when no explicit list is configured: those whose every
+ * dependency is watched (a service on the `services` list, or an endpoint of one). A market that also
+ * depends on something nobody here watches is left to whoever watches that.
+ */
+export function watchedMarkets(
+  markets: readonly MarketDependencies[],
+  watchedServices: ReadonlySet<string>,
+  watchedEndpoints: ReadonlySet<string>,
+): number[] {
+  return markets
+    .filter(
+      (m) =>
+        m.services.length + m.endpoints.length > 0 &&
+        m.services.every((s) => watchedServices.has(s.toLowerCase())) &&
+        m.endpoints.every((e) => watchedEndpoints.has(e.toLowerCase())),
+    )
+    .map((m) => m.marketId)
+    .sort((a, b) => a - b);
 }

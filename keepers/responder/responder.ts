@@ -20,20 +20,20 @@ import { createLogger, type Logger } from "../shared/logger";
 import { Metrics } from "../shared/metrics";
 import { readDomain } from "../shared/observation";
 import { KeeperServer } from "../shared/server";
-import { collect, ObservationVerifier, type Bundle, type ChainContext } from "./collect";
+import { collect, observationCap, ObservationVerifier, type Bundle, type ChainContext } from "./collect";
 import type { ResponderConfig } from "./config";
 import {
   decideRecovery,
   decideSubmissions,
-  decideSubmit,
   planBatches,
+  watchedMarkets,
   type EndpointView,
   type MarketView,
   type RecoveryAction,
   type ServiceView,
 } from "./decide";
 import { Outbox, type ActionKind, type OutboxAction } from "./outbox";
-import { TxManager, type ExecuteOutcome, decodeRevert } from "./tx";
+import { decodeRevert, TxManager, type ExecuteHooks, type ExecuteOutcome, type TxRequest } from "./tx";
 
 const ERC5267_ABI = [
   "function eip712Domain() view returns (bytes1 fields, string name, string version, uint256 chainId, address verifyingContract, bytes32 salt, uint256[] extensions)",
@@ -118,7 +118,9 @@ export async function startResponder(
     confirmations: config.confirmations,
     bumpPercent: config.fees.bumpPercent,
     maxFeeCapWei: parseUnits(String(config.fees.maxFeeCapGwei), "gwei"),
+    cancelMaxFeeCapWei: parseUnits(String(config.fees.safetyMaxFeeCapGwei), "gwei"),
     stuckAfterMs: config.fees.stuckAfterMs,
+    actionTimeoutMs: config.actionDeadlineMs,
     pollMs: Math.min(500, config.pollIntervalMs),
   });
 
@@ -294,6 +296,7 @@ interface StaticContext {
 class Engine {
   private _static?: StaticContext;
   private _verifier?: ObservationVerifier;
+  private _watched?: string;
   private readonly _log: Logger;
 
   constructor(
@@ -337,30 +340,88 @@ class Engine {
     return this._static;
   }
 
-  /** Finish every action a previous run left unfinished, exactly once. */
+  /**
+   * Finish every open outbox action, exactly once: at start-up (what a crash left) and at the start of
+   * every iteration (what a transport error while confirming left). A recorded transaction with a
+   * receipt is finished; one still pending is watched (at its nonce, with its deadline); otherwise the
+   * action is simulated again and sent only if the contracts still say it is due. A transport error
+   * leaves the action open for the next call.
+   */
   async reconcile(signal: AbortSignal): Promise<void> {
     for (const a of this.d.outbox.unfinished()) {
+      if (signal.aborted) return;
       const log = this._log.child({ actionId: a.id, action: a.kind, target: a.target });
       log.info({ status: a.status, nonce: a.nonce, txs: a.txs.length }, "reconciling an unfinished action");
-      const outcome = await this.d.tx.execute(
+      const outcome = await this._execute(
+        a.kind,
         { to: a.to, data: a.data },
         { resumeHashes: a.txs.map((t) => t.hash), onSigned: this._onSigned(a.id, a.kind) },
         signal,
+        log,
       );
-      this._finish(a.id, a.kind, outcome, log, true);
+      if (outcome) this._finish(a.id, a.kind, outcome, log, true);
     }
   }
 
+  /**
+   * `tx.execute` with the action's fee cap; a transport error is logged and leaves the action open in
+   * the outbox (reconciled on the next iteration) instead of failing the iteration. @returns undefined then.
+   */
+  private async _execute(
+    kind: ActionKind,
+    req: TxRequest,
+    hooks: ExecuteHooks,
+    signal: AbortSignal,
+    log: Logger,
+  ): Promise<ExecuteOutcome | undefined> {
+    const safety = kind === "trip" || kind === "migrate";
+    const cap = parseUnits(
+      String(safety ? this.config.fees.safetyMaxFeeCapGwei : this.config.fees.maxFeeCapGwei),
+      "gwei",
+    );
+    try {
+      return await this.d.tx.execute(req, { maxFeeCapWei: cap, ...hooks }, signal);
+    } catch (e) {
+      this.d.metrics.actions.inc({ action: kind, outcome: "unconfirmed" });
+      log.warn(
+        { err: e instanceof Error ? e.message.split("\n")[0] : String(e) },
+        "transport failed while acting; the outbox keeps the action and the next iteration reconciles it",
+      );
+      return undefined;
+    }
+  }
+
+  /**
+   * One iteration, safety first: trips already due; then the rounds that may change a status; then,
+   * on fresh views, trips, migrations and resumes; heartbeat refreshes last. Only the configured
+   * services, their endpoints and the markets that depend on nothing else are read or acted on.
+   */
   async iterate(signal: AbortSignal, inflight: AbortSignal): Promise<void> {
+    await this.reconcile(inflight);
+    if (signal.aborted) return;
     const ctx = await this._context();
     const block = await this.d.provider.getBlock("latest");
     if (!block) throw new Error("no latest block");
     const now = block.timestamp;
 
-    // Endpoints from the registry, then their stored state.
-    const serviceIds = [...(await this.d.registry.services())];
+    // What this responder watches: the configured services, their endpoints, their markets.
+    const serviceIds = this.config.services;
     const endpointLists = await mapLimit(serviceIds, 16, (s) => this.d.registry.endpointsOf(s));
     const endpointIds = [...new Set(endpointLists.flat().map((e) => e.id.toLowerCase()))];
+    const marketIds = await this._markets(new Set(serviceIds), new Set(endpointIds));
+    const watched = `${endpointIds.length} endpoints, markets ${marketIds.join(",") || "none"}`;
+    if (watched !== this._watched) {
+      this._watched = watched;
+      this._log.info({ services: serviceIds, endpoints: endpointIds.length, markets: marketIds }, "watching");
+    }
+
+    // 1. A trip that is already due goes out before anything else.
+    for (const action of decideRecovery([], await this._marketViews(marketIds))) {
+      if (signal.aborted) return;
+      if (action.kind === "trip") await this._recover(action, inflight);
+    }
+
+    // 2. Collect, verify, and submit the rounds that may change a status.
     const views = new Map<string, EndpointView>();
     await mapLimit(endpointIds, 16, async (id) => {
       const [h, p] = await Promise.all([this.d.oracle.statusOf(id), this.d.oracle.policyOf(id)]);
@@ -380,20 +441,17 @@ class Engine {
         },
       });
     });
-
-    // 1. Submit the rounds worth a transaction.
-    const settings = { refreshFraction: this.config.heartbeatRefreshFraction };
     const chainCtx: ChainContext = {
       ...ctx,
       now,
       maxAgeOf: (id) => views.get(id.toLowerCase())?.policy.maxAge,
       storedRoundOf: (id) => views.get(id.toLowerCase())?.round ?? 0,
-      wanted: (id, round, medianBps) => {
-        const view = views.get(id);
-        return (
-          !!view && decideSubmit({ endpointId: id, round, medianBps }, view, now, settings) !== undefined
-        );
-      },
+      maxObservationsPerResponse: observationCap(
+        views.size,
+        [...views.values()].reduce((m, v) => Math.max(m, v.policy.maxAge), 0),
+        ctx.roundSeconds,
+        ctx.maxSkew,
+      ),
     };
     if (this._verifier?.domain !== ctx.domain) this._verifier = new ObservationVerifier(ctx.domain);
     const { bundles } = await collect(
@@ -408,38 +466,60 @@ class Engine {
     });
     for (const d of decisions)
       this._log.debug({ endpointId: d.endpointId, round: d.round, reason: d.reason }, "round due");
-    for (const batch of planBatches(decisions, this.config.batchMaxSize)) {
-      if (signal.aborted) return;
-      await this._submit(
-        ctx.configDigest,
-        batch.map((d) => byId.get(d.endpointId.toLowerCase())!),
-        inflight,
-      );
-    }
+    const submitAll = async (list: typeof decisions) => {
+      for (const batch of planBatches(list, this.config.batchMaxSize)) {
+        if (signal.aborted) return;
+        await this._submit(
+          ctx.configDigest,
+          batch.map((d) => byId.get(d.endpointId.toLowerCase())!),
+          inflight,
+          now,
+          (id) => views.get(id.toLowerCase())?.policy.maxAge ?? 0,
+        );
+      }
+    };
+    await submitAll(decisions.filter((d) => d.reason !== "heartbeat"));
 
-    // 2. Re-read the views, then act on what is due.
+    // 3. Re-read the views, then act on what is due: trips, migrations, resumes.
     if (signal.aborted) return;
     const services: ServiceView[] = await mapLimit(serviceIds, 16, async (serviceId) => ({
       serviceId,
       check: Number((await this.d.registry.migrationStatus(serviceId)).check),
     }));
-    let markets: MarketView[] = [];
-    if (this.d.guard) {
-      const guard = this.d.guard;
-      const count = Number(await guard.marketCount());
-      markets = await mapLimit(
-        Array.from({ length: count }, (_, i) => i + 1),
-        16,
-        async (marketId) => {
-          const [t, r] = await Promise.all([guard.tripStatus(marketId), guard.resumeStatus(marketId)]);
-          return { marketId, trip: Number(t.check), resume: Number(r.check) };
-        },
-      );
-    }
-    for (const action of decideRecovery(services, markets)) {
+    for (const action of decideRecovery(services, await this._marketViews(marketIds))) {
       if (signal.aborted) return;
       await this._recover(action, inflight);
     }
+
+    // 4. Heartbeat refreshes of steady endpoints.
+    if (signal.aborted) return;
+    await submitAll(decisions.filter((d) => d.reason === "heartbeat"));
+  }
+
+  /**
+   * The guard markets to trip and resume: `markets` when configured, else those whose dependencies
+   * (found through the guard's per-dependency index, never by walking every market) are all watched.
+   */
+  private async _markets(services: ReadonlySet<string>, endpoints: ReadonlySet<string>): Promise<number[]> {
+    const guard = this.d.guard;
+    if (!guard) return [];
+    if (this.config.markets) return this.config.markets;
+    const lists = await mapLimit([...services, ...endpoints], 16, (dep) => guard.marketsOf(dep));
+    const candidates = [...new Set(lists.flat().map(Number))];
+    const deps = await mapLimit(candidates, 16, async (marketId) => {
+      const c = await guard.marketConfig(marketId);
+      return { marketId, services: [...c.services], endpoints: [...c.endpoints] };
+    });
+    return watchedMarkets(deps, services, endpoints);
+  }
+
+  private async _marketViews(marketIds: readonly number[]): Promise<MarketView[]> {
+    const guard = this.d.guard;
+    if (!guard) return [];
+    return mapLimit(marketIds, 16, async (marketId) => {
+      const [t, r] = await Promise.all([guard.tripStatus(marketId), guard.resumeStatus(marketId)]);
+      return { marketId, trip: Number(t.check), resume: Number(r.check) };
+    });
   }
 
   private _onSigned(id: number, kind: ActionKind) {
@@ -473,7 +553,13 @@ class Engine {
   }
 
   /** Simulate a batch, drop entries that would fail (re-simulating), record, send. */
-  private async _submit(digest: string, bundles: Bundle[], inflight: AbortSignal): Promise<void> {
+  private async _submit(
+    digest: string,
+    bundles: Bundle[],
+    inflight: AbortSignal,
+    chainNow: number,
+    maxAgeOf: (endpointId: string) => number,
+  ): Promise<void> {
     const to = await this.d.oracle.getAddress();
     let entries = [...bundles];
     while (entries.length > 0) {
@@ -501,12 +587,24 @@ class Engine {
       const target = entries.map((e) => `${e.endpointId}@${e.round}`).join(",");
       const id = this.d.outbox.record("submit", target, to, data);
       await this.d.hooks?.afterRecord?.(this.d.outbox.get(id)!);
-      const outcome = await this.d.tx.execute(
-        { to, data },
-        { gasLimit: sim.gasLimit, onSigned: this._onSigned(id, "submit") },
-        inflight,
+      // A round is worth mining only while its oldest observation is fresh enough for the oracle.
+      const expiresAt = Math.min(
+        ...entries.map((e) => Math.min(...e.observations.map((o) => o.observedAt)) + maxAgeOf(e.endpointId)),
       );
-      const status = this._finish(id, "submit", outcome, this._log.child({ actionId: id }), false);
+      const log = this._log.child({ actionId: id });
+      const outcome = await this._execute(
+        "submit",
+        { to, data },
+        {
+          gasLimit: sim.gasLimit,
+          onSigned: this._onSigned(id, "submit"),
+          deadlineMs: Date.now() + Math.max(0, expiresAt - chainNow) * 1000,
+        },
+        inflight,
+        log,
+      );
+      if (!outcome) return;
+      const status = this._finish(id, "submit", outcome, log, false);
       if (status === "confirmed") {
         this.d.metrics.bundlesSubmitted.inc({ outcome: "confirmed" }, entries.length);
         this.d.metrics.bundleSize.observe(entries.length);
@@ -541,12 +639,15 @@ class Engine {
     }
     const id = this.d.outbox.record(action.kind, action.target, to, data);
     await this.d.hooks?.afterRecord?.(this.d.outbox.get(id)!);
-    const outcome = await this.d.tx.execute(
+    const actionLog = log.child({ actionId: id });
+    const outcome = await this._execute(
+      action.kind,
       { to, data },
       { gasLimit: sim.gasLimit, onSigned: this._onSigned(id, action.kind) },
       inflight,
+      actionLog,
     );
-    this._finish(id, action.kind, outcome, log.child({ actionId: id }), false);
+    if (outcome) this._finish(id, action.kind, outcome, actionLog, false);
   }
 
   /** Write an outcome to the outbox and the metrics. @returns the outbox status. */
@@ -588,6 +689,19 @@ class Engine {
       case "persisted":
         log.info({ nonce: outcome.nonce }, "shutting down with the transaction pending; the outbox keeps it");
         return "sent";
+      case "cancelled":
+        this.d.outbox.finish(
+          id,
+          "dropped",
+          `deadline passed: cancelled at nonce ${outcome.nonce} by ${outcome.hash}` +
+            (outcome.mined ? "" : " (cancel still pending)"),
+        );
+        this.d.metrics.actions.inc({ action: kind, outcome: "cancelled" });
+        log.warn(
+          { nonce: outcome.nonce, hash: outcome.hash, mined: outcome.mined },
+          "cancelled at the deadline",
+        );
+        return "dropped";
     }
   }
 }

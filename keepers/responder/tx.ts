@@ -130,6 +130,21 @@ export function bumpFees(fees: Fees, bumpPercent: number, capWei: bigint): Fees 
   return { maxFeePerGas: maxFee, maxPriorityFeePerGas: tip };
 }
 
+/**
+ * Fees of a cancel that replaces `fees` at the same nonce: a bump within `capWei` when there is room,
+ * else the smallest valid replacement (both fees +12.5%) even above the cap: a cancel costs 21,000 gas
+ * and frees the nonce every later action waits behind, so it must be accepted.
+ */
+export function cancelFees(fees: Fees, bumpPercent: number, capWei: bigint): Fees {
+  const bumped = bumpFees(fees, bumpPercent, capWei);
+  if (bumped) return bumped;
+  const minUp = (v: bigint) => {
+    const n = (v * 1125n + 999n) / 1000n;
+    return n > v ? n : v + 1n;
+  };
+  return { maxFeePerGas: minUp(fees.maxFeePerGas), maxPriorityFeePerGas: minUp(fees.maxPriorityFeePerGas) };
+}
+
 export interface TxRequest {
   to: string;
   data: string;
@@ -143,7 +158,12 @@ export type ExecuteOutcome =
   | { outcome: "lost_race"; revert: DecodedRevert; stage: "simulation" | "mined" }
   | { outcome: "failed"; error: string; revert?: DecodedRevert }
   /** Shutdown began while the transaction waited to be mined; the outbox keeps it for the next start. */
-  | { outcome: "persisted"; nonce: number };
+  | { outcome: "persisted"; nonce: number }
+  /**
+   * The deadline passed before the action was mined: its nonce was replaced by a 0-value self-send.
+   * `mined`: the cancel was mined (false: still pending when the wait for it ended; it holds the nonce).
+   */
+  | { outcome: "cancelled"; nonce: number; hash: string; mined: boolean };
 
 export interface ExecuteHooks {
   /** Called with each signed transaction BEFORE it is broadcast (the outbox records nonce and hash). */
@@ -152,6 +172,13 @@ export interface ExecuteHooks {
   resumeHashes?: readonly string[];
   /** Skip the simulation (the caller just simulated). */
   gasLimit?: bigint;
+  /**
+   * Wall-clock time (ms) after which the action is no longer worth mining; then its nonce is
+   * cancelled. Default: now + `actionTimeoutMs`.
+   */
+  deadlineMs?: number;
+  /** Max fee per gas for this action, wei (a safety action may pay more). Default: `maxFeeCapWei`. */
+  maxFeeCapWei?: bigint;
 }
 
 export interface TxManagerOptions {
@@ -168,6 +195,14 @@ export interface TxManagerOptions {
   maxFeeCapWei: bigint;
   /** Replace when not mined after this many ms. Default 30000. */
   stuckAfterMs?: number;
+  /** Default deadline of an action, ms after it starts. Default 300000 (5 minutes). */
+  actionTimeoutMs?: number;
+  /**
+   * Ceiling of a cancel's max fee, wei (a cancel costs 21,000 gas and frees the nonce that every
+   * later action, a trip included, waits behind). Default: the larger of `maxFeeCapWei` and the
+   * action's cap.
+   */
+  cancelMaxFeeCapWei?: bigint;
   /** Receipt polling interval, ms. Default 500. */
   pollMs?: number;
   /** Gas estimate headroom, percent. Default 25 (listener calls in the same tx are gas-bounded). */
@@ -204,9 +239,10 @@ export class TxManager {
   }
 
   /**
-   * Simulate, sign, broadcast and wait for `confirmations`, replacing the transaction when stuck.
-   * Serialised: one execution at a time for this signer. Never throws for a revert or a send failure;
-   * throws only when the transport stays down after retries.
+   * Simulate, sign, broadcast and wait for `confirmations`, replacing the transaction when stuck and
+   * cancelling it (a 0-value self-send at the same nonce) once its deadline passes. Serialised: one
+   * execution at a time for this signer. Never throws for a revert or a send failure; throws only
+   * when the transport stays down after retries (the outbox keeps the action open for reconciliation).
    */
   execute(req: TxRequest, hooks: ExecuteHooks = {}, signal?: AbortSignal): Promise<ExecuteOutcome> {
     const run = this._queue.then(() => this._execute(req, hooks, signal));
@@ -262,45 +298,65 @@ export class TxManager {
       }
       gasLimit = sim.gasLimit;
     }
-    // 3. Sign and broadcast at the chain's pending nonce; on any send error, re-read it and try once more.
+    // 3. Sign and broadcast at the chain's pending nonce N. Every later send of this action uses N:
+    //    after a broadcast error, a recorded hash the node knows (pending or mined) means the send
+    //    went through, so it is watched; otherwise the same transaction is signed again at N.
+    const nonce = await withRetry(
+      () => this.o.provider.getTransactionCount(this.address, "pending"),
+      3,
+      200,
+      signal,
+    );
+    const fees = await this._initialFees(this._cap(hooks), signal);
+    const hashes: string[] = [];
     let lastError: unknown;
     for (let attempt = 0; attempt < 2; attempt++) {
-      let sent: { nonce: number; fees: Fees; hash: string };
       try {
-        const nonce = await withRetry(
-          () => this.o.provider.getTransactionCount(this.address, "pending"),
-          3,
-          200,
-          signal,
-        );
-        const fees = await this._initialFees(signal);
-        sent = { nonce, fees, hash: await this._signAndBroadcast(req, nonce, gasLimit, fees, hooks) };
+        await this._signAndBroadcast(req, nonce, gasLimit, fees, hooks, hashes);
+        return this._watch(req, nonce, gasLimit, fees, hashes, hooks, signal);
       } catch (e) {
         lastError = e;
-        this._log.warn({ err: errText(e), attempt }, "send failed; resynchronising the nonce from the chain");
-        if (isError(e, "INSUFFICIENT_FUNDS")) break;
-        continue;
+        if (await this._anyKnown(hashes, signal)) {
+          this._log.warn({ err: errText(e), nonce }, "broadcast reported an error but reached the node");
+          return this._watch(req, nonce, gasLimit, fees, hashes, hooks, signal);
+        }
+        this._log.warn({ err: errText(e), attempt, nonce }, "send failed; signing again at the same nonce");
+        if (isError(e, "INSUFFICIENT_FUNDS") || isError(e, "NONCE_EXPIRED")) break;
       }
-      // Broadcast accepted: from here on, never send again at another nonce.
-      return this._watch(req, sent.nonce, gasLimit, sent.fees, [sent.hash], hooks, signal);
     }
     return { outcome: "failed", error: errText(lastError) };
   }
 
-  private async _initialFees(signal?: AbortSignal): Promise<Fees> {
+  /** The action's fee cap. */
+  private _cap(hooks: ExecuteHooks): bigint {
+    return hooks.maxFeeCapWei ?? this.o.maxFeeCapWei;
+  }
+
+  /** True when the node knows any of `hashes` (pending or mined). */
+  private async _anyKnown(hashes: readonly string[], signal?: AbortSignal): Promise<boolean> {
+    for (const h of hashes) {
+      const t = await withRetry(() => this.o.provider.getTransaction(h), 3, 200, signal).catch(() => null);
+      if (t) return true;
+    }
+    return false;
+  }
+
+  private async _initialFees(capWei: bigint, signal?: AbortSignal): Promise<Fees> {
     const fd = await withRetry(() => this.o.provider.getFeeData(), 3, 200, signal);
     const tip = fd.maxPriorityFeePerGas ?? 1_000_000_000n;
     let maxFee = fd.maxFeePerGas ?? (fd.gasPrice ?? 1_000_000_000n) * 2n + tip;
-    if (maxFee > this.o.maxFeeCapWei) maxFee = this.o.maxFeeCapWei;
+    if (maxFee > capWei) maxFee = capWei;
     return { maxFeePerGas: maxFee, maxPriorityFeePerGas: tip > maxFee ? maxFee : tip };
   }
 
+  /** Sign, record (hook, and `hashes` when given) and broadcast. @returns the hash. */
   private async _signAndBroadcast(
     req: TxRequest,
     nonce: number,
     gasLimit: bigint,
     fees: Fees,
     hooks: ExecuteHooks,
+    hashes?: string[],
   ): Promise<string> {
     const signed = await this.o.wallet.signTransaction({
       type: 2,
@@ -315,12 +371,17 @@ export class TxManager {
     });
     const hash = Transaction.from(signed).hash!;
     hooks.onSigned?.(nonce, { hash, ...fees });
+    if (hashes && !hashes.includes(hash)) hashes.push(hash);
     await withRetry(() => this.o.provider.broadcastTransaction(signed), 3, 200);
     this._log.debug({ hash, nonce, maxFeePerGas: String(fees.maxFeePerGas) }, "broadcast");
     return hash;
   }
 
-  /** Wait for one of `hashes` to be mined with confirmations; replace at the same nonce when stuck. */
+  /**
+   * Wait for one of `hashes` to be mined with confirmations; replace at the same nonce when stuck.
+   * Once the deadline passes, replace the nonce with a 0-value self-send (the cancel), keep raising
+   * it when stuck, and stop waiting after `4 × stuckAfterMs` more: the loop never blocks forever.
+   */
   private async _watch(
     req: TxRequest,
     nonce: number,
@@ -332,32 +393,69 @@ export class TxManager {
   ): Promise<ExecuteOutcome> {
     const pollMs = this.o.pollMs ?? 500;
     const stuckAfter = this.o.stuckAfterMs ?? 30_000;
+    const deadline = hooks.deadlineMs ?? Date.now() + (this.o.actionTimeoutMs ?? 300_000);
+    const cap = this._cap(hooks);
     let fees = startFees;
     let lastSend = Date.now();
     let replacements = 0;
     let capped = false;
+    // Set once the deadline passed and a cancel was signed.
+    let cancel: { hashes: string[]; giveUpAt: number } | undefined;
     for (;;) {
       const receipt = await this._findReceipt(hashes).catch((e) => {
         if (!isTransient(e)) throw e;
         return null;
       });
-      if (receipt) return this._afterMined(req, receipt, nonce, replacements, signal);
+      if (receipt) {
+        if (cancel?.hashes.includes(receipt.hash)) {
+          this._log.warn({ nonce, hash: receipt.hash }, "deadline passed: the action was cancelled");
+          return { outcome: "cancelled", nonce, hash: receipt.hash, mined: true };
+        }
+        return this._afterMined(req, receipt, nonce, replacements, signal);
+      }
       if (signal?.aborted) return { outcome: "persisted", nonce };
-      if (Date.now() - lastSend >= stuckAfter && !capped) {
-        const next = bumpFees(fees, this.o.bumpPercent ?? 12.5, this.o.maxFeeCapWei);
+      const now = Date.now();
+      if (cancel && now >= cancel.giveUpAt) {
+        const hash = cancel.hashes[cancel.hashes.length - 1];
+        this._log.warn({ nonce, hash }, "cancel not mined yet; moving on (it holds the nonce)");
+        return { outcome: "cancelled", nonce, hash, mined: false };
+      }
+      if (!cancel && now >= deadline) {
+        const next = cancelFees(fees, this.o.bumpPercent ?? 12.5, this._cancelCap(cap));
+        cancel = { hashes: [], giveUpAt: now + 4 * stuckAfter };
+        try {
+          await this._signAndBroadcast(
+            { to: this.address, data: "0x" },
+            nonce,
+            21_000n,
+            next,
+            hooks,
+            cancel.hashes,
+          );
+        } catch (e) {
+          this._log.warn({ err: errText(e), nonce }, "cancel not accepted");
+        }
+        hashes.push(...cancel.hashes);
+        fees = next;
+        capped = false;
+        lastSend = now;
+        this._log.warn({ nonce, maxFeePerGas: String(next.maxFeePerGas) }, "deadline passed: cancelling");
+      } else if (now - lastSend >= stuckAfter && !capped) {
+        const next = bumpFees(fees, this.o.bumpPercent ?? 12.5, cancel ? this._cancelCap(cap) : cap);
         if (!next) {
           capped = true;
           this._log.warn({ nonce, maxFeePerGas: String(fees.maxFeePerGas) }, "stuck at the fee cap; waiting");
         } else {
+          const tx = cancel ? { to: this.address, data: "0x" } : req;
+          const sent: string[] = [];
           try {
-            const hash = await this._signAndBroadcast(req, nonce, gasLimit, next, hooks);
-            hashes.push(hash);
-            fees = next;
+            await this._signAndBroadcast(tx, nonce, cancel ? 21_000n : gasLimit, next, hooks, sent);
             replacements += 1;
             this._log.info(
               {
                 nonce,
-                hash,
+                hash: sent[0],
+                cancel: !!cancel,
                 maxFeePerGas: String(next.maxFeePerGas),
                 tip: String(next.maxPriorityFeePerGas),
               },
@@ -366,14 +464,21 @@ export class TxManager {
           } catch (e) {
             // "nonce too low": one of ours was mined meanwhile (found on the next poll).
             // "underpriced": the node wants more; the next bump goes higher.
-            fees = next;
             this._log.warn({ err: errText(e), nonce }, "replacement not accepted");
           }
+          hashes.push(...sent);
+          cancel?.hashes.push(...sent);
+          fees = next;
           lastSend = Date.now();
         }
       }
       if (!(await sleep(pollMs, signal))) return { outcome: "persisted", nonce };
     }
+  }
+
+  private _cancelCap(actionCap: bigint): bigint {
+    const c = this.o.cancelMaxFeeCapWei ?? actionCap;
+    return c > actionCap ? c : actionCap;
   }
 
   private async _findReceipt(hashes: readonly string[]): Promise<TransactionReceipt | null> {

@@ -19,6 +19,8 @@ describe("example keeper configs", function () {
   it("config/responder.example.yaml parses with the responder schema", function () {
     const c = loadResponderConfig(path.join(CONFIG, "responder.example.yaml"), {});
     expect(c.attestorUrls).to.have.length(3);
+    expect(c.services).to.have.length(1);
+    expect(c.markets).to.equal(undefined);
     expect(c.fees.bumpPercent).to.equal(12.5);
   });
 });

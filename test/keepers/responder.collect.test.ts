@@ -7,6 +7,8 @@ import { signObservation, type SignedObservation } from "../../keepers/shared/ob
 import {
   assembleBundles,
   collect,
+  observationCap,
+  ObservationVerifier,
   verifyObservation,
   type ChainContext,
 } from "../../keepers/responder/collect";
@@ -132,6 +134,7 @@ describe("responder collect", function () {
       // bad signature, outsider, wrong digest, stale, future, wrong round, other domain
       await attestorServer(
         json({
+          attestor: a3.address,
           observations: [
             badSig,
             await sign(outsider),
@@ -170,7 +173,8 @@ describe("responder collect", function () {
     expect(bundles[0].observations.map((o) => o.signer).sort()).to.deep.equal(
       [a0, a1, a2].map((a) => a.address).sort(),
     );
-    // the other-domain signature (EP2) is in no quorum group, so it is never worth recovering
+    // the other-domain signature (EP2) is in no quorum group, so it is never worth recovering; an
+    // endpoint this responder does not watch is not invalid, only ignored
     expect(reports[3].rejected).to.deep.equal({
       signature: 1,
       outsider: 1,
@@ -178,14 +182,14 @@ describe("responder collect", function () {
       stale: 1,
       future: 1,
       round: 1,
-      unknown_endpoint: 1,
       schema: 1,
     });
+    expect(reports[3].ignored).to.equal(1);
     expect(reports.slice(4).map((r) => r.outcome)).to.deep.equal(["error", "error", "error", "error"]);
     expect(reports[5].error).to.match(/exceeds/);
     const invalid = await metrics.attestorFetches.get();
     const inv = invalid.values.find((v) => v.labels.attestor === urls[3] && v.labels.outcome === "invalid");
-    expect(inv?.value).to.equal(8);
+    expect(inv?.value).to.equal(7);
   });
 
   it("counts an attestor once however often it is served, and drops one that equivocates", async function () {
@@ -200,9 +204,119 @@ describe("responder collect", function () {
     expect(r.bundles).to.have.length(0); // two distinct signers < quorum 3
     const conflicting = await sign(a2, { healthBps: 1000 });
     r = await collect([...urls, await honest(a2, [conflicting])], ctx, settings);
-    expect(r.bundles).to.have.length(0); // a2 signed 9000 and 1000 for one round: not counted
+    expect(r.bundles).to.have.length(0); // a2 served 9000 and 1000 for one round: not counted
+    expect(r.reports[3].rejected).to.deep.equal({ conflict: 2 });
+    // the same two values from two URLs that both speak for a2: both signatures valid, equivocation
+    r = await collect([...urls, await honest(a2), await honest(a2, [], 1000)], ctx, settings);
+    expect(r.bundles).to.have.length(0);
+    expect(r.reports[3].rejected).to.deep.equal({ equivocation: 1 });
     r = await collect([...urls, await honest(attestors[3])], ctx, settings);
     expect(r.bundles).to.have.length(1);
+  });
+
+  it("takes from one URL only the attestor it speaks for, so a hostile URL cannot suppress a real BAD round", async function () {
+    const [a0, a1, a2, a3] = attestors;
+    // a3's URL serves forged "GOOD" observations in the name of a0, a1, a2 (validly signed by a3, and
+    // with a3's own address swapped in), plus its own GOOD vote; a second URL pretends to be a0.
+    const forged = await Promise.all(
+      [a0, a1, a2].map(async (a) => ({ ...(await sign(a3, { healthBps: 9500 })), attestor: a.address })),
+    );
+    const impostor = { ...(await sign(a3, { healthBps: 9500 })), attestor: a0.address };
+    const hostile = await attestorServer(
+      json({ attestor: a3.address, observations: [...forged, await sign(a3, { healthBps: 9500 })] }),
+    );
+    const pretender = await attestorServer(json({ attestor: a0.address, observations: [impostor] }));
+    const urls = [hostile, pretender, ...(await Promise.all([a0, a1, a2].map((a) => honest(a, [], 1000))))];
+    const { bundles, reports } = await collect(urls, ctx, settings);
+    expect(bundles).to.have.length(1);
+    expect(bundles[0].medianBps).to.equal(1000);
+    // a3's own vote is the only GOOD one that counts
+    for (const o of bundles[0].observations)
+      expect(o.healthBps === 1000 || o.signer === a3.address).to.equal(true);
+    expect(reports[0].rejected).to.deep.equal({ identity: 3 });
+    expect(reports[0].accepted).to.equal(1);
+    expect(reports[1].rejected).to.deep.equal({ signature: 1 });
+  });
+
+  it("takes nothing from a response that names no attestor", async function () {
+    const o = await sign(attestors[0]);
+    const urls = [
+      await attestorServer(json({ observations: [o] })),
+      await honest(attestors[1]),
+      await honest(attestors[2]),
+    ];
+    const { bundles, reports } = await collect(urls, ctx, settings);
+    expect(bundles).to.deep.equal([]);
+    expect(reports[0].rejected).to.deep.equal({ identity: 1 });
+  });
+
+  it("bounds the signature work a flood of forged claims can cause", async function () {
+    const [a0, a1, a2, a3] = attestors;
+    const junk = "0x" + "11".repeat(32) + "22".repeat(32) + "1b";
+    const flood: unknown[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const claimed = attestors[i % 4].address;
+      const observedAt = NOW - (i % 50);
+      flood.push({
+        configDigest: DIGEST,
+        endpointId: i % 2 ? EP : EP2,
+        round: Math.floor(observedAt / ROUND_S),
+        healthBps: i % 10_001,
+        observedAt,
+        attestor: claimed,
+        signature: junk,
+      });
+    }
+    let recoveries = 0;
+    class Counting extends ObservationVerifier {
+      override recover(obs: Parameters<ObservationVerifier["recover"]>[0]) {
+        recoveries++;
+        return super.recover(obs);
+      }
+    }
+    const hostile = await attestorServer(json({ attestor: a3.address, observations: flood }));
+    const urls = [hostile, ...(await Promise.all([a0, a1, a2].map((a) => honest(a, [], 1000))))];
+    const big = { ...settings, maxBytes: 4 * 1024 * 1024 };
+    const { bundles, reports } = await collect(
+      urls,
+      { ...ctx, maxObservationsPerResponse: observationCap(2, 60, ROUND_S, 5) },
+      big,
+      { verifier: new Counting(DOMAIN) },
+    );
+    expect(bundles).to.have.length(1);
+    expect(bundles[0].medianBps).to.equal(1000);
+    // three of every four claims name another attestor; a3's own differ within each endpoint and
+    // round, so a3 loses its vote for those rounds without a single signature being recovered
+    const r = reports[0];
+    expect(r.rejected).to.deep.equal({ identity: 3750, conflict: 1250 });
+    expect(r.accepted).to.equal(0);
+    expect(recoveries).to.equal(3);
+    // one claim per endpoint and round over the freshness window, capped per response
+    const spread: unknown[] = [];
+    for (const endpointId of [EP, EP2])
+      for (let k = 0; k < 5; k++) {
+        const observedAt = NOW - 2 - k * ROUND_S;
+        spread.push({
+          configDigest: DIGEST,
+          endpointId,
+          round: Math.floor(observedAt / ROUND_S),
+          healthBps: 9500,
+          observedAt,
+          attestor: a3.address,
+          signature: junk,
+        });
+      }
+    const spreader = await attestorServer(json({ attestor: a3.address, observations: spread }));
+    recoveries = 0;
+    const capped = await collect(
+      [spreader, ...urls.slice(1)],
+      { ...ctx, maxObservationsPerResponse: 3 },
+      settings,
+      { verifier: new Counting(DOMAIN) },
+    );
+    expect(capped.reports[0]).to.deep.include({ accepted: 3, rejected: { excess: 7, signature: 1 } });
+    expect(recoveries).to.be.at.most(4);
+    expect(capped.bundles[0].medianBps).to.equal(1000);
   });
 
   it("rejects high-s (malleable) signatures", async function () {
@@ -219,7 +333,7 @@ describe("responder collect", function () {
       ),
     ).to.deep.equal({ ok: false, reason: "signature" });
     const urls = [
-      await attestorServer(json({ observations: [{ ...o, signature: flipped }] })),
+      await attestorServer(json({ attestor: o.attestor, observations: [{ ...o, signature: flipped }] })),
       await honest(attestors[1]),
       await honest(attestors[2]),
     ];
@@ -228,20 +342,21 @@ describe("responder collect", function () {
     expect(reports[0].rejected).to.deep.equal({ signature: 1 });
   });
 
-  it("recovers signatures only for rounds the decide rule wants, and skips rounds already stored", async function () {
+  it("verifies each served observation once (cached) before using it, and skips rounds already stored", async function () {
     const urls = await Promise.all(attestors.map((a) => honest(a)));
-    const asked: number[] = [];
-    let r = await collect(
-      urls,
-      { ...ctx, wanted: (_id, round, median) => (asked.push(median), false) },
-      settings,
-    );
+    let recoveries = 0;
+    const verifier = new (class extends ObservationVerifier {
+      override recover(obs: Parameters<ObservationVerifier["recover"]>[0]) {
+        recoveries++;
+        return super.recover(obs);
+      }
+    })(DOMAIN);
+    let r = await collect(urls, { ...ctx, storedRoundOf: () => ROUND }, settings, { verifier });
     expect(r.bundles).to.deep.equal([]);
-    expect(asked).to.deep.equal([9000]);
-    r = await collect(urls, { ...ctx, storedRoundOf: () => ROUND }, settings);
-    expect(r.bundles).to.deep.equal([]);
-    r = await collect(urls, { ...ctx, storedRoundOf: () => ROUND - 1, wanted: () => true }, settings);
+    expect(recoveries).to.equal(0);
+    r = await collect(urls, { ...ctx, storedRoundOf: () => ROUND - 1 }, settings, { verifier });
     expect(r.bundles).to.have.length(1);
+    expect(recoveries).to.equal(4);
   });
 
   describe("assembleBundles", function () {

@@ -13,7 +13,9 @@ const VALID = {
     registry: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
   },
   attestorUrls: ["http://127.0.0.1:9101"],
+  services: ["0x" + "aa".repeat(32)],
 };
+const SERVICE_B = "0x" + "BB".repeat(32);
 
 function tmpFile(name: string, text: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vigil-cfg-"));
@@ -29,7 +31,13 @@ describe("responder config", function () {
     expect(c.heartbeatRefreshFraction).to.equal(0.8);
     expect(c.batchMaxSize).to.equal(50);
     expect(c.confirmations).to.equal(1);
-    expect(c.fees).to.deep.equal({ bumpPercent: 12.5, maxFeeCapGwei: 500, stuckAfterMs: 30_000 });
+    expect(c.fees).to.deep.equal({
+      bumpPercent: 12.5,
+      maxFeeCapGwei: 500,
+      safetyMaxFeeCapGwei: 2000,
+      stuckAfterMs: 30_000,
+    });
+    expect(c.actionDeadlineMs).to.equal(300_000);
     expect(c.http).to.deep.equal({ host: "127.0.0.1", port: 9102 });
     expect(c.keyEnvVar).to.equal("VIGIL_RESPONDER_KEY");
     expect(c.outboxPath).to.equal("./vigil-responder.sqlite");
@@ -45,9 +53,22 @@ describe("responder config", function () {
       /contracts\.oracle: must be a 0x-prefixed 20-byte/,
     ],
     ["no attestors", { attestorUrls: [] }, /attestorUrls: give at least one/],
+    ["no services", { services: [] }, /services: give the service ids .* the registry is permissionless/],
+    [
+      "a service id that is not bytes32",
+      { services: ["0x1234"] },
+      /services\.0: must be a 0x-prefixed 32-byte/,
+    ],
+    ["a market id of 0", { markets: [0] }, /markets\.0: must be a market id/],
     ["a refresh fraction of 1", { heartbeatRefreshFraction: 1 }, /heartbeatRefreshFraction/],
     ["a fee bump below 12.5%", { fees: { bumpPercent: 10 } }, /fees\.bumpPercent: must be at least 12\.5/],
     ["a negative fee cap", { fees: { maxFeeCapGwei: -1 } }, /fees\.maxFeeCapGwei/],
+    [
+      "a safety fee cap below the normal one",
+      { fees: { maxFeeCapGwei: 500, safetyMaxFeeCapGwei: 100 } },
+      /fees\.safetyMaxFeeCapGwei: safetyMaxFeeCapGwei must be at least maxFeeCapGwei/,
+    ],
+    ["a zero action deadline", { actionDeadlineMs: 0 }, /actionDeadlineMs/],
     ["zero confirmations", { confirmations: 0 }, /confirmations/],
     ["a port out of range", { http: { port: 70000 } }, /http\.port/],
     ["an unknown setting", { pollIntervalSeconds: 3 }, /pollIntervalSeconds/],
@@ -58,6 +79,45 @@ describe("responder config", function () {
     });
   }
 
+  it("requires the services to watch, and says why", function () {
+    const { services: _omit, ...rest } = VALID;
+    void _omit;
+    expect(() => parseResponderConfig(rest)).to.throw(
+      /services: give the service ids \(bytes32\) this responder watches: the registry is permissionless/,
+    );
+  });
+
+  it("takes services and markets from the environment and the flags", function () {
+    const c = loadResponderConfig(undefined, {
+      VIGIL_RPC_URL: "http://127.0.0.1:8545",
+      VIGIL_CHAIN_ID: "31337",
+      VIGIL_ORACLE: VALID.contracts.oracle,
+      VIGIL_REGISTRY: VALID.contracts.registry,
+      VIGIL_ATTESTOR_URLS: "http://127.0.0.1:9101",
+      VIGIL_RESPONDER_SERVICES: `${VALID.services[0]}, ${SERVICE_B}`,
+      VIGIL_RESPONDER_MARKETS: "2,1,2",
+    });
+    expect(c.services).to.deep.equal([VALID.services[0], SERVICE_B.toLowerCase()]);
+    expect(c.markets).to.deep.equal([2, 1]);
+    expect(parseResponderConfig(VALID).markets).to.equal(undefined);
+    const cmd = responderCommand();
+    cmd.parseOptions(["--service", VALID.services[0], SERVICE_B, "--market", "3"]);
+    const opts = cmd.opts<{ service?: string[]; market?: string[] }>();
+    const f = buildResponderConfig(
+      { service: opts.service, market: opts.market },
+      {
+        VIGIL_RPC_URL: "http://127.0.0.1:8545",
+        VIGIL_CHAIN_ID: "31337",
+        VIGIL_ORACLE: VALID.contracts.oracle,
+        VIGIL_REGISTRY: VALID.contracts.registry,
+        VIGIL_ATTESTOR_URLS: "http://127.0.0.1:9101",
+        VIGIL_RESPONDER_SERVICES: SERVICE_B,
+      },
+    );
+    expect(f.services).to.deep.equal([VALID.services[0], SERVICE_B.toLowerCase()]);
+    expect(f.markets).to.deep.equal([3]);
+  });
+
   it("rejects secrets in the config file", function () {
     const file = tmpFile("r.json", JSON.stringify({ ...VALID, privateKey: "0x" + "11".repeat(32) }));
     expect(() => loadResponderConfig(file, {})).to.throw(/must not hold secrets, found: privateKey/);
@@ -66,7 +126,7 @@ describe("responder config", function () {
   it("reads YAML and lets the environment override the file", function () {
     const file = tmpFile(
       "r.yaml",
-      `rpcUrls: [http://127.0.0.1:8545]\nchainId: 31337\ncontracts:\n  oracle: "${VALID.contracts.oracle}"\n  registry: "${VALID.contracts.registry}"\nattestorUrls: [http://127.0.0.1:9101]\n`,
+      `rpcUrls: [http://127.0.0.1:8545]\nchainId: 31337\ncontracts:\n  oracle: "${VALID.contracts.oracle}"\n  registry: "${VALID.contracts.registry}"\nattestorUrls: [http://127.0.0.1:9101]\nservices: ["${VALID.services[0]}"]\n`,
     );
     const c = loadResponderConfig(file, {
       VIGIL_RPC_URL: "http://127.0.0.1:1,http://127.0.0.1:2",
@@ -105,6 +165,7 @@ describe("responder config", function () {
             "--oracle",
             "--registry",
             "--attestor",
+            "--service",
           ].includes(o.long!)
         )
           continue;

@@ -7,6 +7,7 @@ import {
   decideSubmissions,
   decideSubmit,
   GuardCheck,
+  watchedMarkets,
   medianBps,
   MigrationCheck,
   planBatches,
@@ -268,7 +269,7 @@ describe("responder decide", function () {
   });
 
   describe("decideRecovery", function () {
-    it("migrates when DUE_FAILOVER or DUE_FAILBACK, trips and resumes when DUE, migrations first", function () {
+    it("trips when DUE, migrates when DUE_FAILOVER or DUE_FAILBACK, resumes when DUE: trips first", function () {
       const actions = decideRecovery(
         [
           { serviceId: "0xa", check: MigrationCheck.DUE_FAILOVER },
@@ -285,9 +286,9 @@ describe("responder decide", function () {
         ],
       );
       expect(actions).to.deep.equal([
+        { kind: "trip", target: "1" },
         { kind: "migrate", target: "0xa", check: MigrationCheck.DUE_FAILOVER },
         { kind: "migrate", target: "0xb", check: MigrationCheck.DUE_FAILBACK },
-        { kind: "trip", target: "1" },
         { kind: "resume", target: "2" },
       ]);
     });
@@ -307,10 +308,34 @@ describe("responder decide", function () {
             const migrates = svc.filter((c) => c <= 1).length;
             const trips = mkt.filter(([t]) => t === 0).length;
             const resumes = mkt.filter(([, r]) => r === 0).length;
-            return actions.length === migrates + trips + resumes;
+            const kinds = actions.map((a) => a.kind);
+            const firstNonTrip = kinds.findIndex((k) => k !== "trip");
+            const tripsFirst = firstNonTrip === -1 || !kinds.slice(firstNonTrip).includes("trip");
+            return actions.length === migrates + trips + resumes && tripsFirst;
           },
         ),
       );
+    });
+  });
+
+  describe("watchedMarkets", function () {
+    it("keeps only markets whose every dependency is a watched service or an endpoint of one", function () {
+      const s = (b: string) => "0x" + b.repeat(32);
+      const services = new Set([s("aa"), s("bb")]);
+      const endpoints = new Set([s("a1"), s("b1")]);
+      expect(
+        watchedMarkets(
+          [
+            { marketId: 3, services: [s("aa"), s("bb")], endpoints: [s("a1")] },
+            { marketId: 1, services: [s("AA")], endpoints: [] },
+            { marketId: 2, services: [s("aa"), s("cc")], endpoints: [] }, // cc: not ours
+            { marketId: 4, services: [], endpoints: [s("c1")] }, // an endpoint of an unwatched service
+            { marketId: 5, services: [], endpoints: [] },
+          ],
+          services,
+          endpoints,
+        ),
+      ).to.deep.equal([1, 3]);
     });
   });
 });

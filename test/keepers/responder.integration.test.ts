@@ -11,10 +11,16 @@ import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { expect } from "chai";
 import hre from "hardhat";
-import { Contract, ContractFactory, Wallet, type JsonRpcProvider } from "ethers";
+import { Contract, ContractFactory, JsonRpcProvider, Network, Wallet } from "ethers";
 import { createLogger } from "../../keepers/shared/logger";
 import { Metrics } from "../../keepers/shared/metrics";
-import { readDomain, signObservation, type SignedObservation } from "../../keepers/shared/observation";
+import {
+  readDomain,
+  signObservation,
+  toCompact,
+  type SignedObservation,
+} from "../../keepers/shared/observation";
+import { GuardCheck, MigrationCheck } from "../../keepers/responder/decide";
 import { Status } from "../../keepers/shared/health";
 import { parseResponderConfig } from "../../keepers/responder/config";
 import { startResponder, type ResponderDeps, type ResponderHandle } from "../../keepers/responder/responder";
@@ -47,12 +53,17 @@ describe("responder integration (real contracts on anvil)", function () {
   let oracle: Contract, registry: Contract, guard: Contract;
   let serviceId: string;
   let endpoints: string[];
+  // A stranger's service (the registry is permissionless) and a market that depends on it.
+  let strangerService: string;
+  let strangerEndpoints: string[];
+  let domain: Awaited<ReturnType<typeof readDomain>>;
+  let digest: string;
   const attestors = ANVIL_KEYS.slice(5, 9)
     .map((k) => new Wallet(k))
     .sort((a, b) => (a.address.toLowerCase() < b.address.toLowerCase() ? -1 : 1));
   const health = new Map<string, number>();
-  let attestorServer: http.Server;
-  let attestorUrl: string;
+  const attestorServers: http.Server[] = [];
+  const attestorUrls: string[] = [];
   let clock: NodeJS.Timeout;
   const responders: ResponderHandle[] = [];
 
@@ -106,15 +117,36 @@ describe("responder integration (real contracts on anvil)", function () {
       })
     ).wait();
     for (const e of endpoints) health.set(e.toLowerCase(), 9500);
+    const stranger = new Wallet(ANVIL_KEYS[9], provider);
+    const reg = registry.connect(stranger) as Contract;
+    strangerService = await reg.registerService.staticCall("spam", { cooldown: 0, recoveryPeriod: 0 });
+    await (await reg.registerService("spam", { cooldown: 0, recoveryPeriod: 0 })).wait();
+    strangerEndpoints = [];
+    for (const [i, uri] of ["http://s1.invalid", "http://s2.invalid"].entries()) {
+      strangerEndpoints.push(await reg.addEndpoint.staticCall(strangerService, 0, uri, i));
+      await (await reg.addEndpoint(strangerService, 0, uri, i)).wait();
+    }
+    // The attestors watch the whole registry, so they sign the stranger's endpoints too.
+    for (const e of strangerEndpoints) health.set(e.toLowerCase(), 1000);
+    await (
+      await guard.registerMarket({
+        market: await market.getAddress(),
+        guardian: "0x0000000000000000000000000000000000000000",
+        pauseThresholdBps: 5000,
+        gracePeriod: 60,
+        services: [serviceId],
+        endpoints: [strangerEndpoints[0]],
+      })
+    ).wait();
 
-    // In-test attestors: sign the current health of every endpoint at chain time.
-    const domain = await readDomain(oracle as never);
-    const digest: string = await oracle.configDigest();
-    attestorServer = http.createServer((_req, res) => {
-      void (async () => {
-        const now = (await provider.getBlock("latest"))!.timestamp;
-        const observations: SignedObservation[] = [];
-        for (const a of attestors) {
+    // In-test attestors, one URL each: sign the current health of every endpoint at chain time.
+    domain = await readDomain(oracle as never);
+    digest = await oracle.configDigest();
+    for (const a of attestors) {
+      const server = http.createServer((_req, res) => {
+        void (async () => {
+          const now = (await provider.getBlock("latest"))!.timestamp;
+          const observations: SignedObservation[] = [];
           for (const [endpointId, bps] of health) {
             const obs = {
               configDigest: digest,
@@ -129,13 +161,14 @@ describe("responder integration (real contracts on anvil)", function () {
               signature: await signObservation(a, domain, obs),
             });
           }
-        }
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ observations }));
-      })();
-    });
-    await new Promise<void>((r) => attestorServer.listen(0, "127.0.0.1", r));
-    attestorUrl = `http://127.0.0.1:${(attestorServer.address() as AddressInfo).port}`;
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(JSON.stringify({ attestor: a.address, observations }));
+        })();
+      });
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      attestorServers.push(server);
+      attestorUrls.push(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    }
     // Advance the chain clock one round every 300 ms instead of sleeping through real rounds.
     clock = setInterval(
       () =>
@@ -150,13 +183,20 @@ describe("responder integration (real contracts on anvil)", function () {
   after(async function () {
     clearInterval(clock);
     await Promise.all(responders.splice(0).map((r) => r.stop()));
-    attestorServer?.closeAllConnections();
-    attestorServer?.close();
+    for (const server of attestorServers) {
+      server.closeAllConnections();
+      server.close();
+    }
     provider?.destroy();
     await anvil?.stop();
   });
 
-  async function responder(keyIndex: number, outbox?: string, hooks?: ResponderDeps["hooks"]) {
+  async function responder(
+    keyIndex: number,
+    outbox?: string,
+    hooks?: ResponderDeps["hooks"],
+    extra: { provider?: JsonRpcProvider; confirmations?: number } = {},
+  ) {
     const config = parseResponderConfig({
       rpcUrls: [anvil.url],
       chainId: anvil.chainId,
@@ -165,16 +205,19 @@ describe("responder integration (real contracts on anvil)", function () {
         registry: await registry.getAddress(),
         guard: await guard.getAddress(),
       },
-      attestorUrls: [attestorUrl],
+      attestorUrls,
+      services: [serviceId],
       pollIntervalMs: 300,
       outboxPath: outbox ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), "vigil-resp-")), "outbox.sqlite"),
       http: { port: 0 },
       fees: { stuckAfterMs: 5_000 },
+      confirmations: extra.confirmations ?? 1,
     });
     const r = await startResponder(config, {
       logger,
       metrics: new Metrics(false),
       wallet: new Wallet(ANVIL_KEYS[keyIndex]),
+      provider: extra.provider,
       hooks,
     });
     responders.push(r);
@@ -213,11 +256,59 @@ describe("responder integration (real contracts on anvil)", function () {
     for (const r of [responders[0], second]) expect(await counter(r, "failed")).to.equal(0);
   });
 
+  it("never submits, migrates or trips for a service or market it does not watch", async function () {
+    // Make the stranger's service due for a failover: quorum rounds for its endpoints, sent by hand.
+    const now = (await provider.getBlock("latest"))!.timestamp;
+    for (const [endpointId, bps] of [
+      [strangerEndpoints[0], 1000],
+      [strangerEndpoints[1], 9500],
+    ] as const) {
+      const o = {
+        configDigest: digest,
+        endpointId,
+        round: Math.floor(now / ROUND),
+        healthBps: bps,
+        observedAt: now,
+      };
+      const obs = [];
+      for (const a of attestors.slice(0, 3))
+        obs.push({
+          healthBps: bps,
+          observedAt: now,
+          signature: toCompact(await signObservation(a, domain, o)),
+        });
+      await (await oracle.submit(digest, endpointId, o.round, obs)).wait();
+    }
+    expect(Number((await registry.migrationStatus(strangerService)).check)).to.equal(
+      MigrationCheck.DUE_FAILOVER,
+    );
+    expect(Number((await guard.tripStatus(2)).check)).to.equal(GuardCheck.DUE);
+    const rounds = await Promise.all(
+      strangerEndpoints.map(async (e) => Number((await oracle.statusOf(e)).round)),
+    );
+    for (let i = 0; i < 3; i++) await Promise.all(responders.map((r) => r.nextIteration()));
+    expect(await registry.queryFilter(registry.filters.EndpointMigrated(strangerService))).to.have.length(0);
+    expect(await guard.queryFilter(guard.filters.MarketPaused(2))).to.have.length(0);
+    expect(
+      await Promise.all(strangerEndpoints.map(async (e) => Number((await oracle.statusOf(e)).round))),
+    ).to.deep.equal(rounds);
+    for (const r of responders)
+      for (const a of r.outbox.list(1000)) {
+        expect(a.target).to.not.include(strangerService.toLowerCase());
+        for (const e of strangerEndpoints) expect(a.target).to.not.include(e.toLowerCase());
+        if (a.kind === "trip" || a.kind === "resume") expect(a.target).to.equal("1");
+      }
+  });
+
   it("trips the market when every endpoint of its service is down", async function () {
+    // (At start-up, before any round was stored, silence tripped it once; it resumed after its grace.)
+    await until("the start-up pause to be resumed", async () => !(await guard.isPaused(1)));
+    const before = (await guard.queryFilter(guard.filters.MarketPaused(1))).length;
     health.set(endpoints[1].toLowerCase(), 1000);
     await until("trip", async () => await guard.isPaused(1));
+    await Promise.all(responders.map((r) => r.nextIteration()));
     const paused = await guard.queryFilter(guard.filters.MarketPaused(1));
-    expect(paused).to.have.length(1);
+    expect(paused).to.have.length(before + 1);
   });
 
   it("a responder killed between recording and sending an action sends it exactly once after restart", async function () {
@@ -244,5 +335,54 @@ describe("responder integration (real contracts on anvil)", function () {
     expect(["confirmed", "dropped"]).to.include(done.status);
     expect(done.txs.length).to.be.at.most(1 + 3); // one send, plus replacements of that same nonce at most
     if (done.kind === "migrate") expect(await migrations()).to.equal(before + 1);
+  });
+  it("a transport failure while confirming leaves the action open, and it is finished exactly once without a restart", async function () {
+    await Promise.all(responders.splice(0).map((r) => r.stop()));
+    await until("the market to be open", async () => !(await guard.isPaused(1)), 60_000);
+    // Receipts stop coming back right after the first one is seen (the RPC goes down mid-confirmation).
+    class Flaky extends JsonRpcProvider {
+      armed = false;
+      down = false;
+      override async getTransactionReceipt(hash: string) {
+        if (this.down)
+          throw Object.assign(new Error("connect ECONNREFUSED 127.0.0.1"), { code: "ECONNREFUSED" });
+        const r = await super.getTransactionReceipt(hash);
+        if (r && this.armed) {
+          this.armed = false;
+          this.down = true;
+        }
+        return r;
+      }
+    }
+    const network = Network.from(anvil.chainId);
+    const flaky = new Flaky(anvil.url, network, { staticNetwork: network, cacheTimeout: -1 });
+    flaky.pollingInterval = 100;
+    const r = await responder(
+      4,
+      undefined,
+      {
+        afterRecord: (a) => {
+          if (a.kind === "trip") flaky.armed = true;
+        },
+      },
+      { provider: flaky, confirmations: 2 },
+    );
+    const pausesBefore = (await guard.queryFilter(guard.filters.MarketPaused(1))).length;
+    health.set(endpoints[0].toLowerCase(), 1000);
+    health.set(endpoints[1].toLowerCase(), 1000);
+    await until("the RPC to fail mid-confirmation", async () => flaky.down);
+    const trip = () => r.outbox.list(100).find((a) => a.kind === "trip");
+    // the loop keeps running, the trip stays open ('sent') while receipts fail
+    await until("an iteration to pass with the trip open", async () => (await counter(r, "unconfirmed")) > 0);
+    expect(trip()?.status).to.equal("sent");
+    flaky.down = false;
+    await until("the trip to be confirmed", async () => trip()?.status === "confirmed");
+    await r.nextIteration();
+    expect(r.outbox.list(100).filter((a) => a.kind === "trip")).to.have.length(1);
+    expect(trip()?.txs).to.have.length(1);
+    expect(await guard.queryFilter(guard.filters.MarketPaused(1))).to.have.length(pausesBefore + 1);
+    await r.stop();
+    responders.splice(responders.indexOf(r), 1);
+    flaky.destroy();
   });
 });

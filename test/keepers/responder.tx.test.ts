@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { parseUnits, Wallet, type JsonRpcProvider } from "ethers";
+import { JsonRpcProvider, Network, parseUnits, toQuantity, Wallet } from "ethers";
 import { createLogger } from "../../keepers/shared/logger";
 import { bumpFees, decodeRevert, isTransient, TxManager, VIGIL_ERRORS } from "../../keepers/responder/tx";
 import { Anvil, ANVIL_KEYS } from "./helpers/anvil";
@@ -123,6 +123,43 @@ describe("responder tx manager", function () {
       expect(n.pending).to.equal(n.latest);
     });
 
+    it("after an ambiguous broadcast error, watches the transaction that reached the node instead of sending again", async function () {
+      // The node accepts the transaction, then the answer is lost (a gateway timeout, a dropped socket).
+      class Ambiguous extends JsonRpcProvider {
+        failures = 1;
+        override async broadcastTransaction(signed: string) {
+          const r = await super.broadcastTransaction(signed);
+          if (this.failures-- > 0) throw new Error("gateway closed the connection before answering");
+          return r;
+        }
+      }
+      const network = Network.from(anvil.chainId);
+      const flaky = new Ambiguous(anvil.url, network, { staticNetwork: network, cacheTimeout: -1 });
+      flaky.pollingInterval = 50;
+      const w = new Wallet(ANVIL_KEYS[6], flaky);
+      const counter = await deploy(provider, new Wallet(ANVIL_KEYS[6], provider), COUNTER_INIT);
+      const tx = new TxManager({
+        wallet: w,
+        provider: flaky,
+        chainId: anvil.chainId,
+        logger,
+        maxFeeCapWei: parseUnits("100", "gwei"),
+        pollMs: 50,
+      });
+      const before = await tx.nonces();
+      const sent: Array<{ nonce: number; hash: string }> = [];
+      const out = await tx.execute(
+        { to: counter, data: "0x" },
+        { onSigned: (nonce, t) => sent.push({ nonce, hash: t.hash }) },
+      );
+      expect(out.outcome).to.equal("confirmed");
+      expect(out.outcome === "confirmed" && out.nonce).to.equal(before.pending);
+      expect(new Set(sent.map((x) => x.hash)).size).to.equal(1);
+      expect(BigInt(await provider.getStorage(counter, 0))).to.equal(1n);
+      expect(await tx.nonces()).to.deep.equal({ latest: before.latest + 1, pending: before.pending + 1 });
+      flaky.destroy();
+    });
+
     it("serialises concurrent executions: each gets its own nonce", async function () {
       const counter = await deploy(provider, wallet, COUNTER_INIT);
       const tx = manager();
@@ -206,6 +243,60 @@ describe("responder tx manager", function () {
       expect(sent.every((f) => f <= (fd.maxFeePerGas! * 13n) / 10n)).to.equal(true);
       await anvil.mine();
       expect((await run).outcome).to.equal("confirmed");
+    });
+
+    it("during a gas spike: cancels an action stuck at its cap at the deadline, and a safety action with the higher cap lands", async function () {
+      const wallet = new Wallet(ANVIL_KEYS[5], provider);
+      const counter = await deploy(provider, wallet, COUNTER_INIT, anvil);
+      const spike = toQuantity(parseUnits("20", "gwei"));
+      const tx = new TxManager({
+        wallet,
+        provider,
+        chainId: anvil.chainId,
+        logger,
+        maxFeeCapWei: parseUnits("10", "gwei"),
+        cancelMaxFeeCapWei: parseUnits("100", "gwei"),
+        bumpPercent: 50,
+        stuckAfterMs: 50,
+        pollMs: 20,
+      });
+      const sent: Array<{ nonce: number; hash: string; maxFeePerGas: bigint }> = [];
+      const miner = setInterval(
+        () =>
+          void anvil
+            .send("anvil_setNextBlockBaseFeePerGas", [spike])
+            .then(() => anvil.mine())
+            .catch(() => undefined),
+        150,
+      );
+      try {
+        const started = Date.now();
+        const submit = tx.execute(
+          { to: counter, data: "0x" },
+          { deadlineMs: started + 600, onSigned: (nonce, t) => sent.push({ nonce, ...t }) },
+        );
+        // queued behind the stuck submit, as a trip would be
+        const trip = tx.execute({ to: counter, data: "0x" }, { maxFeeCapWei: parseUnits("100", "gwei") });
+        const out = await submit;
+        expect(out.outcome).to.equal("cancelled");
+        expect(out.outcome === "cancelled" && out.mined).to.equal(true);
+        expect(Date.now() - started).to.be.below(10_000);
+        expect(new Set(sent.map((x) => x.nonce)).size).to.equal(1);
+        const cancelHash = out.outcome === "cancelled" ? out.hash : "";
+        const cancel = await provider.getTransaction(cancelHash);
+        expect(cancel?.to).to.equal(wallet.address);
+        expect(cancel?.value).to.equal(0n);
+        const tripOut = await trip;
+        expect(tripOut.outcome).to.equal("confirmed");
+        expect(tripOut.outcome === "confirmed" && tripOut.receipt.gasPrice).to.be.greaterThan(
+          parseUnits("10", "gwei"),
+        );
+      } finally {
+        clearInterval(miner);
+      }
+      expect(BigInt(await provider.getStorage(counter, 0))).to.equal(1n); // only the trip
+      const n = await tx.nonces();
+      expect(n.pending).to.equal(n.latest);
     });
 
     it("adopts a still-pending transaction from a previous run instead of sending again", async function () {
