@@ -281,6 +281,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       responderFile,
       JSON.stringify(
         responderConfig({
+          serviceId,
           rpcUrl: control.url,
           oracle: deployed.oracle,
           registry: deployed.registry,
@@ -732,10 +733,17 @@ function attestorConfig(
 }
 
 function responderConfig(
-  s: KeeperSettings & { guard: string; attestorUrls: string[]; outbox: string; port: number },
+  s: KeeperSettings & {
+    guard: string;
+    attestorUrls: string[];
+    outbox: string;
+    port: number;
+    serviceId: string;
+  },
 ): unknown {
   return {
     rpcUrls: [s.rpcUrl],
+    services: [s.serviceId],
     chainId: 31337,
     contracts: { oracle: s.oracle, registry: s.registry, guard: s.guard },
     attestorUrls: s.attestorUrls,
