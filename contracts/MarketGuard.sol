@@ -298,9 +298,9 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
 
     /**
      * @dev Whether a market with `threshold` must pause for `serviceId`: its ACTIVE endpoint, the one clients
-     * follow, is unusable and the registry cannot migrate now (no HEALTHY candidate, cooldown: a failover
-     * that cannot happen must not leave the market on a dead endpoint), or no endpoint of the service is
-     * usable at all. A service whose failover or failback is due is migrated instead (the oracle notifies the
+     * follow, is DOWN or UNKNOWN and the registry cannot migrate now (no HEALTHY candidate, cooldown: a
+     * failover that cannot happen must not leave the market on a dead endpoint), or no endpoint of the
+     * service is usable at all. An active endpoint merely under the threshold is left to hysteresis. A service whose failover or failback is due is migrated instead (the oracle notifies the
      * registry first, so in the listener a due failover has already happened).
      */
     function _serviceDue(
@@ -314,7 +314,13 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
         }
         // A usable active endpoint is a usable endpoint of the service: neither rule applies.
         if (_isUsable(memo.active, threshold)) return false;
-        if (memo.migration == 0) {
+        // An active endpoint that is only under the threshold (HEALTHY or DEGRADED, not yet confirmed DOWN)
+        // is left to hysteresis: the registry fails over once it is DOWN. Only a DOWN or UNKNOWN active
+        // endpoint that cannot be migrated away from trips by the first rule.
+        IHealthOracle.Status activeStatus = memo.active.status;
+        bool activeDead =
+            activeStatus == IHealthOracle.Status.DOWN || activeStatus == IHealthOracle.Status.UNKNOWN;
+        if (activeDead && memo.migration == 0) {
             (IEndpointRegistry.MigrationCheck check, , ) = _registry.migrationStatus(serviceId);
             memo.migration =
                 check == IEndpointRegistry.MigrationCheck.DUE_FAILOVER ||
@@ -322,7 +328,7 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
                     ? _MIGRATION_POSSIBLE
                     : _MIGRATION_IMPOSSIBLE;
         }
-        if (memo.migration == _MIGRATION_IMPOSSIBLE) return true;
+        if (activeDead && memo.migration == _MIGRATION_IMPOSSIBLE) return true;
         if (threshold < memo.usableBelow) return false;
         if (threshold >= memo.unusableFrom) return true;
         bool usable = _registry.hasUsableEndpoint(serviceId, threshold);

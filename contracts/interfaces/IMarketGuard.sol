@@ -9,8 +9,8 @@ import {IHealthOracle} from "./IHealthOracle.sol";
  * @title IMarketGuard
  * @notice The circuit breaker. A market registers its dependencies (services, optionally single
  * endpoints), a pause threshold in bps and a grace period. A service that can still fail over is
- * migrated, not paused; one whose active endpoint is unusable and cannot fail over now is paused, so a
- * market never stays open on a dead endpoint (see {tripStatus}). {resume} succeeds
+ * migrated, not paused; one whose active endpoint is DOWN or UNKNOWN and cannot fail over now is paused,
+ * so a market never stays open on a dead endpoint (see {tripStatus}). {resume} succeeds
  * once every dependency has been HEALTHY for the grace period, counted from the status's `since`
  * (Aave `PriceOracleSentinel`, Chainlink sequencer `startedAt`). Both are permissionless and re-check
  * their condition on-chain. A per-market guardian may pause at any time but never resume early.
@@ -116,10 +116,11 @@ interface IMarketGuard {
      * @notice Whether {trip} would succeed now. Never reverts.
      * @dev Usable means HEALTHY or DEGRADED with health at or above the market's `pauseThresholdBps`.
      * A direct endpoint dependency is due when it is not usable. A service dependency is due when
-     * (a) its ACTIVE endpoint (the one clients follow) is not usable and the registry cannot migrate now:
-     * {IEndpointRegistry.migrationStatus} is neither DUE_FAILOVER nor DUE_FAILBACK (no HEALTHY candidate,
-     * a DEGRADED backup, the cooldown, or DEGRADED under the threshold, which is no failover), or
-     * (b) no endpoint of the service is usable at all.
+     * (a) its ACTIVE endpoint (the one clients follow) is DOWN or UNKNOWN and the registry cannot migrate
+     * now: {IEndpointRegistry.migrationStatus} is neither DUE_FAILOVER nor DUE_FAILBACK (no HEALTHY
+     * candidate, a DEGRADED backup, the cooldown), or (b) no endpoint of the service is usable at all.
+     * An active endpoint merely under the threshold, not yet DOWN, is left to hysteresis (the registry
+     * fails over once it is DOWN), so one bad round never pauses a market that can fail over.
      * A service whose migration is due and that still has a usable endpoint is migrated, not paused: the
      * oracle notifies the registry before the guard, so a due failover has already happened when the
      * guard's listener runs; keepers call {IEndpointRegistry.migrate} otherwise.

@@ -332,11 +332,15 @@ describe("MarketGuard", function () {
       expect(await guard.tripStatus(2)).to.deep.equal([BigInt(Guard.DEPENDENCIES_USABLE), ZeroHash]);
     });
 
-    it("pauses when the active endpoint is under the threshold and the registry keeps it (DEGRADED is no failover)", async function () {
+    it("does not pause while the active endpoint is only under the threshold and a backup is usable (hysteresis, then failover)", async function () {
       const { guard, oracle, registry, rpc, rpcA } = await loadFixture(deployFixture);
       await oracle.setStatus(rpcA, Status.DEGRADED, THRESHOLD - 1);
       expect((await registry.migrationStatus(rpc))[0]).to.equal(BigInt(Check.ACTIVE_USABLE));
-      expect(await guard.tripStatus(1)).to.deep.equal([BigInt(Guard.DUE), rpc]);
+      expect(await guard.tripStatus(1)).to.deep.equal([BigInt(Guard.DEPENDENCIES_USABLE), ZeroHash]);
+      // Once confirmed DOWN the registry fails over, and the market still needs no pause.
+      await oracle.setStatus(rpcA, Status.DOWN, 0);
+      expect((await registry.migrationStatus(rpc))[0]).to.equal(BigInt(Check.DUE_FAILOVER));
+      expect(await guard.tripStatus(1)).to.deep.equal([BigInt(Guard.DEPENDENCIES_USABLE), ZeroHash]);
     });
 
     it("pauses when every endpoint of a service is under the threshold, DOWN or UNKNOWN", async function () {
