@@ -93,6 +93,24 @@ async function main() {
   await ethers.provider.send("evm_increaseTime", [60]);
   rows.push(["resume: 1 service, 2 endpoints, well-behaved market", await gasOf(guard.resume(1))]);
 
+  // Trip and resume when the market's hook reverts: the guard records the failure and carries on.
+  const refusing = await ethers.deployContract("MockMarketReverting");
+  const f = await service("refusing", 2, (i) => i);
+  for (const id of f.ids) await oracle.setStatus(id, Status.HEALTHY, 10_000);
+  await guard.registerMarket({
+    market: await refusing.getAddress(),
+    guardian: owner.address,
+    pauseThresholdBps: 5_000,
+    gracePeriod: 60,
+    services: [f.sid],
+    endpoints: [],
+  });
+  for (const id of f.ids) await oracle.setStatus(id, Status.DOWN, 0);
+  rows.push(["trip: 1 service, 2 endpoints, market hook reverts", await gasOf(guard.trip(3))]);
+  for (const id of f.ids) await oracle.setStatus(id, Status.HEALTHY, 10_000);
+  await ethers.provider.send("evm_increaseTime", [60]);
+  rows.push(["resume: 1 service, 2 endpoints, market hook reverts", await gasOf(guard.resume(3))]);
+
   for (const [name, gas] of rows) console.log(`${gas.toString().padStart(8)}  ${name}`);
 }
 
