@@ -19,7 +19,8 @@ import {IMarketGuard} from "./interfaces/IMarketGuard.sol";
  * gas through a low-level call: a market that reverts, burns its gas, returns a huge revert reason or
  * re-enters never blocks the guard or other markets (THREATS #17, #18). The call only happens with enough
  * gas left that the market really receives its full budget, so a caller cannot use the 63/64 rule to make
- * the guard record a pause the market never received.
+ * the guard record a pause the market never received. A failed call leaves the decision pending
+ * ({deliveryStatus}) until anyone delivers it with {retryDelivery} or a later decision supersedes it.
  */
 contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc IMarketGuard
@@ -143,11 +144,20 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
         if (check != GuardCheck.DUE) revert MarketGuardResumeNotDue(marketId, check, notBefore);
         delete _states[marketId];
         emit MarketResumed(marketId, msg.sender);
-        (bool ok, bytes memory reason) = _callMarket(
-            _configs[marketId].market,
-            IGuardedMarket.guardUnpause.selector
-        );
-        if (!ok) emit MarketUnpauseCallFailed(marketId, reason);
+        _deliver(marketId, Delivery.PENDING_UNPAUSE);
+    }
+
+    /// @inheritdoc IMarketGuard
+    function retryDelivery(uint256 marketId) external nonReentrant {
+        _requireMarket(marketId);
+        MarketState storage state = _states[marketId];
+        Delivery pending = state.delivery;
+        if (pending == Delivery.NONE) revert MarketGuardNothingToDeliver(marketId);
+        // Same order as trip and resume: record the decision as delivered, call, mark it pending again on failure.
+        state.delivery = Delivery.NONE;
+        if (!_deliver(marketId, pending)) return;
+        if (pending == Delivery.PENDING_PAUSE) emit MarketPauseDelivered(marketId, msg.sender);
+        else emit MarketUnpauseDelivered(marketId, msg.sender);
     }
 
     /**
@@ -183,6 +193,11 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
     /// @inheritdoc IMarketGuard
     function resumeStatus(uint256 marketId) external view returns (GuardCheck check, uint64 notBefore) {
         return _resumeStatus(marketId);
+    }
+
+    /// @inheritdoc IMarketGuard
+    function deliveryStatus(uint256 marketId) external view returns (Delivery) {
+        return _states[marketId].delivery;
     }
 
     /// @inheritdoc IMarketGuard
@@ -357,15 +372,35 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
     // Internals: effects and the market call
     // ------------------------------------------------------------------------------------------------
 
-    /// @dev Record the pause (checks-effects-interactions), emit, then tell the market.
+    /// @dev Record the pause (checks-effects-interactions), emit, then tell the market. Supersedes any pending
+    /// delivery: an unpause the market never received no longer matters once it must pause.
     function _pause(uint256 marketId, bytes32 cause) private {
-        _states[marketId] = MarketState({paused: true, pausedAt: uint64(block.timestamp), cause: cause});
+        _states[marketId] = MarketState({
+            paused: true,
+            pausedAt: uint64(block.timestamp),
+            delivery: Delivery.NONE,
+            cause: cause
+        });
         emit MarketPaused(marketId, cause, msg.sender);
-        (bool ok, bytes memory reason) = _callMarket(
+        _deliver(marketId, Delivery.PENDING_PAUSE);
+    }
+
+    /**
+     * @dev Tell the market the guard's current decision (`guardPause` for PENDING_PAUSE, `guardUnpause` for
+     * PENDING_UNPAUSE), which the caller has recorded as delivered. On failure, record it as `pending` and
+     * emit the call failure. Reverts {MarketGuardInsufficientGas} as {_callMarket}.
+     */
+    function _deliver(uint256 marketId, Delivery pending) private returns (bool ok) {
+        bool pause = pending == Delivery.PENDING_PAUSE;
+        bytes memory reason;
+        (ok, reason) = _callMarket(
             _configs[marketId].market,
-            IGuardedMarket.guardPause.selector
+            pause ? IGuardedMarket.guardPause.selector : IGuardedMarket.guardUnpause.selector
         );
-        if (!ok) emit MarketPauseCallFailed(marketId, reason);
+        if (ok) return true;
+        _states[marketId].delivery = pending;
+        if (pause) emit MarketPauseCallFailed(marketId, reason);
+        else emit MarketUnpauseCallFailed(marketId, reason);
     }
 
     /**

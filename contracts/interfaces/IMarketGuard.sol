@@ -28,6 +28,18 @@ interface IMarketGuard {
     }
 
     /**
+     * @notice Whether the market still has to receive the guard's last decision. The guard records a pause or
+     * resume before it calls the market; when that call fails (the hook reverts, or needs more than
+     * {marketCallGas}), the decision stands in the guard and is owed to the market until {retryDelivery}
+     * delivers it, or a later {trip} / {resume} / {guardianPause} supersedes it.
+     */
+    enum Delivery {
+        NONE, // the market received the guard's last decision (or there was none)
+        PENDING_PAUSE, // the guard holds the market paused; its `guardPause` call failed
+        PENDING_UNPAUSE // the guard holds the market open; its `guardUnpause` call failed
+    }
+
+    /**
      * @notice Market settings.
      * @param market The contract to pause (implements {IGuardedMarket}).
      * @param guardian May pause at any time (zero: none).
@@ -50,6 +62,7 @@ interface IMarketGuard {
     struct MarketState {
         bool paused;
         uint64 pausedAt;
+        Delivery delivery; // whether the market still has to receive the guard's last decision
         bytes32 cause; // the dependency (service or endpoint id) that tripped it; zero for a guardian pause
     }
 
@@ -62,6 +75,10 @@ interface IMarketGuard {
     event MarketPauseCallFailed(uint256 indexed marketId, bytes reason);
     /// @notice The guard recorded the resume but the market's {IGuardedMarket.guardUnpause} call failed.
     event MarketUnpauseCallFailed(uint256 indexed marketId, bytes reason);
+    /// @notice {retryDelivery} delivered a pause whose {IGuardedMarket.guardPause} call had failed.
+    event MarketPauseDelivered(uint256 indexed marketId, address indexed caller);
+    /// @notice {retryDelivery} delivered a resume whose {IGuardedMarket.guardUnpause} call had failed.
+    event MarketUnpauseDelivered(uint256 indexed marketId, address indexed caller);
 
     /// @notice No market with this id (ids run from 1 to {marketCount}).
     error MarketGuardUnknownMarket(uint256 marketId);
@@ -85,6 +102,8 @@ interface IMarketGuard {
     /// @notice Not enough gas left to give the market call its full budget (the 63/64 rule cannot be used to
     /// make the guard record a pause the market never received).
     error MarketGuardInsufficientGas(uint256 gasLeft, uint256 required);
+    /// @notice {retryDelivery} was called for a market that has received the guard's last decision.
+    error MarketGuardNothingToDeliver(uint256 marketId);
 
     /// @notice Register a market. Owner only (a timelock in production).
     /// Reverts {MarketGuardInvalidConfig}, {MarketGuardTooManyDependencies}, {MarketGuardTooManyMarkets}.
@@ -98,19 +117,39 @@ interface IMarketGuard {
     /**
      * @notice Pause the market when a dependency is due (see {tripStatus}). Anyone may call.
      * Reverts {MarketGuardTripNotDue} otherwise. The pause is recorded before the market is called; a market
-     * whose `guardPause` reverts emits {MarketPauseCallFailed} and does not revert the trip.
+     * whose `guardPause` reverts emits {MarketPauseCallFailed}, does not revert the trip and leaves the
+     * pause PENDING_PAUSE for {retryDelivery}.
      */
     function trip(uint256 marketId) external;
 
     /// @notice Pause at once, whatever the health. The market's guardian only ({MarketGuardNotGuardian});
-    /// a no-op when already paused. Exits stay open. {resume} still waits for the grace period after it.
+    /// a no-op when already paused (a pause the market did not receive is delivered by {retryDelivery}).
+    /// Exits stay open. {resume} still waits for the grace period after it.
     function guardianPause(uint256 marketId) external;
 
     /**
      * @notice Resume the market once every dependency has been HEALTHY for the grace period (see
-     * {resumeStatus}). Anyone may call. Reverts {MarketGuardResumeNotDue} otherwise.
+     * {resumeStatus}). Anyone may call. Reverts {MarketGuardResumeNotDue} otherwise. The resume is recorded
+     * before the market is called; a market whose `guardUnpause` reverts emits {MarketUnpauseCallFailed},
+     * does not revert the resume and leaves it PENDING_UNPAUSE for {retryDelivery}.
      */
     function resume(uint256 marketId) external;
+
+    /**
+     * @notice Deliver to the market the guard's last decision whose market call failed (see {deliveryStatus}):
+     * call `guardPause` again when PENDING_PAUSE, `guardUnpause` when PENDING_UNPAUSE, with {marketCallGas}
+     * gas. Anyone may call; nothing about health is re-checked, because the guard's state does not change,
+     * only the market catches up with it (the pause's `pausedAt` and `cause`, hence the resume grace period,
+     * stay as they were).
+     * On success the delivery is NONE and it emits {MarketPauseDelivered} / {MarketUnpauseDelivered}. On
+     * failure it emits {MarketPauseCallFailed} / {MarketUnpauseCallFailed} (reason capped at 256 bytes),
+     * stays pending and does not revert, so it can be retried.
+     * Reverts {MarketGuardUnknownMarket}; {MarketGuardNothingToDeliver} when the delivery is NONE;
+     * {MarketGuardInsufficientGas} as {trip}; `ReentrancyGuardReentrantCall` from a market hook.
+     * @dev A separate entry point rather than letting {trip} / {resume} re-deliver: those re-check health and
+     * restart the pause clock, while a retry must neither depend on health nor move the grace period.
+     */
+    function retryDelivery(uint256 marketId) external;
 
     /**
      * @notice Whether {trip} would succeed now. Never reverts.
@@ -139,13 +178,19 @@ interface IMarketGuard {
      */
     function resumeStatus(uint256 marketId) external view returns (GuardCheck check, uint64 notBefore);
 
+    /**
+     * @notice Whether the market still has to receive the guard's last decision: PENDING_PAUSE or
+     * PENDING_UNPAUSE means {retryDelivery} is due. Never reverts (NONE for an unknown market).
+     */
+    function deliveryStatus(uint256 marketId) external view returns (Delivery);
+
     /// @notice Whether the guard holds the market paused (false for an unknown market).
     function isPaused(uint256 marketId) external view returns (bool);
 
     /// @notice A market's settings. Reverts {MarketGuardUnknownMarket}.
     function marketConfig(uint256 marketId) external view returns (MarketConfig memory);
 
-    /// @notice A market's pause state. Reverts {MarketGuardUnknownMarket}.
+    /// @notice A market's pause state and pending delivery. Reverts {MarketGuardUnknownMarket}.
     function marketState(uint256 marketId) external view returns (MarketState memory);
 
     /// @notice Number of registered markets (ids run from 1 to this).
@@ -160,8 +205,8 @@ interface IMarketGuard {
     /// @notice The HealthOracle the guard reads and which alone may notify it (immutable).
     function oracle() external view returns (IHealthOracle);
 
-    /// @notice Gas given to each {IGuardedMarket} call (immutable). {trip}, {resume} and {guardianPause}
-    /// revert {MarketGuardInsufficientGas} unless `gasleft() >= marketCallGas * 64 / 63 + margin` at the call.
+    /// @notice Gas given to each {IGuardedMarket} call (immutable). {trip}, {resume}, {guardianPause} and
+    /// {retryDelivery} revert {MarketGuardInsufficientGas} unless `gasleft() >= marketCallGas * 64 / 63 + margin` at the call.
     function marketCallGas() external view returns (uint256);
 
     /// @notice Maximum services plus endpoints per market.

@@ -14,7 +14,8 @@ contract MockMarketReentrant is IGuardedMarket {
         TRIP,
         RESUME,
         GUARDIAN_PAUSE,
-        MIGRATE
+        MIGRATE,
+        RETRY_DELIVERY
     }
 
     IMarketGuard public immutable guard;
@@ -52,5 +53,6 @@ contract MockMarketReentrant is IGuardedMarket {
         else if (mode == Mode.RESUME) guard.resume(targetMarket);
         else if (mode == Mode.GUARDIAN_PAUSE) guard.guardianPause(targetMarket);
         else if (mode == Mode.MIGRATE) registry.migrate(targetService);
+        else if (mode == Mode.RETRY_DELIVERY) guard.retryDelivery(targetMarket);
     }
 }

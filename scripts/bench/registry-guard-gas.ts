@@ -93,6 +93,48 @@ async function main() {
   await ethers.provider.send("evm_increaseTime", [60]);
   rows.push(["resume: 1 service, 2 endpoints, well-behaved market", await gasOf(guard.resume(1))]);
 
+  // Trip and resume when the market's hook reverts: the guard records the failure and carries on.
+  const refusing = await ethers.deployContract("MockMarketReverting");
+  const f = await service("refusing", 2, (i) => i);
+  for (const id of f.ids) await oracle.setStatus(id, Status.HEALTHY, 10_000);
+  await guard.registerMarket({
+    market: await refusing.getAddress(),
+    guardian: owner.address,
+    pauseThresholdBps: 5_000,
+    gracePeriod: 60,
+    services: [f.sid],
+    endpoints: [],
+  });
+  for (const id of f.ids) await oracle.setStatus(id, Status.DOWN, 0);
+  rows.push(["trip: 1 service, 2 endpoints, market hook reverts", await gasOf(guard.trip(3))]);
+  for (const id of f.ids) await oracle.setStatus(id, Status.HEALTHY, 10_000);
+  await ethers.provider.send("evm_increaseTime", [60]);
+  rows.push(["resume: 1 service, 2 endpoints, market hook reverts", await gasOf(guard.resume(3))]);
+
+  // retryDelivery: a market that refused its pause, then its unpause, and accepts each when retried.
+  const flaky = await ethers.deployContract("MockMarketFlaky");
+  const g = await service("flaky", 2, (i) => i);
+  for (const id of g.ids) await oracle.setStatus(id, Status.HEALTHY, 10_000);
+  await guard.registerMarket({
+    market: await flaky.getAddress(),
+    guardian: owner.address,
+    pauseThresholdBps: 5_000,
+    gracePeriod: 60,
+    services: [g.sid],
+    endpoints: [],
+  });
+  for (const id of g.ids) await oracle.setStatus(id, Status.DOWN, 0);
+  await guard.trip(4);
+  rows.push(["retryDelivery: pause, market still refuses", await gasOf(guard.retryDelivery(4))]);
+  await flaky.setRefusing(false);
+  rows.push(["retryDelivery: pause delivered", await gasOf(guard.retryDelivery(4))]);
+  await flaky.setRefusing(true);
+  for (const id of g.ids) await oracle.setStatus(id, Status.HEALTHY, 10_000);
+  await ethers.provider.send("evm_increaseTime", [60]);
+  await guard.resume(4);
+  await flaky.setRefusing(false);
+  rows.push(["retryDelivery: unpause delivered", await gasOf(guard.retryDelivery(4))]);
+
   for (const [name, gas] of rows) console.log(`${gas.toString().padStart(8)}  ${name}`);
 }
 

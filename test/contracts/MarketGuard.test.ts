@@ -1,10 +1,10 @@
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { anyUint } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
+import { anyUint, anyValue } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
 import { expect } from "chai";
 import { ZeroAddress, ZeroHash } from "ethers";
 import { ethers } from "hardhat";
 import type { MockHealthOracle, MockMarketReentrant } from "../../typechain-types";
-import { Check, Guard, Kind, Status, endpointIdOf, serviceIdOf } from "./helpers";
+import { Check, Delivery, Guard, Kind, Status, endpointIdOf, serviceIdOf } from "./helpers";
 
 const MARKET_CALL_GAS = 100_000n;
 const REQUIRED_GAS = (MARKET_CALL_GAS * 64n) / 63n + 5_000n;
@@ -79,6 +79,42 @@ describe("MarketGuard", function () {
     await f.guard.trip(1);
     const pausedAt = BigInt(await time.latest());
     return { ...f, pausedAt };
+  }
+
+  /**
+   * Market 2, a MockMarketFlaky on the rpc service, tripped while its `guardPause` reverts: the guard holds
+   * it paused, the market is still open, the pause is PENDING_PAUSE.
+   */
+  async function pendingPauseFixture() {
+    const f = await deployFixture();
+    const flaky = await ethers.deployContract("MockMarketFlaky");
+    await f.guard.registerMarket(configFor(await flaky.getAddress(), [f.rpc]));
+    await setDown(f, [f.rpcA, f.rpcB]);
+    await f.guard.trip(2);
+    const pausedAt = BigInt(await time.latest());
+    const pauseRefused = flaky.interface.encodeErrorResult("MockMarketFlakyRefused", [true]);
+    const unpauseRefused = flaky.interface.encodeErrorResult("MockMarketFlakyRefused", [false]);
+    return { ...f, flaky, pausedAt, pauseRefused, unpauseRefused };
+  }
+
+  /**
+   * Market 2, a MockMarketFlaky on the rpc service, tripped (delivered), then resumed while its
+   * `guardUnpause` reverts: the guard holds it open, the market is still paused, PENDING_UNPAUSE.
+   */
+  async function pendingUnpauseFixture() {
+    const f = await deployFixture();
+    const flaky = await ethers.deployContract("MockMarketFlaky");
+    await f.guard.registerMarket(configFor(await flaky.getAddress(), [f.rpc]));
+    await setDown(f, [f.rpcA, f.rpcB]);
+    await flaky.setRefusing(false);
+    await f.guard.trip(2);
+    await flaky.setRefusing(true);
+    await f.oracle.setStatus(f.rpcA, Status.HEALTHY, 10_000);
+    await time.increase(GRACE);
+    await f.guard.resume(2);
+    const pauseRefused = flaky.interface.encodeErrorResult("MockMarketFlakyRefused", [true]);
+    const unpauseRefused = flaky.interface.encodeErrorResult("MockMarketFlakyRefused", [false]);
+    return { ...f, flaky, pauseRefused, unpauseRefused };
   }
 
   async function setDown(f: { oracle: MockHealthOracle }, ids: string[]) {
@@ -259,6 +295,10 @@ describe("MarketGuard", function () {
         expect(await guard.tripStatus(id)).to.deep.equal([BigInt(Guard.UNKNOWN_MARKET), ZeroHash]);
         expect(await guard.resumeStatus(id)).to.deep.equal([BigInt(Guard.UNKNOWN_MARKET), 0n]);
         expect(await guard.isPaused(id)).to.equal(false);
+        expect(await guard.deliveryStatus(id)).to.equal(BigInt(Delivery.NONE));
+        await expect(guard.retryDelivery(id))
+          .to.be.revertedWithCustomError(guard, "MarketGuardUnknownMarket")
+          .withArgs(id);
         await expect(guard.trip(id))
           .to.be.revertedWithCustomError(guard, "MarketGuardTripNotDue")
           .withArgs(id, Guard.UNKNOWN_MARKET);
@@ -355,6 +395,7 @@ describe("MarketGuard", function () {
       const state = await guard.marketState(1);
       expect(state.paused).to.equal(true);
       expect(state.pausedAt).to.equal(BigInt(await time.latest()));
+      expect(state.delivery).to.equal(BigInt(Delivery.NONE));
       expect(state.cause).to.equal(rpc);
       expect(await guard.isPaused(1)).to.equal(true);
     });
@@ -449,7 +490,12 @@ describe("MarketGuard", function () {
       expect(await market.paused()).to.equal(false);
       expect(await guard.isPaused(1)).to.equal(false);
       const state = await guard.marketState(1);
-      expect([state.paused, state.pausedAt, state.cause]).to.deep.equal([false, 0n, ZeroHash]);
+      expect([state.paused, state.pausedAt, state.delivery, state.cause]).to.deep.equal([
+        false,
+        0n,
+        BigInt(Delivery.NONE),
+        ZeroHash,
+      ]);
       expect((await guard.tripStatus(1))[0]).to.equal(BigInt(Guard.DEPENDENCIES_USABLE));
     });
 
@@ -558,6 +604,7 @@ describe("MarketGuard", function () {
       [1, "trip"],
       [2, "resume"],
       [3, "guardianPause"],
+      [5, "retryDelivery"],
     ] as const) {
       it(`blocks a market re-entering ${name} from its hook`, async function () {
         const f = await deployFixture();
@@ -613,6 +660,272 @@ describe("MarketGuard", function () {
       for (let id = 1; id <= 6; id++) expect(await f.guard.isPaused(id)).to.equal(true);
       expect(await f.market.paused()).to.equal(true);
       expect(await good2.paused()).to.equal(true);
+      // The good ones received their pause; the bad ones owe it to {retryDelivery}.
+      const delivery = [];
+      for (let id = 1; id <= 6; id++) delivery.push(Number(await f.guard.deliveryStatus(id)));
+      const { NONE, PENDING_PAUSE } = Delivery;
+      expect(delivery).to.deep.equal([
+        NONE,
+        PENDING_PAUSE,
+        PENDING_PAUSE,
+        PENDING_PAUSE,
+        PENDING_PAUSE,
+        NONE,
+      ]);
+    });
+  });
+
+  describe("delivery retry", function () {
+    it("leaves nothing to deliver after a trip and a resume the market received", async function () {
+      const { guard, oracle, market, rpcA } = await loadFixture(trippedFixture);
+      expect(await market.paused()).to.equal(true);
+      expect(await guard.deliveryStatus(1)).to.equal(BigInt(Delivery.NONE));
+      expect((await guard.marketState(1)).delivery).to.equal(BigInt(Delivery.NONE));
+      await expect(guard.retryDelivery(1))
+        .to.be.revertedWithCustomError(guard, "MarketGuardNothingToDeliver")
+        .withArgs(1);
+
+      await oracle.setStatus(rpcA, Status.HEALTHY, 10_000);
+      await time.increase(GRACE);
+      await guard.resume(1);
+      expect(await market.paused()).to.equal(false);
+      expect(await guard.deliveryStatus(1)).to.equal(BigInt(Delivery.NONE));
+      await expect(guard.retryDelivery(1))
+        .to.be.revertedWithCustomError(guard, "MarketGuardNothingToDeliver")
+        .withArgs(1);
+    });
+
+    it("leaves nothing to deliver for a market never paused", async function () {
+      const { guard } = await loadFixture(deployFixture);
+      expect(await guard.deliveryStatus(1)).to.equal(BigInt(Delivery.NONE));
+      await expect(guard.retryDelivery(1))
+        .to.be.revertedWithCustomError(guard, "MarketGuardNothingToDeliver")
+        .withArgs(1);
+    });
+
+    describe("when guardPause failed", function () {
+      it("holds the market paused with the pause PENDING_PAUSE, while trip reports ALREADY_PAUSED", async function () {
+        const { guard, flaky, rpc, pausedAt } = await loadFixture(pendingPauseFixture);
+        expect(await flaky.paused()).to.equal(false);
+        expect(await guard.isPaused(2)).to.equal(true);
+        expect(await guard.deliveryStatus(2)).to.equal(BigInt(Delivery.PENDING_PAUSE));
+        const state = await guard.marketState(2);
+        expect([state.paused, state.pausedAt, state.delivery, state.cause]).to.deep.equal([
+          true,
+          pausedAt,
+          BigInt(Delivery.PENDING_PAUSE),
+          rpc,
+        ]);
+        expect(await guard.tripStatus(2)).to.deep.equal([BigInt(Guard.ALREADY_PAUSED), ZeroHash]);
+      });
+
+      it("emits the call failure and stays pending while the market still refuses", async function () {
+        const { guard, keeper, flaky, pauseRefused } = await loadFixture(pendingPauseFixture);
+        await expect(guard.connect(keeper).retryDelivery(2))
+          .to.emit(guard, "MarketPauseCallFailed")
+          .withArgs(2, pauseRefused)
+          .and.not.to.emit(guard, "MarketPauseDelivered");
+        expect(await guard.deliveryStatus(2)).to.equal(BigInt(Delivery.PENDING_PAUSE));
+        expect(await flaky.paused()).to.equal(false);
+      });
+
+      it("delivers the pause once the market accepts it, exactly once, keeping pausedAt and cause", async function () {
+        const { guard, keeper, flaky, rpc, pausedAt } = await loadFixture(pendingPauseFixture);
+        await flaky.setRefusing(false);
+        await expect(guard.connect(keeper).retryDelivery(2))
+          .to.emit(guard, "MarketPauseDelivered")
+          .withArgs(2, keeper.address)
+          .and.not.to.emit(guard, "MarketPauseCallFailed");
+        expect(await flaky.paused()).to.equal(true);
+        expect(await flaky.pauseCalls()).to.equal(1n);
+        const state = await guard.marketState(2);
+        expect([state.paused, state.pausedAt, state.delivery, state.cause]).to.deep.equal([
+          true,
+          pausedAt,
+          BigInt(Delivery.NONE),
+          rpc,
+        ]);
+        await expect(guard.retryDelivery(2))
+          .to.be.revertedWithCustomError(guard, "MarketGuardNothingToDeliver")
+          .withArgs(2);
+      });
+
+      it("delivers whatever the health now, without moving the resume grace period", async function () {
+        const { guard, oracle, flaky, rpcA } = await loadFixture(pendingPauseFixture);
+        await oracle.setStatus(rpcA, Status.HEALTHY, 10_000);
+        const notBefore = BigInt(await time.latest()) + BigInt(GRACE);
+        expect(await guard.resumeStatus(2)).to.deep.equal([BigInt(Guard.GRACE_PERIOD), notBefore]);
+        await flaky.setRefusing(false);
+        await time.increase(GRACE / 2);
+        await expect(guard.retryDelivery(2)).to.emit(guard, "MarketPauseDelivered");
+        expect(await guard.resumeStatus(2)).to.deep.equal([BigInt(Guard.GRACE_PERIOD), notBefore]);
+      });
+
+      it("delivers a pause that needed more than marketCallGas once the market needs less", async function () {
+        const f = await loadFixture(deployFixture);
+        const heavy = await ethers.deployContract("MockMarket");
+        // ~80k of work plus two fresh storage writes (~44k): more than the 100k budget, so it runs out of gas.
+        await heavy.setPauseWork(80_000);
+        await f.guard.registerMarket(configFor(await heavy.getAddress(), [f.rpc]));
+        await setDown(f, [f.rpcA, f.rpcB]);
+        await expect(f.guard.trip(2)).to.emit(f.guard, "MarketPauseCallFailed").withArgs(2, "0x");
+        expect(await f.guard.deliveryStatus(2)).to.equal(BigInt(Delivery.PENDING_PAUSE));
+        await heavy.setPauseWork(0);
+        await expect(f.guard.retryDelivery(2))
+          .to.emit(f.guard, "MarketPauseDelivered")
+          .withArgs(2, f.owner.address);
+        expect(await heavy.paused()).to.equal(true);
+      });
+
+      it("leaves the pending pause to retryDelivery when the guardian pauses again (a no-op)", async function () {
+        const f = await loadFixture(pendingPauseFixture);
+        await f.guard.setMarketConfig(2, {
+          ...configFor(await f.flaky.getAddress(), [f.rpc]),
+          guardian: f.guardian,
+        });
+        await f.flaky.setRefusing(false);
+        await expect(f.guard.connect(f.guardian).guardianPause(2)).not.to.emit(f.guard, "MarketPaused");
+        expect(await f.guard.deliveryStatus(2)).to.equal(BigInt(Delivery.PENDING_PAUSE));
+        await expect(f.guard.connect(f.guardian).retryDelivery(2))
+          .to.emit(f.guard, "MarketPauseDelivered")
+          .withArgs(2, f.guardian.address);
+      });
+
+      it("is superseded by a resume the market receives", async function () {
+        const { guard, oracle, flaky, rpcA } = await loadFixture(pendingPauseFixture);
+        await oracle.setStatus(rpcA, Status.HEALTHY, 10_000);
+        await time.increase(GRACE);
+        await flaky.setRefusing(false);
+        await expect(guard.resume(2)).not.to.emit(guard, "MarketUnpauseCallFailed");
+        expect(await guard.deliveryStatus(2)).to.equal(BigInt(Delivery.NONE));
+        expect(await flaky.paused()).to.equal(false);
+        await expect(guard.retryDelivery(2))
+          .to.be.revertedWithCustomError(guard, "MarketGuardNothingToDeliver")
+          .withArgs(2);
+      });
+    });
+
+    describe("when guardUnpause failed", function () {
+      it("holds the market open with the resume PENDING_UNPAUSE, while resume reports NOT_PAUSED", async function () {
+        const { guard, flaky } = await loadFixture(pendingUnpauseFixture);
+        expect(await flaky.paused()).to.equal(true);
+        expect(await guard.isPaused(2)).to.equal(false);
+        expect(await guard.deliveryStatus(2)).to.equal(BigInt(Delivery.PENDING_UNPAUSE));
+        const state = await guard.marketState(2);
+        expect([state.paused, state.pausedAt, state.delivery, state.cause]).to.deep.equal([
+          false,
+          0n,
+          BigInt(Delivery.PENDING_UNPAUSE),
+          ZeroHash,
+        ]);
+        expect(await guard.resumeStatus(2)).to.deep.equal([BigInt(Guard.NOT_PAUSED), 0n]);
+        expect((await guard.tripStatus(2))[0]).to.equal(BigInt(Guard.DEPENDENCIES_USABLE));
+      });
+
+      it("records the failed resume with the exact events", async function () {
+        const f = await loadFixture(deployFixture);
+        const flaky = await ethers.deployContract("MockMarketFlaky");
+        await f.guard.registerMarket(configFor(await flaky.getAddress(), [f.rpc]));
+        await setDown(f, [f.rpcA, f.rpcB]);
+        await flaky.setRefusing(false);
+        await f.guard.trip(2);
+        await flaky.setRefusing(true);
+        await f.oracle.setStatus(f.rpcA, Status.HEALTHY, 10_000);
+        await time.increase(GRACE);
+        await expect(f.guard.connect(f.keeper).resume(2))
+          .to.emit(f.guard, "MarketResumed")
+          .withArgs(2, f.keeper.address)
+          .and.to.emit(f.guard, "MarketUnpauseCallFailed")
+          .withArgs(2, flaky.interface.encodeErrorResult("MockMarketFlakyRefused", [false]));
+      });
+
+      it("emits the call failure and stays pending while the market still refuses", async function () {
+        const { guard, flaky, unpauseRefused } = await loadFixture(pendingUnpauseFixture);
+        await expect(guard.retryDelivery(2))
+          .to.emit(guard, "MarketUnpauseCallFailed")
+          .withArgs(2, unpauseRefused)
+          .and.not.to.emit(guard, "MarketUnpauseDelivered");
+        expect(await guard.deliveryStatus(2)).to.equal(BigInt(Delivery.PENDING_UNPAUSE));
+        expect(await flaky.paused()).to.equal(true);
+      });
+
+      it("delivers the unpause once the market accepts it, exactly once", async function () {
+        const { guard, keeper, flaky } = await loadFixture(pendingUnpauseFixture);
+        await flaky.setRefusing(false);
+        await expect(guard.connect(keeper).retryDelivery(2))
+          .to.emit(guard, "MarketUnpauseDelivered")
+          .withArgs(2, keeper.address)
+          .and.not.to.emit(guard, "MarketUnpauseCallFailed");
+        expect(await flaky.paused()).to.equal(false);
+        expect(await flaky.unpauseCalls()).to.equal(1n);
+        const state = await guard.marketState(2);
+        expect([state.paused, state.pausedAt, state.delivery, state.cause]).to.deep.equal([
+          false,
+          0n,
+          BigInt(Delivery.NONE),
+          ZeroHash,
+        ]);
+        await expect(guard.retryDelivery(2))
+          .to.be.revertedWithCustomError(guard, "MarketGuardNothingToDeliver")
+          .withArgs(2);
+      });
+
+      it("is superseded by a trip, which becomes PENDING_PAUSE if the market refuses again", async function () {
+        const { guard, oracle, flaky, rpc, rpcA, pauseRefused } = await loadFixture(pendingUnpauseFixture);
+        await oracle.setStatus(rpcA, Status.DOWN, 0);
+        await expect(guard.trip(2))
+          .to.emit(guard, "MarketPaused")
+          .withArgs(2, rpc, anyValue)
+          .and.to.emit(guard, "MarketPauseCallFailed")
+          .withArgs(2, pauseRefused);
+        expect(await guard.deliveryStatus(2)).to.equal(BigInt(Delivery.PENDING_PAUSE));
+        await flaky.setRefusing(false);
+        await expect(guard.retryDelivery(2)).to.emit(guard, "MarketPauseDelivered");
+        expect(await flaky.paused()).to.equal(true);
+        expect(await flaky.unpauseCalls()).to.equal(0n);
+      });
+
+      it("is superseded by a trip the market receives", async function () {
+        const { guard, oracle, flaky, rpcA } = await loadFixture(pendingUnpauseFixture);
+        await oracle.setStatus(rpcA, Status.DOWN, 0);
+        await flaky.setRefusing(false);
+        await expect(guard.trip(2)).not.to.emit(guard, "MarketPauseCallFailed");
+        expect(await guard.deliveryStatus(2)).to.equal(BigInt(Delivery.NONE));
+        expect(await flaky.paused()).to.equal(true);
+      });
+    });
+
+    it("blocks a market hook re-entering the guard from retryDelivery, and stays pending", async function () {
+      const f = await loadFixture(deployFixture);
+      const bad = await ethers.deployContract("MockMarketReentrant", [
+        await f.guard.getAddress(),
+        await f.registry.getAddress(),
+      ]);
+      await f.guard.registerMarket(configFor(await bad.getAddress(), [f.rpc]));
+      await setDown(f, [f.rpcA, f.rpcB]);
+      const reentrancy = f.guard.interface.encodeErrorResult("ReentrancyGuardReentrantCall", []);
+      const TRIP = 1;
+      const RETRY_DELIVERY = 5;
+      await bad.configure(RETRY_DELIVERY, 2, ZeroHash);
+      await expect(f.guard.trip(2)).to.emit(f.guard, "MarketPauseCallFailed").withArgs(2, reentrancy);
+      // The retry's own hook may neither retry again nor trip another market.
+      for (const [mode, target] of [
+        [RETRY_DELIVERY, 2],
+        [TRIP, 1],
+      ]) {
+        await bad.configure(mode, target, ZeroHash);
+        await expect(f.guard.retryDelivery(2))
+          .to.emit(f.guard, "MarketPauseCallFailed")
+          .withArgs(2, reentrancy);
+        expect(await f.guard.deliveryStatus(2)).to.equal(BigInt(Delivery.PENDING_PAUSE));
+        expect(await f.guard.isPaused(1)).to.equal(false);
+        expect(await bad.calls()).to.equal(0n);
+      }
+      await bad.configure(0, 0, ZeroHash);
+      await expect(f.guard.retryDelivery(2))
+        .to.emit(f.guard, "MarketPauseDelivered")
+        .withArgs(2, f.owner.address);
+      expect(await bad.calls()).to.equal(1n);
     });
   });
 
@@ -658,6 +971,26 @@ describe("MarketGuard", function () {
         expect(await market.paused(), `gasLimit ${gasLimit}`).to.equal(ok);
       }
       expect(successes).to.be.gt(0);
+    });
+
+    it("applies to retryDelivery of a pause: reverts and leaves it pending", async function () {
+      const { guard, flaky } = await loadFixture(pendingPauseFixture);
+      await flaky.setRefusing(false);
+      await expect(guard.retryDelivery(2, { gasLimit: 120_000 }))
+        .to.be.revertedWithCustomError(guard, "MarketGuardInsufficientGas")
+        .withArgs(anyUint, REQUIRED_GAS);
+      expect(await guard.deliveryStatus(2)).to.equal(BigInt(Delivery.PENDING_PAUSE));
+      expect(await flaky.paused()).to.equal(false);
+    });
+
+    it("applies to retryDelivery of an unpause: reverts and leaves it pending", async function () {
+      const { guard, flaky } = await loadFixture(pendingUnpauseFixture);
+      await flaky.setRefusing(false);
+      await expect(guard.retryDelivery(2, { gasLimit: 120_000 }))
+        .to.be.revertedWithCustomError(guard, "MarketGuardInsufficientGas")
+        .withArgs(anyUint, REQUIRED_GAS);
+      expect(await guard.deliveryStatus(2)).to.equal(BigInt(Delivery.PENDING_UNPAUSE));
+      expect(await flaky.paused()).to.equal(true);
     });
 
     it("applies to resume as well", async function () {

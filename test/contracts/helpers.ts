@@ -27,6 +27,9 @@ export const Guard = {
   UNKNOWN_MARKET: 6,
 } as const;
 
+/** IMarketGuard.Delivery */
+export const Delivery = { NONE: 0, PENDING_PAUSE: 1, PENDING_UNPAUSE: 2 } as const;
+
 const coder = AbiCoder.defaultAbiCoder();
 
 /** `keccak256(abi.encode(owner, name))`, as EndpointRegistry.registerService. */
