@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {EndpointRegistry} from "../../contracts/EndpointRegistry.sol";
+import {HealthOracle} from "../../contracts/HealthOracle.sol";
+import {MarketGuard} from "../../contracts/MarketGuard.sol";
+import {IEndpointRegistry} from "../../contracts/interfaces/IEndpointRegistry.sol";
+import {IGuardedMarket} from "../../contracts/interfaces/IGuardedMarket.sol";
+import {IHealthOracle} from "../../contracts/interfaces/IHealthOracle.sol";
+import {IMarketGuard} from "../../contracts/interfaces/IMarketGuard.sol";
+import {MockMarket} from "../../contracts/test/MockMarket.sol";
+import {VigilTest} from "./utils/VigilTest.sol";
+
+/**
+ * @title GuardHandler
+ * @notice The adversary of {GuardInvariantsTest}: holds quorum - 1 real attestor keys and any number of
+ * outsider keys, relays whatever it likes (duplicates, any order, any value, any round, replays of honest
+ * reports), pokes the listeners directly, moves the clock, and lets anyone call `migrate`, `trip` and
+ * `resume`. Before each trigger it reads the view that says whether it is due; ghost counters record
+ * every state change the views did not announce.
+ */
+contract GuardHandler is VigilTest {
+    HealthOracle internal immutable oracle;
+    EndpointRegistry internal immutable registry;
+    MarketGuard internal immutable guard;
+    bytes32 internal immutable serviceId;
+
+    uint256[] internal minorityKeys;
+    bytes32[] internal endpointIds;
+    uint256[] internal marketIds;
+    bytes[] internal replays;
+
+    // Ghost counters: violations (must stay zero) and coverage (how often the due paths ran).
+    uint256 public migrationsNotDue;
+    uint256 public pausesNotDue;
+    uint256 public resumesNotDue;
+    uint256 public unexplainedChanges;
+    uint256 public acceptedSubmissions;
+    uint256 public migrations;
+    uint256 public pauses;
+    uint256 public resumes;
+
+    constructor(
+        HealthOracle oracle_,
+        EndpointRegistry registry_,
+        MarketGuard guard_,
+        bytes32 serviceId_,
+        uint256[] memory minorityKeys_,
+        bytes32[] memory endpointIds_,
+        uint256[] memory marketIds_
+    ) {
+        oracle = oracle_;
+        registry = registry_;
+        guard = guard_;
+        serviceId = serviceId_;
+        minorityKeys = minorityKeys_;
+        endpointIds = endpointIds_;
+        marketIds = marketIds_;
+    }
+
+    /// @notice A full-quorum report an honest relayer already submitted, `abi.encode(endpointId, round, obs)`.
+    function addReplay(bytes calldata report) external {
+        replays.push(report);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Actions
+    // ------------------------------------------------------------------------------------------------
+
+    /// @notice Relay 1..6 observations mixing the minority's real keys, outsider keys and duplicates,
+    /// sorted by signer or not, with any health, for a current round.
+    function submit(uint256 seed, uint8 endpointSel, uint16 healthBps, uint8 age) external {
+        bytes32 endpointId = endpointIds[endpointSel % endpointIds.length];
+        uint256 count = _bound(seed, 1, 6);
+        uint256[] memory signers = new uint256[](count);
+        for (uint256 i; i < count; ++i) {
+            uint256 roll = uint256(keccak256(abi.encode(seed, i)));
+            signers[i] =
+                roll % 3 == 0
+                    ? ((roll >> 8) % (SECP256K1_N - 1)) + 1 // an outsider
+                    : minorityKeys[(roll >> 8) % minorityKeys.length]; // a real key, maybe again
+        }
+        if (seed % 2 == 0) signers = _sortByAddress(signers);
+        uint64 observedAt = uint64(block.timestamp - (age % MAX_AGE));
+        Spec memory spec = _spec(oracle, endpointId, observedAt);
+        uint16[] memory healths = _same(uint16(healthBps % 10_001), count);
+        IHealthOracle.SignedObservation[] memory obs = _observations(spec, signers, healths);
+        _Snapshot memory s = _snapshot();
+        try oracle.submit(spec.configDigest, endpointId, spec.round, obs) {
+            ++acceptedSubmissions;
+        } catch {}
+        _expectUnchanged(s);
+    }
+
+    /// @notice Relay an honest full-quorum report again, alone or in a batch.
+    function replay(uint8 which, bool batch) external {
+        if (replays.length == 0) return;
+        (bytes32 endpointId, uint64 round, IHealthOracle.SignedObservation[] memory obs) = abi.decode(
+            replays[which % replays.length],
+            (bytes32, uint64, IHealthOracle.SignedObservation[])
+        );
+        bytes32 cfg = oracle.configDigest();
+        _Snapshot memory s = _snapshot();
+        if (batch) {
+            IHealthOracle.Report[] memory reports = new IHealthOracle.Report[](1);
+            reports[0] = IHealthOracle.Report(endpointId, round, obs);
+            try oracle.submitBatch(cfg, reports) {
+                ++acceptedSubmissions;
+            } catch {}
+        } else {
+            try oracle.submit(cfg, endpointId, round, obs) {
+                ++acceptedSubmissions;
+            } catch {}
+        }
+        _expectUnchanged(s);
+    }
+
+    /// @notice Call the listeners directly, pretending to be the oracle.
+    function fakeNotify(address caller, uint8 endpointSel, uint8 status) external {
+        bytes32 endpointId = endpointIds[endpointSel % endpointIds.length];
+        IHealthOracle.Status current = IHealthOracle.Status(status % 4);
+        _Snapshot memory s = _snapshot();
+        vm.prank(caller);
+        try registry.onStatusChange(endpointId, IHealthOracle.Status.HEALTHY, current) {} catch {}
+        vm.prank(caller);
+        try guard.onStatusChange(endpointId, IHealthOracle.Status.HEALTHY, current) {} catch {}
+        _expectUnchanged(s);
+    }
+
+    function migrate(address caller) external {
+        (IEndpointRegistry.MigrationCheck check, , ) = registry.migrationStatus(serviceId);
+        bool due =
+            check == IEndpointRegistry.MigrationCheck.DUE_FAILOVER ||
+                check == IEndpointRegistry.MigrationCheck.DUE_FAILBACK;
+        _Snapshot memory s = _snapshot();
+        vm.prank(caller);
+        try registry.migrate(serviceId) {
+            ++migrations;
+            if (!due) ++migrationsNotDue;
+            s.active = registry.activeEndpointId(serviceId); // the one change this call may make
+        } catch {}
+        _expectUnchanged(s);
+    }
+
+    function trip(address caller, uint8 marketSel) external {
+        uint256 marketId = marketIds[marketSel % marketIds.length];
+        (IMarketGuard.GuardCheck check, ) = guard.tripStatus(marketId);
+        _Snapshot memory s = _snapshot();
+        vm.prank(caller);
+        try guard.trip(marketId) {
+            ++pauses;
+            if (check != IMarketGuard.GuardCheck.DUE) ++pausesNotDue;
+            s.paused[marketSel % marketIds.length] = true;
+        } catch {}
+        _expectUnchanged(s);
+    }
+
+    function resume(address caller, uint8 marketSel) external {
+        uint256 marketId = marketIds[marketSel % marketIds.length];
+        (IMarketGuard.GuardCheck check, ) = guard.resumeStatus(marketId);
+        _Snapshot memory s = _snapshot();
+        vm.prank(caller);
+        try guard.resume(marketId) {
+            ++resumes;
+            if (check != IMarketGuard.GuardCheck.DUE) ++resumesNotDue;
+            s.paused[marketSel % marketIds.length] = false;
+        } catch {}
+        _expectUnchanged(s);
+    }
+
+    function warp(uint16 seconds_) external {
+        vm.warp(block.timestamp + (seconds_ % 301));
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Ghost bookkeeping
+    // ------------------------------------------------------------------------------------------------
+
+    struct _Snapshot {
+        bytes32 active;
+        bool[] paused;
+    }
+
+    function _snapshot() internal view returns (_Snapshot memory s) {
+        s.active = registry.activeEndpointId(serviceId);
+        s.paused = new bool[](marketIds.length);
+        for (uint256 i; i < marketIds.length; ++i) s.paused[i] = guard.isPaused(marketIds[i]);
+    }
+
+    /// @dev Counts every difference between `expected` and the state now.
+    function _expectUnchanged(_Snapshot memory expected) internal {
+        _Snapshot memory now_ = _snapshot();
+        if (now_.active != expected.active) ++unexplainedChanges;
+        for (uint256 i; i < marketIds.length; ++i) {
+            if (now_.paused[i] != expected.paused[i]) ++unexplainedChanges;
+        }
+    }
+
+    function _sortByAddress(uint256[] memory ks) internal pure returns (uint256[] memory) {
+        for (uint256 i = 1; i < ks.length; ++i) {
+            uint256 k = ks[i];
+            uint256 j = i;
+            while (j > 0 && vm.addr(ks[j - 1]) > vm.addr(k)) {
+                ks[j] = ks[j - 1];
+                --j;
+            }
+            ks[j] = k;
+        }
+        return ks;
+    }
+}
+
+/**
+ * @title GuardInvariantsTest
+ * @notice Invariant proofs for THREATS #8 (collusion of up to quorum - 1 attestors plus outsider keys) and
+ * #15 (griefing through the permissionless triggers), on the real HealthOracle (3 of 4), EndpointRegistry
+ * and MarketGuard wired as in production (both listeners registered). Three endpoints of one service
+ * were made HEALTHY by an honest quorum in `setUp`, staggered so that, as the handler moves the clock, a
+ * failover becomes due, then a trip; the adversary's calls must never do more than the views announce,
+ * and no submission of the minority ever changes an endpoint's health.
+ */
+contract GuardInvariantsTest is VigilTest {
+    uint8 internal constant QUORUM = 3;
+
+    HealthOracle internal oracle;
+    EndpointRegistry internal registry;
+    MarketGuard internal guard;
+    GuardHandler internal handler;
+    MockMarket[] internal markets;
+    bytes32[] internal endpointIds;
+    IHealthOracle.EndpointHealth[] internal initial;
+
+    function setUp() public {
+        vm.warp(T0);
+        uint256[] memory keys = _sortedKeys("attestor", 4);
+        oracle = _deployOracle(keys, QUORUM, 2, 2);
+        registry = new EndpointRegistry(oracle);
+        guard = new MarketGuard(address(this), oracle, registry, 200_000);
+        oracle.addStatusListener(address(registry));
+        oracle.addStatusListener(address(guard));
+
+        bytes32 serviceId = registry.registerService("rpc", IEndpointRegistry.ServiceConfig(300, 600));
+        endpointIds.push(
+            registry.addEndpoint(serviceId, IEndpointRegistry.EndpointKind.JSON_RPC, "https://a", 0)
+        );
+        endpointIds.push(
+            registry.addEndpoint(serviceId, IEndpointRegistry.EndpointKind.JSON_RPC, "https://b", 1)
+        );
+        endpointIds.push(
+            registry.addEndpoint(serviceId, IEndpointRegistry.EndpointKind.JSON_RPC, "https://c", 2)
+        );
+
+        uint256[] memory marketIds = new uint256[](2);
+        bytes32[] memory none = new bytes32[](0);
+        bytes32[] memory services = new bytes32[](1);
+        services[0] = serviceId;
+        bytes32[] memory direct = new bytes32[](1);
+        direct[0] = endpointIds[2];
+        markets.push(new MockMarket());
+        markets.push(new MockMarket());
+        marketIds[0] = guard.registerMarket(
+            IMarketGuard.MarketConfig(
+                IGuardedMarket(address(markets[0])),
+                address(0),
+                6_000,
+                300,
+                services,
+                none
+            )
+        );
+        marketIds[1] = guard.registerMarket(
+            IMarketGuard.MarketConfig(
+                IGuardedMarket(address(markets[1])),
+                address(0),
+                9_000,
+                300,
+                none,
+                direct
+            )
+        );
+
+        handler = new GuardHandler(
+            oracle,
+            registry,
+            guard,
+            serviceId,
+            _prefix(keys, QUORUM - 1),
+            endpointIds,
+            marketIds
+        );
+
+        // Honest history: A HEALTHY first, B and C eight minutes later, so A lapses to UNKNOWN first.
+        uint256[] memory quorumKeys = _prefix(keys, QUORUM);
+        bytes32[] memory first = new bytes32[](1);
+        first[0] = endpointIds[0];
+        _honestRounds(quorumKeys, first);
+        vm.warp(block.timestamp + 360);
+        bytes32[] memory later = new bytes32[](2);
+        (later[0], later[1]) = (endpointIds[1], endpointIds[2]);
+        _honestRounds(quorumKeys, later);
+        for (uint256 i; i < endpointIds.length; ++i) initial.push(oracle.statusOf(endpointIds[i]));
+        require(initial[0].status == IHealthOracle.Status.HEALTHY, "setup: A not HEALTHY");
+    }
+
+    /// @dev forge-std's `FuzzSelector`: which functions of which contract the invariant fuzzer calls.
+    struct FuzzSelector {
+        address addr;
+        bytes4[] selectors;
+    }
+
+    /// @dev Tells forge to call only the handler...
+    function targetContracts() public view returns (address[] memory targets) {
+        targets = new address[](1);
+        targets[0] = address(handler);
+    }
+
+    /// @dev ...and only its actions (not its setup function {GuardHandler.addReplay}).
+    function targetSelectors() public view returns (FuzzSelector[] memory targets) {
+        bytes4[] memory selectors = new bytes4[](7);
+        selectors[0] = GuardHandler.submit.selector;
+        selectors[1] = GuardHandler.replay.selector;
+        selectors[2] = GuardHandler.fakeNotify.selector;
+        selectors[3] = GuardHandler.migrate.selector;
+        selectors[4] = GuardHandler.trip.selector;
+        selectors[5] = GuardHandler.resume.selector;
+        selectors[6] = GuardHandler.warp.selector;
+        targets = new FuzzSelector[](1);
+        targets[0] = FuzzSelector(address(handler), selectors);
+    }
+
+    /// @notice The handler's due paths are reachable from `setUp` (the invariants are not vacuous): A
+    /// lapses first and the service fails over to B, then everything lapses and both markets trip.
+    function test_handlerReachesDuePaths() public {
+        handler.warp(200);
+        handler.migrate(address(0xBEEF));
+        require(handler.migrations() == 1, "failover not reached");
+        handler.warp(300);
+        handler.warp(300);
+        handler.trip(address(0xBEEF), 0);
+        handler.trip(address(0xBEEF), 1);
+        require(handler.pauses() == 2, "trips not reached");
+        invariant_noMigrationUnlessDue();
+        invariant_noPauseOrResumeUnlessDue();
+        invariant_noUnannouncedStateChange();
+        invariant_marketsMirrorTheGuard();
+    }
+
+    function invariant_noMigrationUnlessDue() public view {
+        require(handler.migrationsNotDue() == 0, "migration while the registry said not due");
+    }
+
+    function invariant_noPauseOrResumeUnlessDue() public view {
+        require(handler.pausesNotDue() == 0, "pause while the guard said not due");
+        require(handler.resumesNotDue() == 0, "resume while the guard said not due");
+    }
+
+    function invariant_noUnannouncedStateChange() public view {
+        require(handler.unexplainedChanges() == 0, "active endpoint or pause changed outside a due trigger");
+    }
+
+    function invariant_minorityNeverChangesHealth() public view {
+        require(handler.acceptedSubmissions() == 0, "a minority or replayed submission was accepted");
+        for (uint256 i; i < endpointIds.length; ++i) {
+            IHealthOracle.EndpointHealth memory h = oracle.statusOf(endpointIds[i]);
+            require(
+                h.round == initial[i].round &&
+                    h.updatedAt == initial[i].updatedAt &&
+                    h.healthBps == initial[i].healthBps,
+                "endpoint health changed without a quorum"
+            );
+        }
+    }
+
+    /// @notice The guard's record and the market agree (well-behaved markets, enough gas: THREATS #17).
+    function invariant_marketsMirrorTheGuard() public view {
+        uint256 count = guard.marketCount();
+        for (uint256 id = 1; id <= count; ++id) {
+            require(guard.isPaused(id) == markets[id - 1].paused(), "guard and market disagree");
+        }
+    }
+
+    /// @dev Two adjacent GOOD rounds of each endpoint, one minute apart (HEALTHY with riseRounds = 2).
+    function _honestRounds(uint256[] memory quorumKeys, bytes32[] memory ids) internal {
+        for (uint256 i; i < ids.length; ++i) _submitHonest(quorumKeys, ids[i]);
+        vm.warp(block.timestamp + ROUND_SECONDS);
+        for (uint256 i; i < ids.length; ++i) _submitHonest(quorumKeys, ids[i]);
+    }
+
+    function _submitHonest(uint256[] memory quorumKeys, bytes32 endpointId) internal {
+        uint64 observedAt = uint64(block.timestamp);
+        IHealthOracle.SignedObservation[] memory obs = _quorumReport(
+            oracle,
+            quorumKeys,
+            endpointId,
+            9_500,
+            observedAt
+        );
+        uint64 round = observedAt / ROUND_SECONDS;
+        oracle.submit(oracle.configDigest(), endpointId, round, obs);
+        handler.addReplay(abi.encode(endpointId, round, obs));
+    }
+}
