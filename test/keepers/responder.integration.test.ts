@@ -347,8 +347,11 @@ describe("responder integration (real contracts on anvil)", function () {
     if (done.kind === "migrate") expect(await migrations()).to.equal(before + 1);
   });
   it("a transport failure while confirming leaves the action open, and it is finished exactly once without a restart", async function () {
-    await Promise.all(responders.splice(0).map((r) => r.stop()));
+    // The previous test may end right after its crashed action (a failback migrate) while the market
+    // is still paused: its responder resumes it, so wait for that before stopping it (once every
+    // responder is stopped, nothing could reopen the market).
     await until("the market to be open", async () => !(await guard.isPaused(1)), 60_000);
+    await Promise.all(responders.splice(0).map((r) => r.stop()));
     // No oracle listener in this deployment: a DOWN round cannot trip the market inside a submit, so
     // the trip is the responder's own action (recorded, hence armed below).
     expect(await oracle.statusListeners()).to.deep.equal([]);
