@@ -65,6 +65,14 @@ describe("responder integration (real contracts on anvil)", function () {
   const attestorServers: http.Server[] = [];
   const attestorUrls: string[] = [];
   let clock: NodeJS.Timeout;
+  // The clock's ticks run one after another; while `clockHeld`, a tick mines nothing.
+  let clockHeld = false;
+  let clockTick: Promise<unknown> = Promise.resolve();
+  /** Stop the clock; resolves once no tick is in flight (no clock block is mined from then on). */
+  const holdClock = async () => {
+    clockHeld = true;
+    await clockTick;
+  };
   const responders: ResponderHandle[] = [];
 
   before(async function () {
@@ -170,14 +178,16 @@ describe("responder integration (real contracts on anvil)", function () {
       attestorUrls.push(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     }
     // Advance the chain clock one round every 300 ms instead of sleeping through real rounds.
-    clock = setInterval(
-      () =>
-        void anvil
-          .send("evm_increaseTime", [ROUND])
-          .then(() => anvil.mine())
-          .catch(() => undefined),
-      300,
-    );
+    clock = setInterval(() => {
+      clockTick = clockTick.then(() =>
+        clockHeld
+          ? undefined
+          : anvil
+              .send("evm_increaseTime", [ROUND])
+              .then(() => anvil.mine())
+              .catch(() => undefined),
+      );
+    }, 300);
   });
 
   after(async function () {
@@ -337,9 +347,20 @@ describe("responder integration (real contracts on anvil)", function () {
     if (done.kind === "migrate") expect(await migrations()).to.equal(before + 1);
   });
   it("a transport failure while confirming leaves the action open, and it is finished exactly once without a restart", async function () {
-    await Promise.all(responders.splice(0).map((r) => r.stop()));
+    // The previous test may end right after its crashed action (a failback migrate) while the market
+    // is still paused: its responder resumes it, so wait for that before stopping it (once every
+    // responder is stopped, nothing could reopen the market).
     await until("the market to be open", async () => !(await guard.isPaused(1)), 60_000);
+    await Promise.all(responders.splice(0).map((r) => r.stop()));
+    // No oracle listener in this deployment: a DOWN round cannot trip the market inside a submit, so
+    // the trip is the responder's own action (recorded, hence armed below).
+    expect(await oracle.statusListeners()).to.deep.equal([]);
     // Receipts stop coming back right after the first one is seen (the RPC goes down mid-confirmation).
+    // The chain clock is held from the moment the trip is recorded: the trip is mined alone in its
+    // block and nothing else mines, so the first depth check finds 1 of 2 confirmations and the wait
+    // must read the receipt again, and that read fails. (With the clock running, a tick landing between
+    // the trip's inclusion and that check made 2 confirmations at once: the trip was confirmed with no
+    // further receipt read, the failure never hit it, and the test timed out about half the time.)
     class Flaky extends JsonRpcProvider {
       armed = false;
       down = false;
@@ -361,8 +382,10 @@ describe("responder integration (real contracts on anvil)", function () {
       4,
       undefined,
       {
-        afterRecord: (a) => {
-          if (a.kind === "trip") flaky.armed = true;
+        afterRecord: async (a) => {
+          if (a.kind !== "trip") return;
+          await holdClock();
+          flaky.armed = true;
         },
       },
       { provider: flaky, confirmations: 2 },
@@ -375,6 +398,7 @@ describe("responder integration (real contracts on anvil)", function () {
     // the loop keeps running, the trip stays open ('sent') while receipts fail
     await until("an iteration to pass with the trip open", async () => (await counter(r, "unconfirmed")) > 0);
     expect(trip()?.status).to.equal("sent");
+    clockHeld = false;
     flaky.down = false;
     await until("the trip to be confirmed", async () => trip()?.status === "confirmed");
     await r.nextIteration();
