@@ -1,6 +1,7 @@
 /**
  * `vigil status`: services (active endpoint, each endpoint's health, status and since, whether a
- * migration is due) and markets (paused, cause, whether a trip or resume is due). Reading is split
+ * migration is due) and markets (paused, cause, a delivery the market refused, whether a trip or resume
+ * is due). Reading is split
  * from rendering: {@link readStatus} returns plain data (the `--json` output), {@link renderStatus} is
  * PURE and turns it into the table.
  */
@@ -28,6 +29,8 @@ export const GUARD_CHECKS = [
   "GRACE_PERIOD",
   "UNKNOWN_MARKET",
 ] as const;
+
+export const DELIVERIES = ["NONE", "PENDING_PAUSE", "PENDING_UNPAUSE"] as const;
 
 const name = (list: readonly string[], v: bigint | number) => list[Number(v)] ?? `INVALID(${v})`;
 
@@ -66,6 +69,8 @@ export interface MarketStatus {
   paused: boolean;
   pausedAt: number;
   cause: string;
+  /** `IMarketGuard.Delivery`: NONE, or the decision the market refused and still has to receive. */
+  delivery: string;
   trip: { check: string; cause: string };
   resume: { check: string; notBefore: number };
 }
@@ -143,6 +148,7 @@ export async function readStatus(ctx: CliContext): Promise<StatusReport> {
         paused: state.paused,
         pausedAt: Number(state.pausedAt),
         cause: state.cause,
+        delivery: name(DELIVERIES, state.delivery),
         trip: { check: name(GUARD_CHECKS, trip[0]), cause: trip[1] },
         resume: { check: name(GUARD_CHECKS, resume[0]), notBefore: Number(resume[1]) },
       });
@@ -224,12 +230,13 @@ export function renderStatus(r: StatusReport): string {
     else
       out.push(
         table(
-          ["market", "address", "paused", "cause", "trip", "resume"],
+          ["market", "address", "paused", "cause", "delivery", "trip", "resume"],
           r.markets.map((m) => [
             String(m.id),
             m.market,
             m.paused ? `yes since ${formatSince(m.pausedAt, now)}` : "no",
             /^0x0+$/.test(m.cause) ? (m.paused ? "guardian" : "-") : short(m.cause),
+            m.delivery === "NONE" ? "-" : `${m.delivery} (market refused; retryDelivery due)`,
             m.trip.check === "DUE" ? `DUE (${short(m.trip.cause)})` : m.trip.check,
             m.resume.check === "GRACE_PERIOD"
               ? `GRACE_PERIOD until ${formatSince(m.resume.notBefore, now)}`
@@ -244,7 +251,7 @@ export function renderStatus(r: StatusReport): string {
 export function statusCommand(io: CliIo): Command {
   const cmd = new Command("status").description(
     "Show services (active endpoint, each endpoint's health in bps, status and since, migration check) " +
-      "and markets (paused, cause, trip/resume check). Times are measured against the latest block.",
+      "and markets (paused, cause, pending delivery, trip/resume check). Times are measured against the latest block.",
   );
   withCommonOptions(cmd, { guard: true })
     .option("--json", "print the report as JSON for machines (default: a table)")

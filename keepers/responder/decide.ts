@@ -173,38 +173,63 @@ export interface ServiceView {
   check: MigrationCheck;
 }
 
+/** `IMarketGuard.Delivery`: whether the market still has to receive the guard's last decision. */
+export enum Delivery {
+  NONE = 0,
+  PENDING_PAUSE = 1,
+  PENDING_UNPAUSE = 2,
+}
+
 export interface MarketView {
   marketId: number;
   trip: GuardCheck;
   resume: GuardCheck;
+  /** `deliveryStatus`: a pending pause or unpause the market's hook refused, owed via `retryDelivery`. */
+  delivery: Delivery;
 }
 
 /** A recovery action; `target` is the service id or the market id as a decimal string. */
 export type RecoveryAction =
   | { kind: "migrate"; target: string; check: MigrationCheck }
   | { kind: "trip"; target: string }
-  | { kind: "resume"; target: string };
+  | { kind: "resume"; target: string }
+  | { kind: "deliver"; target: string; delivery: Delivery.PENDING_PAUSE | Delivery.PENDING_UNPAUSE };
+
+/** True for the actions that make markets safer (a trip, a pending pause delivery): they go first. */
+export function isPauseAction(a: RecoveryAction): boolean {
+  return a.kind === "trip" || (a.kind === "deliver" && a.delivery === Delivery.PENDING_PAUSE);
+}
 
 /**
  * The recovery actions the contracts' views say are due: `trip` for DUE, `migrate` for DUE_FAILOVER /
- * DUE_FAILBACK, `resume` for DUE. Safety first: trips, then migrations, then resumes, so a pause is
- * never queued behind a migration (a later migration that makes the market usable again is followed
- * by a resume after the grace period). The contracts re-check all of it.
+ * DUE_FAILBACK, `resume` for DUE, `deliver` (`retryDelivery`) for a pending delivery. Safety first:
+ * trips and pending pause deliveries (a market the guard holds paused but that did not receive the
+ * pause), then migrations, then resumes and pending unpause deliveries, so a pause is never queued
+ * behind a migration (a later migration that makes the market usable again is followed by a resume
+ * after the grace period). A due trip or resume supersedes a pending delivery of the same market (the
+ * guard's new decision replaces the owed one). The contracts re-check all of it; whether the market would now accept a
+ * delivery is checked by the caller, on chain, before anything is sent.
  */
 export function decideRecovery(
   services: readonly ServiceView[],
   markets: readonly MarketView[],
 ): RecoveryAction[] {
   const out: RecoveryAction[] = [];
-  for (const m of markets)
+  for (const m of markets) {
     if (m.trip === GuardCheck.DUE) out.push({ kind: "trip", target: String(m.marketId) });
+    else if (m.delivery === Delivery.PENDING_PAUSE && m.resume !== GuardCheck.DUE)
+      out.push({ kind: "deliver", target: String(m.marketId), delivery: Delivery.PENDING_PAUSE });
+  }
   for (const s of services) {
     if (s.check === MigrationCheck.DUE_FAILOVER || s.check === MigrationCheck.DUE_FAILBACK) {
       out.push({ kind: "migrate", target: s.serviceId, check: s.check });
     }
   }
-  for (const m of markets)
+  for (const m of markets) {
     if (m.resume === GuardCheck.DUE) out.push({ kind: "resume", target: String(m.marketId) });
+    else if (m.delivery === Delivery.PENDING_UNPAUSE && m.trip !== GuardCheck.DUE)
+      out.push({ kind: "deliver", target: String(m.marketId), delivery: Delivery.PENDING_UNPAUSE });
+  }
   return out;
 }
 

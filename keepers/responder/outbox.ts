@@ -8,10 +8,36 @@
 import Database from "better-sqlite3";
 import { VigilError } from "../shared/errors";
 
-/** Bumped whenever the tables change; a newer file is refused rather than misread. */
-export const OUTBOX_SCHEMA_VERSION = 1;
+/**
+ * Bumped whenever the tables change; a newer file is refused rather than misread, an older one is
+ * migrated in place. 1: the first schema. 2: kind `deliver` (`MarketGuard.retryDelivery`).
+ */
+export const OUTBOX_SCHEMA_VERSION = 2;
 
-export type ActionKind = "submit" | "migrate" | "trip" | "resume";
+export type ActionKind = "submit" | "migrate" | "trip" | "resume" | "deliver";
+
+const ACTIONS_TABLE = (name: string) => `
+  CREATE TABLE IF NOT EXISTS ${name} (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('submit','migrate','trip','resume','deliver')),
+    target TEXT NOT NULL,
+    to_addr TEXT NOT NULL,
+    calldata TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending','sent','confirmed','dropped','failed')),
+    nonce INTEGER,
+    note TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  )`;
+const ACTIONS_INDEX = `CREATE INDEX IF NOT EXISTS actions_open ON actions(status) WHERE status IN ('pending','sent')`;
+const TXS_TABLE = `
+  CREATE TABLE IF NOT EXISTS txs (
+    action_id INTEGER NOT NULL REFERENCES actions(id),
+    hash TEXT NOT NULL UNIQUE,
+    max_fee_per_gas TEXT NOT NULL,
+    max_priority_fee_per_gas TEXT NOT NULL,
+    sent_at INTEGER NOT NULL
+  )`;
 
 /**
  * `pending`: recorded, not broadcast. `sent`: broadcast, outcome unknown. Terminal: `confirmed`
@@ -85,29 +111,45 @@ export class Outbox {
       );
     }
     if (version === OUTBOX_SCHEMA_VERSION) return;
-    this._db.exec(`
-      CREATE TABLE IF NOT EXISTS actions (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        kind TEXT NOT NULL CHECK (kind IN ('submit','migrate','trip','resume')),
-        target TEXT NOT NULL,
-        to_addr TEXT NOT NULL,
-        calldata TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ('pending','sent','confirmed','dropped','failed')),
-        nonce INTEGER,
-        note TEXT,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
+    if (version === 0) {
+      this._db.exec(`${ACTIONS_TABLE("actions")}; ${ACTIONS_INDEX}; ${TXS_TABLE};
+        PRAGMA user_version = ${OUTBOX_SCHEMA_VERSION};`);
+      return;
+    }
+    // Version 1 → 2: the `kind` CHECK gains 'deliver'. SQLite cannot alter a CHECK, so the table is
+    // rebuilt (sqlite.org/lang_altertable.html, "other kinds of table schema changes"): foreign keys off,
+    // new table, copy every row with its id, swap, keep the AUTOINCREMENT counter, verify, commit.
+    try {
+      this._db.pragma("foreign_keys = OFF");
+      this._db.transaction(() => {
+        const seq = this._db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'actions'`).get() as
+          { seq: number } | undefined;
+        this._db.exec(`
+          ${ACTIONS_TABLE("actions_v2")};
+          INSERT INTO actions_v2 (id, kind, target, to_addr, calldata, status, nonce, note, created_at, updated_at)
+            SELECT id, kind, target, to_addr, calldata, status, nonce, note, created_at, updated_at FROM actions;
+          DROP TABLE actions;
+          ALTER TABLE actions_v2 RENAME TO actions;
+          ${ACTIONS_INDEX};
+        `);
+        if (seq)
+          this._db
+            .prepare(`UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'actions'`)
+            .run(seq.seq);
+        const broken = this._db.pragma("foreign_key_check") as unknown[];
+        if (broken.length) throw new Error(`foreign key check failed: ${JSON.stringify(broken)}`);
+        this._db.pragma(`user_version = ${OUTBOX_SCHEMA_VERSION}`);
+      })();
+    } catch (e) {
+      throw new VigilError(
+        "VIGIL_OUTBOX",
+        `cannot migrate outbox ${this.file} from schema ${version} to ${OUTBOX_SCHEMA_VERSION}`,
+        "the file is unchanged; keep a copy and report the error",
+        { cause: e },
       );
-      CREATE INDEX IF NOT EXISTS actions_open ON actions(status) WHERE status IN ('pending','sent');
-      CREATE TABLE IF NOT EXISTS txs (
-        action_id INTEGER NOT NULL REFERENCES actions(id),
-        hash TEXT NOT NULL UNIQUE,
-        max_fee_per_gas TEXT NOT NULL,
-        max_priority_fee_per_gas TEXT NOT NULL,
-        sent_at INTEGER NOT NULL
-      );
-      PRAGMA user_version = ${OUTBOX_SCHEMA_VERSION};
-    `);
+    } finally {
+      this._db.pragma("foreign_keys = ON");
+    }
   }
 
   /** Record the intent to act, before anything is signed. @returns the action id. */

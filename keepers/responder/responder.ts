@@ -4,9 +4,17 @@
  * when they are due. One iteration at a time (`runLoop`), woken early by contract events, polling as
  * the fallback. Every action goes through the outbox, so a crash or restart loses and repeats nothing.
  */
-import { Contract, parseUnits, type AbstractProvider, type TypedDataDomain, type Wallet } from "ethers";
+import {
+  Contract,
+  isError,
+  parseUnits,
+  type AbstractProvider,
+  type TypedDataDomain,
+  type Wallet,
+} from "ethers";
 import {
   IEndpointRegistry__factory,
+  IGuardedMarket__factory,
   IHealthOracle__factory,
   IMarketGuard__factory,
   type IEndpointRegistry,
@@ -25,6 +33,8 @@ import type { ResponderConfig } from "./config";
 import {
   decideRecovery,
   decideSubmissions,
+  Delivery,
+  isPauseAction,
   planBatches,
   watchedMarkets,
   type EndpointView,
@@ -247,6 +257,9 @@ async function watchEvents(
   if (c.guard) {
     subs.push(safe(c.guard.on(c.guard.getEvent("MarketPaused"), wake)));
     subs.push(safe(c.guard.on(c.guard.getEvent("MarketResumed"), wake)));
+    // A market refused a pause or resume: the delivery is now pending (retried once the market accepts).
+    subs.push(safe(c.guard.on(c.guard.getEvent("MarketPauseCallFailed"), wake)));
+    subs.push(safe(c.guard.on(c.guard.getEvent("MarketUnpauseCallFailed"), wake)));
   }
   await Promise.all(subs);
   return async () => {
@@ -292,9 +305,28 @@ interface StaticContext {
   quorum: number;
 }
 
+/** A market that refused a pending delivery: when to check it again. */
+interface DeliveryBackoff {
+  delivery: Delivery;
+  /** Why the market refused (the decoded revert), to log once per change. */
+  reason: string;
+  /** Consecutive refusals. */
+  refusals: number;
+  /** The first iteration at which the market is checked again. */
+  retryAt: number;
+}
+
+/** Iterations skipped after the n-th consecutive refusal of a delivery: 1, 2, 4, … up to this. */
+export const DELIVERY_BACKOFF_MAX_LOOPS = 64;
+
+const GUARDED_MARKET = IGuardedMarket__factory.createInterface();
+
 /** One responder's state between iterations. */
 class Engine {
   private _static?: StaticContext;
+  private _iteration = 0;
+  private _marketCallGas?: bigint;
+  private readonly _backoff = new Map<number, DeliveryBackoff>();
   private _verifier?: ObservationVerifier;
   private _watched?: string;
   private readonly _log: Logger;
@@ -352,12 +384,30 @@ class Engine {
       if (signal.aborted) return;
       const log = this._log.child({ actionId: a.id, action: a.kind, target: a.target });
       log.info({ status: a.status, nonce: a.nonce, txs: a.txs.length }, "reconciling an unfinished action");
+      let safety = a.kind === "trip" || a.kind === "migrate";
+      if (a.kind === "deliver") {
+        // retryDelivery succeeds (and spends gas) even when the market refuses again: an action never
+        // broadcast is sent only if the market would accept it now; otherwise the iteration decides anew.
+        const marketId = Number(a.target);
+        const delivery = Number(await this.d.guard!.deliveryStatus(marketId)) as Delivery;
+        safety = delivery === Delivery.PENDING_PAUSE;
+        if (a.txs.length === 0) {
+          const refusal =
+            delivery === Delivery.NONE ? "nothing to deliver" : await this._marketRefuses(marketId, delivery);
+          if (refusal !== undefined) {
+            this.d.outbox.finish(a.id, "dropped", `not sent: ${refusal}`);
+            log.info({ reason: refusal }, "delivery no longer sendable; dropped");
+            continue;
+          }
+        }
+      }
       const outcome = await this._execute(
         a.kind,
         { to: a.to, data: a.data },
         { resumeHashes: a.txs.map((t) => t.hash), onSigned: this._onSigned(a.id, a.kind) },
         signal,
         log,
+        safety,
       );
       if (outcome) this._finish(a.id, a.kind, outcome, log, true);
     }
@@ -373,8 +423,8 @@ class Engine {
     hooks: ExecuteHooks,
     signal: AbortSignal,
     log: Logger,
+    safety = kind === "trip" || kind === "migrate",
   ): Promise<ExecuteOutcome | undefined> {
-    const safety = kind === "trip" || kind === "migrate";
     const cap = parseUnits(
       String(safety ? this.config.fees.safetyMaxFeeCapGwei : this.config.fees.maxFeeCapGwei),
       "gwei",
@@ -397,6 +447,7 @@ class Engine {
    * services, their endpoints and the markets that depend on nothing else are read or acted on.
    */
   async iterate(signal: AbortSignal, inflight: AbortSignal): Promise<void> {
+    this._iteration++;
     await this.reconcile(inflight);
     if (signal.aborted) return;
     const ctx = await this._context();
@@ -415,10 +466,10 @@ class Engine {
       this._log.info({ services: serviceIds, endpoints: endpointIds.length, markets: marketIds }, "watching");
     }
 
-    // 1. A trip that is already due goes out before anything else.
+    // 1. A trip (or a pause the market has yet to receive) that is already due goes out before anything else.
     for (const action of decideRecovery([], await this._marketViews(marketIds))) {
       if (signal.aborted) return;
-      if (action.kind === "trip") await this._recover(action, inflight);
+      if (isPauseAction(action)) await this._recover(action, inflight);
     }
 
     // 2. Collect, verify, and submit the rounds that may change a status.
@@ -517,9 +568,77 @@ class Engine {
     const guard = this.d.guard;
     if (!guard) return [];
     return mapLimit(marketIds, 16, async (marketId) => {
-      const [t, r] = await Promise.all([guard.tripStatus(marketId), guard.resumeStatus(marketId)]);
-      return { marketId, trip: Number(t.check), resume: Number(r.check) };
+      const [t, r, d] = await Promise.all([
+        guard.tripStatus(marketId),
+        guard.resumeStatus(marketId),
+        guard.deliveryStatus(marketId),
+      ]);
+      const delivery = Number(d) as Delivery;
+      const b = this._backoff.get(marketId);
+      if (b && b.delivery !== delivery) this._backoff.delete(marketId);
+      return { marketId, trip: Number(t.check), resume: Number(r.check), delivery };
     });
+  }
+
+  /**
+   * Whether the market would refuse the delivery now: its hook called as the guard calls it (from the
+   * guard, with the guard's `marketCallGas` for the hook). @returns the refusal's reason, or undefined
+   * when the market accepts.
+   */
+  private async _marketRefuses(marketId: number, delivery: Delivery): Promise<string | undefined> {
+    const guard = this.d.guard!;
+    const [cfg, gas] = await Promise.all([
+      guard.marketConfig(marketId),
+      (async () => (this._marketCallGas ??= await guard.marketCallGas()))(),
+    ]);
+    const data =
+      delivery === Delivery.PENDING_PAUSE
+        ? GUARDED_MARKET.encodeFunctionData("guardPause")
+        : GUARDED_MARKET.encodeFunctionData("guardUnpause");
+    try {
+      // eth_call's gas limit includes the intrinsic cost (21000 + 16 per non-zero calldata byte); add it
+      // so the hook runs with exactly the `marketCallGas` the guard gives it.
+      await this.d.provider.call({
+        from: await guard.getAddress(),
+        to: cfg.market,
+        data,
+        gasLimit: gas + 21_000n + 16n * 4n,
+      });
+      return undefined;
+    } catch (e) {
+      if (!isError(e, "CALL_EXCEPTION")) throw e;
+      const r = decodeRevert(e);
+      return r.name ?? (r.data && r.data !== "0x" ? r.data.slice(0, 74) : r.message);
+    }
+  }
+
+  /**
+   * Gate a `retryDelivery`: never spend gas on a delivery the market would refuse (the transaction
+   * succeeds and the delivery stays pending). A refusal is counted (`refused`), logged at info once per
+   * change, and the market is not checked again for 1, 2, 4, … up to {@link DELIVERY_BACKOFF_MAX_LOOPS}
+   * iterations. @returns true when the delivery should be sent now.
+   */
+  private async _deliveryDue(marketId: number, delivery: Delivery, log: Logger): Promise<boolean> {
+    const prev = this._backoff.get(marketId);
+    if (prev && prev.delivery === delivery && this._iteration < prev.retryAt) return false;
+    const reason = await this._marketRefuses(marketId, delivery);
+    if (reason === undefined) {
+      if (prev) {
+        this._backoff.delete(marketId);
+        log.info({ refusals: prev.refusals }, "the market accepts the pending delivery now");
+      }
+      return true;
+    }
+    const refusals = prev && prev.delivery === delivery ? prev.refusals + 1 : 1;
+    const wait = Math.min(DELIVERY_BACKOFF_MAX_LOOPS, 2 ** (refusals - 1));
+    this._backoff.set(marketId, { delivery, reason, refusals, retryAt: this._iteration + wait });
+    this.d.metrics.actions.inc({ action: "deliver", outcome: "refused" });
+    if (!prev || prev.delivery !== delivery || prev.reason !== reason)
+      log.info(
+        { delivery: Delivery[delivery], reason },
+        "the market refuses the pending delivery; not sent, checked again with backoff",
+      );
+    return false;
   }
 
   private _onSigned(id: number, kind: ActionKind) {
@@ -618,6 +737,7 @@ class Engine {
     if (this.d.outbox.hasOpen(action.kind, action.target)) return;
     let to: string;
     let data: string;
+    const log = this._log.child({ action: action.kind, target: action.target });
     if (action.kind === "migrate") {
       to = await this.d.registry.getAddress();
       data = this.d.registry.interface.encodeFunctionData("migrate", [action.target]);
@@ -625,12 +745,15 @@ class Engine {
       to = await this.d.guard!.getAddress();
       const iface = this.d.guard!.interface;
       const id = BigInt(action.target);
-      data =
-        action.kind === "trip"
-          ? iface.encodeFunctionData("trip", [id])
-          : iface.encodeFunctionData("resume", [id]);
+      if (action.kind === "deliver") {
+        if (!(await this._deliveryDue(Number(id), action.delivery, log))) return;
+        data = iface.encodeFunctionData("retryDelivery", [id]);
+      } else
+        data =
+          action.kind === "trip"
+            ? iface.encodeFunctionData("trip", [id])
+            : iface.encodeFunctionData("resume", [id]);
     }
-    const log = this._log.child({ action: action.kind, target: action.target });
     const sim = await this.d.tx.simulate({ to, data });
     if (!sim.ok) {
       this.d.metrics.actions.inc({ action: action.kind, outcome: sim.lostRace ? "lost_race" : "failed" });
@@ -646,6 +769,7 @@ class Engine {
       { gasLimit: sim.gasLimit, onSigned: this._onSigned(id, action.kind) },
       inflight,
       actionLog,
+      isPauseAction(action) || action.kind === "migrate",
     );
     if (outcome) this._finish(id, action.kind, outcome, actionLog, false);
   }

@@ -35,6 +35,8 @@ export const LOST_RACE_ERRORS: ReadonlySet<string> = new Set([
   "EndpointRegistryMigrationNotDue",
   "MarketGuardTripNotDue",
   "MarketGuardResumeNotDue",
+  // retryDelivery when the market already received the decision: another keeper delivered it first.
+  "MarketGuardNothingToDeliver",
   "HealthOracleRoundNotNewer",
 ]);
 

@@ -24,8 +24,8 @@ export class Metrics {
   readonly bundlesSubmitted: Counter<"outcome">;
   /** Endpoint rounds carried per bundle transaction. */
   readonly bundleSize: Histogram;
-  /** Recovery actions by kind (`migrate`, `trip`, `resume`, `submit`) and outcome
-   *  (`sent`, `confirmed`, `failed`, `lost_race`, `replaced`). */
+  /** Recovery actions by kind (`migrate`, `trip`, `resume`, `deliver`, `submit`) and outcome
+   *  (`sent`, `confirmed`, `failed`, `lost_race`, `replaced`; `refused`: a delivery the market would refuse, not sent). */
   readonly actions: Counter<"action" | "outcome">;
   /** Observations fetched from attestors, by outcome (`ok`, `invalid`, `error`). */
   readonly attestorFetches: Counter<"attestor" | "outcome">;

@@ -244,6 +244,7 @@ describe("vigil CLI", function () {
           paused: true,
           pausedAt: 1_700_000_095,
           cause: "0x" + "5".repeat(64),
+          delivery: "PENDING_PAUSE",
           trip: { check: "ALREADY_PAUSED", cause: "0x" + "0".repeat(64) },
           resume: { check: "GRACE_PERIOD", notBefore: 1_700_000_400 },
         },
@@ -261,6 +262,13 @@ describe("vigil CLI", function () {
       const text = renderStatus(report);
       expect(text).to.contain("yes since 2023-11-14T22:14:55Z (5 s ago)");
       expect(text).to.contain("GRACE_PERIOD until");
+    });
+    it("marks a delivery the market refused, and nothing when there is none", function () {
+      expect(renderStatus(report))
+        .to.match(/delivery/)
+        .and.contain("PENDING_PAUSE (market refused; retryDelivery due)");
+      const none = { ...report, markets: report.markets.map((m) => ({ ...m, delivery: "NONE" })) };
+      expect(renderStatus(none)).to.not.contain("PENDING_").and.not.contain("retryDelivery");
     });
     it("formats times in the future and never", function () {
       expect(formatSince(0, 10)).to.equal("never");

@@ -4,8 +4,10 @@ import { Status } from "../../keepers/shared/health";
 import {
   classify,
   decideRecovery,
+  isPauseAction,
   decideSubmissions,
   decideSubmit,
+  Delivery,
   GuardCheck,
   watchedMarkets,
   medianBps,
@@ -279,10 +281,20 @@ describe("responder decide", function () {
           { serviceId: "0xe", check: MigrationCheck.ACTIVE_USABLE },
         ],
         [
-          { marketId: 1, trip: GuardCheck.DUE, resume: GuardCheck.NOT_PAUSED },
-          { marketId: 2, trip: GuardCheck.ALREADY_PAUSED, resume: GuardCheck.DUE },
-          { marketId: 3, trip: GuardCheck.DEPENDENCIES_USABLE, resume: GuardCheck.NOT_PAUSED },
-          { marketId: 4, trip: GuardCheck.ALREADY_PAUSED, resume: GuardCheck.GRACE_PERIOD },
+          { marketId: 1, trip: GuardCheck.DUE, resume: GuardCheck.NOT_PAUSED, delivery: Delivery.NONE },
+          { marketId: 2, trip: GuardCheck.ALREADY_PAUSED, resume: GuardCheck.DUE, delivery: Delivery.NONE },
+          {
+            marketId: 3,
+            trip: GuardCheck.DEPENDENCIES_USABLE,
+            resume: GuardCheck.NOT_PAUSED,
+            delivery: Delivery.NONE,
+          },
+          {
+            marketId: 4,
+            trip: GuardCheck.ALREADY_PAUSED,
+            resume: GuardCheck.GRACE_PERIOD,
+            delivery: Delivery.NONE,
+          },
         ],
       );
       expect(actions).to.deep.equal([
@@ -293,25 +305,105 @@ describe("responder decide", function () {
       ]);
     });
 
+    it("retries a pending pause delivery with the trips (first) and a pending unpause with the resumes (last)", function () {
+      const actions = decideRecovery(
+        [{ serviceId: "0xa", check: MigrationCheck.DUE_FAILOVER }],
+        [
+          {
+            marketId: 1,
+            trip: GuardCheck.ALREADY_PAUSED,
+            resume: GuardCheck.DEPENDENCY_UNHEALTHY,
+            delivery: Delivery.PENDING_UNPAUSE,
+          },
+          { marketId: 2, trip: GuardCheck.NOT_PAUSED, resume: GuardCheck.DUE, delivery: Delivery.NONE },
+          {
+            marketId: 3,
+            trip: GuardCheck.ALREADY_PAUSED,
+            resume: GuardCheck.GRACE_PERIOD,
+            delivery: Delivery.PENDING_PAUSE,
+          },
+          { marketId: 4, trip: GuardCheck.DUE, resume: GuardCheck.NOT_PAUSED, delivery: Delivery.NONE },
+          {
+            marketId: 5,
+            trip: GuardCheck.DEPENDENCIES_USABLE,
+            resume: GuardCheck.NOT_PAUSED,
+            delivery: Delivery.PENDING_UNPAUSE,
+          },
+        ],
+      );
+      expect(actions).to.deep.equal([
+        { kind: "deliver", target: "3", delivery: Delivery.PENDING_PAUSE },
+        { kind: "trip", target: "4" },
+        { kind: "migrate", target: "0xa", check: MigrationCheck.DUE_FAILOVER },
+        { kind: "deliver", target: "1", delivery: Delivery.PENDING_UNPAUSE },
+        { kind: "resume", target: "2" },
+        { kind: "deliver", target: "5", delivery: Delivery.PENDING_UNPAUSE },
+      ]);
+      expect(actions.map(isPauseAction)).to.deep.equal([true, true, false, false, false, false]);
+    });
+
+    it("a due trip or resume supersedes a pending delivery of the same market", function () {
+      expect(
+        decideRecovery(
+          [],
+          [
+            {
+              marketId: 1,
+              trip: GuardCheck.DUE,
+              resume: GuardCheck.NOT_PAUSED,
+              delivery: Delivery.PENDING_UNPAUSE,
+            },
+            {
+              marketId: 2,
+              trip: GuardCheck.ALREADY_PAUSED,
+              resume: GuardCheck.DUE,
+              delivery: Delivery.PENDING_PAUSE,
+            },
+          ],
+        ),
+      ).to.deep.equal([
+        { kind: "trip", target: "1" },
+        { kind: "resume", target: "2" },
+      ]);
+    });
+
     it("acts only on DUE views (property)", function () {
       fc.assert(
         fc.property(
           fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 20 }),
-          fc.array(fc.tuple(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 6 })), {
-            maxLength: 20,
-          }),
+          fc.array(
+            fc.tuple(
+              fc.integer({ min: 0, max: 6 }),
+              fc.integer({ min: 0, max: 6 }),
+              fc.constantFrom(Delivery.NONE, Delivery.PENDING_PAUSE, Delivery.PENDING_UNPAUSE),
+            ),
+            { maxLength: 20 },
+          ),
           (svc, mkt) => {
             const actions = decideRecovery(
               svc.map((check, i) => ({ serviceId: String(i), check })),
-              mkt.map(([trip, resume], i) => ({ marketId: i + 1, trip, resume })),
+              mkt.map(([trip, resume, delivery], i) => ({ marketId: i + 1, trip, resume, delivery })),
             );
             const migrates = svc.filter((c) => c <= 1).length;
             const trips = mkt.filter(([t]) => t === 0).length;
             const resumes = mkt.filter(([, r]) => r === 0).length;
+            // A due trip or resume supersedes the delivery it would otherwise retry (the guard's too).
+            const pending = (d: Delivery) => mkt.filter(([t, r, x]) => t !== 0 && r !== 0 && x === d).length;
+            const pauses = pending(Delivery.PENDING_PAUSE);
+            const unpauses = pending(Delivery.PENDING_UNPAUSE);
+            const safe = actions.map(isPauseAction);
+            const firstNonPause = safe.indexOf(false);
+            const pausesFirst = firstNonPause === -1 || !safe.slice(firstNonPause).includes(true);
             const kinds = actions.map((a) => a.kind);
-            const firstNonTrip = kinds.findIndex((k) => k !== "trip");
-            const tripsFirst = firstNonTrip === -1 || !kinds.slice(firstNonTrip).includes("trip");
-            return actions.length === migrates + trips + resumes && tripsFirst;
+            const lastMigrate = kinds.lastIndexOf("migrate");
+            const unpausesLast = actions.every(
+              (a, i) =>
+                !(a.kind === "resume" || (a.kind === "deliver" && a.delivery === Delivery.PENDING_UNPAUSE)) ||
+                i > lastMigrate,
+            );
+            return (
+              actions.length === migrates + trips + resumes + pauses + unpauses && pausesFirst && unpausesLast
+            );
           },
         ),
       );

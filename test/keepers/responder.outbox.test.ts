@@ -57,4 +57,72 @@ describe("responder outbox", function () {
     expect(o.hasOpen("migrate", "0xaa")).to.equal(false);
     o.close();
   });
+
+  it("migrates a schema 1 file in place: every row, hash and id kept, and kind deliver accepted", function () {
+    // The schema 1 DDL exactly as the previous responder wrote it.
+    const db = new Database(file);
+    db.exec(`
+      CREATE TABLE actions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('submit','migrate','trip','resume')),
+        target TEXT NOT NULL,
+        to_addr TEXT NOT NULL,
+        calldata TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending','sent','confirmed','dropped','failed')),
+        nonce INTEGER,
+        note TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX actions_open ON actions(status) WHERE status IN ('pending','sent');
+      CREATE TABLE txs (
+        action_id INTEGER NOT NULL REFERENCES actions(id),
+        hash TEXT NOT NULL UNIQUE,
+        max_fee_per_gas TEXT NOT NULL,
+        max_priority_fee_per_gas TEXT NOT NULL,
+        sent_at INTEGER NOT NULL
+      );
+      INSERT INTO actions (kind, target, to_addr, calldata, status, nonce, note, created_at, updated_at) VALUES
+        ('trip', '1', '0xbb', '0x01', 'sent', 7, NULL, 10, 11),
+        ('migrate', '0xaa', '0xcc', '0x02', 'confirmed', 8, 'ok', 12, 13),
+        ('resume', '1', '0xbb', '0x03', 'pending', NULL, NULL, 14, 14);
+      INSERT INTO txs VALUES (1, '0x01', '10', '1', 11), (1, '0x02', '12', '2', 12), (2, '0x03', '5', '1', 13);
+      DELETE FROM actions WHERE id = 3;
+      PRAGMA user_version = 1;
+    `);
+    expect(() =>
+      db
+        .prepare(
+          `INSERT INTO actions (kind, target, to_addr, calldata, status, created_at, updated_at)
+      VALUES ('deliver', '1', '0xbb', '0x', 'pending', 1, 1)`,
+        )
+        .run(),
+    ).to.throw(/CHECK/);
+    const before = db.prepare(`SELECT * FROM actions ORDER BY id`).all();
+    db.close();
+
+    let o = new Outbox(file, () => 100);
+    const raw = new Database(file);
+    expect(raw.pragma("user_version", { simple: true })).to.equal(OUTBOX_SCHEMA_VERSION);
+    expect(raw.prepare(`SELECT * FROM actions ORDER BY id`).all()).to.deep.equal(before);
+    expect(raw.pragma("foreign_key_check")).to.deep.equal([]);
+    expect(raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'actions_open'`).get())
+      .to.exist;
+    raw.close();
+    const open = o.unfinished();
+    expect(open.map((x) => [x.id, x.kind, x.status, x.nonce])).to.deep.equal([[1, "trip", "sent", 7]]);
+    expect(open[0].txs.map((t) => t.hash)).to.deep.equal(["0x01", "0x02"]);
+    expect(o.get(2)?.txs.map((t) => t.hash)).to.deep.equal(["0x03"]);
+    // The AUTOINCREMENT counter survives: the deleted id 3 is not reused.
+    const d = o.record("deliver", "1", "0x00000000000000000000000000000000000000bb", "0xdead");
+    expect(d).to.equal(4);
+    expect(o.hasOpen("deliver", "1")).to.equal(true);
+    o.recordBroadcast(d, 9, { hash: "0x04", maxFeePerGas: "10", maxPriorityFeePerGas: "1" });
+    o.close();
+    // Reopening the migrated file is a no-op.
+    o = new Outbox(file);
+    expect(o.get(d)).to.include({ kind: "deliver", status: "sent", nonce: 9 });
+    expect(o.list(10).map((x) => x.id)).to.deep.equal([4, 2, 1]);
+    o.close();
+  });
 });
