@@ -2,14 +2,11 @@ import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 import fc from "fast-check";
 import { ZeroAddress, ZeroHash } from "ethers";
-import hre, { ethers } from "hardhat";
-import { Check, Kind, Status, endpointIdOf, serviceIdOf } from "./helpers";
+import { ethers } from "hardhat";
+import { Check, Kind, Status, UNDER_COVERAGE, endpointIdOf, serviceIdOf } from "./helpers";
 
 const COOLDOWN = 60;
 const RECOVERY = 300;
-/** solidity-coverage instruments the bytecode, which inflates gas: budgets are only asserted without it. */
-const COVERAGE =
-  (hre as unknown as { __SOLIDITY_COVERAGE_RUNNING?: boolean }).__SOLIDITY_COVERAGE_RUNNING === true;
 
 describe("EndpointRegistry", function () {
   async function deployFixture() {
@@ -566,7 +563,13 @@ describe("EndpointRegistry", function () {
       await oracle.setStatus(ids[1], Status.HEALTHY, 10_000);
       const addr = await registry.getAddress();
       await expect(
-        oracle.notifyBounded(addr, COVERAGE ? 10_000_000 : 200_000, ids[0], Status.HEALTHY, Status.DOWN),
+        oracle.notifyBounded(
+          addr,
+          UNDER_COVERAGE ? 10_000_000 : 200_000,
+          ids[0],
+          Status.HEALTHY,
+          Status.DOWN,
+        ),
       )
         .to.emit(registry, "EndpointMigrated")
         .withArgs(sid, ids[0], ids[1], false);

@@ -347,6 +347,13 @@ describe("HealthOracle", function () {
   });
 
   describe("policies", function () {
+    it("accepts rounds under a maxAge that reaches back past the Unix epoch (no underflow)", async function () {
+      const fx = await loadFixture(oracleFixture);
+      await fx.oracle.setEndpointPolicy(EP, { ...POLICY, maxAge: 2 ** 32 - 1 });
+      const { tx } = await submitRound(fx, EP, 9000);
+      await expect(tx).to.emit(fx.oracle, "RoundAccepted");
+    });
+
     const invalid: [string, typeof POLICY][] = [
       ["zero downBelowBps", { ...POLICY, downBelowBps: 0 }],
       ["upAtBps equal to downBelowBps", { ...POLICY, upAtBps: 5000 }],

@@ -4,7 +4,7 @@ import { expect } from "chai";
 import { ZeroAddress, ZeroHash } from "ethers";
 import { ethers } from "hardhat";
 import type { MockHealthOracle, MockMarketReentrant } from "../../typechain-types";
-import { Check, Delivery, Guard, Kind, Status, endpointIdOf, serviceIdOf } from "./helpers";
+import { Check, Delivery, Guard, Kind, Status, UNDER_COVERAGE, endpointIdOf, serviceIdOf } from "./helpers";
 
 const MARKET_CALL_GAS = 100_000n;
 const REQUIRED_GAS = (MARKET_CALL_GAS * 64n) / 63n + 5_000n;
@@ -585,7 +585,7 @@ describe("MarketGuard", function () {
       const tx = await f.guard.trip(2, { gasLimit: 1_000_000 });
       await expect(tx).to.emit(f.guard, "MarketPauseCallFailed").withArgs(2, "0x");
       const receipt = await tx.wait();
-      expect(receipt!.gasUsed).to.be.lt(MARKET_CALL_GAS + 120_000n);
+      if (!UNDER_COVERAGE) expect(receipt!.gasUsed).to.be.lt(MARKET_CALL_GAS + 120_000n);
       expect(await f.guard.isPaused(2)).to.equal(true);
     });
 
