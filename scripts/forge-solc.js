@@ -21,7 +21,9 @@ if (args.includes("--version")) {
 }
 
 if (!args.includes("--standard-json")) {
-  process.stderr.write(`forge-solc: only --version and --standard-json are supported (got: ${args.join(" ")})\n`);
+  process.stderr.write(
+    `forge-solc: only --version and --standard-json are supported (got: ${args.join(" ")})\n`,
+  );
   process.exit(2);
 }
 

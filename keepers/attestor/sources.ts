@@ -98,6 +98,33 @@ export function contractOracleReader(oracleAddress: string, provider: Provider):
   };
 }
 
+/**
+ * A fixed oracle state (benchmarks, tests, dry runs without a chain): the oracle's EIP-712 domain
+ * for chain 31337 and `verifyingContract`, digest `configDigest`, round length `roundSeconds`
+ * (seconds) and `attestors` as the version-1 set.
+ */
+export function staticOracleReader(opts: {
+  attestors: string[];
+  verifyingContract?: string;
+  configDigest?: string;
+  roundSeconds?: number;
+  chainId?: bigint;
+}): OracleReader {
+  const state: OracleState = {
+    domain: {
+      name: "Vigil HealthOracle",
+      version: "1",
+      chainId: opts.chainId ?? 31337n,
+      verifyingContract: opts.verifyingContract ?? "0x" + "99".repeat(20),
+    },
+    configDigest: opts.configDigest ?? "0x" + "ab".repeat(32),
+    roundSeconds: opts.roundSeconds ?? 12,
+    version: 1,
+    attestors: [...opts.attestors],
+  };
+  return { read: async () => ({ ...state, attestors: [...state.attestors] }) };
+}
+
 /** A fixed endpoint list (benchmarks, tests). */
 export function staticEndpointSource(endpoints: readonly WatchedEndpoint[]): EndpointSource {
   return { listEndpoints: async () => [...endpoints] };

@@ -13,7 +13,11 @@ import { performance } from "node:perf_hooks";
 import { Wallet } from "ethers";
 import { Attestor } from "../../keepers/attestor/attestor";
 import { attestorConfigSchema } from "../../keepers/attestor/config";
-import { staticEndpointSource, type WatchedEndpoint } from "../../keepers/attestor/sources";
+import {
+  staticEndpointSource,
+  staticOracleReader,
+  type WatchedEndpoint,
+} from "../../keepers/attestor/sources";
 import { EndpointKind } from "../../keepers/shared/health";
 import { createLogger } from "../../keepers/shared/logger";
 import { Metrics } from "../../keepers/shared/metrics";
@@ -61,20 +65,7 @@ async function benchN(server: FakeRpcServer, n: number, rounds: number): Promise
     signer: wallet,
     address: wallet.address,
     endpoints: staticEndpointSource(endpoints),
-    oracle: {
-      read: async () => ({
-        domain: {
-          name: "Vigil HealthOracle",
-          version: "1",
-          chainId: 31337n,
-          verifyingContract: "0x" + "99".repeat(20),
-        },
-        configDigest: "0x" + "ab".repeat(32),
-        roundSeconds: 12,
-        version: 1,
-        attestors: [wallet.address],
-      }),
-    },
+    oracle: staticOracleReader({ attestors: [wallet.address] }),
     logger: createLogger("bench", { level: "silent" }),
     metrics: new Metrics(false),
     // One oracle round (12 s) per probe round: the attestor signs one observation per endpoint and

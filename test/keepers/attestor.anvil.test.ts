@@ -3,7 +3,7 @@ import fs from "node:fs";
 import { Wallet } from "ethers";
 import { Attestor } from "../../keepers/attestor/attestor";
 import { attestorConfigSchema } from "../../keepers/attestor/config";
-import { staticEndpointSource } from "../../keepers/attestor/sources";
+import { staticEndpointSource, staticOracleReader } from "../../keepers/attestor/sources";
 import { EndpointKind } from "../../keepers/shared/health";
 import { createLogger } from "../../keepers/shared/logger";
 import { Metrics } from "../../keepers/shared/metrics";
@@ -47,20 +47,7 @@ describe("attestor against a real anvil node", function () {
       endpoints: staticEndpointSource([
         { id: ENDPOINT, serviceId: SERVICE, kind: EndpointKind.JSON_RPC, uri: node.url, priority: 0 },
       ]),
-      oracle: {
-        read: async () => ({
-          domain: {
-            name: "Vigil HealthOracle",
-            version: "1",
-            chainId: 31337n,
-            verifyingContract: "0x" + "99".repeat(20),
-          },
-          configDigest: "0x" + "ab".repeat(32),
-          roundSeconds: 5,
-          version: 1,
-          attestors: [],
-        }),
-      },
+      oracle: staticOracleReader({ attestors: [], roundSeconds: 5 }),
       logger: createLogger("test", { level: "silent" }),
       metrics: new Metrics(false),
     });

@@ -2,7 +2,11 @@ import { expect } from "chai";
 import { Wallet } from "ethers";
 import { Attestor } from "../../keepers/attestor/attestor";
 import { attestorConfigSchema } from "../../keepers/attestor/config";
-import { staticEndpointSource, type WatchedEndpoint } from "../../keepers/attestor/sources";
+import {
+  staticEndpointSource,
+  staticOracleReader,
+  type WatchedEndpoint,
+} from "../../keepers/attestor/sources";
 import { isPrivateHost, refuseTarget } from "../../keepers/attestor/targets";
 import { EndpointKind } from "../../keepers/shared/health";
 import { createLogger } from "../../keepers/shared/logger";
@@ -99,20 +103,7 @@ describe("attestor probe targets", function () {
         signer: wallet,
         address: wallet.address,
         endpoints: staticEndpointSource(endpoints),
-        oracle: {
-          read: async () => ({
-            domain: {
-              name: "Vigil HealthOracle",
-              version: "1",
-              chainId: 31337n,
-              verifyingContract: "0x" + "99".repeat(20),
-            },
-            configDigest: "0x" + "ab".repeat(32),
-            roundSeconds: 12,
-            version: 1,
-            attestors: [wallet.address],
-          }),
-        },
+        oracle: staticOracleReader({ attestors: [wallet.address] }),
         logger: createLogger("test", { level: "silent" }),
         metrics,
       });

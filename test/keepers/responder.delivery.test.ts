@@ -16,7 +16,7 @@ import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { expect } from "chai";
 import hre from "hardhat";
-import { Contract, ContractFactory, JsonRpcProvider, Wallet } from "ethers";
+import { Contract, JsonRpcProvider, Wallet } from "ethers";
 import { createLogger } from "../../keepers/shared/logger";
 import { Metrics } from "../../keepers/shared/metrics";
 import { Delivery, GuardCheck } from "../../keepers/responder/decide";
@@ -26,7 +26,7 @@ import {
   startResponder,
   type ResponderHandle,
 } from "../../keepers/responder/responder";
-import { Anvil, ANVIL_KEYS } from "./helpers/anvil";
+import { Anvil, ANVIL_KEYS, deployArtifact } from "./helpers/anvil";
 
 const NEEDED = ["HealthOracle", "EndpointRegistry", "MarketGuard", "MockMarketFlaky"];
 const POLICY = {
@@ -39,12 +39,7 @@ const POLICY = {
 };
 const logger = createLogger("test", { level: process.env.VIGIL_TEST_LOG ?? "silent" });
 
-async function deploy(name: string, args: unknown[], signer: Wallet): Promise<Contract> {
-  const a = await hre.artifacts.readArtifact(name);
-  const c = await new ContractFactory(a.abi, a.bytecode, signer).deploy(...args);
-  await c.waitForDeployment();
-  return c as Contract;
-}
+const deploy = deployArtifact;
 
 describe("responder delivery retry (real contracts on anvil)", function () {
   this.timeout(180_000);

@@ -11,7 +11,7 @@ import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { expect } from "chai";
 import hre from "hardhat";
-import { Contract, ContractFactory, JsonRpcProvider, Network, Wallet } from "ethers";
+import { Contract, JsonRpcProvider, Network, Wallet } from "ethers";
 import { createLogger } from "../../keepers/shared/logger";
 import { Metrics } from "../../keepers/shared/metrics";
 import {
@@ -24,7 +24,7 @@ import { GuardCheck, MigrationCheck } from "../../keepers/responder/decide";
 import { Status } from "../../keepers/shared/health";
 import { parseResponderConfig } from "../../keepers/responder/config";
 import { startResponder, type ResponderDeps, type ResponderHandle } from "../../keepers/responder/responder";
-import { Anvil, ANVIL_KEYS } from "./helpers/anvil";
+import { Anvil, ANVIL_KEYS, deployArtifact } from "./helpers/anvil";
 
 const ROUND = 10;
 const POLICY = {
@@ -38,12 +38,7 @@ const POLICY = {
 const NEEDED = ["HealthOracle", "EndpointRegistry", "MarketGuard", "GuardedPerpMarket", "MockERC20"];
 const logger = createLogger("test", { level: process.env.VIGIL_TEST_LOG ?? "silent" });
 
-async function deploy(name: string, args: unknown[], signer: Wallet): Promise<Contract> {
-  const a = await hre.artifacts.readArtifact(name);
-  const c = await new ContractFactory(a.abi, a.bytecode, signer).deploy(...args);
-  await c.waitForDeployment();
-  return c as Contract;
-}
+const deploy = deployArtifact;
 
 describe("responder integration (real contracts on anvil)", function () {
   this.timeout(180_000);

@@ -1,9 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import path from "node:path";
-import { HDNodeWallet, JsonRpcProvider, Network } from "ethers";
-import { freePort, rpc } from "../../../scripts/drill/nodes";
-
-const ANVIL = path.resolve(__dirname, "../../../node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+import { ContractFactory, HDNodeWallet, JsonRpcProvider, Network, type Contract, type Signer } from "ethers";
+import hre from "hardhat";
+import { anvilBinary, freePort, rpc } from "../../../scripts/drill/nodes";
 
 /** anvil's well-known dev keys (mnemonic "test test … junk"), accounts 0..9, each funded with 10,000 ETH. */
 export const ANVIL_KEYS = Array.from(
@@ -30,7 +28,7 @@ export class Anvil {
     const args = ["--host", "127.0.0.1", "--port", String(port), "--chain-id", String(chainId), "--silent"];
     if (opts.noMining) args.push("--no-mining");
     args.push(...(opts.args ?? []));
-    const child = spawn(ANVIL, args, { stdio: "ignore" });
+    const child = spawn(anvilBinary(), args, { stdio: "ignore" });
     const url = `http://127.0.0.1:${port}`;
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -73,4 +71,12 @@ export class Anvil {
       this.child.kill("SIGKILL");
     });
   }
+}
+
+/** Deploy a compiled contract of this repo by artifact name with `signer` and wait for it. */
+export async function deployArtifact(name: string, args: unknown[], signer: Signer): Promise<Contract> {
+  const a = await hre.artifacts.readArtifact(name);
+  const c = await new ContractFactory(a.abi, a.bytecode, signer).deploy(...args);
+  await c.waitForDeployment();
+  return c as Contract;
 }
