@@ -283,7 +283,9 @@ contract EndpointRegistry is IEndpointRegistry, IHealthListener, ReentrancyGuard
      * Failover: active DOWN or UNKNOWN → best-priority HEALTHY other endpoint (ties: order of addition).
      * Failback (recoveryPeriod > 0, active HEALTHY or DEGRADED): best-priority endpoint with priority strictly
      * better than the active one's that has been HEALTHY since at least `recoveryPeriod` seconds.
-     * A due migration inside the cooldown reads COOLDOWN with `notBefore = lastMigrationAt + cooldown`.
+     * The cooldown damps failback only (the move off a usable endpoint): a due failback inside it reads COOLDOWN
+     * with `notBefore = lastMigrationAt + cooldown`. A failover is due at once, whenever the last migration
+     * was, as Route 53 and HAProxy fail over at once and damp only the way back.
      * Candidates are visited in preference order and the first that qualifies wins, so a typical check reads
      * the oracle twice (active, best backup); the worst case is {MAX_ENDPOINTS} reads.
      */
@@ -326,12 +328,20 @@ contract EndpointRegistry is IEndpointRegistry, IHealthListener, ReentrancyGuard
             return v;
         }
         v.to = ids[v.toIndex];
+        if (failover) {
+            // Never damped: a failover held back by a cooldown leaves clients on a dead endpoint and turns a
+            // migration into a market pause (THREATS #34). Flapping is bounded by the oracle's hysteresis
+            // instead: the active endpoint must be DOWN (fallRounds BAD rounds) or UNKNOWN (silent for a
+            // heartbeat), and the target must be HEALTHY (riseRounds GOOD rounds).
+            v.check = MigrationCheck.DUE_FAILOVER;
+            return v;
+        }
         uint256 notBefore = uint256(s.lastMigrationAt) + s.config.cooldown;
         if (s.lastMigrationAt != 0 && block.timestamp < notBefore) {
             v.check = MigrationCheck.COOLDOWN;
             v.notBefore = uint64(notBefore);
         } else {
-            v.check = failover ? MigrationCheck.DUE_FAILOVER : MigrationCheck.DUE_FAILBACK;
+            v.check = MigrationCheck.DUE_FAILBACK;
         }
     }
 

@@ -312,11 +312,12 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
     }
 
     /**
-     * @dev Whether a market with `threshold` must pause for `serviceId`: its ACTIVE endpoint, the one clients
-     * follow, is DOWN or UNKNOWN and the registry cannot migrate now (no HEALTHY candidate, cooldown: a
-     * failover that cannot happen must not leave the market on a dead endpoint), or no endpoint of the
-     * service is usable at all. An active endpoint merely under the threshold is left to hysteresis. A service whose failover or failback is due is migrated instead (the oracle notifies the
-     * registry first, so in the listener a due failover has already happened).
+     * @dev Whether a market with `threshold` must pause for `serviceId` (the rule of {IMarketGuard.tripStatus}):
+     * its ACTIVE endpoint, the one clients follow, is DOWN or UNKNOWN and the registry has no HEALTHY
+     * candidate to fail over to (a failover that cannot happen must not leave the market on a dead
+     * endpoint), or no endpoint of the service is usable at all. An active endpoint merely under the
+     * threshold is left to hysteresis. A service whose failover is due is migrated instead: the registry
+     * never delays a failover, and the oracle notifies it first, so in the listener it has already happened.
      */
     function _serviceDue(
         bytes32 serviceId,

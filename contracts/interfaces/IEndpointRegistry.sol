@@ -8,8 +8,9 @@ import {IHealthOracle} from "./IHealthOracle.sol";
  * @notice Services (an RPC, an oracle feed, a sequencer, a front end), each with an owner and up to
  * {MAX_ENDPOINTS} endpoints ordered by priority (lower value preferred, as DNS SRV records, RFC 2782).
  * Clients and routers follow {activeEndpoint}. {migrate} is permissionless: it moves a service off an
- * active endpoint that is DOWN or UNKNOWN to the best HEALTHY one, and back to a better-priority endpoint
- * once that one has been HEALTHY for the service's recovery period (failback). Every condition is
+ * active endpoint that is DOWN or UNKNOWN to the best HEALTHY one at once (failover: never delayed by the
+ * cooldown), and back to a better-priority endpoint once that one has been HEALTHY for the service's
+ * recovery period and the cooldown since the last migration has passed (failback). Every condition is
  * re-checked on-chain from the HealthOracle, so no key and no vote is needed.
  */
 interface IEndpointRegistry {
@@ -29,7 +30,7 @@ interface IEndpointRegistry {
         DUE_FAILBACK, // a better-priority endpoint has been HEALTHY for the recovery period
         ACTIVE_USABLE, // active endpoint is HEALTHY or DEGRADED and no failback is due
         NO_HEALTHY_CANDIDATE, // active is DOWN or UNKNOWN but no other endpoint is HEALTHY
-        COOLDOWN, // a migration is due but the cooldown since the last one has not elapsed
+        COOLDOWN, // a failback is due but the cooldown since the last migration has not elapsed (never a failover)
         UNKNOWN_SERVICE // no such service, or it has no endpoint
     }
 
@@ -43,7 +44,10 @@ interface IEndpointRegistry {
 
     /**
      * @notice Service settings.
-     * @param cooldown Minimum seconds between two migrations of the service (anti-flapping).
+     * @param cooldown Minimum seconds from any migration of the service to the next failback (anti-flapping).
+     * It never delays a failover: a move off a DOWN or UNKNOWN active endpoint to a HEALTHY one is due at
+     * once, so that a failover never becomes a market pause (THREATS #34). Failbacks are therefore at least
+     * `cooldown` seconds apart: at most floor(T / cooldown) + 1 of them in any T seconds.
      * @param recoveryPeriod Seconds a better-priority endpoint must have been HEALTHY (from its `since`)
      * before failback to it; 0 disables failback.
      */
@@ -153,7 +157,7 @@ interface IEndpointRegistry {
      * @notice Whether {migrate} would succeed now, and to which endpoint. Never reverts.
      * @return check DUE_FAILOVER or DUE_FAILBACK when due, otherwise the reason it is not.
      * @return to The endpoint a migration would pick (zero when none).
-     * @return notBefore When COOLDOWN, the Unix second from which the migration is allowed.
+     * @return notBefore When COOLDOWN (a failback only), the Unix second from which it is allowed.
      */
     function migrationStatus(
         bytes32 serviceId

@@ -154,15 +154,18 @@ interface IMarketGuard {
     /**
      * @notice Whether {trip} would succeed now. Never reverts.
      * @dev Usable means HEALTHY or DEGRADED with health at or above the market's `pauseThresholdBps`.
-     * A direct endpoint dependency is due when it is not usable. A service dependency is due when
-     * (a) its ACTIVE endpoint (the one clients follow) is DOWN or UNKNOWN and the registry cannot migrate
-     * now: {IEndpointRegistry.migrationStatus} is neither DUE_FAILOVER nor DUE_FAILBACK (no HEALTHY
-     * candidate, a DEGRADED backup, the cooldown), or (b) no endpoint of the service is usable at all.
+     * A direct endpoint dependency is due when it is not usable. A service dependency counts as unusable,
+     * and is due, exactly when
+     * (a) its ACTIVE endpoint (the one clients follow) is DOWN or UNKNOWN and the registry cannot fail over:
+     * {IEndpointRegistry.migrationStatus} is NO_HEALTHY_CANDIDATE (every other endpoint is DEGRADED, DOWN
+     * or UNKNOWN: a DEGRADED backup is never a failover target), or
+     * (b) no endpoint of the service is usable at all.
+     * Hence a market is never paused while some endpoint of a service it depends on is HEALTHY at or above
+     * its threshold: a DOWN or UNKNOWN active endpoint with a HEALTHY backup is a failover, and the
+     * registry's cooldown never delays a failover (it damps failback only), so the failover happens in the
+     * same transaction (the oracle notifies the registry before the guard) or at the next {migrate} call.
      * An active endpoint merely under the threshold, not yet DOWN, is left to hysteresis (the registry
      * fails over once it is DOWN), so one bad round never pauses a market that can fail over.
-     * A service whose migration is due and that still has a usable endpoint is migrated, not paused: the
-     * oracle notifies the registry before the guard, so a due failover has already happened when the
-     * guard's listener runs; keepers call {IEndpointRegistry.migrate} otherwise.
      * @return check DUE or the reason it is not.
      * @return cause The first failing dependency (zero when none).
      */

@@ -183,7 +183,10 @@ export function registerServiceCommand(io: CliIo): Command {
   withWriteOptions(cmd)
     .requiredOption("--name <name>", "service name, unique per owner, e.g. eth-mainnet-rpc (required)")
     .addOption(
-      new Option("--cooldown <seconds>", "minimum seconds between two migrations")
+      new Option(
+        "--cooldown <seconds>",
+        "minimum seconds from a migration to the next failback (a failover is never delayed)",
+      )
         .argParser(intOption(0, 2 ** 32 - 1))
         .default(60),
     )

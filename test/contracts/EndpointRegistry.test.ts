@@ -353,14 +353,44 @@ describe("EndpointRegistry", function () {
   });
 
   describe("cooldown", function () {
-    it("holds a second migration until lastMigrationAt + cooldown, to the second", async function () {
+    it("never delays a failover off a DOWN active endpoint inside the cooldown (THREATS #34)", async function () {
       const { registry, oracle, serviceId, backupA, backupB, migratedAt } =
         await loadFixture(failedOverFixture);
       await oracle.setStatus(backupA, Status.DOWN, 0);
+      expect(await registry.migrationStatus(serviceId)).to.deep.equal([
+        BigInt(Check.DUE_FAILOVER),
+        backupB,
+        0n,
+      ]);
+      await expect(registry.migrate(serviceId))
+        .to.emit(registry, "EndpointMigrated")
+        .withArgs(serviceId, backupA, backupB, false);
+      expect(BigInt(await time.latest()) - migratedAt).to.be.lessThan(BigInt(COOLDOWN));
+    });
+
+    it("never delays a failover off an UNKNOWN active endpoint right after a failback", async function () {
+      const { registry, oracle, serviceId, primary, backupA } = await loadFixture(failedOverFixture);
+      await oracle.setStatus(primary, Status.HEALTHY, 10_000);
+      await time.increase(RECOVERY);
+      await registry.migrate(serviceId); // failback to primary
+      const failbackAt = BigInt(await time.latest());
+      await oracle.setStatus(primary, Status.UNKNOWN, 0);
+      await expect(registry.migrate(serviceId))
+        .to.emit(registry, "EndpointMigrated")
+        .withArgs(serviceId, primary, backupA, false);
+      expect(BigInt(await time.latest()) - failbackAt).to.be.lessThan(BigInt(COOLDOWN));
+    });
+
+    it("holds a failback until lastMigrationAt + cooldown, to the second", async function () {
+      const { registry, oracle, serviceId, primary, backupA, migratedAt } =
+        await loadFixture(failedOverFixture);
+      await registry.setServiceConfig(serviceId, { cooldown: COOLDOWN, recoveryPeriod: 1 });
+      await oracle.setStatus(primary, Status.HEALTHY, 10_000);
       const notBefore = migratedAt + BigInt(COOLDOWN);
+      await time.increase(2);
       expect(await registry.migrationStatus(serviceId)).to.deep.equal([
         BigInt(Check.COOLDOWN),
-        backupB,
+        primary,
         notBefore,
       ]);
 
@@ -372,16 +402,17 @@ describe("EndpointRegistry", function () {
       await time.setNextBlockTimestamp(notBefore);
       await expect(registry.migrate(serviceId))
         .to.emit(registry, "EndpointMigrated")
-        .withArgs(serviceId, backupA, backupB, false);
+        .withArgs(serviceId, backupA, primary, true);
     });
 
-    it("lets a zero cooldown migrate again at once", async function () {
-      const { registry, oracle, serviceId, backupA, backupB } = await loadFixture(failedOverFixture);
-      await registry.setServiceConfig(serviceId, { cooldown: 0, recoveryPeriod: RECOVERY });
-      await oracle.setStatus(backupA, Status.DOWN, 0);
+    it("lets a zero cooldown fail back as soon as the recovery period has passed", async function () {
+      const { registry, oracle, serviceId, primary, backupA } = await loadFixture(failedOverFixture);
+      await registry.setServiceConfig(serviceId, { cooldown: 0, recoveryPeriod: 1 });
+      await oracle.setStatus(primary, Status.HEALTHY, 10_000);
+      await time.increase(1);
       await expect(registry.migrate(serviceId))
         .to.emit(registry, "EndpointMigrated")
-        .withArgs(serviceId, backupA, backupB, false);
+        .withArgs(serviceId, backupA, primary, true);
     });
   });
 
@@ -529,15 +560,31 @@ describe("EndpointRegistry", function () {
       );
     });
 
+    it("fails over in the same transaction inside the cooldown", async function () {
+      const f = await loadFixture(failedOverFixture);
+      const addr = await f.registry.getAddress();
+      await expect(f.oracle.setStatusAndNotify(addr, f.backupA, Status.DOWN, 0))
+        .to.emit(f.registry, "EndpointMigrated")
+        .withArgs(f.serviceId, f.backupA, f.backupB, false);
+    });
+
     it("never reverts when no migration is due (no candidate, cooldown, failback pending)", async function () {
       const f = await loadFixture(failedOverFixture);
       const addr = await f.registry.getAddress();
-      // cooldown: backupA DOWN, backupB healthy, but within the cooldown.
-      await expect(f.oracle.setStatusAndNotify(addr, f.backupA, Status.DOWN, 0)).not.to.emit(
+      // cooldown: the primary is back and would be a failback, but the cooldown holds it.
+      await f.registry.setServiceConfig(f.serviceId, { cooldown: COOLDOWN, recoveryPeriod: 1 });
+      await f.oracle.setStatus(f.primary, Status.HEALTHY, 10_000);
+      await time.increase(2);
+      expect((await f.registry.migrationStatus(f.serviceId))[0]).to.equal(BigInt(Check.COOLDOWN));
+      await expect(f.oracle.notify(addr, f.primary, Status.DOWN, Status.HEALTHY)).not.to.emit(
         f.registry,
         "EndpointMigrated",
       );
       // failback pending: primary HEALTHY but the recovery period has not elapsed.
+      await f.registry.setServiceConfig(f.serviceId, { cooldown: COOLDOWN, recoveryPeriod: RECOVERY });
+      await f.oracle.setStatus(f.primary, Status.DOWN, 0);
+      await f.oracle.setStatus(f.backupA, Status.DOWN, 0);
+      await f.registry.migrate(f.serviceId); // backupA → backupB, inside the cooldown
       await time.increase(COOLDOWN);
       await f.oracle.setStatus(f.backupB, Status.DOWN, 0);
       await f.oracle.setStatus(f.tertiary, Status.DOWN, 0);
@@ -576,7 +623,7 @@ describe("EndpointRegistry", function () {
     });
   });
 
-  describe("property: migrations only when due, never faster than the cooldown (THREATS #14, #15)", function () {
+  describe("property: migrations only when due, failback never inside the cooldown, failover never delayed (THREATS #14, #15, #34)", function () {
     const PRIORITIES = [10, 30, 20, 20]; // as added in serviceFixture
     type Health = { status: number; bps: number; since: bigint };
     type Action =
@@ -622,8 +669,9 @@ describe("EndpointRegistry", function () {
         if (to === -1 || PRIORITIES[i] < PRIORITIES[to]) to = i;
       }
       if (to === -1) return { check: down ? Check.NO_HEALTHY_CANDIDATE : Check.ACTIVE_USABLE, to };
+      if (down) return { check: Check.DUE_FAILOVER, to };
       if (last !== 0n && now < last + BigInt(COOLDOWN)) return { check: Check.COOLDOWN, to };
-      return { check: down ? Check.DUE_FAILOVER : Check.DUE_FAILBACK, to };
+      return { check: Check.DUE_FAILBACK, to };
     }
 
     it("holds for random status series, clock steps and callers", async function () {
@@ -636,7 +684,7 @@ describe("EndpointRegistry", function () {
           const health: Health[] = ids.map(() => ({ status: Status.UNKNOWN, bps: 0, since: 0n }));
           let active = 0;
           let last = 0n;
-          const migrations: bigint[] = [];
+          const migrations: { at: bigint; failback: boolean }[] = [];
 
           for (const a of actions) {
             if (a.kind === "time") {
@@ -685,12 +733,14 @@ describe("EndpointRegistry", function () {
             if (migrated) {
               active = migrated.to;
               last = at;
-              migrations.push(at);
+              migrations.push({ at, failback: migrated.failback });
             }
             expect(await f.registry.activeEndpointId(f.serviceId)).to.equal(ids[active]);
           }
+          // A move off a usable endpoint (failback) comes at least a cooldown after the migration before it.
           for (let i = 1; i < migrations.length; i++) {
-            expect(migrations[i] - migrations[i - 1]).to.be.gte(BigInt(COOLDOWN));
+            if (migrations[i].failback)
+              expect(migrations[i].at - migrations[i - 1].at).to.be.gte(BigInt(COOLDOWN));
           }
         }),
         { numRuns: 40 },

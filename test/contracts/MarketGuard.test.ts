@@ -343,10 +343,11 @@ describe("MarketGuard", function () {
         .withArgs(1, rpc, keeper.address);
     });
 
-    it("pauses when the active endpoint is DOWN during the migration cooldown, and not once failover is due", async function () {
-      const { guard, oracle, registry, owner } = await loadFixture(deployFixture);
+    it("never pauses when the active endpoint goes DOWN inside the cooldown right after a failback (THREATS #34)", async function () {
+      const { guard, oracle, registry, owner, keeper } = await loadFixture(deployFixture);
       const COOLDOWN = 300;
-      await registry.registerService("slow", { cooldown: COOLDOWN, recoveryPeriod: 0 });
+      const RECOVERY = 10;
+      await registry.registerService("slow", { cooldown: COOLDOWN, recoveryPeriod: RECOVERY });
       const slow = serviceIdOf(owner.address, "slow");
       await registry.addEndpoint(slow, Kind.JSON_RPC, "https://p.example", 0);
       await registry.addEndpoint(slow, Kind.JSON_RPC, "https://q.example", 1);
@@ -356,20 +357,26 @@ describe("MarketGuard", function () {
       await oracle.setStatus(q, Status.HEALTHY, 10_000);
       const market = await ethers.deployContract("MockMarket");
       await guard.registerMarket(configFor(await market.getAddress(), [slow]));
-      await registry.migrate(slow); // p -> q
-      const migratedAt = BigInt(await time.latest());
-      // p recovers, q dies: the registry could fail over back to p, but not before the cooldown.
+      await registry.migrate(slow); // failover p -> q
       await oracle.setStatus(p, Status.HEALTHY, 10_000);
-      await oracle.setStatus(q, Status.DOWN, 0);
-      expect(await registry.migrationStatus(slow)).to.deep.equal([
-        BigInt(Check.COOLDOWN),
-        p,
-        migratedAt + BigInt(COOLDOWN),
-      ]);
-      expect(await guard.tripStatus(2)).to.deep.equal([BigInt(Guard.DUE), slow]);
-      await time.increaseTo(migratedAt + BigInt(COOLDOWN));
-      expect((await registry.migrationStatus(slow))[0]).to.equal(BigInt(Check.DUE_FAILOVER));
+      await time.increase(COOLDOWN);
+      await expect(registry.migrate(slow)).to.emit(registry, "EndpointMigrated").withArgs(slow, q, p, true);
+      // The primary dies again one second after the failback, deep inside the cooldown.
+      await oracle.setStatus(p, Status.DOWN, 0);
+      expect(await registry.migrationStatus(slow)).to.deep.equal([BigInt(Check.DUE_FAILOVER), q, 0n]);
       expect(await guard.tripStatus(2)).to.deep.equal([BigInt(Guard.DEPENDENCIES_USABLE), ZeroHash]);
+      await expect(guard.connect(keeper).trip(2))
+        .to.be.revertedWithCustomError(guard, "MarketGuardTripNotDue")
+        .withArgs(2, Guard.DEPENDENCIES_USABLE);
+      await expect(registry.migrate(slow)).to.emit(registry, "EndpointMigrated").withArgs(slow, p, q, false);
+      expect(await guard.tripStatus(2)).to.deep.equal([BigInt(Guard.DEPENDENCIES_USABLE), ZeroHash]);
+    });
+
+    it("pauses when the active endpoint is UNKNOWN and the other endpoints are DOWN, cooldown or not", async function () {
+      const { guard, oracle, rpc, rpcA, rpcB } = await loadFixture(deployFixture);
+      await oracle.setStatus(rpcA, Status.UNKNOWN, 10_000);
+      await oracle.setStatus(rpcB, Status.DOWN, 0);
+      expect(await guard.tripStatus(1)).to.deep.equal([BigInt(Guard.DUE), rpc]);
     });
 
     it("does not pause while the active endpoint is only under the threshold and a backup is usable (hysteresis, then failover)", async function () {

@@ -204,15 +204,20 @@ describe("VigilUpkeep", function () {
       expect((await check(f.upkeep, data)).actions).to.deep.equal([{ kind: Act.MIGRATE, id: f.rpc }]);
     });
 
-    it("does not report a migration held back by the cooldown", async function () {
+    it("does not report a failback held back by the cooldown, and reports a failover inside it", async function () {
       const f = await loadFixture(deployFixture);
-      await f.registry.setServiceConfig(f.ws, { cooldown: 3_600, recoveryPeriod: 0 });
+      await f.registry.setServiceConfig(f.ws, { cooldown: 3_600, recoveryPeriod: 1 });
       await f.oracle.setStatus(f.wsA, Status.DOWN, 0);
       await f.registry.migrate(f.ws);
       await f.oracle.setStatus(f.wsA, Status.HEALTHY, 10_000);
-      await f.oracle.setStatus(f.wsB, Status.DOWN, 0);
+      await time.increase(2);
       expect((await f.registry.migrationStatus(f.ws)).check).to.equal(Check.COOLDOWN);
       expect((await check(f.upkeep, checkData([f.ws], []))).needed).to.equal(false);
+      await f.oracle.setStatus(f.wsB, Status.DOWN, 0);
+      expect((await f.registry.migrationStatus(f.ws)).check).to.equal(Check.DUE_FAILOVER);
+      expect((await check(f.upkeep, checkData([f.ws], []))).actions).to.deep.equal([
+        { kind: Act.MIGRATE, id: f.ws },
+      ]);
     });
 
     it("does not report a failover without a HEALTHY candidate", async function () {
