@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {EndpointRegistry} from "../../contracts/EndpointRegistry.sol";
+import {MarketGuard} from "../../contracts/MarketGuard.sol";
+import {IEndpointRegistry} from "../../contracts/interfaces/IEndpointRegistry.sol";
+import {IGuardedMarket} from "../../contracts/interfaces/IGuardedMarket.sol";
+import {IHealthOracle} from "../../contracts/interfaces/IHealthOracle.sol";
+import {IMarketGuard} from "../../contracts/interfaces/IMarketGuard.sol";
+import {MockHealthOracle} from "../../contracts/test/MockHealthOracle.sol";
+import {MockMarket} from "../../contracts/test/MockMarket.sol";
+import {VigilTest} from "./utils/VigilTest.sol";
+
+/**
+ * @title FailoverHandler
+ * @notice Drives {FailoverInvariantsTest}: random health sequences for the three endpoints of one service
+ * (any status, any health, with or without the oracle's same-transaction notifications to the registry and
+ * then the guard, as production wires them), random clock steps, and permissionless `migrate`, `trip` and
+ * `resume` from anyone. After every action it checks the rules of THREATS #14 and #34 and counts each
+ * violation in a ghost counter that must stay zero.
+ */
+contract FailoverHandler is VigilTest {
+    MockHealthOracle internal immutable oracle;
+    EndpointRegistry internal immutable registry;
+    MarketGuard internal immutable guard;
+    bytes32 internal immutable serviceId;
+    uint256 internal immutable marketId;
+    uint16 internal immutable threshold;
+    uint32 internal immutable cooldown;
+    uint256 internal immutable startedAt;
+
+    bytes32[] internal endpointIds;
+
+    // Violations (must stay zero).
+    /// @notice A pause (by `trip` or by the listener) while some endpoint was HEALTHY at or above the threshold.
+    uint256 public pausesWithHealthyEndpoint;
+    /// @notice `tripStatus` said DUE while some endpoint was HEALTHY at or above the threshold.
+    uint256 public tripDueWithHealthyEndpoint;
+    /// @notice The active endpoint was DOWN or UNKNOWN, another HEALTHY, and `migrationStatus` was not DUE_FAILOVER.
+    uint256 public failoversHeld;
+    /// @notice The oracle told the listeners that the active endpoint died (or a candidate became HEALTHY
+    /// behind a dead active), and the transaction ended with the service still on a dead endpoint.
+    uint256 public failoversMissedByListener;
+    /// @notice A failback less than `cooldown` seconds after the migration before it.
+    uint256 public failbacksInsideCooldown;
+
+    // Coverage (the invariants are not vacuous when these are non-zero).
+    uint256 public failovers;
+    uint256 public failoversInsideCooldown;
+    uint256 public failbacks;
+    uint256 public pauses;
+    uint256 public resumes;
+
+    constructor(
+        MockHealthOracle oracle_,
+        EndpointRegistry registry_,
+        MarketGuard guard_,
+        bytes32 serviceId_,
+        bytes32[] memory endpointIds_,
+        uint256 marketId_
+    ) {
+        oracle = oracle_;
+        registry = registry_;
+        guard = guard_;
+        serviceId = serviceId_;
+        endpointIds = endpointIds_;
+        marketId = marketId_;
+        threshold = guard_.marketConfig(marketId_).pauseThresholdBps;
+        cooldown = registry_.serviceInfo(serviceId_).config.cooldown;
+        startedAt = block.timestamp;
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Actions
+    // ------------------------------------------------------------------------------------------------
+
+    /// @notice Set one endpoint's status and health; with `notify`, tell the registry then the guard in the
+    /// same transaction, as the HealthOracle does on a status change.
+    function setHealth(uint8 endpointSel, uint8 statusSel, uint16 healthBps, bool notify) external {
+        bytes32 endpointId = endpointIds[endpointSel % endpointIds.length];
+        IHealthOracle.Status previous = oracle.statusOf(endpointId).status;
+        // 0 UNKNOWN, 1 HEALTHY, 2 DEGRADED, 3 DOWN; 4 and 5 HEALTHY too, so HEALTHY backups and failbacks are common.
+        uint8 sel = statusSel % 6;
+        IHealthOracle.Status current = sel >= 4 ? IHealthOracle.Status.HEALTHY : IHealthOracle.Status(sel);
+        bool wasPaused = guard.isPaused(marketId);
+        uint64 lastBefore = _lastMigrationAt();
+        bytes32 activeBefore = registry.activeEndpointId(serviceId);
+        oracle.setStatus(endpointId, current, uint16(healthBps % 10_001));
+        if (notify) {
+            oracle.notify(address(registry), endpointId, previous, current);
+            oracle.notify(address(guard), endpointId, previous, current);
+            bool concernsFailover = endpointId == activeBefore || current == IHealthOracle.Status.HEALTHY;
+            if (concernsFailover && _activeDead() && _healthyCandidateExists()) ++failoversMissedByListener;
+        }
+        _countMigration(activeBefore, lastBefore, false);
+        _afterAction(wasPaused);
+    }
+
+    function migrate(address caller) external {
+        bool wasPaused = guard.isPaused(marketId);
+        uint64 lastBefore = _lastMigrationAt();
+        bytes32 activeBefore = registry.activeEndpointId(serviceId);
+        vm.prank(caller);
+        try registry.migrate(serviceId) {} catch {}
+        _countMigration(activeBefore, lastBefore, true);
+        _afterAction(wasPaused);
+    }
+
+    function trip(address caller) external {
+        bool wasPaused = guard.isPaused(marketId);
+        vm.prank(caller);
+        try guard.trip(marketId) {} catch {}
+        _afterAction(wasPaused);
+    }
+
+    function resume(address caller) external {
+        bool wasPaused = guard.isPaused(marketId);
+        vm.prank(caller);
+        try guard.resume(marketId) {
+            ++resumes;
+        } catch {}
+        _afterAction(wasPaused);
+    }
+
+    function warp(uint16 seconds_) external {
+        bool wasPaused = guard.isPaused(marketId);
+        vm.warp(block.timestamp + (seconds_ % 181));
+        _afterAction(wasPaused);
+    }
+
+    /// @notice Seconds of simulated time since the campaign began (the T of the flapping bound).
+    function elapsed() external view returns (uint256) {
+        return block.timestamp - startedAt;
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Checks after every action
+    // ------------------------------------------------------------------------------------------------
+
+    function _afterAction(bool wasPaused) internal {
+        bool healthyLeft = _healthyEndpointAtThreshold();
+        if (!wasPaused && guard.isPaused(marketId)) {
+            ++pauses;
+            if (healthyLeft) ++pausesWithHealthyEndpoint;
+        }
+        (IMarketGuard.GuardCheck check, ) = guard.tripStatus(marketId);
+        if (healthyLeft && check == IMarketGuard.GuardCheck.DUE) ++tripDueWithHealthyEndpoint;
+        (IEndpointRegistry.MigrationCheck m, , ) = registry.migrationStatus(serviceId);
+        if (_activeDead() && _healthyCandidateExists() && m != IEndpointRegistry.MigrationCheck.DUE_FAILOVER)
+            ++failoversHeld;
+    }
+
+    /// @dev Classify a move of the active endpoint made by the last action (failback only through `migrate`).
+    function _countMigration(bytes32 activeBefore, uint64 lastBefore, bool maybeFailback) internal {
+        if (registry.activeEndpointId(serviceId) == activeBefore) return;
+        bool insideCooldown = lastBefore != 0 && block.timestamp < uint256(lastBefore) + cooldown;
+        IHealthOracle.Status was = oracle.statusOf(activeBefore).status;
+        bool failback =
+            maybeFailback && was != IHealthOracle.Status.DOWN && was != IHealthOracle.Status.UNKNOWN;
+        if (failback) {
+            ++failbacks;
+            if (insideCooldown) ++failbacksInsideCooldown;
+        } else {
+            ++failovers;
+            if (insideCooldown) ++failoversInsideCooldown;
+        }
+    }
+
+    function _lastMigrationAt() internal view returns (uint64) {
+        return registry.serviceInfo(serviceId).lastMigrationAt;
+    }
+
+    function _activeDead() internal view returns (bool) {
+        IHealthOracle.Status s = oracle.statusOf(registry.activeEndpointId(serviceId)).status;
+        return s == IHealthOracle.Status.DOWN || s == IHealthOracle.Status.UNKNOWN;
+    }
+
+    function _healthyCandidateExists() internal view returns (bool) {
+        bytes32 active = registry.activeEndpointId(serviceId);
+        for (uint256 i; i < endpointIds.length; ++i) {
+            if (endpointIds[i] == active) continue;
+            if (oracle.statusOf(endpointIds[i]).status == IHealthOracle.Status.HEALTHY) return true;
+        }
+        return false;
+    }
+
+    function _healthyEndpointAtThreshold() internal view returns (bool) {
+        for (uint256 i; i < endpointIds.length; ++i) {
+            IHealthOracle.EndpointHealth memory h = oracle.statusOf(endpointIds[i]);
+            if (h.status == IHealthOracle.Status.HEALTHY && h.healthBps >= threshold) return true;
+        }
+        return false;
+    }
+}
+
+/**
+ * @title FailoverInvariantsTest
+ * @notice THREATS #14 and #34 on the real EndpointRegistry and MarketGuard, over random health sequences
+ * of a three-endpoint service (cooldown 120 s, recovery period 60 s) and a market with a 5,000 bps
+ * threshold: a failover is never held back by the cooldown, the market never pauses while some endpoint
+ * of its service is HEALTHY at or above its threshold, and flapping stays bounded: failbacks (the moves
+ * off a usable endpoint) are at least a cooldown apart, so at most floor(T / cooldown) + 1 in T seconds.
+ */
+contract FailoverInvariantsTest is VigilTest {
+    uint32 internal constant COOLDOWN = 120;
+    uint32 internal constant RECOVERY = 60;
+    uint16 internal constant THRESHOLD = 5_000;
+
+    MockHealthOracle internal oracle;
+    EndpointRegistry internal registry;
+    MarketGuard internal guard;
+    FailoverHandler internal handler;
+    bytes32 internal serviceId;
+    bytes32[] internal endpointIds;
+
+    function setUp() public {
+        vm.warp(T0);
+        oracle = new MockHealthOracle();
+        registry = new EndpointRegistry(IHealthOracle(address(oracle)));
+        guard = new MarketGuard(address(this), IHealthOracle(address(oracle)), registry, 200_000);
+        serviceId = registry.registerService("rpc", IEndpointRegistry.ServiceConfig(COOLDOWN, RECOVERY));
+        endpointIds.push(
+            registry.addEndpoint(serviceId, IEndpointRegistry.EndpointKind.JSON_RPC, "https://a", 0)
+        );
+        endpointIds.push(
+            registry.addEndpoint(serviceId, IEndpointRegistry.EndpointKind.JSON_RPC, "https://b", 1)
+        );
+        endpointIds.push(
+            registry.addEndpoint(serviceId, IEndpointRegistry.EndpointKind.JSON_RPC, "https://c", 2)
+        );
+        for (uint256 i; i < endpointIds.length; ++i) {
+            oracle.setStatus(endpointIds[i], IHealthOracle.Status.HEALTHY, 10_000);
+        }
+        bytes32[] memory services = new bytes32[](1);
+        services[0] = serviceId;
+        uint256 marketId = guard.registerMarket(
+            IMarketGuard.MarketConfig(
+                IGuardedMarket(address(new MockMarket())),
+                address(0),
+                THRESHOLD,
+                60,
+                services,
+                new bytes32[](0)
+            )
+        );
+        handler = new FailoverHandler(oracle, registry, guard, serviceId, endpointIds, marketId);
+    }
+
+    /// @dev forge-std's `FuzzSelector`: which functions of which contract the invariant fuzzer calls.
+    struct FuzzSelector {
+        address addr;
+        bytes4[] selectors;
+    }
+
+    function targetContracts() public view returns (address[] memory targets) {
+        targets = new address[](1);
+        targets[0] = address(handler);
+    }
+
+    function targetSelectors() public view returns (FuzzSelector[] memory targets) {
+        bytes4[] memory selectors = new bytes4[](5);
+        selectors[0] = FailoverHandler.setHealth.selector;
+        selectors[1] = FailoverHandler.migrate.selector;
+        selectors[2] = FailoverHandler.trip.selector;
+        selectors[3] = FailoverHandler.resume.selector;
+        selectors[4] = FailoverHandler.warp.selector;
+        targets = new FuzzSelector[](1);
+        targets[0] = FuzzSelector(address(handler), selectors);
+    }
+
+    /// @notice The drill's case, deterministic: the primary dies one second after a failback, deep inside the
+    /// cooldown. The oracle's notification fails the service over in the same transaction and the market
+    /// never pauses. Also shows that the handler reaches failovers, failbacks and pauses.
+    function test_faultInsideCooldownAfterFailbackFailsOverWithoutPause() public {
+        handler.setHealth(0, 3, 0, true); // A DOWN -> failover to B
+        require(handler.failovers() == 1, "failover not reached");
+        handler.setHealth(0, 1, 10_000, true); // A HEALTHY again
+        handler.warp(180); // past the recovery period and the cooldown
+        handler.migrate(address(0xBEEF)); // failback to A
+        require(handler.failbacks() == 1, "failback not reached");
+        handler.warp(1);
+        handler.setHealth(0, 3, 0, true); // A DOWN one second after the failback
+        require(registry.activeEndpointId(serviceId) == endpointIds[1], "failover held by the cooldown");
+        require(handler.failoversInsideCooldown() == 1, "the fault did not land inside the cooldown");
+        require(handler.pauses() == 0, "paused although B was HEALTHY");
+        handler.setHealth(1, 3, 0, true); // B DOWN too: fail over to C at once
+        require(registry.activeEndpointId(serviceId) == endpointIds[2], "second failover held");
+        handler.setHealth(2, 0, 0, true); // C UNKNOWN, nothing usable: pause
+        require(handler.pauses() == 1, "no pause with nothing usable");
+        _checkAll();
+    }
+
+    function invariant_failoverNeverHeldByCooldown() public view {
+        require(handler.failoversHeld() == 0, "a failover to a HEALTHY endpoint was not due");
+        require(handler.failoversMissedByListener() == 0, "the listener left the service on a dead endpoint");
+    }
+
+    function invariant_noPauseWhileAHealthyEndpointExists() public view {
+        require(handler.pausesWithHealthyEndpoint() == 0, "paused while an endpoint was HEALTHY");
+        require(handler.tripDueWithHealthyEndpoint() == 0, "trip due while an endpoint was HEALTHY");
+    }
+
+    /// @notice Migrations off usable endpoints (failbacks) <= floor(T / cooldown) + 1 over T seconds.
+    function invariant_flappingBounded() public view {
+        require(handler.failbacksInsideCooldown() == 0, "a failback inside the cooldown");
+        require(handler.failbacks() <= handler.elapsed() / COOLDOWN + 1, "more failbacks than T / cooldown");
+    }
+
+    function _checkAll() internal view {
+        invariant_failoverNeverHeldByCooldown();
+        invariant_noPauseWhileAHealthyEndpointExists();
+        invariant_flappingBounded();
+    }
+}
