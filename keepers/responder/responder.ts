@@ -9,6 +9,8 @@ import {
   isError,
   parseUnits,
   type AbstractProvider,
+  type Interface,
+  type Log,
   type TypedDataDomain,
   type Wallet,
 } from "ethers";
@@ -22,6 +24,7 @@ import {
   type IMarketGuard,
 } from "../../typechain-types";
 import { createProvider, loadWallet } from "../shared/chain";
+import { watchLogs, type LogWatch, type WatchedEvent } from "../shared/events";
 import { Status } from "../shared/health";
 import { runLoop, Shutdown, Wakeup, type LoopHealth } from "../shared/lifecycle";
 import { createLogger, type Logger } from "../shared/logger";
@@ -177,11 +180,16 @@ export async function startResponder(
     },
   );
 
-  const unsubscribe = await watchEvents(
+  const events = await watchEvents(
     { oracle, registry, guard },
-    () => wakeup.wake(),
-    () => engine.invalidate(),
-    logger,
+    {
+      provider,
+      intervalMs: provider.pollingInterval,
+      signal: shutdown.signal,
+      logger,
+      wake: () => wakeup.wake(),
+      invalidate: () => engine.invalidate(),
+    },
   );
 
   const server = new KeeperServer({
@@ -203,8 +211,8 @@ export async function startResponder(
   const stop = () =>
     (stopping ??= (async () => {
       shutdown.abort("stop requested");
-      await loop.done;
-      await unsubscribe();
+      // Both loops first: nothing may be in flight on the provider when it is destroyed.
+      await Promise.all([loop.done, events.done]);
       await server.close();
       outbox.close();
       shutdown.dispose();
@@ -234,39 +242,59 @@ export async function startResponder(
   };
 }
 
-/** Subscribe to the contracts' events; each wakes the loop. @returns an unsubscribe function. */
+/**
+ * Watch the contracts' events (polled, see {@link watchLogs}); each wakes the loop, and
+ * `AttestorSetChanged` (or a gap in the polled blocks) also forgets the cached attestor set.
+ */
 async function watchEvents(
   c: { oracle: IHealthOracle; registry: IEndpointRegistry; guard?: IMarketGuard },
-  wake: () => void,
-  invalidate: () => void,
-  logger: Logger,
-): Promise<() => Promise<void>> {
-  const subs: Array<Promise<unknown>> = [];
-  const safe = (p: Promise<unknown>) =>
-    p.catch((e) => logger.warn({ err: String(e) }, "event subscription failed; polling covers it"));
-  subs.push(safe(c.oracle.on(c.oracle.getEvent("StatusChanged"), wake)));
-  subs.push(
-    safe(
-      c.oracle.on(c.oracle.getEvent("AttestorSetChanged"), () => {
-        invalidate();
-        wake();
-      }),
-    ),
-  );
-  subs.push(safe(c.registry.on(c.registry.getEvent("EndpointMigrated"), wake)));
-  if (c.guard) {
-    subs.push(safe(c.guard.on(c.guard.getEvent("MarketPaused"), wake)));
-    subs.push(safe(c.guard.on(c.guard.getEvent("MarketResumed"), wake)));
-    // A market refused a pause or resume: the delivery is now pending (retried once the market accepts).
-    subs.push(safe(c.guard.on(c.guard.getEvent("MarketPauseCallFailed"), wake)));
-    subs.push(safe(c.guard.on(c.guard.getEvent("MarketUnpauseCallFailed"), wake)));
-  }
-  await Promise.all(subs);
-  return async () => {
-    await Promise.all(
-      [c.oracle, c.registry, c.guard].map((x) => x?.removeAllListeners().catch(() => undefined)),
-    );
+  o: {
+    provider: AbstractProvider;
+    intervalMs: number;
+    signal: AbortSignal;
+    logger: Logger;
+    wake(): void;
+    invalidate(): void;
+  },
+): Promise<LogWatch> {
+  const of = async (contract: { getAddress(): Promise<string>; interface: Interface }, names: string[]) => {
+    const address = await contract.getAddress();
+    return names.map((n) => ({ address, topic: contract.interface.getEvent(n)!.topicHash }));
   };
+  const oracleEvents = await of(c.oracle, ["StatusChanged", "AttestorSetChanged"]);
+  const attestorSet = oracleEvents[1];
+  const events: WatchedEvent[] = [
+    ...oracleEvents,
+    ...(await of(c.registry, ["EndpointMigrated"])),
+    // A market refused a pause or resume: the delivery is now pending (retried once the market accepts).
+    ...(c.guard
+      ? await of(c.guard, [
+          "MarketPaused",
+          "MarketResumed",
+          "MarketPauseCallFailed",
+          "MarketUnpauseCallFailed",
+        ])
+      : []),
+  ];
+  const isAttestorSet = (l: Log) =>
+    l.address.toLowerCase() === attestorSet.address.toLowerCase() &&
+    l.topics[0]?.toLowerCase() === attestorSet.topic.toLowerCase();
+  return watchLogs({
+    name: "events",
+    provider: o.provider,
+    events,
+    intervalMs: o.intervalMs,
+    signal: o.signal,
+    logger: o.logger,
+    onLogs: (logs) => {
+      if (logs.some(isAttestorSet)) o.invalidate();
+      o.wake();
+    },
+    onGap: () => {
+      o.invalidate();
+      o.wake();
+    },
+  });
 }
 
 /** Run `fn` over `items`, at most `limit` at a time. */
