@@ -185,13 +185,19 @@ describe("responder integration (real contracts on anvil)", function () {
     }, 300);
   });
 
+  // Providers a test made for its own responder; destroyed in `after` once every responder stopped.
+  const ownProviders: JsonRpcProvider[] = [];
+
   after(async function () {
-    clearInterval(clock);
+    // Keepers first, then the clock and the attestors they call, then providers, then the node.
     await Promise.all(responders.splice(0).map((r) => r.stop()));
+    clearInterval(clock);
+    await clockTick;
     for (const server of attestorServers) {
       server.closeAllConnections();
       server.close();
     }
+    for (const p of ownProviders.splice(0)) p.destroy();
     provider?.destroy();
     await anvil?.stop();
   });
@@ -373,6 +379,7 @@ describe("responder integration (real contracts on anvil)", function () {
     const network = Network.from(anvil.chainId);
     const flaky = new Flaky(anvil.url, network, { staticNetwork: network, cacheTimeout: -1 });
     flaky.pollingInterval = 100;
+    ownProviders.push(flaky);
     const r = await responder(
       4,
       undefined,
@@ -400,8 +407,10 @@ describe("responder integration (real contracts on anvil)", function () {
     expect(r.outbox.list(100).filter((a) => a.kind === "trip")).to.have.length(1);
     expect(trip()?.txs).to.have.length(1);
     expect(await guard.queryFilter(guard.filters.MarketPaused(1))).to.have.length(pausesBefore + 1);
+    // The keeper stops before its provider is destroyed (and nothing of it runs on the provider after).
     await r.stop();
     responders.splice(responders.indexOf(r), 1);
+    ownProviders.splice(ownProviders.indexOf(flaky), 1);
     flaky.destroy();
   });
 });
