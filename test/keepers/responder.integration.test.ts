@@ -262,7 +262,9 @@ describe("responder integration (real contracts on anvil)", function () {
     health.set(endpoints[0].toLowerCase(), 1000);
     await until("DOWN", async () => (await statusOf(endpoints[0])) === Status.DOWN);
     await until("migration", async () => (await registry.activeEndpoint(serviceId)).id === endpoints[1]);
-    await new Promise((r) => setTimeout(r, 2000));
+    // Give the race its chance to go wrong: every iteration in flight when the migration landed ends, and
+    // each responder then runs two whole iterations of its own on the migrated state.
+    for (let i = 0; i < 3; i++) await Promise.all([responders[0], second].map((r) => r.nextIteration()));
     expect(await migrations()).to.equal(1);
     for (const r of [responders[0], second]) expect(await counter(r, "failed")).to.equal(0);
   });
