@@ -328,11 +328,15 @@ describe("responder integration (real contracts on anvil)", function () {
     await Promise.all(responders.splice(0).map((r) => r.stop()));
     const outbox = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "vigil-crash-")), "outbox.sqlite");
     let crashed = false;
+    let crash!: (e: Error) => void;
+    const crashing = new Promise<never>((_resolve, reject) => (crash = reject));
     const first = await responder(3, outbox, {
-      afterRecord: (a) => {
+      afterRecord: async (a) => {
         if (a.kind === "resume" || a.kind === "migrate") {
           crashed = true;
-          throw new Error("simulated crash after recording");
+          // The run dies here, and stays here until the test has begun stopping it: otherwise its next
+          // iteration would reconcile the recorded action itself, before the restart.
+          await crashing;
         }
       },
     });
@@ -340,7 +344,9 @@ describe("responder integration (real contracts on anvil)", function () {
     health.set(endpoints[1].toLowerCase(), 9500);
     const before = await migrations();
     await until("the crash", async () => crashed);
-    await first.stop();
+    const stopped = first.stop();
+    crash(new Error("simulated crash after recording"));
+    await stopped;
     responders.splice(responders.indexOf(first), 1);
     const again = await responder(3, outbox);
     await until("the recorded action to finish", async () => again.outbox.unfinished().length === 0);
