@@ -8,7 +8,8 @@
  * 3. Three attestors (own keys, own ports, quorum 2 of 3) and one responder run as operators run them:
  *    `node bin/vigil.js attestor|responder --config <file>`.
  * 4. Faults, one after another, each undone before the next: primary killed, active node hung,
- *    block production halted, a node on the wrong chain while the others are down, every node down.
+ *    block production halted, the primary hung right after a failback (inside the cooldown), a node
+ *    on the wrong chain while the others are down, every node down.
  *    For each: time to the first unhealthy signed observation, to the on-chain status change, to the
  *    migration or pause; after recovery, to HEALTHY and to resume.
  *
@@ -24,6 +25,7 @@ import { ProcessRegistry } from "./processes";
 import { ChainWatcher, ObservationWatcher, describeEvent, type ChainEvent } from "./watch";
 import {
   computeRto,
+  formatEvidence,
   formatTable,
   newFault,
   type DrillReport,
@@ -31,6 +33,7 @@ import {
   type TimelineEvent,
 } from "./report";
 import { renderChart } from "./chart";
+import { cooldownEvidence, resumeEvidence } from "./evidence";
 import { Status } from "../../keepers/shared/health";
 import {
   IEndpointRegistry__factory,
@@ -73,6 +76,11 @@ interface Timing {
   riseRounds: number;
   heartbeat: number;
   maxAge: number;
+  /**
+   * The service's cooldown. Longer than fault → DOWN takes even on a busy machine (two rounds plus
+   * inclusion), so the fault injected right after a failback always lands inside it: that fault proves a
+   * failover is never held back by the cooldown, and the drill fails if it landed outside.
+   */
   cooldown: number;
   recoveryPeriod: number;
   gracePeriod: number;
@@ -91,7 +99,7 @@ function timing(quick: boolean): Timing {
         riseRounds: 2,
         heartbeat: 30,
         maxAge: 20,
-        cooldown: 3,
+        cooldown: 20,
         recoveryPeriod: 4,
         gracePeriod: 4,
         reactionTimeoutMs: 60_000,
@@ -105,7 +113,7 @@ function timing(quick: boolean): Timing {
         riseRounds: 3,
         heartbeat: 60,
         maxAge: 30,
-        cooldown: 5,
+        cooldown: 30,
         recoveryPeriod: 10,
         gracePeriod: 10,
         reactionTimeoutMs: 90_000,
@@ -356,16 +364,33 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       if (!back) failures.push(`${f.name}: no failback to the primary within ${t.reactionTimeoutMs} ms`);
     };
 
+    /** The failback that made endpoint `to` active most recently (seen at or after `sinceMs`). */
+    const lastFailbackTo = (to: number, sinceMs: number) =>
+      watcher!.events
+        .filter((e) => e.kind === "migration" && e.failback && e.to.toLowerCase() === ids[to])
+        .filter((e) => e.seenAtMs >= sinceMs)
+        .pop() as Extract<ChainEvent, { kind: "migration" }> | undefined;
+
+    /**
+     * Inject a fault on the active endpoint, measure detection, status change and failover, undo it and
+     * wait for failback. With `afterFailback`, the fault is injected the moment the previous fault's
+     * failback is seen, and the failover's block time must fall inside the cooldown that failback started.
+     */
     const migrateFault = async (
       name: string,
       inject: (active: ManagedNode) => Promise<void>,
       recover: (n: ManagedNode) => Promise<void>,
+      afterFailback = false,
     ) => {
       const f = newFault(name, "migrate");
       faults.push(f);
       const from = await activeIndex();
       affectedBy.set(f, [from]);
       const node = nodes[from];
+      const failback = afterFailback
+        ? lastFailbackTo(from, faults[faults.length - 2]?.injectedAtMs ?? 0)
+        : undefined;
+      if (afterFailback && !failback) failures.push(`${name}: no failback to inject the fault after`);
       f.injectedAtMs = Date.now();
       say("fault", `FAULT ${faults.length}: ${name} — ${node.spec.name} (${node.spec.impl})`);
       await inject(node);
@@ -394,6 +419,14 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
         const h = await oracle.statusOf(migration.to);
         if (Number(h.status) !== Status.HEALTHY)
           failures.push(`${name}: migrated to ${nodes[to]?.spec.name} which is not HEALTHY`);
+        if (failback) {
+          f.cooldown = await cooldownEvidence(provider, failback, migration, t.cooldown);
+          if (!f.cooldown.inside)
+            failures.push(
+              `${name}: the failover came ${f.cooldown.failoverAtS - f.cooldown.failbackAtS} s after the failback, ` +
+                `outside the ${t.cooldown} s cooldown: the case was not exercised`,
+            );
+        }
       } else failures.push(`${name}: no migration within ${t.reactionTimeoutMs} ms`);
       f.recoveredAtMs = Date.now();
       say("recover", `recover: ${node.spec.name}`);
@@ -429,7 +462,19 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       },
     );
 
-    // 4. wrong chain: backup-2 restarts serving another chain id. It answers quickly and looks
+    // 4. the primary hangs the moment the service has failed back to it, inside the cooldown: the
+    //    registry must fail over at once (never a pause while backup-1 is HEALTHY).
+    await migrateFault(
+      "primary hangs right after a failback (inside the cooldown)",
+      async (n) => n.hang(),
+      async (n) => {
+        n.unhang();
+        await syncHeads(nodes);
+      },
+      true,
+    );
+
+    // 5. wrong chain: backup-2 restarts serving another chain id. It answers quickly and looks
     //    alive, but attestors check the chain id: it must be marked DOWN, and nothing else happens.
     const wrong = newFault("a node answers for the wrong chain", "none");
     faults.push(wrong);
@@ -451,7 +496,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       if (!down) failures.push(`${wrong.name}: the wrong-chain node was not marked DOWN`);
     }
 
-    // 5. every node of the service down at once: primary and backup-1 killed while backup-2 still
+    // 6. every node of the service down at once: primary and backup-1 killed while backup-2 still
     //    answers for the wrong chain — the only node answering must never be chosen: pause instead,
     //    and the market's exits stay open.
     {
@@ -470,7 +515,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
         failures.push(`${f.name}: migrated to the wrong-chain node`);
       }
       await checkExitsOpen(f.name);
-      // 6. recovery: every node back, on the right chain
+      // 7. recovery: every node back, on the right chain
       f.recoveredAtMs = Date.now();
       wrong.recoveredAtMs = f.recoveredAtMs;
       say("recover", "recover: backup-2 back on chain 1337, primary and backup-1 restarted");
@@ -517,15 +562,24 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
         f.recoveredAtMs!,
         t.reactionTimeoutMs + t.gracePeriod * 1000,
       );
-      const healthyEvents = watcher!.events.filter(
-        (e) => e.kind === "status" && e.current === Status.HEALTHY && e.seenAtMs >= f.recoveredAtMs!,
-      );
-      f.healthyAtMs = healthyEvents.length ? Math.min(...healthyEvents.map((e) => e.seenAtMs)) : null;
-      if (resumed) f.resumedAtMs = resumed.seenAtMs;
-      else
+      if (resumed && resumed.kind === "resume") {
+        f.resumedAtMs = resumed.seenAtMs;
+        // The guard's rule, checked from chain state at the resume's block rather than from when the
+        // drill read the logs: HEALTHY for the grace period, counted from `since` and the pause.
+        f.resume = await resumeEvidence(
+          provider,
+          { oracle, registry, guard },
+          resumed,
+          serviceId,
+          t.gracePeriod,
+        );
+        if (!f.resume.afterGrace)
+          failures.push(`${f.name}: resumed before its dependency was HEALTHY for the grace period`);
+      } else
         failures.push(
           `${f.name}: market did not resume within the grace period plus ${t.reactionTimeoutMs} ms`,
         );
+      // healthyAtMs: every endpoint the fault touched HEALTHY again (the resume needs only the active one).
       await settle(f, [0, 1, 2]);
     }
 
@@ -589,7 +643,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       timeline,
     };
     writeReport(report, opts.outDir);
-    process.stdout.write(`\n${formatTable(faults)}\n\n`);
+    process.stdout.write(`\n${formatTable(faults)}\n\n${formatEvidence(faults)}\n\n`);
     process.stdout.write(
       `RTO (max fault → reaction): ${report.rtoMs ?? "—"} ms · false migrations ${falseMigrations} · false pauses ${falsePauses}\n`,
     );

@@ -3,6 +3,8 @@
  * derived from it. All timestamps are Unix milliseconds, `null` where a step does not apply.
  */
 
+import type { CooldownEvidence, ResumeEvidence } from "./evidence";
+
 /** What Vigil is expected to do about a fault. */
 export type Expected = "migrate" | "pause" | "none";
 
@@ -24,6 +26,10 @@ export interface FaultRecord {
   healthyAtMs: number | null;
   /** The market resumed (pause faults only). */
   resumedAtMs: number | null;
+  /** For a fault injected right after a failback: the failover's block time against the cooldown. */
+  cooldown: CooldownEvidence | null;
+  /** For a pause fault: the resume's block time against the guard's grace-period rule. */
+  resume: ResumeEvidence | null;
 }
 
 export interface DrillReport {
@@ -60,6 +66,8 @@ export function newFault(name: string, expected: Expected): FaultRecord {
     recoveredAtMs: null,
     healthyAtMs: null,
     resumedAtMs: null,
+    cooldown: null,
+    resume: null,
   };
 }
 
@@ -101,4 +109,24 @@ export function formatTable(faults: readonly FaultRecord[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ");
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+/** One line per on-chain proof the drill made (block seconds), printed under the table. */
+export function formatEvidence(faults: readonly FaultRecord[]): string {
+  const lines: string[] = [];
+  for (const f of faults) {
+    const c = f.cooldown;
+    if (c)
+      lines.push(
+        `${f.name}: failover ${c.failoverAtS - c.failbackAtS} s after the failback, ` +
+          `${c.inside ? "inside" : "OUTSIDE"} the ${c.cooldownS} s cooldown (block time)`,
+      );
+    const r = f.resume;
+    if (r)
+      lines.push(
+        `${f.name}: resumed ${r.resumedAtS - Math.max(r.pausedAtS, r.healthySinceS)} s after the service's ` +
+          `active endpoint was HEALTHY (grace ${r.gracePeriodS} s, block time)`,
+      );
+  }
+  return lines.join("\n");
 }

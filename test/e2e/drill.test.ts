@@ -53,6 +53,7 @@ describe("outage drill (quick, end to end)", function () {
       "migrate",
       "migrate",
       "migrate",
+      "migrate",
       "none",
       "pause",
     ]);
@@ -69,8 +70,27 @@ describe("outage drill (quick, end to end)", function () {
     }
     for (const f of report.faults.filter((x) => x.expected === "pause")) {
       expect(f.resumedAtMs, f.name).to.not.equal(null);
-      expect(f.resumedAtMs!, f.name).to.be.greaterThan(f.healthyAtMs!);
+      // As MarketGuard defines it, in block time: the service's active endpoint HEALTHY (since after the
+      // pause) for at least the grace period before the resume.
+      const r = f.resume!;
+      expect(r, f.name).to.not.equal(null);
+      expect(r.activeStatus, f.name).to.equal(1); // HEALTHY
+      expect(r.healthySinceS, f.name).to.be.at.least(r.pausedAtS);
+      expect(r.resumedAtS - r.healthySinceS, f.name).to.be.at.least(r.gracePeriodS);
+      expect(r.gracePeriodS).to.equal(report.settings.gracePeriod);
     }
+  });
+
+  it("fails over without a pause when the primary dies inside the cooldown right after a failback", function () {
+    const f = report.faults[3];
+    expect(f.name).to.match(/right after a failback/);
+    expect(f.reactionTx).to.match(/^0x[0-9a-f]{64}$/);
+    const c = f.cooldown!;
+    expect(c, "cooldown evidence").to.not.equal(null);
+    expect(c.cooldownS).to.equal(report.settings.cooldown);
+    expect(c.failoverAtS).to.be.at.least(c.failbackAtS);
+    expect(c.failoverAtS - c.failbackAtS).to.be.lessThan(c.cooldownS);
+    expect(report.falsePauses).to.equal(0);
   });
 
   it("never migrates or pauses when no fault calls for it", function () {
