@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { JsonRpcProvider, Network, parseUnits, toQuantity, Wallet } from "ethers";
+import { JsonRpcProvider, Network, parseUnits, toQuantity, Transaction, Wallet } from "ethers";
 import { createLogger } from "../../keepers/shared/logger";
 import { bumpFees, decodeRevert, isTransient, TxManager, VIGIL_ERRORS } from "../../keepers/responder/tx";
 import { Anvil, ANVIL_KEYS } from "./helpers/anvil";
@@ -17,6 +17,30 @@ function reverterInit(data: string): string {
 }
 
 const logger = createLogger("test", { level: "silent" });
+
+/**
+ * A logger for one TxManager, and `logged(msg, n)`: resolves once `n` lines with that message were
+ * written (what the manager did, as it says it: a wait on its state, not on a time).
+ */
+function listeningLogger() {
+  const counts = new Map<string, number>();
+  let waiters: Array<{ msg: string; n: number; resolve(): void }> = [];
+  const logger = createLogger("test", {
+    level: "info",
+    destination: {
+      write: (line: string) => {
+        const msg = (JSON.parse(line) as { msg: string }).msg;
+        counts.set(msg, (counts.get(msg) ?? 0) + 1);
+        waiters = waiters.filter((w) => ((counts.get(w.msg) ?? 0) >= w.n ? void w.resolve() : true));
+      },
+    },
+  });
+  const logged = (msg: string, n = 1) =>
+    new Promise<void>((resolve) =>
+      (counts.get(msg) ?? 0) >= n ? resolve() : waiters.push({ msg, n, resolve }),
+    );
+  return { logger, logged };
+}
 
 async function deploy(p: JsonRpcProvider, w: Wallet, init: string, anvil?: Anvil): Promise<string> {
   const tx = await w.connect(p).sendTransaction({ data: init });
@@ -178,6 +202,13 @@ describe("responder tx manager", function () {
       anvil = await Anvil.start({ noMining: true });
       provider = anvil.provider();
     });
+    /** A provider of its own for one manager (destroyed by the test once the manager is done with it). */
+    function own<P extends JsonRpcProvider>(
+      Provider: new (url: string, network: Network, options: object) => P,
+    ): P {
+      const network = Network.from(anvil.chainId);
+      return new Provider(anvil.url, network, { staticNetwork: network, batchMaxCount: 1, cacheTimeout: -1 });
+    }
     after(async function () {
       provider.destroy();
       await anvil.stop();
@@ -228,55 +259,92 @@ describe("responder tx manager", function () {
       const counter = await deploy(provider, wallet, COUNTER_INIT, anvil);
       const fd = await provider.getFeeData();
       const sent: bigint[] = [];
+      /** Counts the manager's receipt polls. */
+      class Polled extends JsonRpcProvider {
+        polls = 0;
+        override async getTransactionReceipt(hash: string) {
+          try {
+            return await super.getTransactionReceipt(hash);
+          } finally {
+            this.polls += 1;
+          }
+        }
+      }
+      const polled = own(Polled);
+      const { logger, logged } = listeningLogger();
       const tx = new TxManager({
-        wallet,
-        provider,
+        wallet: wallet.connect(polled),
+        provider: polled,
         chainId: anvil.chainId,
         logger,
         maxFeeCapWei: (fd.maxFeePerGas! * 13n) / 10n, // room for two bumps at most
         stuckAfterMs: 100,
         pollMs: 30,
       });
-      const run = tx.execute({ to: counter, data: "0x" }, { onSigned: (_n, t) => sent.push(t.maxFeePerGas) });
-      await new Promise((r) => setTimeout(r, 1500));
-      expect(sent.length).to.be.within(2, 3);
-      expect(sent.every((f) => f <= (fd.maxFeePerGas! * 13n) / 10n)).to.equal(true);
-      await anvil.mine();
-      expect((await run).outcome).to.equal("confirmed");
+      try {
+        const run = tx.execute(
+          { to: counter, data: "0x" },
+          { onSigned: (_n, t) => sent.push(t.maxFeePerGas) },
+        );
+        await logged("stuck at the fee cap; waiting");
+        // It keeps waiting: polls go on (well past `stuckAfterMs`), nothing more is signed.
+        const at = { polls: polled.polls, sent: sent.length };
+        while (polled.polls < at.polls + 8) await new Promise((r) => setTimeout(r, 10));
+        expect(sent.length).to.equal(at.sent);
+        expect(sent.length).to.be.within(2, 3);
+        expect(sent.every((f) => f <= (fd.maxFeePerGas! * 13n) / 10n)).to.equal(true);
+        await anvil.mine();
+        expect((await run).outcome).to.equal("confirmed");
+      } finally {
+        polled.destroy();
+      }
     });
 
     it("during a gas spike: cancels an action stuck at its cap at the deadline, and a safety action with the higher cap lands", async function () {
       const wallet = new Wallet(ANVIL_KEYS[5], provider);
       const counter = await deploy(provider, wallet, COUNTER_INIT, anvil);
-      const spike = toQuantity(parseUnits("20", "gwei"));
+      // The chain during the spike: every block's base fee is SPIKE, and a block is mined as soon as a
+      // transaction that pays it reaches the node. The test follows what the manager sends; no miner on
+      // a timer races the manager's own deadlines (a cancel mined 150 ms late read as "not mined").
+      const SPIKE = parseUnits("20", "gwei");
+      const spikeBlock = async () => {
+        await anvil.send("anvil_setNextBlockBaseFeePerGas", [toQuantity(SPIKE)]);
+        await anvil.mine();
+      };
+      class Spiking extends JsonRpcProvider {
+        spiking = false;
+        override async broadcastTransaction(signed: string) {
+          const r = await super.broadcastTransaction(signed);
+          if (!this.spiking) {
+            this.spiking = true; // the spike begins right after the action is sent: it is stuck
+            await spikeBlock();
+          } else if (Transaction.from(signed).maxFeePerGas! >= SPIKE) await spikeBlock();
+          return r;
+        }
+      }
+      const chain = own(Spiking);
       const tx = new TxManager({
-        wallet,
-        provider,
+        wallet: wallet.connect(chain),
+        provider: chain,
         chainId: anvil.chainId,
         logger,
         maxFeeCapWei: parseUnits("10", "gwei"),
         cancelMaxFeeCapWei: parseUnits("100", "gwei"),
         bumpPercent: 50,
-        stuckAfterMs: 50,
+        // The cancel gets 4 × stuckAfterMs to be mined and needs one bump to pay the spike: keep that
+        // window well above a loaded machine's pauses between two polls.
+        stuckAfterMs: 200,
         pollMs: 20,
       });
       const sent: Array<{ nonce: number; hash: string; maxFeePerGas: bigint }> = [];
-      const miner = setInterval(
-        () =>
-          void anvil
-            .send("anvil_setNextBlockBaseFeePerGas", [spike])
-            .then(() => anvil.mine())
-            .catch(() => undefined),
-        150,
+      const started = Date.now();
+      const submit = tx.execute(
+        { to: counter, data: "0x" },
+        { deadlineMs: started + 6 * 200, onSigned: (nonce, t) => sent.push({ nonce, ...t }) },
       );
+      // queued behind the stuck submit, as a trip would be
+      const trip = tx.execute({ to: counter, data: "0x" }, { maxFeeCapWei: parseUnits("100", "gwei") });
       try {
-        const started = Date.now();
-        const submit = tx.execute(
-          { to: counter, data: "0x" },
-          { deadlineMs: started + 600, onSigned: (nonce, t) => sent.push({ nonce, ...t }) },
-        );
-        // queued behind the stuck submit, as a trip would be
-        const trip = tx.execute({ to: counter, data: "0x" }, { maxFeeCapWei: parseUnits("100", "gwei") });
         const out = await submit;
         expect(out.outcome).to.equal("cancelled");
         expect(out.outcome === "cancelled" && out.mined).to.equal(true);
