@@ -170,18 +170,21 @@ describe("responder tx manager", function () {
         maxFeeCapWei: parseUnits("100", "gwei"),
         pollMs: 50,
       });
-      const before = await tx.nonces();
-      const sent: Array<{ nonce: number; hash: string }> = [];
-      const out = await tx.execute(
-        { to: counter, data: "0x" },
-        { onSigned: (nonce, t) => sent.push({ nonce, hash: t.hash }) },
-      );
-      expect(out.outcome).to.equal("confirmed");
-      expect(out.outcome === "confirmed" && out.nonce).to.equal(before.pending);
-      expect(new Set(sent.map((x) => x.hash)).size).to.equal(1);
-      expect(BigInt(await provider.getStorage(counter, 0))).to.equal(1n);
-      expect(await tx.nonces()).to.deep.equal({ latest: before.latest + 1, pending: before.pending + 1 });
-      flaky.destroy();
+      try {
+        const before = await tx.nonces();
+        const sent: Array<{ nonce: number; hash: string }> = [];
+        const out = await tx.execute(
+          { to: counter, data: "0x" },
+          { onSigned: (nonce, t) => sent.push({ nonce, hash: t.hash }) },
+        );
+        expect(out.outcome).to.equal("confirmed");
+        expect(out.outcome === "confirmed" && out.nonce).to.equal(before.pending);
+        expect(new Set(sent.map((x) => x.hash)).size).to.equal(1);
+        expect(BigInt(await provider.getStorage(counter, 0))).to.equal(1n);
+        expect(await tx.nonces()).to.deep.equal({ latest: before.latest + 1, pending: before.pending + 1 });
+      } finally {
+        flaky.destroy(); // the manager is done with it: execute() settled
+      }
     });
 
     it("serialises concurrent executions: each gets its own nonce", async function () {
@@ -219,6 +222,7 @@ describe("responder tx manager", function () {
       const counter = await deploy(provider, wallet, COUNTER_INIT, anvil);
       const sent: Array<{ nonce: number; hash: string; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }> =
         [];
+      const { logger, logged } = listeningLogger();
       const tx = new TxManager({
         wallet,
         provider,
@@ -232,8 +236,8 @@ describe("responder tx manager", function () {
         { to: counter, data: "0x" },
         { onSigned: (nonce, t) => sent.push({ nonce, ...t }) },
       );
-      const deadline = Date.now() + 10_000;
-      while (sent.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      // Two replacements accepted by the node, however long a loaded machine takes to get there.
+      await logged("replaced a stuck transaction", 2);
       expect(sent.length).to.be.at.least(3);
       await anvil.mine();
       const out = await run;
@@ -359,12 +363,13 @@ describe("responder tx manager", function () {
         expect(tripOut.outcome === "confirmed" && tripOut.receipt.gasPrice).to.be.greaterThan(
           parseUnits("10", "gwei"),
         );
+        expect(BigInt(await provider.getStorage(counter, 0))).to.equal(1n); // only the trip
+        const n = await tx.nonces();
+        expect(n.pending).to.equal(n.latest);
       } finally {
-        clearInterval(miner);
+        await Promise.allSettled([submit, trip]); // the manager is done with its provider
+        chain.destroy();
       }
-      expect(BigInt(await provider.getStorage(counter, 0))).to.equal(1n); // only the trip
-      const n = await tx.nonces();
-      expect(n.pending).to.equal(n.latest);
     });
 
     it("adopts a still-pending transaction from a previous run instead of sending again", async function () {
@@ -388,11 +393,12 @@ describe("responder tx manager", function () {
       while (hashes.length === 0) await new Promise((r) => setTimeout(r, 20));
       abort.abort(); // "crash": shutdown while the tx is pending
       expect((await run1).outcome).to.equal("persisted");
+      const { logger: secondLogger, logged: adopted } = listeningLogger();
       const second = new TxManager({
         wallet,
         provider,
         chainId: anvil.chainId,
-        logger,
+        logger: secondLogger,
         maxFeeCapWei: parseUnits("100", "gwei"),
         pollMs: 50,
       });
@@ -401,7 +407,9 @@ describe("responder tx manager", function () {
         { to: counter, data: "0x" },
         { resumeHashes: hashes, onSigned: (_n, t) => extra.push(t.hash) },
       );
-      await new Promise((r) => setTimeout(r, 300));
+      // Mine only once the second run has adopted the pending transaction (mined earlier, it would be
+      // found by its receipt and the adoption never tested).
+      await adopted("adopting a transaction from the previous run");
       await anvil.mine();
       const out = await run2;
       expect(out.outcome).to.equal("confirmed");
