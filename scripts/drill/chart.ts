@@ -81,7 +81,15 @@ export function renderChart(report: DrillReport): string {
       );
     }
     seg(f.recoveredAtMs, f.healthyAtMs, y + 18, COLORS.heal, "recovery → HEALTHY");
-    seg(f.healthyAtMs, f.resumedAtMs, y + 18, COLORS.resume, "HEALTHY → market resumed");
+    if (f.resumedAtMs !== null && f.recoveredAtMs !== null) {
+      // A moment, not a span: the resume needs only the service's active endpoint HEALTHY for the grace
+      // period, so it may come before every endpoint the fault touched is HEALTHY again.
+      parts.push(
+        `<circle cx="${x(f.resumedAtMs)}" cy="${y + 25}" r="6" fill="${COLORS.resume}" stroke="#fff"><title>market resumed ${
+          f.resumedAtMs - f.recoveredAtMs
+        } ms after recovery</title></circle>`,
+      );
+    }
     const mark = (t: number | null, color: string) => {
       if (t !== null)
         parts.push(
@@ -97,7 +105,7 @@ export function renderChart(report: DrillReport): string {
     [COLORS.confirm, "→ on-chain status change"],
     [COLORS.react, "◆ migration / pause confirmed"],
     [COLORS.heal, "recovery → HEALTHY"],
-    [COLORS.resume, "→ market resumed"],
+    [COLORS.resume, "● market resumed"],
   ];
   let lx = 16;
   for (const [c, label] of legend) {
