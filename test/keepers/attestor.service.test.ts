@@ -71,11 +71,13 @@ describe("attestor service", function () {
     const res = await fetch(`${running!.url}${path}`);
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
-  /** Wait until the probe loop has finished its first round. */
+  /**
+   * Wait until the probe loop has finished its first round, however long that takes on a loaded
+   * machine (the test's timeout bounds it; a deadline here went on silently, and the test failed
+   * later on an empty store).
+   */
   const firstRound = async () => {
-    const deadline = Date.now() + 10_000;
-    while (running!.loops[0].iterations === 0 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 10));
+    while (running!.loops[0].iterations === 0) await new Promise((r) => setTimeout(r, 10));
   };
 
   beforeEach(async function () {
@@ -407,7 +409,8 @@ describe("attestor service", function () {
     it("finishes the round in flight, then closes the server", async function () {
       server.set("/rpc/1", { delayMs: 400 });
       await start({ probeIntervalMs: 2_000, timeoutMs: 1_000 });
-      await new Promise((r) => setTimeout(r, 50)); // the first round is in flight
+      // The first round is in flight: its request to the slow endpoint has arrived (answered in 400 ms).
+      while (!server.hits.get("/rpc/1")) await new Promise((r) => setTimeout(r, 5));
       const url = running!.url;
       await running!.stop();
       expect(running!.attestor.store.query({ endpoint: idOf(1) })).to.have.length(1);
