@@ -24,12 +24,15 @@ contract FailoverHandler is VigilTest {
     EndpointRegistry internal immutable registry;
     MarketGuard internal immutable guard;
     bytes32 internal immutable serviceId;
-    uint256 internal immutable marketId;
-    uint16 internal immutable threshold;
     uint32 internal immutable cooldown;
     uint256 internal immutable startedAt;
 
+    /// @notice Gas the production HealthOracle gives each listener call (Ignition's default).
+    uint256 public constant LISTENER_GAS = 500_000;
+
     bytes32[] internal endpointIds;
+    /// @dev Markets on the service, with different thresholds, so the guard's per-service memo is shared.
+    uint256[] internal marketIds;
 
     // Violations (must stay zero).
     /// @notice A pause (by `trip` or by the listener) while some endpoint was HEALTHY at or above the threshold.
@@ -43,6 +46,8 @@ contract FailoverHandler is VigilTest {
     uint256 public failoversMissedByListener;
     /// @notice A failback less than `cooldown` seconds after the migration before it.
     uint256 public failbacksInsideCooldown;
+    /// @notice A listener call that reverted or ran out of its production gas budget.
+    uint256 public listenerFailures;
 
     // Coverage (the invariants are not vacuous when these are non-zero).
     uint256 public failovers;
@@ -57,15 +62,14 @@ contract FailoverHandler is VigilTest {
         MarketGuard guard_,
         bytes32 serviceId_,
         bytes32[] memory endpointIds_,
-        uint256 marketId_
+        uint256[] memory marketIds_
     ) {
         oracle = oracle_;
         registry = registry_;
         guard = guard_;
         serviceId = serviceId_;
         endpointIds = endpointIds_;
-        marketId = marketId_;
-        threshold = guard_.marketConfig(marketId_).pauseThresholdBps;
+        marketIds = marketIds_;
         cooldown = registry_.serviceInfo(serviceId_).config.cooldown;
         startedAt = block.timestamp;
     }
@@ -75,20 +79,22 @@ contract FailoverHandler is VigilTest {
     // ------------------------------------------------------------------------------------------------
 
     /// @notice Set one endpoint's status and health; with `notify`, tell the registry then the guard in the
-    /// same transaction, as the HealthOracle does on a status change.
+    /// same transaction, each with the production gas budget inside try/catch, as the HealthOracle does.
     function setHealth(uint8 endpointSel, uint8 statusSel, uint16 healthBps, bool notify) external {
         bytes32 endpointId = endpointIds[endpointSel % endpointIds.length];
         IHealthOracle.Status previous = oracle.statusOf(endpointId).status;
         // 0 UNKNOWN, 1 HEALTHY, 2 DEGRADED, 3 DOWN; 4 and 5 HEALTHY too, so HEALTHY backups and failbacks are common.
         uint8 sel = statusSel % 6;
         IHealthOracle.Status current = sel >= 4 ? IHealthOracle.Status.HEALTHY : IHealthOracle.Status(sel);
-        bool wasPaused = guard.isPaused(marketId);
+        bool[] memory wasPaused = _paused();
         uint64 lastBefore = _lastMigrationAt();
         bytes32 activeBefore = registry.activeEndpointId(serviceId);
         oracle.setStatus(endpointId, current, uint16(healthBps % 10_001));
         if (notify) {
-            oracle.notify(address(registry), endpointId, previous, current);
-            oracle.notify(address(guard), endpointId, previous, current);
+            if (!oracle.notifyBounded(address(registry), LISTENER_GAS, endpointId, previous, current))
+                ++listenerFailures;
+            if (!oracle.notifyBounded(address(guard), LISTENER_GAS, endpointId, previous, current))
+                ++listenerFailures;
             bool concernsFailover = endpointId == activeBefore || current == IHealthOracle.Status.HEALTHY;
             if (concernsFailover && _activeDead() && _healthyCandidateExists()) ++failoversMissedByListener;
         }
@@ -97,7 +103,7 @@ contract FailoverHandler is VigilTest {
     }
 
     function migrate(address caller) external {
-        bool wasPaused = guard.isPaused(marketId);
+        bool[] memory wasPaused = _paused();
         uint64 lastBefore = _lastMigrationAt();
         bytes32 activeBefore = registry.activeEndpointId(serviceId);
         vm.prank(caller);
@@ -106,24 +112,24 @@ contract FailoverHandler is VigilTest {
         _afterAction(wasPaused);
     }
 
-    function trip(address caller) external {
-        bool wasPaused = guard.isPaused(marketId);
+    function trip(address caller, uint8 marketSel) external {
+        bool[] memory wasPaused = _paused();
         vm.prank(caller);
-        try guard.trip(marketId) {} catch {}
+        try guard.trip(marketIds[marketSel % marketIds.length]) {} catch {}
         _afterAction(wasPaused);
     }
 
-    function resume(address caller) external {
-        bool wasPaused = guard.isPaused(marketId);
+    function resume(address caller, uint8 marketSel) external {
+        bool[] memory wasPaused = _paused();
         vm.prank(caller);
-        try guard.resume(marketId) {
+        try guard.resume(marketIds[marketSel % marketIds.length]) {
             ++resumes;
         } catch {}
         _afterAction(wasPaused);
     }
 
     function warp(uint16 seconds_) external {
-        bool wasPaused = guard.isPaused(marketId);
+        bool[] memory wasPaused = _paused();
         vm.warp(block.timestamp + (seconds_ % 181));
         _afterAction(wasPaused);
     }
@@ -137,14 +143,17 @@ contract FailoverHandler is VigilTest {
     // Checks after every action
     // ------------------------------------------------------------------------------------------------
 
-    function _afterAction(bool wasPaused) internal {
-        bool healthyLeft = _healthyEndpointAtThreshold();
-        if (!wasPaused && guard.isPaused(marketId)) {
-            ++pauses;
-            if (healthyLeft) ++pausesWithHealthyEndpoint;
+    function _afterAction(bool[] memory wasPaused) internal {
+        for (uint256 i; i < marketIds.length; ++i) {
+            uint256 marketId = marketIds[i];
+            bool healthyLeft = _healthyEndpointAt(guard.marketConfig(marketId).pauseThresholdBps);
+            if (!wasPaused[i] && guard.isPaused(marketId)) {
+                ++pauses;
+                if (healthyLeft) ++pausesWithHealthyEndpoint;
+            }
+            (IMarketGuard.GuardCheck check, ) = guard.tripStatus(marketId);
+            if (healthyLeft && check == IMarketGuard.GuardCheck.DUE) ++tripDueWithHealthyEndpoint;
         }
-        (IMarketGuard.GuardCheck check, ) = guard.tripStatus(marketId);
-        if (healthyLeft && check == IMarketGuard.GuardCheck.DUE) ++tripDueWithHealthyEndpoint;
         (IEndpointRegistry.MigrationCheck m, , ) = registry.migrationStatus(serviceId);
         if (_activeDead() && _healthyCandidateExists() && m != IEndpointRegistry.MigrationCheck.DUE_FAILOVER)
             ++failoversHeld;
@@ -166,6 +175,11 @@ contract FailoverHandler is VigilTest {
         }
     }
 
+    function _paused() internal view returns (bool[] memory paused) {
+        paused = new bool[](marketIds.length);
+        for (uint256 i; i < marketIds.length; ++i) paused[i] = guard.isPaused(marketIds[i]);
+    }
+
     function _lastMigrationAt() internal view returns (uint64) {
         return registry.serviceInfo(serviceId).lastMigrationAt;
     }
@@ -184,7 +198,7 @@ contract FailoverHandler is VigilTest {
         return false;
     }
 
-    function _healthyEndpointAtThreshold() internal view returns (bool) {
+    function _healthyEndpointAt(uint16 threshold) internal view returns (bool) {
         for (uint256 i; i < endpointIds.length; ++i) {
             IHealthOracle.EndpointHealth memory h = oracle.statusOf(endpointIds[i]);
             if (h.status == IHealthOracle.Status.HEALTHY && h.healthBps >= threshold) return true;
@@ -196,10 +210,12 @@ contract FailoverHandler is VigilTest {
 /**
  * @title FailoverInvariantsTest
  * @notice THREATS #14 and #34 on the real EndpointRegistry and MarketGuard, over random health sequences
- * of a three-endpoint service (cooldown 120 s, recovery period 60 s) and a market with a 5,000 bps
- * threshold: a failover is never held back by the cooldown, the market never pauses while some endpoint
- * of its service is HEALTHY at or above its threshold, and flapping stays bounded: failbacks (the moves
- * off a usable endpoint) are at least a cooldown apart, so at most floor(T / cooldown) + 1 in T seconds.
+ * of a three-endpoint service (cooldown 120 s, recovery period 60 s) and two markets on it with 5,000 and
+ * 9,000 bps thresholds: a failover is never held back by the cooldown, neither `trip` nor the listeners
+ * pause a market while some endpoint of its service is HEALTHY at or above its threshold, and failbacks
+ * (the moves off a usable endpoint) are at least a cooldown apart, so at most floor(T / cooldown) + 1 in T
+ * seconds. Failovers are not bounded here: the mock has no hysteresis; the HealthOracle's fallRounds /
+ * riseRounds and heartbeat are what space them.
  */
 contract FailoverInvariantsTest is VigilTest {
     uint32 internal constant COOLDOWN = 120;
@@ -233,17 +249,21 @@ contract FailoverInvariantsTest is VigilTest {
         }
         bytes32[] memory services = new bytes32[](1);
         services[0] = serviceId;
-        uint256 marketId = guard.registerMarket(
-            IMarketGuard.MarketConfig(
-                IGuardedMarket(address(new MockMarket())),
-                address(0),
-                THRESHOLD,
-                60,
-                services,
-                new bytes32[](0)
-            )
-        );
-        handler = new FailoverHandler(oracle, registry, guard, serviceId, endpointIds, marketId);
+        uint256[] memory marketIds = new uint256[](2);
+        uint16[2] memory thresholds = [THRESHOLD, 9_000];
+        for (uint256 i; i < 2; ++i) {
+            marketIds[i] = guard.registerMarket(
+                IMarketGuard.MarketConfig(
+                    IGuardedMarket(address(new MockMarket())),
+                    address(0),
+                    thresholds[i],
+                    60,
+                    services,
+                    new bytes32[](0)
+                )
+            );
+        }
+        handler = new FailoverHandler(oracle, registry, guard, serviceId, endpointIds, marketIds);
     }
 
     /// @dev forge-std's `FuzzSelector`: which functions of which contract the invariant fuzzer calls.
@@ -285,14 +305,15 @@ contract FailoverInvariantsTest is VigilTest {
         require(handler.pauses() == 0, "paused although B was HEALTHY");
         handler.setHealth(1, 3, 0, true); // B DOWN too: fail over to C at once
         require(registry.activeEndpointId(serviceId) == endpointIds[2], "second failover held");
-        handler.setHealth(2, 0, 0, true); // C UNKNOWN, nothing usable: pause
-        require(handler.pauses() == 1, "no pause with nothing usable");
+        handler.setHealth(2, 0, 0, true); // C UNKNOWN, nothing usable: both markets pause
+        require(handler.pauses() == 2, "no pause with nothing usable");
         _checkAll();
     }
 
     function invariant_failoverNeverHeldByCooldown() public view {
         require(handler.failoversHeld() == 0, "a failover to a HEALTHY endpoint was not due");
         require(handler.failoversMissedByListener() == 0, "the listener left the service on a dead endpoint");
+        require(handler.listenerFailures() == 0, "a listener reverted or ran out of its gas budget");
     }
 
     function invariant_noPauseWhileAHealthyEndpointExists() public view {
