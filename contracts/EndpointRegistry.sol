@@ -330,9 +330,9 @@ contract EndpointRegistry is IEndpointRegistry, IHealthListener, ReentrancyGuard
         v.to = ids[v.toIndex];
         if (failover) {
             // Never damped: a failover held back by a cooldown leaves clients on a dead endpoint and turns a
-            // migration into a market pause (THREATS #34). Flapping is bounded by the oracle's hysteresis
-            // instead: the active endpoint must be DOWN (fallRounds BAD rounds) or UNKNOWN (silent for a
-            // heartbeat), and the target must be HEALTHY (riseRounds GOOD rounds).
+            // migration into a market pause (THREATS #34). Failover flapping is bounded, in rounds, by the
+            // oracle's hysteresis instead: the active endpoint must be DOWN (fallRounds BAD rounds) or
+            // UNKNOWN (silent for a heartbeat), and the target HEALTHY (riseRounds GOOD rounds).
             v.check = MigrationCheck.DUE_FAILOVER;
             return v;
         }

@@ -47,7 +47,7 @@ interface IEndpointRegistry {
      * @param cooldown Minimum seconds from any migration of the service to the next failback (anti-flapping).
      * It never delays a failover: a move off a DOWN or UNKNOWN active endpoint to a HEALTHY one is due at
      * once, so that a failover never becomes a market pause (THREATS #34). Failbacks are therefore at least
-     * `cooldown` seconds apart: at most floor(T / cooldown) + 1 of them in any T seconds.
+     * `cooldown` seconds apart: at most floor(T / cooldown) + 1 of them in any T seconds with this cooldown.
      * @param recoveryPeriod Seconds a better-priority endpoint must have been HEALTHY (from its `since`)
      * before failback to it; 0 disables failback.
      */

@@ -160,8 +160,9 @@ interface IMarketGuard {
      * {IEndpointRegistry.migrationStatus} is NO_HEALTHY_CANDIDATE (every other endpoint is DEGRADED, DOWN
      * or UNKNOWN: a DEGRADED backup is never a failover target), or
      * (b) no endpoint of the service is usable at all.
-     * Hence a market is never paused while some endpoint of a service it depends on is HEALTHY at or above
-     * its threshold: a DOWN or UNKNOWN active endpoint with a HEALTHY backup is a failover, and the
+     * Hence neither {trip} nor the oracle's listener pauses a market for a service dependency while some
+     * endpoint of that service is HEALTHY at or above the market's threshold: a DOWN or UNKNOWN active
+     * endpoint with a HEALTHY backup is a failover, and the
      * registry's cooldown never delays a failover (it damps failback only), so the failover happens in the
      * same transaction (the oracle notifies the registry before the guard) or at the next {migrate} call.
      * An active endpoint merely under the threshold, not yet DOWN, is left to hysteresis (the registry

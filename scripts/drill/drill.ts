@@ -416,7 +416,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
         f.reactionAtMs = migration.seenAtMs;
         f.reactionTx = migration.tx;
         const to = ids.indexOf(migration.to.toLowerCase());
-        const h = await oracle.statusOf(migration.to);
+        const h = await oracle.statusOf(migration.to, { blockTag: migration.block });
         if (Number(h.status) !== Status.HEALTHY)
           failures.push(`${name}: migrated to ${nodes[to]?.spec.name} which is not HEALTHY`);
         if (failback) {
@@ -570,6 +570,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
           provider,
           { oracle, registry, guard },
           resumed,
+          watcher!.events,
           serviceId,
           t.gracePeriod,
         );

@@ -60,17 +60,27 @@ export interface ResumeEvidence {
 }
 
 /**
- * Read, at the resume's block, what the guard's rule depends on: the market's `pausedAt` (one block
- * earlier, since resume clears it) and the `since` of the service's active endpoint.
+ * Read what the guard's rule depended on when the resume ran: the market's `pausedAt` (one block earlier,
+ * since resume clears it) and the `since` of the service's active endpoint. State is read per block, so
+ * the health is read at the end of the previous block, which is what the resume transaction saw unless a
+ * status change or migration landed earlier in the same block (then at the end of the resume's block).
+ * @param events Every Vigil event the drill saw, to find changes in the resume's block.
  */
 export async function resumeEvidence(
   provider: JsonRpcProvider,
   contracts: { oracle: IHealthOracle; registry: IEndpointRegistry; guard: IMarketGuard },
   resume: Resume,
+  events: readonly ChainEvent[],
   serviceId: string,
   gracePeriodS: number,
 ): Promise<ResumeEvidence> {
-  const at = { blockTag: resume.block };
+  const changedFirst = events.some(
+    (e) =>
+      (e.kind === "status" || e.kind === "migration") &&
+      e.block === resume.block &&
+      e.logIndex < resume.logIndex,
+  );
+  const at = { blockTag: changedFirst ? resume.block : resume.block - 1 };
   const [state, active, resumedAtS] = await Promise.all([
     contracts.guard.marketState(resume.marketId, { blockTag: resume.block - 1 }),
     contracts.registry.activeEndpointId(serviceId, at),

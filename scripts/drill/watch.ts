@@ -6,7 +6,10 @@ import {
 } from "../../typechain-types";
 import { statusName } from "../../keepers/shared/health";
 
-/** A decoded Vigil event as the drill saw it. `seenAtMs` is the drill's wall clock when it read the log. */
+/**
+ * A decoded Vigil event as the drill saw it. `seenAtMs` is the drill's wall clock when it read the log;
+ * `block` and `logIndex` place it on the chain.
+ */
 export type ChainEvent =
   | {
       kind: "status";
@@ -16,6 +19,7 @@ export type ChainEvent =
       seenAtMs: number;
       tx: string;
       block: number;
+      logIndex: number;
     }
   | {
       kind: "migration";
@@ -26,9 +30,18 @@ export type ChainEvent =
       seenAtMs: number;
       tx: string;
       block: number;
+      logIndex: number;
     }
-  | { kind: "pause"; marketId: bigint; cause: string; seenAtMs: number; tx: string; block: number }
-  | { kind: "resume"; marketId: bigint; seenAtMs: number; tx: string; block: number };
+  | {
+      kind: "pause";
+      marketId: bigint;
+      cause: string;
+      seenAtMs: number;
+      tx: string;
+      block: number;
+      logIndex: number;
+    }
+  | { kind: "resume"; marketId: bigint; seenAtMs: number; tx: string; block: number; logIndex: number };
 
 /**
  * Polls the control chain for HealthOracle, EndpointRegistry and MarketGuard events (every
@@ -122,7 +135,7 @@ export class ChainWatcher {
 
   private _decode(log: Log, seenAtMs: number): ChainEvent | null {
     const addr = log.address.toLowerCase();
-    const base = { seenAtMs, tx: log.transactionHash, block: log.blockNumber };
+    const base = { seenAtMs, tx: log.transactionHash, block: log.blockNumber, logIndex: log.index };
     try {
       if (addr === this.addresses.oracle.toLowerCase()) {
         const p = this._oracle.parseLog(log);
