@@ -25,8 +25,8 @@ describe("deployment (npm run deploy -- --network localhost)", function () {
     url = node.url;
   });
 
-  after(function () {
-    node?.stop();
+  after(async function () {
+    await node?.stop();
     fs.rmSync(path.join(ROOT, "ignition", "deployments", deploymentId), { recursive: true, force: true });
   });
 
@@ -35,35 +35,38 @@ describe("deployment (npm run deploy -- --network localhost)", function () {
     expect(deployed.code, deployed.out).to.equal(0);
     const addr = (label: "oracle" | "registry" | "guard") => deployed[label];
     const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true });
-    const oracle = IHealthOracle__factory.connect(addr("oracle"), provider);
-    const registry = IEndpointRegistry__factory.connect(addr("registry"), provider);
-    const guard = IMarketGuard__factory.connect(addr("guard"), provider);
-    const params = JSON.parse(fs.readFileSync(path.join(ROOT, "ignition/parameters/example.json"), "utf8"));
+    try {
+      const oracle = IHealthOracle__factory.connect(addr("oracle"), provider);
+      const registry = IEndpointRegistry__factory.connect(addr("registry"), provider);
+      const guard = IMarketGuard__factory.connect(addr("guard"), provider);
+      const params = JSON.parse(fs.readFileSync(path.join(ROOT, "ignition/parameters/example.json"), "utf8"));
 
-    const [version, quorum, attestors] = await oracle.attestorSet();
-    expect(version).to.equal(1n);
-    expect(quorum).to.equal(BigInt(params.quorum));
-    expect(attestors.map((a) => a.toLowerCase())).to.have.members(
-      params.attestors.map((a: string) => a.toLowerCase()),
-    );
-    expect(await oracle.statusListeners()).to.deep.equal([
-      await registry.getAddress(),
-      await guard.getAddress(),
-    ]);
+      const [version, quorum, attestors] = await oracle.attestorSet();
+      expect(version).to.equal(1n);
+      expect(quorum).to.equal(BigInt(params.quorum));
+      expect(attestors.map((a) => a.toLowerCase())).to.have.members(
+        params.attestors.map((a: string) => a.toLowerCase()),
+      );
+      expect(await oracle.statusListeners()).to.deep.equal([
+        await registry.getAddress(),
+        await guard.getAddress(),
+      ]);
 
-    const services = await registry.services();
-    expect(services).to.have.length(1);
-    const endpoints = await registry.endpointsOf(services[0]);
-    expect(endpoints.map((e) => e.uri)).to.deep.equal(
-      params.services[0].endpoints.map((e: { uri: string }) => e.uri),
-    );
-    expect((await registry.activeEndpoint(services[0])).uri).to.equal(params.services[0].endpoints[0].uri);
+      const services = await registry.services();
+      expect(services).to.have.length(1);
+      const endpoints = await registry.endpointsOf(services[0]);
+      expect(endpoints.map((e) => e.uri)).to.deep.equal(
+        params.services[0].endpoints.map((e: { uri: string }) => e.uri),
+      );
+      expect((await registry.activeEndpoint(services[0])).uri).to.equal(params.services[0].endpoints[0].uri);
 
-    expect(await guard.marketCount()).to.equal(1n);
-    const market = await guard.marketConfig(1n);
-    expect(market.services).to.deep.equal([services[0]]);
-    expect(market.gracePeriod).to.equal(BigInt(params.markets[0].gracePeriod));
-    provider.destroy();
+      expect(await guard.marketCount()).to.equal(1n);
+      const market = await guard.marketConfig(1n);
+      expect(market.services).to.deep.equal([services[0]]);
+      expect(market.gracePeriod).to.equal(BigInt(params.markets[0].gracePeriod));
+    } finally {
+      provider.destroy();
+    }
   });
 
   it("refuses a parameters file with an impossible quorum, naming the setting", async function () {

@@ -6,7 +6,10 @@ import { freePort, rpc } from "../../scripts/drill/nodes";
 export const ROOT = path.resolve(__dirname, "..", "..");
 const HARDHAT = path.join(ROOT, "node_modules/hardhat/internal/cli/cli.js");
 
-/** Run a CLI (`node <script> ...args`) from the repo root; resolves with exit code and all output. */
+/**
+ * Run a CLI (`node <script> ...args`) from the repo root; resolves with exit code and all output.
+ * Resolves on `close`, not `exit`: a process may exit before its last output has been read.
+ */
 export function runNode(
   script: string,
   args: string[],
@@ -17,7 +20,7 @@ export function runNode(
     let out = "";
     child.stdout.on("data", (b) => (out += b.toString()));
     child.stderr.on("data", (b) => (out += b.toString()));
-    child.on("exit", (code) => resolve({ code, out }));
+    child.on("close", (code) => resolve({ code, out }));
   });
 }
 
@@ -26,8 +29,11 @@ export function runHardhat(args: string[], env: NodeJS.ProcessEnv = {}) {
   return runNode(HARDHAT, args, env);
 }
 
-/** A real `hardhat node` on a free loopback port (automine), for end-to-end tests. */
-export async function startHardhatNode(): Promise<{ url: string; stop(): void }> {
+/**
+ * A real `hardhat node` on a free loopback port (automine), for end-to-end tests. `stop()` kills it
+ * and resolves once it has exited.
+ */
+export async function startHardhatNode(): Promise<{ url: string; stop(): Promise<void> }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(
@@ -39,20 +45,34 @@ export async function startHardhatNode(): Promise<{ url: string; stop(): void }>
       stdio: "ignore",
     },
   );
+  let hasExited = false;
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      hasExited = true;
+      resolve();
+    }),
+  );
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
       await rpc(url, "eth_chainId");
       break;
     } catch (e) {
-      if (Date.now() > deadline || child.exitCode !== null) {
+      if (Date.now() > deadline || hasExited) {
         child.kill("SIGKILL");
+        await exited;
         throw e;
       }
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-  return { url, stop: () => child.kill("SIGKILL") };
+  return {
+    url,
+    stop: async () => {
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
 }
 
 /**

@@ -16,8 +16,8 @@ describe("vigil status against a deployment", function () {
     expect(deployed.code, deployed.out).to.equal(0);
   });
 
-  after(function () {
-    node?.stop();
+  after(async function () {
+    await node?.stop();
     deployed?.cleanup();
   });
 
