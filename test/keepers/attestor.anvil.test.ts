@@ -7,7 +7,7 @@ import { staticEndpointSource, staticOracleReader } from "../../keepers/attestor
 import { EndpointKind } from "../../keepers/shared/health";
 import { createLogger } from "../../keepers/shared/logger";
 import { Metrics } from "../../keepers/shared/metrics";
-import { ManagedNode, freePort } from "../../scripts/drill/nodes";
+import { ManagedNode, freePort, rpc } from "../../scripts/drill/nodes";
 
 /** A real anvil binary on loopback, faulted with real signals. */
 describe("attestor against a real anvil node", function () {
@@ -97,7 +97,10 @@ describe("attestor against a real anvil node", function () {
 
   it("scores a halted head 0 once no block came for the max head age", async function () {
     await node.haltBlocks();
-    await new Promise((r) => setTimeout(r, 6_000));
+    // Wait until the head is older than the max head age (5 s) by the clock the attestor scores with
+    // (not a fixed sleep: what matters is the head's age, however long the halt itself took).
+    const head = await rpc<{ timestamp: string }>(node.url, "eth_getBlockByNumber", ["latest", false]);
+    while (Date.now() / 1000 - Number(head.timestamp) < 5) await new Promise((r) => setTimeout(r, 100));
     const o = await probe();
     expect(o.failure).to.equal(undefined);
     expect(o.healthBps).to.equal(0);
