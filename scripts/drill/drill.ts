@@ -364,12 +364,17 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       if (!back) failures.push(`${f.name}: no failback to the primary within ${t.reactionTimeoutMs} ms`);
     };
 
-    /** The failback that made endpoint `to` active most recently (seen at or after `sinceMs`). */
-    const lastFailbackTo = (to: number, sinceMs: number) =>
-      watcher!.events
-        .filter((e) => e.kind === "migration" && e.failback && e.to.toLowerCase() === ids[to])
-        .filter((e) => e.seenAtMs >= sinceMs)
-        .pop() as Extract<ChainEvent, { kind: "migration" }> | undefined;
+    /**
+     * The failback that made endpoint `to` active, the first seen at or after `sinceMs`. `settle` sees the
+     * move through the registry, and the watcher may read its log a poll later: wait for it (null after 10 s).
+     */
+    const failbackTo = (to: number, sinceMs: number) =>
+      watcher!.waitFor(
+        (e): e is Extract<ChainEvent, { kind: "migration" }> =>
+          e.kind === "migration" && e.failback && e.to.toLowerCase() === ids[to],
+        sinceMs,
+        10_000,
+      );
 
     /**
      * Inject a fault on the active endpoint, measure detection, status change and failover, undo it and
@@ -388,8 +393,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       affectedBy.set(f, [from]);
       const node = nodes[from];
       const failback = afterFailback
-        ? lastFailbackTo(from, faults[faults.length - 2]?.injectedAtMs ?? 0)
-        : undefined;
+        ? await failbackTo(from, faults[faults.length - 2]?.injectedAtMs ?? 0)
+        : null;
       if (afterFailback && !failback) failures.push(`${name}: no failback to inject the fault after`);
       f.injectedAtMs = Date.now();
       say("fault", `FAULT ${faults.length}: ${name} — ${node.spec.name} (${node.spec.impl})`);
