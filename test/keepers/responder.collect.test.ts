@@ -166,9 +166,9 @@ describe("responder collect", function () {
         res.end();
       }),
     ];
-    const started = Date.now();
     const { bundles, reports } = await collect(urls, ctx, settings, { metrics });
-    expect(Date.now() - started).to.be.below(2_000);
+    // The attestor that never answers was cut off by the per-attestor deadline (collect returned without it).
+    expect(reports[6].error).to.match(/time|abort/i);
     expect(bundles).to.have.length(1);
     expect(bundles[0].observations.map((o) => o.signer).sort()).to.deep.equal(
       [a0, a1, a2].map((a) => a.address).sort(),
