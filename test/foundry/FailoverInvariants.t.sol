@@ -234,16 +234,7 @@ contract FailoverInvariantsTest is VigilTest {
         oracle = new MockHealthOracle();
         registry = new EndpointRegistry(IHealthOracle(address(oracle)));
         guard = new MarketGuard(address(this), IHealthOracle(address(oracle)), registry, 200_000);
-        serviceId = registry.registerService("rpc", IEndpointRegistry.ServiceConfig(COOLDOWN, RECOVERY));
-        endpointIds.push(
-            registry.addEndpoint(serviceId, IEndpointRegistry.EndpointKind.JSON_RPC, "https://a", 0)
-        );
-        endpointIds.push(
-            registry.addEndpoint(serviceId, IEndpointRegistry.EndpointKind.JSON_RPC, "https://b", 1)
-        );
-        endpointIds.push(
-            registry.addEndpoint(serviceId, IEndpointRegistry.EndpointKind.JSON_RPC, "https://c", 2)
-        );
+        (serviceId, endpointIds) = _threeEndpointService(registry, COOLDOWN, RECOVERY);
         for (uint256 i; i < endpointIds.length; ++i) {
             oracle.setStatus(endpointIds[i], IHealthOracle.Status.HEALTHY, 10_000);
         }
@@ -266,26 +257,18 @@ contract FailoverInvariantsTest is VigilTest {
         handler = new FailoverHandler(oracle, registry, guard, serviceId, endpointIds, marketIds);
     }
 
-    /// @dev forge-std's `FuzzSelector`: which functions of which contract the invariant fuzzer calls.
-    struct FuzzSelector {
-        address addr;
-        bytes4[] selectors;
+    function targetContracts() public view returns (address[] memory) {
+        return _onlyTarget(address(handler));
     }
 
-    function targetContracts() public view returns (address[] memory targets) {
-        targets = new address[](1);
-        targets[0] = address(handler);
-    }
-
-    function targetSelectors() public view returns (FuzzSelector[] memory targets) {
+    function targetSelectors() public view returns (FuzzSelector[] memory) {
         bytes4[] memory selectors = new bytes4[](5);
         selectors[0] = FailoverHandler.setHealth.selector;
         selectors[1] = FailoverHandler.migrate.selector;
         selectors[2] = FailoverHandler.trip.selector;
         selectors[3] = FailoverHandler.resume.selector;
         selectors[4] = FailoverHandler.warp.selector;
-        targets = new FuzzSelector[](1);
-        targets[0] = FuzzSelector(address(handler), selectors);
+        return _onlySelectors(address(handler), selectors);
     }
 
     /// @notice The drill's case, deterministic: the primary dies one second after a failback, deep inside the

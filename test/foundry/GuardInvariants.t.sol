@@ -239,16 +239,8 @@ contract GuardInvariantsTest is VigilTest {
         oracle.addStatusListener(address(registry));
         oracle.addStatusListener(address(guard));
 
-        bytes32 serviceId = registry.registerService("rpc", IEndpointRegistry.ServiceConfig(300, 600));
-        endpointIds.push(
-            registry.addEndpoint(serviceId, IEndpointRegistry.EndpointKind.JSON_RPC, "https://a", 0)
-        );
-        endpointIds.push(
-            registry.addEndpoint(serviceId, IEndpointRegistry.EndpointKind.JSON_RPC, "https://b", 1)
-        );
-        endpointIds.push(
-            registry.addEndpoint(serviceId, IEndpointRegistry.EndpointKind.JSON_RPC, "https://c", 2)
-        );
+        bytes32 serviceId;
+        (serviceId, endpointIds) = _threeEndpointService(registry, 300, 600);
 
         uint256[] memory marketIds = new uint256[](2);
         bytes32[] memory none = new bytes32[](0);
@@ -302,20 +294,13 @@ contract GuardInvariantsTest is VigilTest {
         require(initial[0].status == IHealthOracle.Status.HEALTHY, "setup: A not HEALTHY");
     }
 
-    /// @dev forge-std's `FuzzSelector`: which functions of which contract the invariant fuzzer calls.
-    struct FuzzSelector {
-        address addr;
-        bytes4[] selectors;
-    }
-
     /// @dev Tells forge to call only the handler...
-    function targetContracts() public view returns (address[] memory targets) {
-        targets = new address[](1);
-        targets[0] = address(handler);
+    function targetContracts() public view returns (address[] memory) {
+        return _onlyTarget(address(handler));
     }
 
     /// @dev ...and only its actions (not its setup function {GuardHandler.addReplay}).
-    function targetSelectors() public view returns (FuzzSelector[] memory targets) {
+    function targetSelectors() public view returns (FuzzSelector[] memory) {
         bytes4[] memory selectors = new bytes4[](7);
         selectors[0] = GuardHandler.submit.selector;
         selectors[1] = GuardHandler.replay.selector;
@@ -324,8 +309,7 @@ contract GuardInvariantsTest is VigilTest {
         selectors[4] = GuardHandler.trip.selector;
         selectors[5] = GuardHandler.resume.selector;
         selectors[6] = GuardHandler.warp.selector;
-        targets = new FuzzSelector[](1);
-        targets[0] = FuzzSelector(address(handler), selectors);
+        return _onlySelectors(address(handler), selectors);
     }
 
     /// @notice The handler's due paths are reachable from `setUp` (the invariants are not vacuous): A

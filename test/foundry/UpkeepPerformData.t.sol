@@ -42,16 +42,7 @@ contract UpkeepPerformDataTest is VigilTest {
         registry = new EndpointRegistry(IHealthOracle(address(oracle)));
         guard = new MarketGuard(address(this), IHealthOracle(address(oracle)), registry, 200_000);
         upkeep = new VigilUpkeep(registry, guard);
-        serviceId = registry.registerService("rpc", IEndpointRegistry.ServiceConfig(300, 600));
-        endpointIds.push(
-            registry.addEndpoint(serviceId, IEndpointRegistry.EndpointKind.JSON_RPC, "https://a", 0)
-        );
-        endpointIds.push(
-            registry.addEndpoint(serviceId, IEndpointRegistry.EndpointKind.JSON_RPC, "https://b", 1)
-        );
-        endpointIds.push(
-            registry.addEndpoint(serviceId, IEndpointRegistry.EndpointKind.JSON_RPC, "https://c", 2)
-        );
+        (serviceId, endpointIds) = _threeEndpointService(registry, 300, 600);
         bytes32[] memory none = new bytes32[](0);
         bytes32[] memory services = new bytes32[](1);
         services[0] = serviceId;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {EndpointRegistry} from "../../../contracts/EndpointRegistry.sol";
 import {HealthOracle} from "../../../contracts/HealthOracle.sol";
+import {IEndpointRegistry} from "../../../contracts/interfaces/IEndpointRegistry.sol";
 import {IHealthOracle} from "../../../contracts/interfaces/IHealthOracle.sol";
 
 /// @notice The forge cheatcodes this suite uses (no forge-std: the suite runs offline from npm packages).
@@ -63,6 +65,54 @@ abstract contract VigilTest {
                 heartbeat: HEARTBEAT,
                 maxAge: MAX_AGE
             });
+    }
+
+    /// @dev Register service "rpc" with `cooldown` and `recoveryPeriod` (seconds) and three JSON-RPC endpoints
+    /// a, b, c with priorities 0, 1, 2 (a preferred).
+    function _threeEndpointService(
+        EndpointRegistry registry,
+        uint32 cooldown,
+        uint32 recoveryPeriod
+    ) internal returns (bytes32 serviceId, bytes32[] memory endpointIds) {
+        serviceId = registry.registerService(
+            "rpc",
+            IEndpointRegistry.ServiceConfig(cooldown, recoveryPeriod)
+        );
+        endpointIds = new bytes32[](3);
+        string[3] memory uris = ["https://a", "https://b", "https://c"];
+        for (uint16 i; i < 3; ++i) {
+            endpointIds[i] = registry.addEndpoint(
+                serviceId,
+                IEndpointRegistry.EndpointKind.JSON_RPC,
+                uris[i],
+                i
+            );
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Invariant targets
+    // ------------------------------------------------------------------------------------------------
+
+    /// @dev forge-std's `FuzzSelector`: which functions of which contract the invariant fuzzer calls.
+    struct FuzzSelector {
+        address addr;
+        bytes4[] selectors;
+    }
+
+    /// @dev For `targetContracts()`: the fuzzer calls `handler` only.
+    function _onlyTarget(address handler) internal pure returns (address[] memory targets) {
+        targets = new address[](1);
+        targets[0] = handler;
+    }
+
+    /// @dev For `targetSelectors()`: and only these functions of it.
+    function _onlySelectors(
+        address handler,
+        bytes4[] memory selectors
+    ) internal pure returns (FuzzSelector[] memory targets) {
+        targets = new FuzzSelector[](1);
+        targets[0] = FuzzSelector(handler, selectors);
     }
 
     /// @dev `n` private keys derived from `salt`, sorted by their address (the order the oracle requires).
