@@ -365,21 +365,9 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     };
 
     /**
-     * The failback that made endpoint `to` active, the first seen at or after `sinceMs`. `settle` sees the
-     * move through the registry, and the watcher may read its log a poll later: wait for it (null after 10 s).
-     */
-    const failbackTo = (to: number, sinceMs: number) =>
-      watcher!.waitFor(
-        (e): e is Extract<ChainEvent, { kind: "migration" }> =>
-          e.kind === "migration" && e.failback && e.to.toLowerCase() === ids[to],
-        sinceMs,
-        10_000,
-      );
-
-    /**
      * Inject a fault on the active endpoint, measure detection, status change and failover, undo it and
-     * wait for failback. With `afterFailback`, the fault is injected the moment the previous fault's
-     * failback is seen, and the failover's block time must fall inside the cooldown that failback started.
+     * wait for failback. With `afterFailback` (the previous fault has just failed back to the primary),
+     * the failover's block time must fall inside the cooldown that failback started.
      */
     const migrateFault = async (
       name: string,
@@ -392,10 +380,9 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       const from = await activeIndex();
       affectedBy.set(f, [from]);
       const node = nodes[from];
-      const failback = afterFailback
-        ? await failbackTo(from, faults[faults.length - 2]?.injectedAtMs ?? 0)
-        : null;
-      if (afterFailback && !failback) failures.push(`${name}: no failback to inject the fault after`);
+      // The failback's block time, from the registry itself (its log may reach the watcher a poll later):
+      // the service is back on the primary, so its last migration is the failback.
+      const failbackAtS = afterFailback ? Number((await registry.serviceInfo(serviceId)).lastMigrationAt) : 0;
       f.injectedAtMs = Date.now();
       say("fault", `FAULT ${faults.length}: ${name} — ${node.spec.name} (${node.spec.impl})`);
       await inject(node);
@@ -424,8 +411,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
         const h = await oracle.statusOf(migration.to, { blockTag: migration.block });
         if (Number(h.status) !== Status.HEALTHY)
           failures.push(`${name}: migrated to ${nodes[to]?.spec.name} which is not HEALTHY`);
-        if (failback) {
-          f.cooldown = await cooldownEvidence(provider, failback, migration, t.cooldown);
+        if (afterFailback) {
+          f.cooldown = await cooldownEvidence(provider, failbackAtS, migration, t.cooldown);
           if (!f.cooldown.inside)
             failures.push(
               `${name}: the failover came ${f.cooldown.failoverAtS - f.cooldown.failbackAtS} s after the failback, ` +

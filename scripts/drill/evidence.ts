@@ -29,19 +29,18 @@ export async function blockTime(provider: JsonRpcProvider, block: number): Promi
 }
 
 /**
- * Compare the block times of a failback and of the failover that followed it with the service's cooldown.
+ * Compare the block time of a failover with the cooldown started by the failback before it.
+ * @param failbackAtS The registry's `lastMigrationAt` read before the fault, while the failback was the
+ * service's last migration (block seconds).
  * @param cooldownS The service's `cooldown`, seconds.
  */
 export async function cooldownEvidence(
   provider: JsonRpcProvider,
-  failback: Migration,
+  failbackAtS: number,
   failover: Migration,
   cooldownS: number,
 ): Promise<CooldownEvidence> {
-  const [failbackAtS, failoverAtS] = await Promise.all([
-    blockTime(provider, failback.block),
-    blockTime(provider, failover.block),
-  ]);
+  const failoverAtS = await blockTime(provider, failover.block);
   return { failbackAtS, failoverAtS, cooldownS, inside: failoverAtS < failbackAtS + cooldownS };
 }
 
