@@ -162,9 +162,9 @@ interface IMarketGuard {
      * (b) no endpoint of the service is usable at all.
      * Hence neither {trip} nor the oracle's listener pauses a market for a service dependency while some
      * endpoint of that service is HEALTHY at or above the market's threshold: a DOWN or UNKNOWN active
-     * endpoint with a HEALTHY backup is a failover, and the
-     * registry's cooldown never delays a failover (it damps failback only), so the failover happens in the
-     * same transaction (the oracle notifies the registry before the guard) or at the next {migrate} call.
+     * endpoint with a HEALTHY backup is a failover, and the registry's cooldown never delays a failover (it
+     * damps failback only), so the failover happens in the same transaction (the oracle notifies the
+     * registry before the guard) or at the next {migrate} call.
      * An active endpoint merely under the threshold, not yet DOWN, is left to hysteresis (the registry
      * fails over once it is DOWN), so one bad round never pauses a market that can fail over.
      * @return check DUE or the reason it is not.
