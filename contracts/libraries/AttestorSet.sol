@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Errors} from "@openzeppelin/contracts/utils/Errors.sol";
+
+/**
+ * @title AttestorSet
+ * @notice Storage of the attestor set for the hot path, SSTORE2-style (Solady `SSTORE2`): the set lives as the
+ * runtime code of a data contract, `0x00 ‖ configDigest ‖ abi.encodePacked(attestors)` (a leading STOP so it can
+ * never be called, addresses padded to words), so one EXTCODECOPY loads digest and members. Its address shares
+ * one word with quorum, count, version and a "someone is jailed" flag:
+ *
+ * pointer (bits 0..159) | quorum (160..167) | count (168..175) | version (176..207) | anyJailed (208).
+ */
+library AttestorSet {
+    uint256 internal constant NOT_FOUND = type(uint256).max;
+
+    uint256 private constant _QUORUM = 160;
+    uint256 private constant _COUNT = 168;
+    uint256 private constant _VERSION = 176;
+    uint256 private constant _ANY_JAILED = 208;
+
+    /// @notice Deploy the set's data contract and return the new config word (no one jailed).
+    function store(
+        address[] calldata attestors,
+        uint8 quorum_,
+        uint32 version_,
+        bytes32 digest
+    ) internal returns (uint256 config) {
+        bytes memory runtime = abi.encodePacked(hex"00", digest, attestors);
+        // Init code: PUSH2 len, DUP1, PUSH1 0x0a, RETURNDATASIZE, CODECOPY, RETURNDATASIZE, RETURN, then runtime.
+        bytes memory initCode = abi.encodePacked(hex"61", uint16(runtime.length), hex"80600a3d393df3", runtime);
+        address pointer;
+        assembly ("memory-safe") {
+            pointer := create(0, add(initCode, 0x20), mload(initCode))
+        }
+        if (pointer == address(0)) revert Errors.FailedDeployment();
+        config =
+            uint256(uint160(pointer)) |
+            (uint256(quorum_) << _QUORUM) |
+            (attestors.length << _COUNT) |
+            (uint256(version_) << _VERSION);
+    }
+
+    /// @notice `configDigest ‖ members` read from the data contract into a fresh `address[]` (zero and empty
+    /// before the first set).
+    function load(uint256 config) internal view returns (bytes32 digest, address[] memory members) {
+        address pointer = address(uint160(config));
+        uint256 count = uint8(config >> _COUNT);
+        assembly ("memory-safe") {
+            // Skip the STOP byte; the digest lands where the array length goes, then is replaced by it. An empty
+            // account copies zeros.
+            members := mload(0x40)
+            let size := shl(5, add(count, 1))
+            extcodecopy(pointer, members, 1, size)
+            digest := mload(members)
+            mstore(members, count)
+            mstore(0x40, add(members, size))
+        }
+    }
+
+    function quorum(uint256 config) internal pure returns (uint8) {
+        return uint8(config >> _QUORUM);
+    }
+
+    function version(uint256 config) internal pure returns (uint32) {
+        return uint32(config >> _VERSION);
+    }
+
+    function anyJailed(uint256 config) internal pure returns (bool) {
+        return (config >> _ANY_JAILED) & 1 == 1;
+    }
+
+    function withAnyJailed(uint256 config) internal pure returns (uint256) {
+        return config | (uint256(1) << _ANY_JAILED);
+    }
+
+    /**
+     * @notice Position of `signer` in the ascending `members`, searching only after `from` (the next signer can
+     * only come after the previous one: Safe GS026 / OCR2 strictly ascending signers). Returns the index after it
+     * (so it can be the next `from`), or {NOT_FOUND}. Tries `members[from]` first, as when the whole set signs.
+     */
+    function next(address[] memory members, uint256 from, address signer) internal pure returns (uint256 after_) {
+        assembly ("memory-safe") {
+            after_ := not(0) // NOT_FOUND
+            let data := add(members, 0x20)
+            let high := mload(members)
+            let low := from
+            if lt(low, high) {
+                if eq(mload(add(data, shl(5, low))), signer) {
+                    after_ := add(low, 1)
+                    low := high
+                }
+            }
+            for {} lt(low, high) {} {
+                let mid := shr(1, add(low, high))
+                let member := mload(add(data, shl(5, mid)))
+                if eq(member, signer) {
+                    after_ := add(mid, 1)
+                    break
+                }
+                switch lt(member, signer)
+                case 1 {
+                    low := add(mid, 1)
+                }
+                default {
+                    high := mid
+                }
+            }
+        }
+    }
+}
