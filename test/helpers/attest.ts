@@ -1,36 +1,46 @@
 /**
- * Attestation helpers: sign EIP-712 `Observation`s for a HealthOracle the way an attestor does, and shape
- * them for `submit` / `submitBatch`. Reused by the contract tests and the keepers' tests.
+ * Report helpers for tests (health model v2): sign EIP-712 `Report`s for a HealthOracle the way an attestor
+ * does, with the keepers' own encoder (keepers/shared/report.ts), and shape them for `submit` and
+ * `proveEquivocation`. Reused by the contract tests and the keepers' tests.
  *
- * Units: `healthBps` 0..10_000 basis points; `observedAt` and `round` are Unix seconds and
- * `observedAt / roundSeconds` slots, as bigint. Addresses are checksummed hex strings.
+ * Units: `healthBps` 0..10_000 basis points; `observedAt` Unix seconds; `round = observedAt / roundSeconds`.
+ * Addresses are checksummed hex strings; endpoint ids 0x-prefixed 32-byte hex.
  *
  * The EIP-712 domain is always read from the contract (`eip712Domain()`, ERC-5267), never hard-coded
- * (OpenZeppelin's test helpers do the same), so a test signing for another chain or contract must say so
- * explicitly with `domainOverride`.
+ * (OpenZeppelin's test helpers do the same); a test signing for another chain or contract says so with
+ * `domainOverride`.
  */
 import { ethers } from "ethers";
-import type { BigNumberish, BytesLike, TypedDataDomain, TypedDataField } from "ethers";
+import type { BigNumberish, SigningKey, TypedDataDomain, TypedDataField } from "ethers";
+import { nextStreaks, type TallyPolicy } from "../../keepers/shared/quorum";
+import {
+  REPORT_TYPES,
+  domainSeparator,
+  encodeValues,
+  reportDigest,
+  signReportDigest,
+  sortEndpointIds,
+  toCalldata,
+  type EndpointValue,
+  type Report,
+  type ReportCalldata,
+  type SignedReport,
+} from "../../keepers/shared/report";
 
-/** EIP-712 types of the signed struct; must match `OBSERVATION_TYPEHASH` in HealthOracle.sol. */
-export const OBSERVATION_TYPES: Record<string, TypedDataField[]> = {
-  Observation: [
-    { name: "configDigest", type: "bytes32" },
-    { name: "endpointId", type: "bytes32" },
-    { name: "round", type: "uint64" },
-    { name: "healthBps", type: "uint16" },
-    { name: "observedAt", type: "uint64" },
-  ],
-};
+export type { EndpointValue, Report, ReportCalldata, SignedReport };
 
-/** Anything that can sign typed data and name its address (ethers `Wallet`, Hardhat signers). */
-export interface TypedDataSigner {
+/**
+ * Anything that signs typed data and names its address: ethers `Wallet` (signed with its `signingKey`
+ * directly, as an attestor does) or a Hardhat signer (`eth_signTypedData_v4`).
+ */
+export interface ReportSigner {
   getAddress(): Promise<string>;
   signTypedData(
     domain: TypedDataDomain,
     types: Record<string, TypedDataField[]>,
     value: Record<string, unknown>,
   ): Promise<string>;
+  readonly signingKey?: SigningKey;
 }
 
 /** The part of a HealthOracle contract the helpers read. */
@@ -47,34 +57,15 @@ export interface OracleLike {
   roundSeconds(): Promise<bigint>;
 }
 
-/** The `Observation` struct as signed. */
-export interface Observation {
-  configDigest: string;
-  endpointId: string;
-  round: bigint;
-  healthBps: number;
-  observedAt: bigint;
-}
-
-/** One element of `submit`'s `observations` argument, plus the signer's address for assertions. */
-export interface SignedObservation {
-  healthBps: number;
-  observedAt: bigint;
-  /** 65-byte `r ‖ s ‖ v` hex, or 64-byte EIP-2098 `r ‖ vs` hex when signed with `compact`. */
-  signature: string;
-  /** Address of the attestor that signed (ignored by the ABI encoder). */
-  signer: string;
-}
-
 export interface SignOptions {
-  /** Produce 64-byte EIP-2098 signatures instead of 65-byte ones. */
-  compact?: boolean;
   /** Override fields of the domain read from the contract (to forge cross-chain / cross-contract replays). */
   domainOverride?: Partial<TypedDataDomain>;
+  /** Sign through `signTypedData` (ethers' TypedDataEncoder) even when the signer exposes its key. */
+  viaTypedData?: boolean;
 }
 
 /** The contract's EIP-712 domain, read through ERC-5267 `eip712Domain()`. */
-export async function observationDomain(oracle: OracleLike): Promise<TypedDataDomain> {
+export async function reportDomain(oracle: OracleLike): Promise<TypedDataDomain> {
   const d = await oracle.eip712Domain();
   return { name: d.name, version: d.version, chainId: d.chainId, verifyingContract: d.verifyingContract };
 }
@@ -84,18 +75,18 @@ export function roundOf(observedAt: BigNumberish, roundSeconds: BigNumberish): b
   return BigInt(observedAt) / BigInt(roundSeconds);
 }
 
-/** Endpoint id as the registry assigns it in tests: `keccak256(utf8(name))`. */
+/** Endpoint id as tests name endpoints: `keccak256(utf8(name))`, lower-case hex. */
 export function endpointIdOf(name: string): string {
   return ethers.id(name);
 }
 
 /** Addresses sorted ascending as numbers (the order `setAttestors` and `submit` require). */
-export function sortAddresses(addresses: string[]): string[] {
+export function sortAddresses(addresses: readonly string[]): string[] {
   return [...addresses].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
 }
 
 /** Signers sorted by address ascending. */
-export async function sortSigners<T extends TypedDataSigner>(signers: T[]): Promise<T[]> {
+export async function sortSigners<T extends Pick<ReportSigner, "getAddress">>(signers: readonly T[]): Promise<T[]> {
   const withAddress = await Promise.all(signers.map(async (s) => ({ s, a: BigInt(await s.getAddress()) })));
   withAddress.sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : 0));
   return withAddress.map((x) => x.s);
@@ -106,107 +97,12 @@ export function attestorWallets(count: number, seed = "default"): ethers.Wallet[
   return Array.from({ length: count }, (_, i) => new ethers.Wallet(ethers.id(`vigil-attestor-${seed}-${i}`)));
 }
 
-/** Convert a 65-byte signature to its 64-byte EIP-2098 form. */
-export function toCompact(signature: BytesLike): string {
-  return ethers.Signature.from(ethers.hexlify(signature)).compactSerialized;
-}
-
-/** Sign one observation under the oracle's domain (optionally overridden). */
-export async function signObservation(
-  oracle: OracleLike,
-  signer: TypedDataSigner,
-  observation: Observation,
-  options: SignOptions = {},
-): Promise<SignedObservation> {
-  const domain = { ...(await observationDomain(oracle)), ...(options.domainOverride ?? {}) };
-  const value = {
-    configDigest: observation.configDigest,
-    endpointId: observation.endpointId,
-    round: observation.round,
-    healthBps: observation.healthBps,
-    observedAt: observation.observedAt,
-  };
-  let signature = await signer.signTypedData(domain, OBSERVATION_TYPES, value);
-  if (options.compact) signature = toCompact(signature);
-  return {
-    healthBps: observation.healthBps,
-    observedAt: observation.observedAt,
-    signature,
-    signer: ethers.getAddress(await signer.getAddress()),
-  };
-}
-
-export interface AttestParams {
-  endpointId: string;
-  /** Probe time in Unix seconds: one for all signers, or one per signer (in the order given). */
-  observedAt: BigNumberish | BigNumberish[];
-  /** Health in bps: one for all signers, or one per signer (in the order given). */
-  healthBps: number | number[];
-  /** Round; defaults to `observedAt / roundSeconds` of the first signer's time. */
-  round?: BigNumberish;
-  /** Config digest; defaults to the oracle's current `configDigest()`. */
-  configDigest?: string;
-}
-
-/** A ready-to-submit round: `submit(configDigest, endpointId, round, observations)`. */
-export interface AttestedRound {
-  configDigest: string;
-  endpointId: string;
-  round: bigint;
-  observations: SignedObservation[];
-}
-
-/**
- * Have every signer sign an observation of the same `(endpointId, round)` and return the observations
- * sorted by signer address ascending, as `submit` requires. Per-signer values (`healthBps`, `observedAt`
- * arrays) follow the order of `signers` as given, before sorting.
- */
-export async function attest(
-  oracle: OracleLike,
-  signers: TypedDataSigner[],
-  params: AttestParams,
-  options: SignOptions = {},
-): Promise<AttestedRound> {
-  const at = (i: number) =>
-    BigInt(Array.isArray(params.observedAt) ? params.observedAt[i] : params.observedAt);
-  const bps = (i: number) => (Array.isArray(params.healthBps) ? params.healthBps[i] : params.healthBps);
-  const configDigest = params.configDigest ?? (await oracle.configDigest());
-  const round =
-    params.round !== undefined ? BigInt(params.round) : roundOf(at(0), await oracle.roundSeconds());
-  const observations = await Promise.all(
-    signers.map((signer, i) =>
-      signObservation(
-        oracle,
-        signer,
-        { configDigest, endpointId: params.endpointId, round, healthBps: bps(i), observedAt: at(i) },
-        options,
-      ),
-    ),
-  );
-  observations.sort((a, b) => (BigInt(a.signer) < BigInt(b.signer) ? -1 : 1));
-  return { configDigest, endpointId: params.endpointId, round, observations };
-}
-
-/** Arguments of `submit` for an attested round, in order. */
-export function submitArgs(r: AttestedRound): [string, string, bigint, SignedObservation[]] {
-  return [r.configDigest, r.endpointId, r.round, r.observations];
-}
-
-/** One `Report` of `submitBatch` for an attested round. */
-export function toReport(r: AttestedRound): {
-  endpointId: string;
-  round: bigint;
-  observations: SignedObservation[];
-} {
-  return { endpointId: r.endpointId, round: r.round, observations: r.observations };
-}
-
 /** The digest `setAttestors` stores: `keccak256(abi.encode(chainId, oracle, version, attestors, quorum))`. */
 export function expectedConfigDigest(
   chainId: BigNumberish,
   oracle: string,
   version: BigNumberish,
-  attestors: string[],
+  attestors: readonly string[],
   quorum: number,
 ): string {
   return ethers.keccak256(
@@ -215,4 +111,222 @@ export function expectedConfigDigest(
       [chainId, oracle, version, attestors, quorum],
     ),
   );
+}
+
+// ------------------------------------------------------------------------------------------------
+// Values
+// ------------------------------------------------------------------------------------------------
+
+/** One endpoint's value in a test: a full {@link EndpointValue}, or bare bps with both streaks 0. */
+export type ValueLike = number | EndpointValue;
+
+/** A BAD verdict: `healthBps` (default 0) with the attestor's own BAD streak of `rounds` rounds. */
+export const bad = (rounds: number, healthBps = 0): EndpointValue => ({ healthBps, badRounds: rounds, goodRounds: 0 });
+/** A GOOD verdict: `healthBps` (default 10_000) with the attestor's own GOOD streak of `rounds` rounds. */
+export const good = (rounds: number, healthBps = 10_000): EndpointValue => ({ healthBps, badRounds: 0, goodRounds: rounds });
+/** A verdict between the thresholds (no streak counts). */
+export const mid = (healthBps: number): EndpointValue => ({ healthBps, badRounds: 0, goodRounds: 0 });
+
+/** `EndpointValue` of a {@link ValueLike}. */
+export function toValue(v: ValueLike): EndpointValue {
+  return typeof v === "number" ? { healthBps: v, badRounds: 0, goodRounds: 0 } : v;
+}
+
+/** The `values` bytes of one report: 4 bytes per endpoint, in the order given. */
+export function valuesFor(values: readonly ValueLike[]): string {
+  return encodeValues(values.map(toValue));
+}
+
+// ------------------------------------------------------------------------------------------------
+// Signing
+// ------------------------------------------------------------------------------------------------
+
+/**
+ * Sign one report under the oracle's domain (optionally overridden), as an attestor does: the digest from
+ * keepers/shared/report.ts signed with the raw key when the signer has one, else `signTypedData`.
+ * @param domainOrOracle The oracle (its domain is read) or a domain already read with {@link reportDomain}.
+ */
+export async function signReport(
+  domainOrOracle: OracleLike | TypedDataDomain,
+  signer: ReportSigner,
+  report: Report,
+  options: SignOptions = {},
+): Promise<SignedReport> {
+  const base = "eip712Domain" in domainOrOracle ? await reportDomain(domainOrOracle) : domainOrOracle;
+  const domain = { ...base, ...(options.domainOverride ?? {}) };
+  let signature: string;
+  if (signer.signingKey && !options.viaTypedData) {
+    signature = signReportDigest(signer.signingKey, reportDigest(domainSeparator(domain), report));
+  } else {
+    const types = REPORT_TYPES as unknown as Record<string, TypedDataField[]>;
+    signature = await signer.signTypedData(domain, types, { ...report });
+  }
+  return { ...report, attestor: ethers.getAddress(await signer.getAddress()), signature };
+}
+
+/** Per-signer values of a round: one value for every signer and endpoint, one value per signer (for every
+ * endpoint), a `[signer][endpoint]` matrix (endpoints in the order given), or a function of both. */
+export type RoundValues =
+  | ValueLike
+  | readonly ValueLike[]
+  | readonly (readonly ValueLike[])[]
+  | ((signer: number, endpoint: number) => ValueLike);
+
+export interface RoundParams {
+  /** Endpoints the reports cover; sorted ascending unless `keepOrder` (values follow the order given here). */
+  endpointIds: readonly string[];
+  /** Values; signer indices follow `signers` as given, before sorting by address. */
+  values: RoundValues;
+  /** Probe time in Unix seconds: one for every signer, or one per signer. */
+  observedAt: BigNumberish | readonly BigNumberish[];
+  /** Round; defaults to `observedAt / roundSeconds` of the first signer's time. */
+  round?: BigNumberish;
+  /** Config digest; defaults to the oracle's current `configDigest()`. */
+  configDigest?: string;
+  /** Sign the endpoint list exactly as given (to test the contract's order checks). */
+  keepOrder?: boolean;
+}
+
+/** One round of reports ready for `submit`: reports sorted by attestor address ascending. */
+export interface SignedRound {
+  configDigest: string;
+  round: bigint;
+  endpointIds: string[];
+  reports: SignedReport[];
+}
+
+function valueAt(values: RoundValues, signer: number, endpoint: number): ValueLike {
+  if (typeof values === "function") return values(signer, endpoint);
+  if (!Array.isArray(values)) return values as ValueLike;
+  const row = (values as readonly unknown[])[signer];
+  if (row === undefined) throw new RangeError(`no value for signer ${signer}`);
+  if (!Array.isArray(row)) return row as ValueLike;
+  if (row[endpoint] === undefined) throw new RangeError(`no value for signer ${signer}, endpoint ${endpoint}`);
+  return row[endpoint] as ValueLike;
+}
+
+/**
+ * Have every signer sign its report of one round and return them sorted by signer address ascending, as
+ * `submit` requires.
+ */
+export async function signRound(
+  oracle: OracleLike,
+  signers: readonly ReportSigner[],
+  params: RoundParams,
+  options: SignOptions = {},
+): Promise<SignedRound> {
+  const at = (i: number) => BigInt(Array.isArray(params.observedAt) ? params.observedAt[i] : (params.observedAt as BigNumberish));
+  const configDigest = params.configDigest ?? (await oracle.configDigest());
+  const round = params.round !== undefined ? BigInt(params.round) : roundOf(at(0), await oracle.roundSeconds());
+  const given = params.endpointIds.map((id) => id.toLowerCase());
+  const endpointIds = params.keepOrder ? given : sortEndpointIds(given);
+  const order = endpointIds.map((id) => given.indexOf(id));
+  const domain = await reportDomain(oracle);
+  const reports = await Promise.all(
+    signers.map((signer, s) =>
+      signReport(
+        domain,
+        signer,
+        {
+          configDigest,
+          round: Number(round),
+          observedAt: Number(at(s)),
+          endpointIds,
+          values: valuesFor(order.map((e) => valueAt(params.values, s, e))),
+        },
+        options,
+      ),
+    ),
+  );
+  return { configDigest, round, endpointIds, reports: sortReports(reports) };
+}
+
+/** Reports sorted by attestor address ascending. */
+export function sortReports(reports: readonly SignedReport[]): SignedReport[] {
+  return [...reports].sort((a, b) => (BigInt(a.attestor) < BigInt(b.attestor) ? -1 : BigInt(a.attestor) > BigInt(b.attestor) ? 1 : 0));
+}
+
+/** The same round relayed with only the reports of `attestors` (addresses), as a relayer choosing a subset. */
+export function pick(r: SignedRound, attestors: readonly string[]): SignedRound {
+  const wanted = new Set(attestors.map((a) => a.toLowerCase()));
+  return { ...r, reports: r.reports.filter((x) => wanted.has(x.attestor.toLowerCase())) };
+}
+
+/** Arguments of `submit(configDigest, round, endpointIds, reports)`, in order; `reports` as given (no re-sorting). */
+export function submitArgs(
+  r: SignedRound,
+  reports: readonly SignedReport[] = r.reports,
+): [string, bigint, string[], ReportCalldata[]] {
+  return [r.configDigest, r.round, r.endpointIds, reports.map(toCalldata)];
+}
+
+/** Arguments of `proveEquivocation(round, endpointIdsA, a, endpointIdsB, b)`. */
+export function equivocationArgs(
+  round: BigNumberish,
+  a: SignedReport,
+  b: SignedReport,
+): [bigint, string[], ReportCalldata, string[], ReportCalldata] {
+  return [BigInt(round), a.endpointIds, toCalldata(a), b.endpointIds, toCalldata(b)];
+}
+
+// ------------------------------------------------------------------------------------------------
+// Honest attestors with streaks
+// ------------------------------------------------------------------------------------------------
+
+/**
+ * Honest attestors that count their own streaks as the attestor keeper does (`nextStreaks` of
+ * keepers/shared/quorum.ts): per attestor and endpoint, consecutive BAD/GOOD rounds it judged itself,
+ * restarting after a round it did not judge. Tests say what each attestor measured; the panel signs the values
+ * with the streaks.
+ */
+export class AttestorPanel {
+  private readonly last = new Map<string, { round: bigint; badRounds: number; goodRounds: number }>();
+
+  /**
+   * @param signers The attestors, in the order `health` indexes them.
+   * @param policyOf Thresholds per endpoint (from `oracle.policyOf`).
+   */
+  constructor(
+    readonly signers: readonly ReportSigner[],
+    private readonly policyOf: (endpointId: string) => Pick<TallyPolicy, "downBelowBps" | "upAtBps">,
+  ) {}
+
+  /** Attestor `signer` judged `healthBps` for `endpointId` in `round`: its value with streaks. */
+  judge(signer: number, endpointId: string, round: bigint, healthBps: number): EndpointValue {
+    const key = `${signer}/${endpointId.toLowerCase()}`;
+    const prev = this.last.get(key);
+    const consecutive = prev !== undefined && prev.round + 1n === round;
+    const streaks = nextStreaks(prev ?? { badRounds: 0, goodRounds: 0 }, healthBps, this.policyOf(endpointId), consecutive);
+    this.last.set(key, { round, ...streaks });
+    return { healthBps, ...streaks };
+  }
+
+  /**
+   * Every attestor in `who` (default: all) judges every endpoint in `round` and signs its report.
+   * @param health bps measured by attestor `signer` (index into `signers`) for endpoint `e` (index into ids).
+   */
+  async sign(
+    oracle: OracleLike,
+    params: {
+      endpointIds: readonly string[];
+      observedAt: BigNumberish | readonly BigNumberish[];
+      health: number | ((signer: number, endpoint: number) => number);
+      who?: readonly number[];
+      round?: BigNumberish;
+    },
+  ): Promise<SignedRound> {
+    const who = params.who ?? this.signers.map((_, i) => i);
+    const first = Array.isArray(params.observedAt) ? params.observedAt[0] : (params.observedAt as BigNumberish);
+    const round = params.round !== undefined ? BigInt(params.round) : roundOf(first, await oracle.roundSeconds());
+    const health = params.health;
+    const values = who.map((s) =>
+      params.endpointIds.map((id, e) => this.judge(s, id, round, typeof health === "number" ? health : health(s, e))),
+    );
+    return signRound(oracle, who.map((s) => this.signers[s]), {
+      endpointIds: params.endpointIds,
+      values,
+      observedAt: params.observedAt,
+      round,
+    });
+  }
 }
