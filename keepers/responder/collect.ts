@@ -1,164 +1,385 @@
 /**
- * Gather signed observations from the attestors and assemble quorum bundles. Every byte an attestor
- * serves is hostile: each observation is checked off-chain exactly as the oracle will check it
- * (schema, config digest, round rule, freshness, signature under the domain read from the oracle,
- * signer in the current set), and one lying, slow or broken attestor never blocks the others.
+ * Gather the attestors' signed reports (health model v2: one report per attestor per round covering every
+ * endpoint it watches) and choose the round to relay. Every byte an attestor serves is hostile: each report is
+ * checked off-chain as the oracle will check it (schema, config digest, round rule, time, endpoint order, values,
+ * one signature recovered under the domain read from the oracle, signer in the current set and not jailed), and
+ * one lying, slow or broken attestor never blocks the others. Answers are fanned out to every attestor, each
+ * with its own deadline, and the choice is made from all of them: the first answer is never trusted.
  */
-import {
-  concat,
-  getAddress,
-  isAddress,
-  keccak256,
-  recoverAddress,
-  Signature,
-  TypedDataEncoder,
-  type TypedDataDomain,
-} from "ethers";
+import { getAddress, isAddress, type TypedDataDomain } from "ethers";
 import { z } from "zod";
 import type { Logger } from "../shared/logger";
 import type { Metrics } from "../shared/metrics";
 import {
-  OBSERVATION_TYPES,
-  toCompact,
-  zSignedObservation,
-  type SignedObservation,
-} from "../shared/observation";
-import { medianBps, type Candidate } from "./decide";
+  decodeValues,
+  domainSeparator,
+  hashEndpointIds,
+  recoverReportSigner,
+  reportDigest,
+  VALUE_BYTES,
+  zSignedReport,
+  type EndpointValue,
+  type SignedReport,
+} from "../shared/report";
+import type { RoundEvidence } from "./decide";
+import { responderMetrics } from "./metrics";
 
 /** What the oracle says now; read from the chain, never configured. */
 export interface ChainContext {
   /** EIP-712 domain from the oracle's `eip712Domain()`. */
   domain: TypedDataDomain;
+  /** Chain id the attestors must name (the control chain). */
+  chainId: number;
   configDigest: string;
   /** Current attestor set (any case). */
   attestors: readonly string[];
+  /** Attestors proven to equivocate under the current set (`isJailed`), any case. */
+  jailed: readonly string[];
   quorum: number;
   roundSeconds: number;
   maxSkew: number;
   /** Chain time, Unix seconds (latest block timestamp). */
   now: number;
-  /** `policyOf(endpointId).maxAge`, seconds; undefined ⇒ the endpoint is not watched. */
-  maxAgeOf(endpointId: string): number | undefined;
-  /** Last stored round; older or equal rounds are skipped before any signature work. */
-  storedRoundOf?(endpointId: string): number;
   /**
-   * Most observations accepted from one attestor response (after the pre-checks, one per endpoint
-   * and round); the rest are counted as `excess`. Bounds the signature work a hostile URL can cause.
-   * Default: unbounded (the round rule and freshness already bound it); see {@link observationCap}.
+   * Oldest report worth verifying, seconds before `now`: the largest `maxAge` of the watched endpoints (an older
+   * report could never be accepted by the oracle).
    */
-  maxObservationsPerResponse?: number;
+  maxAge: number;
+}
+
+/** Why a served report was not used. Counted per attestor URL in `vigil_reports_rejected_total`. */
+export type RejectReason =
+  /** Not a `SignedReport` (zod `zSignedReport`). */
+  | "schema"
+  /** The response names another chain or config digest than the oracle's. */
+  | "envelope"
+  /** Signed under another config digest (a rotated set). */
+  | "digest"
+  /** `round != floor(observedAt / roundSeconds)`. */
+  | "round"
+  /** `observedAt` beyond `now + maxSkew`. */
+  | "future"
+  /** `observedAt + maxAge < now`: the oracle would reject it. */
+  | "stale"
+  /** Endpoint ids not strictly ascending (duplicates included). */
+  | "endpoints"
+  /** Values not 4 bytes per endpoint, or a health above 10_000 bps. */
+  | "values"
+  /** Malformed signature, high s, or it does not recover. */
+  | "signature"
+  /** The report claims, or recovers to, another attestor than the one the response speaks for. */
+  | "identity"
+  /** Signed by an address outside the current set. */
+  | "outsider"
+  /** Signed by an attestor jailed for equivocation. */
+  | "jailed"
+  /** Two different valid reports of one attestor for one round: neither counts. */
+  | "equivocation"
+  /** Over {@link MAX_REPORTS_PER_RESPONSE} in one response. */
+  | "excess";
+
+/** Most reports taken from one response (an attestor serves about the last 8 rounds); the rest count as `excess`. */
+export const MAX_REPORTS_PER_RESPONSE = 16;
+
+/** secp256k1 n / 2: signatures with a larger s are malleable and the oracle rejects them. */
+const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+
+/** A report whose signature recovered to its attestor and that passed every off-chain check. */
+export interface VerifiedReport {
+  /** Checksummed signer address. */
+  signer: string;
+  round: number;
+  observedAt: number;
+  /** The canonical (lower-case, shared) endpoint list. */
+  endpointIds: readonly string[];
+  /** `hashEndpointIds(endpointIds)`. */
+  idsHash: string;
+  /** Raw values hex, as signed. */
+  values: string;
+  decoded: EndpointValue[];
+  /** 65-byte signature hex. */
+  signature: string;
+  /** The EIP-712 digest the attestor signed. */
+  digest: string;
 }
 
 /**
- * The per-response cap of {@link ChainContext.maxObservationsPerResponse}: twice what an honest
- * attestor can serve for `watchedEndpoints` endpoints whose oldest accepted observation is `maxAge`
- * seconds old, one observation per endpoint and round (rounds from `now - maxAge` to `now + maxSkew`).
+ * Verifies reports under one EIP-712 domain: the domain separator is computed once, `hashEndpointIds` once per
+ * distinct endpoint list (attestors of one round share it), and a recovered signer is remembered per (digest,
+ * signature) so a report served again next loop costs no second recovery. Caches are bounded.
  */
-export function observationCap(
-  watchedEndpoints: number,
-  maxAge: number,
-  roundSeconds: number,
-  maxSkew: number,
-): number {
-  const rounds = Math.ceil((maxAge + maxSkew) / roundSeconds) + 2;
-  return Math.max(1, 2 * watchedEndpoints * rounds);
-}
-
-/**
- * Recovers observation signers under one EIP-712 domain, with the domain separator and the struct
- * encoder built once, and a bounded cache of results keyed by the whole signed payload (never by the
- * signature alone), so an observation served again in the next loop costs no second recovery.
- */
-export class ObservationVerifier {
-  private readonly _encoder = TypedDataEncoder.from(OBSERVATION_TYPES as never);
-  private readonly _domainSeparator: string;
-  private readonly _cache = new Map<string, string | null>();
+export class ReportVerifier {
+  readonly separator: string;
+  private readonly _lists = new Map<string, { ids: readonly string[]; hash: string; ascending: boolean }>();
+  private readonly _signers = new Map<string, string | null>();
 
   constructor(
     readonly domain: TypedDataDomain,
-    private readonly maxCache = 200_000,
+    private readonly maxLists = 32,
+    private readonly maxSigners = 4_096,
   ) {
-    this._domainSeparator = TypedDataEncoder.hashDomain(domain);
+    this.separator = domainSeparator(domain);
   }
 
-  /** The signer of `obs`, or null when the signature is malformed or high-s. */
-  recover(obs: SignedObservation): string | null {
-    const key =
-      `${obs.configDigest}|${obs.endpointId}|${obs.round}|${obs.healthBps}|${obs.observedAt}|${obs.signature}`.toLowerCase();
-    const hit = this._cache.get(key);
+  /** The canonical lower-case list, its EIP-712 hash and whether it is strictly ascending (cached per list). */
+  endpointList(ids: readonly string[]): { ids: readonly string[]; hash: string; ascending: boolean } {
+    const key = ids.join("");
+    let hit = this._lists.get(key);
+    if (!hit) {
+      const lower = ids.map((id) => id.toLowerCase());
+      let ascending = lower.length > 0;
+      for (let i = 1; i < lower.length && ascending; i++) ascending = lower[i] > lower[i - 1];
+      hit = { ids: lower, hash: hashEndpointIds(lower), ascending };
+      if (this._lists.size >= this.maxLists) this._lists.delete(this._lists.keys().next().value as string);
+      this._lists.set(key, hit);
+    }
+    return hit;
+  }
+
+  /** The signer of `digest` (checksummed), or null when the signature is malformed, high-s or does not recover. */
+  recover(digest: string, signature: string): string | null {
+    const key = digest + signature.toLowerCase();
+    const hit = this._signers.get(key);
     if (hit !== undefined) return hit;
-    let signer: string | null;
+    let signer: string | null = null;
     try {
-      const sig = Signature.from(obs.signature);
-      if (BigInt(sig.s) > HALF_N) signer = null;
-      else {
-        const struct = this._encoder.hash({
-          configDigest: obs.configDigest,
-          endpointId: obs.endpointId,
-          round: BigInt(obs.round),
-          healthBps: obs.healthBps,
-          observedAt: BigInt(obs.observedAt),
-        });
-        signer = recoverAddress(keccak256(concat(["0x1901", this._domainSeparator, struct])), sig);
-      }
+      // s is bytes 32..64 of the 65-byte signature: hex digits 66..130.
+      if (BigInt("0x" + signature.slice(66, 130)) <= HALF_N) signer = recoverReportSigner(digest, signature);
     } catch {
       signer = null;
     }
-    if (this._cache.size >= this.maxCache) this._cache.delete(this._cache.keys().next().value as string);
-    this._cache.set(key, signer);
+    if (this._signers.size >= this.maxSigners)
+      this._signers.delete(this._signers.keys().next().value as string);
+    this._signers.set(key, signer);
     return signer;
   }
 }
 
-/** One observation ready for `submit`: 64-byte EIP-2098 signature, signer recovered. */
-export interface BundleObservation {
+/**
+ * Check one served report completely: schema, digest, round rule, time window, claimed attestor (the one the
+ * response speaks for, in the set, not jailed), endpoint order, values, then the one signature recovery.
+ * @param speaksFor Lower-case attestor the response names; the report must be its own.
+ */
+export function verifyReport(
+  raw: unknown,
+  ctx: ChainContext,
+  speaksFor: string | undefined,
+  verifier: ReportVerifier,
+  sets: { members: ReadonlySet<string>; jailed: ReadonlySet<string> } = memberSets(ctx),
+): { ok: true; report: VerifiedReport } | { ok: false; reason: RejectReason } {
+  const parsed = zSignedReport.safeParse(raw);
+  if (!parsed.success) return { ok: false, reason: "schema" };
+  const r: SignedReport = parsed.data;
+  if (r.configDigest.toLowerCase() !== ctx.configDigest.toLowerCase()) return { ok: false, reason: "digest" };
+  if (Math.floor(r.observedAt / ctx.roundSeconds) !== r.round) return { ok: false, reason: "round" };
+  if (r.observedAt > ctx.now + ctx.maxSkew) return { ok: false, reason: "future" };
+  if (r.observedAt + ctx.maxAge < ctx.now) return { ok: false, reason: "stale" };
+  const claimed = r.attestor.toLowerCase();
+  if (speaksFor === undefined || claimed !== speaksFor) return { ok: false, reason: "identity" };
+  if (!sets.members.has(claimed)) return { ok: false, reason: "outsider" };
+  if (sets.jailed.has(claimed)) return { ok: false, reason: "jailed" };
+  const list = verifier.endpointList(r.endpointIds);
+  if (!list.ascending) return { ok: false, reason: "endpoints" };
+  if ((r.values.length - 2) / 2 !== list.ids.length * VALUE_BYTES) return { ok: false, reason: "values" };
+  let decoded: EndpointValue[];
+  try {
+    decoded = decodeValues(r.values);
+  } catch {
+    return { ok: false, reason: "values" };
+  }
+  const digest = reportDigest(verifier.separator, r, list.hash);
+  const signer = verifier.recover(digest, r.signature);
+  if (signer === null) return { ok: false, reason: "signature" };
+  if (signer.toLowerCase() !== claimed) return { ok: false, reason: "identity" };
+  return {
+    ok: true,
+    report: {
+      signer,
+      round: r.round,
+      observedAt: r.observedAt,
+      endpointIds: list.ids,
+      idsHash: list.hash,
+      values: r.values,
+      decoded,
+      signature: r.signature,
+      digest,
+    },
+  };
+}
+
+function memberSets(ctx: ChainContext) {
+  return {
+    members: new Set(ctx.attestors.map((a) => a.toLowerCase())),
+    jailed: new Set(ctx.jailed.map((a) => a.toLowerCase())),
+  };
+}
+
+/** The reports of one round over one endpoint list, ready for `submit`. */
+export interface Bundle extends RoundEvidence {
+  idsHash: string;
+  /** At least `quorum` reports, sorted by signer address strictly ascending (as the oracle requires). */
+  reports: VerifiedReport[];
+}
+
+/** Two valid reports of one attestor for one round with different payloads (provable with `proveEquivocation`). */
+export interface Equivocation {
   signer: string;
-  healthBps: number;
-  observedAt: number;
-  /** EIP-2098 compact signature, 0x + 128 hex digits. */
-  signature: string;
+  round: number;
+  a: VerifiedReport;
+  b: VerifiedReport;
 }
 
-/** A quorum round for one endpoint, sorted by signer ascending, exactly `quorum` observations. */
-export interface Bundle extends Candidate {
-  observations: BundleObservation[];
-}
-
-/** Why an observation was excluded. */
-export type RejectReason =
-  | "schema"
-  | "digest"
-  | "unknown_endpoint"
-  | "round"
-  | "stale"
-  | "future"
-  | "signature"
-  | "outsider"
-  | "equivocation"
-  /** Claims another attestor than the one the response speaks for (one identity per URL). */
-  | "identity"
-  /** A second, different observation for one endpoint and round in one response. */
-  | "conflict"
-  /** Over {@link ChainContext.maxObservationsPerResponse}. */
-  | "excess";
-
-export interface AttestorReport {
+/** Per attestor URL: what it served and what was made of it. */
+export interface AttestorOutcome {
   url: string;
   /** `ok`: fetched and parsed; `error`: transport, status, size, timeout or JSON failure. */
   outcome: "ok" | "error";
   error?: string;
-  /** The attestor the response says it speaks for (its top-level `attestor`), lowercase. */
+  /** The attestor the response says it speaks for, lower-case. */
   attestor?: string;
+  /** Reports that passed every check. */
   accepted: number;
-  /** Observations for endpoints this responder does not watch: not invalid, just not ours. */
-  ignored: number;
   rejected: Partial<Record<RejectReason, number>>;
 }
 
 export interface CollectResult {
-  /** Newest complete round per endpoint. */
+  /** Quorum bundles, best first: newest round, then most signers, then endpoint-list hash (deterministic). */
   bundles: Bundle[];
-  reports: AttestorReport[];
+  attestors: AttestorOutcome[];
+  equivocations: Equivocation[];
+}
+
+/** Group verified reports by (round, endpoint list) and keep the groups with at least `quorum` signers, best first. */
+export function assembleBundles(verified: readonly VerifiedReport[], quorum: number): Bundle[] {
+  const groups = new Map<string, VerifiedReport[]>();
+  for (const r of verified) {
+    const key = `${r.round}|${r.idsHash}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = []));
+    g.push(r);
+  }
+  const bundles: Bundle[] = [];
+  for (const reports of groups.values()) {
+    if (reports.length < quorum) continue;
+    // Lower-case hex of equal length sorts as the numbers do.
+    reports.sort((a, b) => (a.signer.toLowerCase() < b.signer.toLowerCase() ? -1 : 1));
+    const first = reports[0];
+    bundles.push({
+      round: first.round,
+      endpointIds: first.endpointIds,
+      idsHash: first.idsHash,
+      values: reports.map((r) => r.decoded),
+      observedAt: reports.map((r) => r.observedAt),
+      reports,
+    });
+  }
+  return bundles.sort(
+    (a, b) =>
+      b.round - a.round ||
+      b.reports.length - a.reports.length ||
+      (a.idsHash < b.idsHash ? -1 : a.idsHash > b.idsHash ? 1 : 0),
+  );
+}
+
+/** One attestor's answer, before any report in it is checked. */
+export interface FetchedResponse {
+  url: string;
+  /** Lower-case attestor the response speaks for (its top-level `attestor`), undefined when it names none. */
+  attestor?: string;
+  configDigest?: string;
+  chainId?: number;
+  reports: readonly unknown[];
+  /** Set when the fetch failed; then `reports` is empty. */
+  error?: string;
+}
+
+/**
+ * The CPU half of {@link collect}: verify every report of every response, drop equivocators, group, and rank the
+ * quorum bundles. Counts each rejection by reason per URL (`outcomes` and the metrics). Never throws for an
+ * attestor's fault.
+ */
+export function evaluateResponses(
+  fetched: readonly FetchedResponse[],
+  ctx: ChainContext,
+  deps: { logger?: Logger; metrics?: Metrics; verifier?: ReportVerifier } = {},
+): CollectResult {
+  const verifier = deps.verifier ?? new ReportVerifier(ctx.domain);
+  const sets = memberSets(ctx);
+  const outcomes: AttestorOutcome[] = [];
+  // signer -> round -> distinct reports (by digest)
+  const bySigner = new Map<string, Map<number, { report: VerifiedReport; from: AttestorOutcome }[]>>();
+  const reject = (o: AttestorOutcome, reason: RejectReason, n = 1) =>
+    (o.rejected[reason] = (o.rejected[reason] ?? 0) + n);
+  for (const f of fetched) {
+    const o: AttestorOutcome = {
+      url: f.url,
+      outcome: f.error ? "error" : "ok",
+      error: f.error,
+      attestor: f.attestor,
+      accepted: 0,
+      rejected: {},
+    };
+    outcomes.push(o);
+    if (f.error) continue;
+    if (
+      (f.chainId !== undefined && f.chainId !== ctx.chainId) ||
+      (f.configDigest !== undefined && f.configDigest.toLowerCase() !== ctx.configDigest.toLowerCase())
+    ) {
+      reject(o, "envelope", f.reports.length);
+      continue;
+    }
+    // Served ascending by round: the newest are last.
+    const excess = Math.max(0, f.reports.length - MAX_REPORTS_PER_RESPONSE);
+    if (excess) reject(o, "excess", excess);
+    for (let i = excess; i < f.reports.length; i++) {
+      const v = verifyReport(f.reports[i], ctx, f.attestor, verifier, sets);
+      if (!v.ok) {
+        reject(o, v.reason);
+        continue;
+      }
+      const key = v.report.signer.toLowerCase();
+      let rounds = bySigner.get(key);
+      if (!rounds) bySigner.set(key, (rounds = new Map()));
+      let list = rounds.get(v.report.round);
+      if (!list) rounds.set(v.report.round, (list = []));
+      // The same report again (same digest) is one vote, never equivocation.
+      if (!list.some((x) => x.report.digest === v.report.digest)) list.push({ report: v.report, from: o });
+      o.accepted++;
+    }
+  }
+  const verified: VerifiedReport[] = [];
+  const equivocations: Equivocation[] = [];
+  for (const rounds of bySigner.values()) {
+    for (const [round, list] of rounds) {
+      if (list.length === 1) {
+        verified.push(list[0].report);
+        continue;
+      }
+      equivocations.push({ signer: list[0].report.signer, round, a: list[0].report, b: list[1].report });
+      for (const x of list) {
+        x.from.accepted--;
+        reject(x.from, "equivocation");
+      }
+    }
+  }
+  const m = deps.metrics ? responderMetrics(deps.metrics) : undefined;
+  for (const o of outcomes) {
+    deps.metrics?.attestorFetches.inc({ attestor: o.url, outcome: o.outcome });
+    for (const [reason, n] of Object.entries(o.rejected))
+      m?.reportsRejected.inc({ attestor: o.url, reason }, n);
+    if (o.outcome === "error") deps.logger?.warn({ attestor: o.url, err: o.error }, "attestor fetch failed");
+    else if (Object.keys(o.rejected).length)
+      deps.logger?.warn(
+        { attestor: o.url, claims: o.attestor, rejected: o.rejected },
+        "attestor served invalid reports",
+      );
+  }
+  for (const e of equivocations)
+    deps.logger?.warn(
+      { signer: e.signer, round: e.round },
+      "attestor signed two different reports for one round",
+    );
+  return { bundles: assembleBundles(verified, ctx.quorum), attestors: outcomes, equivocations };
 }
 
 export interface FetchSettings {
@@ -169,28 +390,29 @@ export interface FetchSettings {
 }
 
 const zEnvelope = z
-  .object({ attestor: z.unknown().optional(), observations: z.array(z.unknown()).max(100_000) })
+  .object({
+    attestor: z.unknown().optional(),
+    configDigest: z.unknown().optional(),
+    chainId: z.unknown().optional(),
+    reports: z.array(z.unknown()).max(10_000),
+  })
   .passthrough();
 
-/** An attestor's answer: who it speaks for (its top-level `attestor`, a claim) and what it served. */
-export interface FetchedObservations {
-  /** Lowercase address, or undefined when the response names none (then nothing in it counts). */
-  attestor?: string;
-  observations: unknown[];
-}
-
-/** secp256k1 n / 2: signatures with a larger s are malleable and the oracle rejects them. */
-const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
-
 /**
- * GET `<url>/v1/observations` with a timeout and a size cap. @returns the attestor the response
- * speaks for and the raw observation list.
+ * GET `<url>/v1/reports?sinceRound=<n>` with a deadline and a size cap.
+ * @returns the response's claims (attestor, digest, chain) and its raw report list.
  * @throws on transport errors, non-2xx, a body over `maxBytes`, bad JSON or a bad envelope.
  */
-export async function fetchObservations(url: string, settings: FetchSettings): Promise<FetchedObservations> {
+export async function fetchReports(
+  url: string,
+  sinceRound: number,
+  settings: FetchSettings,
+): Promise<Omit<FetchedResponse, "error">> {
   const signals = [AbortSignal.timeout(settings.timeoutMs)];
   if (settings.signal) signals.push(settings.signal);
-  const res = await fetch(new URL("/v1/observations", url), {
+  const target = new URL("/v1/reports", url);
+  target.searchParams.set("sinceRound", String(Math.max(0, Math.floor(sinceRound))));
+  const res = await fetch(target, {
     signal: AbortSignal.any(signals),
     headers: { accept: "application/json" },
     redirect: "error",
@@ -220,276 +442,43 @@ export async function fetchObservations(url: string, settings: FetchSettings): P
   }
   const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
   const env = zEnvelope.safeParse(body);
-  if (!env.success) throw new Error("response is not { observations: [...] }");
-  const attestor = env.data.attestor;
+  if (!env.success) throw new Error("response is not { attestor, configDigest, chainId, reports: [...] }");
+  const { attestor, configDigest, chainId } = env.data;
   return {
-    attestor: typeof attestor === "string" && isAddress(attestor) ? attestor.toLowerCase() : undefined,
-    observations: env.data.observations,
+    url,
+    attestor:
+      typeof attestor === "string" && isAddress(attestor) ? getAddress(attestor).toLowerCase() : undefined,
+    configDigest: typeof configDigest === "string" ? configDigest : undefined,
+    chainId:
+      typeof chainId === "number" ? chainId : typeof chainId === "string" ? Number(chainId) : undefined,
+    reports: env.data.reports,
   };
 }
 
-/**
- * The checks that need no signature recovery: schema, config digest, watched endpoint, round rule,
- * freshness (maxAge, maxSkew), claimed attestor in the current set, low-s signature.
- */
-export function precheckObservation(
-  raw: unknown,
-  ctx: ChainContext,
-  members: ReadonlySet<string>,
-): { ok: true; obs: SignedObservation } | { ok: false; reason: RejectReason } {
-  const parsed = zSignedObservation.safeParse(raw);
-  if (!parsed.success) return { ok: false, reason: "schema" };
-  const obs = parsed.data;
-  if (obs.configDigest.toLowerCase() !== ctx.configDigest.toLowerCase())
-    return { ok: false, reason: "digest" };
-  const maxAge = ctx.maxAgeOf(obs.endpointId.toLowerCase());
-  if (maxAge === undefined) return { ok: false, reason: "unknown_endpoint" };
-  if (Math.floor(obs.observedAt / ctx.roundSeconds) !== obs.round) return { ok: false, reason: "round" };
-  if (obs.observedAt > ctx.now + ctx.maxSkew) return { ok: false, reason: "future" };
-  if (obs.observedAt + maxAge < ctx.now) return { ok: false, reason: "stale" };
-  if (!members.has(obs.attestor.toLowerCase())) return { ok: false, reason: "outsider" };
-  return { ok: true, obs };
+/** The first round worth asking for: older ones could not be accepted (`observedAt + maxAge < now`). */
+export function sinceRound(ctx: Pick<ChainContext, "now" | "maxAge" | "roundSeconds">): number {
+  return Math.max(0, Math.floor((ctx.now - ctx.maxAge) / ctx.roundSeconds));
 }
 
 /**
- * Check one raw observation completely (the pre-checks, then the signature recovers to the claimed
- * attestor under the oracle's domain).
- */
-export function verifyObservation(
-  raw: unknown,
-  ctx: ChainContext,
-  members: ReadonlySet<string>,
-  verifier = new ObservationVerifier(ctx.domain),
-): { ok: true; obs: SignedObservation; signer: string } | { ok: false; reason: RejectReason } {
-  const pre = precheckObservation(raw, ctx, members);
-  if (!pre.ok) return pre;
-  const signer = verifier.recover(pre.obs);
-  if (!signer || signer.toLowerCase() !== pre.obs.attestor.toLowerCase())
-    return { ok: false, reason: "signature" };
-  return { ok: true, obs: pre.obs, signer: getAddress(signer) };
-}
-
-/**
- * Group verified observations by (endpoint, round), dedupe by signer (an attestor that signed two
- * different values for one round is dropped for that round), and keep, per endpoint, the newest round
- * with at least `quorum` distinct signers. The bundle holds the first `quorum` signers in ascending
- * address order (deterministic, so racing responders build the same bundle; with at most f liars among
- * a 2f+1 quorum the median stays within the honest values).
- */
-export function assembleBundles(
-  verified: ReadonlyArray<{ obs: SignedObservation; signer: string }>,
-  quorum: number,
-): { bundles: Bundle[]; equivocations: string[] } {
-  // endpoint -> round -> signer -> observation | null (null: equivocated)
-  const groups = new Map<string, Map<number, Map<string, SignedObservation | null>>>();
-  const equivocations: string[] = [];
-  for (const { obs, signer } of verified) {
-    const endpoint = obs.endpointId.toLowerCase();
-    let rounds = groups.get(endpoint);
-    if (!rounds) groups.set(endpoint, (rounds = new Map()));
-    let signers = rounds.get(obs.round);
-    if (!signers) rounds.set(obs.round, (signers = new Map()));
-    const key = signer.toLowerCase();
-    const prev = signers.get(key);
-    if (prev === undefined) signers.set(key, obs);
-    else if (prev !== null && (prev.healthBps !== obs.healthBps || prev.observedAt !== obs.observedAt)) {
-      signers.set(key, null);
-      equivocations.push(signer);
-    }
-  }
-  const bundles: Bundle[] = [];
-  for (const [endpointId, rounds] of groups) {
-    const complete = [...rounds.entries()]
-      .map(([round, signers]) => ({
-        round,
-        entries: [...signers.entries()].filter((e): e is [string, SignedObservation] => e[1] !== null),
-      }))
-      .filter((g) => g.entries.length >= quorum)
-      .sort((a, b) => b.round - a.round);
-    if (complete.length === 0) continue;
-    const newest = complete[0];
-    const chosen = newest.entries
-      .sort(([a], [b]) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0))
-      .slice(0, quorum)
-      .map(([signer, o]) => ({
-        signer: getAddress(signer),
-        healthBps: o.healthBps,
-        observedAt: o.observedAt,
-        signature: toCompact(o.signature),
-      }));
-    bundles.push({
-      endpointId: newest.entries[0][1].endpointId.toLowerCase(),
-      round: newest.round,
-      medianBps: medianBps(chosen.map((o) => o.healthBps)),
-      observations: chosen,
-    });
-  }
-  return { bundles, equivocations };
-}
-
-/**
- * Fetch from every attestor in parallel, check each observation, count the invalid ones per attestor
- * URL in `metrics`, and assemble bundles. One URL speaks for one attestor: only observations signed
- * (claimed) by the attestor the response names are taken from it, at most one per endpoint and round.
- * Per endpoint, the newest round with a quorum of claims is verified in full (signatures recovered,
- * with the verifier's cache) before any value of it is used; when forged or equivocating signatures
- * leave it short of a quorum, the next older round is tried. Never throws for an attestor's fault.
+ * Fetch from every attestor in parallel (each with its own deadline), verify, and rank the quorum bundles.
+ * One URL speaks for one attestor: only reports it names as its own and that recover to it are taken from it.
  */
 export async function collect(
   urls: readonly string[],
   ctx: ChainContext,
   settings: FetchSettings,
-  deps: { logger?: Logger; metrics?: Metrics; verifier?: ObservationVerifier } = {},
+  deps: { logger?: Logger; metrics?: Metrics; verifier?: ReportVerifier } = {},
 ): Promise<CollectResult> {
+  const since = sinceRound(ctx);
   const fetched = await Promise.all(
     urls.map(async (url): Promise<FetchedResponse> => {
-      const report: AttestorReport = { url, outcome: "ok", accepted: 0, ignored: 0, rejected: {} };
       try {
-        const { attestor, observations } = await fetchObservations(url, settings);
-        report.attestor = attestor;
-        return { report, raw: observations };
+        return await fetchReports(url, since, settings);
       } catch (e) {
-        report.outcome = "error";
-        report.error = e instanceof Error ? e.message : String(e);
-        deps.metrics?.attestorFetches.inc({ attestor: url, outcome: "error" });
-        deps.logger?.warn({ attestor: url, err: report.error }, "attestor fetch failed");
-        return { report, raw: [] };
+        return { url, reports: [], error: e instanceof Error ? e.message : String(e) };
       }
     }),
   );
-  return evaluateObservations(fetched, ctx, deps);
-}
-
-/** One attestor response: `report.attestor` is the identity it speaks for. */
-export interface FetchedResponse {
-  report: AttestorReport;
-  raw: readonly unknown[];
-}
-
-/**
- * The CPU half of {@link collect}, for already fetched responses: pre-check, bind each response to
- * its attestor, group, verify, assemble. Counts rejections into each report and the metrics.
- */
-export function evaluateObservations(
-  fetched: readonly FetchedResponse[],
-  ctx: ChainContext,
-  deps: { logger?: Logger; metrics?: Metrics; verifier?: ObservationVerifier } = {},
-): CollectResult {
-  const members = new Set(ctx.attestors.map((a) => a.toLowerCase()));
-  const verifier = deps.verifier ?? new ObservationVerifier(ctx.domain);
-  const cap = ctx.maxObservationsPerResponse ?? Number.POSITIVE_INFINITY;
-  const reject = (report: AttestorReport, reason: RejectReason, n = 1) =>
-    (report.rejected[reason] = (report.rejected[reason] ?? 0) + n);
-  type Served = { obs: SignedObservation; from: AttestorReport[] };
-  // endpoint -> round -> claimed signer -> distinct observations served for it (across URLs)
-  const groups = new Map<string, Map<number, Map<string, Served[]>>>();
-  const reports = fetched.map((f) => f.report);
-  for (const { report, raw } of fetched) {
-    // One observation per (endpoint, round) from one URL; null once the URL served two different ones.
-    const taken = new Map<string, SignedObservation | null>();
-    for (const item of raw) {
-      const r = precheckObservation(item, ctx, members);
-      if (!r.ok) {
-        if (r.reason === "unknown_endpoint") report.ignored += 1;
-        else reject(report, r.reason);
-        continue;
-      }
-      if (report.attestor === undefined || r.obs.attestor.toLowerCase() !== report.attestor) {
-        reject(report, "identity");
-        continue;
-      }
-      const endpoint = r.obs.endpointId.toLowerCase();
-      if (ctx.storedRoundOf && r.obs.round <= ctx.storedRoundOf(endpoint)) continue;
-      const key = `${endpoint}|${r.obs.round}`;
-      const prev = taken.get(key);
-      if (prev === null) {
-        reject(report, "conflict");
-      } else if (prev !== undefined) {
-        if (!samePayload(prev, r.obs)) {
-          // Served two different values for one round: neither counts (proven or not, it is this
-          // URL's only vote for that round that is lost).
-          taken.set(key, null);
-          report.accepted -= 1;
-          reject(report, "conflict", 2);
-        }
-        // An identical copy is not equivocation: ignored.
-      } else if (report.accepted >= cap) {
-        reject(report, "excess");
-      } else {
-        taken.set(key, r.obs);
-        report.accepted += 1;
-      }
-    }
-    for (const obs of taken.values()) {
-      if (obs === null) continue;
-      const endpoint = obs.endpointId.toLowerCase();
-      let rounds = groups.get(endpoint);
-      if (!rounds) groups.set(endpoint, (rounds = new Map()));
-      let signers = rounds.get(obs.round);
-      if (!signers) rounds.set(obs.round, (signers = new Map()));
-      const claimed = obs.attestor.toLowerCase();
-      let served = signers.get(claimed);
-      if (!served) signers.set(claimed, (served = []));
-      const same = served.find(
-        (s) => samePayload(s.obs, obs) && s.obs.signature.toLowerCase() === obs.signature.toLowerCase(),
-      );
-      if (same) same.from.push(report);
-      else served.push({ obs, from: [report] });
-    }
-  }
-
-  // Verify before anything is decided: a value enters a median only once its signature recovers to
-  // its attestor. Per endpoint, newest round first; older rounds only when the newer one falls short.
-  const verified: Array<{ obs: SignedObservation; signer: string }> = [];
-  const equivocators = new Set<string>();
-  for (const rounds of groups.values()) {
-    const newestFirst = [...rounds.keys()].sort((a, b) => b - a);
-    for (const round of newestFirst) {
-      const signers = rounds.get(round)!;
-      if (signers.size < ctx.quorum) continue;
-      const good: Array<{ obs: SignedObservation; signer: string }> = [];
-      for (const [claimed, served] of signers) {
-        const valid = served.filter((s) => {
-          const signer = verifier.recover(s.obs);
-          const ok = signer !== null && signer.toLowerCase() === claimed;
-          if (!ok) for (const rep of s.from) reject(rep, "signature");
-          return ok;
-        });
-        if (valid.length === 0) continue;
-        // Two valid signatures over different values for one round: equivocation, not counted.
-        // Identical values (a re-signed copy) are one vote.
-        if (valid.every((v) => samePayload(v.obs, valid[0].obs)))
-          good.push({ obs: valid[0].obs, signer: getAddress(claimed) });
-        else {
-          equivocators.add(getAddress(claimed));
-          for (const v of valid) for (const rep of v.from) reject(rep, "equivocation");
-        }
-      }
-      if (good.length >= ctx.quorum) {
-        verified.push(...good);
-        break;
-      }
-    }
-  }
-  for (const report of reports) {
-    if (report.outcome !== "ok") continue;
-    const invalid = Object.values(report.rejected).reduce((a, b) => a + (b ?? 0), 0);
-    deps.metrics?.attestorFetches.inc({ attestor: report.url, outcome: "ok" }, report.accepted);
-    if (invalid > 0) {
-      deps.metrics?.attestorFetches.inc({ attestor: report.url, outcome: "invalid" }, invalid);
-      deps.logger?.warn(
-        { attestor: report.url, claims: report.attestor, rejected: report.rejected },
-        "attestor served invalid observations",
-      );
-    }
-  }
-  if (equivocators.size)
-    deps.logger?.warn({ signers: [...equivocators] }, "attestor signed conflicting observations");
-  const { bundles } = assembleBundles(verified, ctx.quorum);
-  return { bundles, reports };
-}
-
-/** Same signed value (the round and endpoint are the caller's grouping). */
-function samePayload(a: SignedObservation, b: SignedObservation): boolean {
-  return a.healthBps === b.healthBps && a.observedAt === b.observedAt;
+  return evaluateResponses(fetched, ctx, deps);
 }

@@ -17,7 +17,6 @@ interface ResponderOptions {
   market?: string[];
   pollIntervalMs?: number;
   heartbeatRefreshFraction?: number;
-  batchMaxSize?: number;
   confirmations?: number;
   feeBumpPercent?: number;
   maxFeeGwei?: number;
@@ -52,8 +51,9 @@ const collectList = (v: string, prev: string[] = []) => [
 export function responderCommand(): Command {
   return new Command("responder")
     .description(
-      "Collect attestor observations, submit quorum rounds to the HealthOracle (on a possible status change, " +
-        "else once per refresh interval), and call migrate / trip / resume when the contracts say they are due.\n" +
+      "Collect the attestors' signed reports, submit the newest quorum round to the HealthOracle (when it changes " +
+        "a watched endpoint's status, else once per refresh interval), and call migrate / trip / resume when the " +
+        "contracts say they are due.\n" +
         "Key: VIGIL_RESPONDER_KEY (0x private key) or --keystore with VIGIL_KEYSTORE_PASSWORD. Never in the config file.",
     )
     .option("-c, --config <file>", "config file, JSON or YAML (default: none; environment and flags only)")
@@ -83,7 +83,6 @@ export function responderCommand(): Command {
       "refresh a steady endpoint when its stored round is f × heartbeat old, 0<f<1 (default: 0.8)",
       Number,
     )
-    .option("--batch-max-size <n>", "most endpoint rounds per submitBatch transaction (default: 50)", int)
     .option("--confirmations <n>", "blocks to wait after inclusion (default: 1)", int)
     .option(
       "--fee-bump-percent <pct>",
@@ -102,7 +101,7 @@ export function responderCommand(): Command {
     )
     .option(
       "--action-deadline-ms <ms>",
-      "cancel a migrate/trip/resume not mined after this many milliseconds (default: 300000; submit: the observations' maxAge)",
+      "cancel a migrate/trip/resume not mined after this many milliseconds (default: 300000; submit: when its round expires, observedAt + maxAge)",
       int,
     )
     .option(
@@ -165,7 +164,6 @@ export function buildResponderConfig(opts: ResponderOptions, env: NodeJS.Process
   set("markets", opts.market);
   set("pollIntervalMs", opts.pollIntervalMs);
   set("heartbeatRefreshFraction", opts.heartbeatRefreshFraction);
-  set("batchMaxSize", opts.batchMaxSize);
   set("confirmations", opts.confirmations);
   set("fees.bumpPercent", opts.feeBumpPercent);
   set("fees.maxFeeCapGwei", opts.maxFeeGwei);

@@ -32,7 +32,7 @@ export const responderConfigSchema = z
       /** Optional: without a guard the responder never trips or resumes markets. */
       guard: zAddress.optional(),
     }),
-    /** Base URLs of the attestors (`GET <url>/v1/observations`), one per attestor. */
+    /** Base URLs of the attestors (`GET <url>/v1/reports?sinceRound=<n>`), one per attestor. */
     attestorUrls: z.array(zUrl).min(1, "give at least one attestor URL"),
     /**
      * Service ids (bytes32) to watch; required, non-empty. The responder submits rounds only for their
@@ -55,20 +55,22 @@ export const responderConfigSchema = z
     pollIntervalMs: zMillis.default(2_000),
     /** Timeout of one attestor fetch, ms. Default 2000. */
     attestorTimeoutMs: zMillis.default(2_000),
-    /** Largest attestor response accepted, bytes. Default 4 MiB. */
+    /**
+     * Largest attestor response accepted, bytes. Default 16 MiB: one report is about 77 bytes per endpoint
+     * (a 66-character id and 8 hex digits of values), and an attestor serves the rounds still within `maxAge`
+     * (about 7 at the defaults), so 10,000 endpoints need about 5.4 MB.
+     */
     attestorMaxBytes: z
       .number()
       .int()
       .positive()
-      .default(4 * 1024 * 1024),
+      .default(16 * 1024 * 1024),
     /**
      * Refresh a healthy endpoint once its stored round is this fraction of the heartbeat old
      * (Chainlink's deviation-and-heartbeat). 0 < f < 1. Default 0.8: one submission per 0.8 heartbeat, leaving 20% of the heartbeat for the transaction to land
      * before the status would lapse to UNKNOWN.
      */
     heartbeatRefreshFraction: z.number().gt(0).lt(1).default(0.8),
-    /** Most endpoint rounds in one `submitBatch` transaction. Default 50. */
-    batchMaxSize: z.number().int().positive().max(500).default(50),
     /** Blocks to wait after inclusion before an action counts as confirmed. Default 1. */
     confirmations: z.number().int().positive().max(64).default(1),
     fees: z
@@ -97,7 +99,7 @@ export const responderConfigSchema = z
       }),
     /**
      * Deadline of a `migrate`, `trip` or `resume` transaction, ms; a `submit` expires with its
-     * observations (the policy's maxAge). Past it, the nonce is cancelled with a 0-value self-send and
+     * round (the quorum's observation time plus the smallest maxAge of its endpoints). Past it, the nonce is cancelled with a 0-value self-send and
      * the action is dropped (re-decided next iteration), so the loop never waits forever at the cap.
      * Default 300000 (5 minutes).
      */
@@ -139,7 +141,6 @@ export const RESPONDER_ENV: readonly EnvOverride[] = [
   { env: "VIGIL_POLL_INTERVAL_MS", path: "pollIntervalMs", type: "number" },
   { env: "VIGIL_ATTESTOR_TIMEOUT_MS", path: "attestorTimeoutMs", type: "number" },
   { env: "VIGIL_HEARTBEAT_REFRESH_FRACTION", path: "heartbeatRefreshFraction", type: "number" },
-  { env: "VIGIL_BATCH_MAX_SIZE", path: "batchMaxSize", type: "number" },
   { env: "VIGIL_CONFIRMATIONS", path: "confirmations", type: "number" },
   { env: "VIGIL_FEE_BUMP_PERCENT", path: "fees.bumpPercent", type: "number" },
   { env: "VIGIL_MAX_FEE_CAP_GWEI", path: "fees.maxFeeCapGwei", type: "number" },

@@ -1,9 +1,11 @@
 /**
  * The responder's decisions, pure: plain data in, plain actions out, no chain and no clock (the caller
- * passes `now`). This is the `check` of `config → check → act` (Chainlink's checkUpkeep, Gelato's
+ * passes `now`, chain time). This is the `check` of `config → check → act` (Chainlink's checkUpkeep, Gelato's
  * checker), so every rule here is tested without a node.
  */
 import { Status } from "../shared/health";
+import { nextStatus, tally } from "../shared/quorum";
+import type { EndpointValue } from "../shared/report";
 
 /** `IHealthOracle.Policy`, as plain numbers. */
 export interface Policy {
@@ -11,140 +13,186 @@ export interface Policy {
   upAtBps: number;
   fallRounds: number;
   riseRounds: number;
-  /** Seconds after the last accepted round at which the status reads UNKNOWN. */
+  /** Seconds after the quorum's observation time (`updatedAt`) at which the status reads UNKNOWN. */
   heartbeat: number;
-  /** Oldest accepted observation, seconds. */
+  /** Oldest accepted quorum observation time, seconds before the block's time. */
   maxAge: number;
 }
 
 /** What the oracle stores for an endpoint (`statusOf` plus `policyOf`). */
 export interface EndpointView {
   endpointId: string;
+  /** Stored status as `statusOf` read it (staleness applied at that block). */
   status: Status;
-  /** Median of the last accepted round, bps. */
-  healthBps: number;
   /** Last accepted round (0 when never reported). */
   round: number;
-  /** Block time of the last accepted round, Unix seconds (0 when never reported). */
+  /** The quorum's observation time of the last accepted round, Unix seconds (0 when never reported). */
   updatedAt: number;
   policy: Policy;
 }
 
-/** A quorum round the collector assembled for an endpoint. */
-export interface Candidate {
-  endpointId: string;
+/**
+ * One quorum round as the collector assembled it: the reports of at least `quorum` attestors over one
+ * endpoint list. Plain data: values decoded, signatures left out.
+ */
+export interface RoundEvidence {
   round: number;
-  /** The median the oracle will store for these observations (lower median for an even count). */
-  medianBps: number;
-}
-
-/** How a round's median counts in the oracle's hysteresis. */
-export type Classification = "GOOD" | "MID" | "BAD";
-
-/** Why a round is worth a transaction. */
-export type SubmitReason =
-  /** The median is on the other side of a threshold from the status: the status may change. */
-  | "status"
-  /** The median's class differs from the stored one: it starts or resets a fall/rise count. */
-  | "count"
-  /** The stored round is near its heartbeat: refresh it before the status lapses to UNKNOWN. */
-  | "heartbeat";
-
-export interface SubmitDecision {
-  endpointId: string;
-  round: number;
-  reason: SubmitReason;
-}
-
-export interface DecideSettings {
-  /** Refresh once the stored round is `refreshFraction × heartbeat` old; 0 < f < 1. */
-  refreshFraction: number;
-}
-
-/** The oracle's rule: GOOD at or above `upAtBps`, BAD below `downBelowBps`, MID between. */
-export function classify(
-  healthBps: number,
-  policy: Pick<Policy, "downBelowBps" | "upAtBps">,
-): Classification {
-  if (healthBps >= policy.upAtBps) return "GOOD";
-  if (healthBps < policy.downBelowBps) return "BAD";
-  return "MID";
+  /** Lower-case, strictly ascending: the order of every report's values. */
+  endpointIds: readonly string[];
+  /** Per report (in submission order), one value per endpoint id. */
+  values: ReadonlyArray<readonly EndpointValue[]>;
+  /** Per report, its `observedAt` (Unix seconds). */
+  observedAt: readonly number[];
 }
 
 /**
- * The median the oracle stores: the middle value, the lower of the two middle ones for an even count.
- * @throws RangeError on an empty list.
+ * Why a round is worth a transaction (strongest first): a watched endpoint would change status; a watched
+ * endpoint was never reported; a watched endpoint's stored round is `refreshFraction × heartbeat` old.
  */
-export function medianBps(values: readonly number[]): number {
+export type RoundReason = "status" | "new" | "heartbeat";
+
+export interface DecideSettings {
+  /** Refresh once the stored update is `refreshFraction × heartbeat` old (see {@link refreshDue}); 0 < f < 1. */
+  refreshFraction: number;
+}
+
+/** The decision on one round, plain data. */
+export interface RoundDecision {
+  round: number;
+  /** Whether the round is worth a transaction: some watched endpoint has a reason and it is not stale. */
+  submit: boolean;
+  /** Strongest reason among the watched endpoints (undefined: none). */
+  reason?: RoundReason;
+  /** Watched endpoints per reason. */
+  reasons: Record<RoundReason, number>;
+  /** The quorum's observation time the oracle will store: lower median of the reports' `observedAt`. */
+  observedAt: number;
+  /**
+   * Chain time after which the oracle reverts the whole submission as stale: `observedAt` plus the smallest
+   * `maxAge` among the endpoints that take the round. `Infinity` when no endpoint would take it.
+   */
+  expiresAt: number;
+  /** True when `now > expiresAt`: the oracle would revert `HealthOracleStaleObservation`. */
+  stale: boolean;
+  /** Endpoints predicted to take the round / to be skipped (as `submit` returns them). */
+  updated: number;
+  skipped: number;
+  /** Predicted status changes, every endpoint of the round (watched or not). */
+  changes: Array<{ endpointId: string; from: Status; to: Status }>;
+}
+
+/** The status in effect at `now`: UNKNOWN when never reported or once `now >= updatedAt + heartbeat` (as `StatusMachine.effective`). */
+export function effectiveStatus(view: EndpointView, now: number): Status {
+  if (view.updatedAt === 0) return Status.UNKNOWN;
+  if (now >= view.updatedAt + view.policy.heartbeat) return Status.UNKNOWN;
+  return view.status;
+}
+
+/**
+ * The heartbeat trigger: the round moves the stored update forward by at least `refreshFraction × heartbeat`
+ * (the stored update is that old at the round's observation time), or, when the attestors' newest round lags,
+ * the stored update is already `(1 + refreshFraction) / 2 × heartbeat` old in chain time (halfway to lapsing).
+ * Counting from the round's observation time, not from `now`, makes a steady endpoint cost one submission per
+ * `refreshFraction × heartbeat` exactly, and racing responders pick the same round.
+ */
+export function refreshDue(
+  view: EndpointView,
+  observedAt: number,
+  now: number,
+  settings: DecideSettings,
+): boolean {
+  const hb = view.policy.heartbeat;
+  return (
+    observedAt - view.updatedAt >= settings.refreshFraction * hb ||
+    now - view.updatedAt >= ((1 + settings.refreshFraction) / 2) * hb
+  );
+}
+
+/** Lower median of `values` (the oracle's rule for the quorum's observation time). @throws RangeError when empty. */
+export function lowerMedian(values: readonly number[]): number {
   if (values.length === 0) throw new RangeError("median of no values");
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
 /**
- * Whether one candidate round should be submitted, and why (undefined: not worth a transaction).
+ * Whether a quorum round is worth a transaction, predicting per endpoint what `HealthOracle.submit` will do
+ * (the `check` of `config → check → act`: plain data in and out, no chain, no clock; `now` is chain time).
  *
- * Submit when the endpoint's status may change (Chainlink's deviation trigger): the median is BAD
- * while the status is not DOWN, GOOD while not HEALTHY, MID while HEALTHY; or when the round's class
- * differs from the stored median's class, because that starts or resets the oracle's consecutive
- * fall/rise count; or when the stored round is `refreshFraction × heartbeat` old (the heartbeat
- * trigger), so a steady endpoint costs one transaction per refresh interval, not one per round.
- * Never for a round not newer than the stored one (the oracle would revert `RoundNotNewer`).
+ * Per endpoint, as the oracle: a round older than the stored one is skipped; the stored round again is applied
+ * only when it changes the status; a newer round is stored. The status after the round comes from
+ * {@link tally} and {@link nextStatus} over every report of the round, from the status in effect now.
+ * A watched endpoint gives the round a reason when it would change status (`status`), was never reported
+ * (`new`), or, for a newer round, its stored update is due for a refresh ({@link refreshDue}) while its
+ * status is not UNKNOWN (`heartbeat`: a steady endpoint costs one transaction per refresh interval, not one per
+ * round). Endpoints not watched ride along (the signatures cover the whole list) but never make a round worth
+ * paying for. A stale round (`now > expiresAt`) is never worth submitting.
+ *
+ * @param views The stored state of every endpoint of the round. @throws RangeError when one is missing.
+ * @param watched Endpoints (lower-case ids) whose needs count; default: all of the round.
  */
-export function decideSubmit(
-  candidate: Candidate,
-  view: EndpointView,
-  now: number,
-  settings: DecideSettings,
-): SubmitDecision | undefined {
-  if (candidate.round <= view.round) return undefined;
-  const cls = classify(candidate.medianBps, view.policy);
-  const out = (reason: SubmitReason): SubmitDecision => ({
-    endpointId: candidate.endpointId,
-    round: candidate.round,
-    reason,
-  });
-  if (cls === "BAD" && view.status !== Status.DOWN) return out("status");
-  if (cls === "GOOD" && view.status !== Status.HEALTHY) return out("status");
-  if (cls === "MID" && view.status === Status.HEALTHY) return out("status");
-  if (view.updatedAt === 0 || cls !== classify(view.healthBps, view.policy)) return out("count");
-  if (now - view.updatedAt >= settings.refreshFraction * view.policy.heartbeat) return out("heartbeat");
-  return undefined;
-}
-
-/**
- * Decide the submissions of one iteration: one per endpoint at most, those that may change a status
- * first (so a full batch never delays a failover behind heartbeat refreshes). Candidates without a
- * view (an endpoint the registry no longer lists) are ignored.
- */
-export function decideSubmissions(
-  candidates: readonly Candidate[],
+export function decideRound(
+  evidence: RoundEvidence,
   views: ReadonlyMap<string, EndpointView>,
   now: number,
+  quorum: number,
   settings: DecideSettings,
-): SubmitDecision[] {
-  const rank: Record<SubmitReason, number> = { status: 0, count: 1, heartbeat: 2 };
-  const out: SubmitDecision[] = [];
-  const seen = new Set<string>();
-  for (const c of candidates) {
-    const key = c.endpointId.toLowerCase();
-    const view = views.get(key);
-    if (!view || seen.has(key)) continue;
-    const d = decideSubmit(c, view, now, settings);
-    if (d) {
-      out.push(d);
-      seen.add(key);
+  watched?: ReadonlySet<string>,
+): RoundDecision {
+  const reasons: Record<RoundReason, number> = { status: 0, new: 0, heartbeat: 0 };
+  const changes: RoundDecision["changes"] = [];
+  const observedAt = lowerMedian(evidence.observedAt);
+  const reports = evidence.values.length;
+  const column: EndpointValue[] = new Array(reports);
+  let updated = 0;
+  let skipped = 0;
+  let minMaxAge = Infinity;
+  for (let i = 0; i < evidence.endpointIds.length; i++) {
+    const id = evidence.endpointIds[i];
+    const view = views.get(id);
+    if (!view) throw new RangeError(`no stored state for endpoint ${id}`);
+    const known = view.updatedAt !== 0;
+    if (known && evidence.round < view.round) {
+      skipped++;
+      continue;
     }
+    for (let j = 0; j < reports; j++) column[j] = evidence.values[j][i];
+    const from = effectiveStatus(view, now);
+    const to = nextStatus(from, tally(column, view.policy, quorum).votes, quorum);
+    // The oracle checks staleness before it decides to skip the stored round again.
+    if (view.policy.maxAge < minMaxAge) minMaxAge = view.policy.maxAge;
+    if (known && evidence.round === view.round && to === from) {
+      skipped++;
+      continue;
+    }
+    updated++;
+    if (to !== from) changes.push({ endpointId: id, from, to });
+    if (watched && !watched.has(id)) continue;
+    if (to !== from) reasons.status++;
+    else if (!known) reasons.new++;
+    else if (from !== Status.UNKNOWN && refreshDue(view, observedAt, now, settings)) reasons.heartbeat++;
   }
-  return out.sort((a, b) => rank[a.reason] - rank[b.reason]);
-}
-
-/** Split decisions into batches of at most `maxSize` (order kept). */
-export function planBatches<T>(items: readonly T[], maxSize: number): T[][] {
-  if (!(maxSize >= 1)) throw new RangeError("maxSize must be at least 1");
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += maxSize) out.push(items.slice(i, i + maxSize));
-  return out;
+  const reason: RoundReason | undefined = reasons.status
+    ? "status"
+    : reasons.new
+      ? "new"
+      : reasons.heartbeat
+        ? "heartbeat"
+        : undefined;
+  const expiresAt = observedAt + minMaxAge;
+  const stale = now > expiresAt;
+  return {
+    round: evidence.round,
+    submit: reason !== undefined && !stale,
+    reason,
+    reasons,
+    observedAt,
+    expiresAt,
+    stale,
+    updated,
+    skipped,
+    changes,
+  };
 }
 
 /** `IEndpointRegistry.MigrationCheck`. */

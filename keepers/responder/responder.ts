@@ -1,7 +1,7 @@
 /**
- * The responder service: each iteration reads the chain, collects attestor observations, submits the
- * quorum rounds worth a transaction (batched), re-reads the views and calls `migrate`, `trip`, `resume`
- * when they are due. One iteration at a time (`runLoop`), woken early by contract events, polling as
+ * The responder service: each iteration reads the chain, collects the attestors' signed reports (one per
+ * attestor per round), submits the whole quorum round when it is worth a transaction, re-reads the views and
+ * calls `migrate`, `trip`, `resume` when they are due. One iteration at a time (`runLoop`), woken early by contract events, polling as
  * the fallback. Every action goes through the outbox, so a crash or restart loses and repeats nothing.
  */
 import {
@@ -29,28 +29,39 @@ import { Status } from "../shared/health";
 import { runLoop, Shutdown, Wakeup, type LoopHealth } from "../shared/lifecycle";
 import { createLogger, type Logger } from "../shared/logger";
 import { Metrics } from "../shared/metrics";
-import { readDomain } from "../shared/observation";
+import { toCalldata } from "../shared/report";
 import { KeeperServer } from "../shared/server";
-import { collect, observationCap, ObservationVerifier, type Bundle, type ChainContext } from "./collect";
+import { collect, ReportVerifier, type Bundle, type ChainContext } from "./collect";
 import type { ResponderConfig } from "./config";
 import {
   decideRecovery,
-  decideSubmissions,
+  decideRound,
   Delivery,
   isPauseAction,
-  planBatches,
   watchedMarkets,
   type EndpointView,
+  type Policy,
+  type RoundDecision,
   type MarketView,
   type RecoveryAction,
   type ServiceView,
 } from "./decide";
+import { responderMetrics } from "./metrics";
 import { Outbox, type ActionKind, type OutboxAction } from "./outbox";
 import { decodeRevert, TxManager, type ExecuteHooks, type ExecuteOutcome, type TxRequest } from "./tx";
 
 const ERC5267_ABI = [
   "function eip712Domain() view returns (bytes1 fields, string name, string version, uint256 chainId, address verifyingContract, bytes32 salt, uint256[] extensions)",
 ];
+
+/**
+ * The oracle's EIP-712 domain, read from the contract itself (ERC-5267), never hard-coded: a report is checked
+ * under the chain and contract that will verify it.
+ */
+export async function readDomain(oracle: { eip712Domain(): Promise<unknown> }): Promise<TypedDataDomain> {
+  const d = (await oracle.eip712Domain()) as unknown as [string, string, string, bigint, string];
+  return { name: d[1], version: d[2], chainId: d[3], verifyingContract: d[4] };
+}
 
 export interface ResponderDeps {
   logger?: Logger;
@@ -243,8 +254,8 @@ export async function startResponder(
 }
 
 /**
- * Watch the contracts' events (polled, see {@link watchLogs}); each wakes the loop, and
- * `AttestorSetChanged` (or a gap in the polled blocks) also forgets the cached attestor set.
+ * Watch the contracts' events (polled, see {@link watchLogs}); each wakes the loop, and the oracle's set, jail
+ * and policy events (or a gap in the polled blocks) also forget the cached set, jailed signers and policies.
  */
 async function watchEvents(
   c: { oracle: IHealthOracle; registry: IEndpointRegistry; guard?: IMarketGuard },
@@ -261,8 +272,16 @@ async function watchEvents(
     const address = await contract.getAddress();
     return names.map((n) => ({ address, topic: contract.interface.getEvent(n)!.topicHash }));
   };
-  const oracleEvents = await of(c.oracle, ["StatusChanged", "AttestorSetChanged"]);
-  const attestorSet = oracleEvents[1];
+  // Every oracle event but StatusChanged changes what the responder caches (set, jailed signers, policies).
+  const oracleEvents = await of(c.oracle, [
+    "StatusChanged",
+    "AttestorSetChanged",
+    "AttestorJailed",
+    "DefaultPolicyChanged",
+    "EndpointPolicyChanged",
+  ]);
+  const invalidating = new Set(oracleEvents.slice(1).map((e) => e.topic.toLowerCase()));
+  const oracleAddress = oracleEvents[0].address.toLowerCase();
   const events: WatchedEvent[] = [
     ...oracleEvents,
     ...(await of(c.registry, ["EndpointMigrated"])),
@@ -276,9 +295,8 @@ async function watchEvents(
         ])
       : []),
   ];
-  const isAttestorSet = (l: Log) =>
-    l.address.toLowerCase() === attestorSet.address.toLowerCase() &&
-    l.topics[0]?.toLowerCase() === attestorSet.topic.toLowerCase();
+  const isInvalidating = (l: Log) =>
+    l.address.toLowerCase() === oracleAddress && invalidating.has(l.topics[0]?.toLowerCase() ?? "");
   return watchLogs({
     name: "events",
     provider: o.provider,
@@ -287,7 +305,7 @@ async function watchEvents(
     signal: o.signal,
     logger: o.logger,
     onLogs: (logs) => {
-      if (logs.some(isAttestorSet)) o.invalidate();
+      if (logs.some(isInvalidating)) o.invalidate();
       o.wake();
     },
     onGap: () => {
@@ -326,10 +344,13 @@ interface EngineDeps {
 /** Chain reads that do not change (immutables, the domain) and the attestor set, cached until invalidated. */
 interface StaticContext {
   domain: TypedDataDomain;
+  chainId: number;
   roundSeconds: number;
   maxSkew: number;
   configDigest: string;
   attestors: string[];
+  /** Members jailed for equivocation under the current set. */
+  jailed: string[];
   quorum: number;
 }
 
@@ -349,13 +370,20 @@ export const DELIVERY_BACKOFF_MAX_LOOPS = 64;
 
 const GUARDED_MARKET = IGuardedMarket__factory.createInterface();
 
+/** The outbox target of a round: its number, size and endpoint-list hash (the list itself is in the calldata). */
+export function submitTarget(bundle: Pick<Bundle, "round" | "endpointIds" | "idsHash">): string {
+  return `round ${bundle.round} (${bundle.endpointIds.length} endpoints, list ${bundle.idsHash})`;
+}
+
 /** One responder's state between iterations. */
 class Engine {
   private _static?: StaticContext;
   private _iteration = 0;
   private _marketCallGas?: bigint;
   private readonly _backoff = new Map<number, DeliveryBackoff>();
-  private _verifier?: ObservationVerifier;
+  private _verifier?: ReportVerifier;
+  /** `policyOf` per endpoint (lower-case id), cached until a policy event. */
+  private readonly _policies = new Map<string, Policy>();
   private _watched?: string;
   private readonly _log: Logger;
 
@@ -366,9 +394,10 @@ class Engine {
     this._log = d.logger.child({ component: "engine" });
   }
 
-  /** Forget the cached attestor set (on AttestorSetChanged). */
+  /** Forget the cached attestor set, jailed signers and policies (on the oracle's set, jail and policy events). */
   invalidate(): void {
     this._static = undefined;
+    this._policies.clear();
   }
 
   private async _context(): Promise<StaticContext> {
@@ -385,16 +414,24 @@ class Engine {
       this.d.oracle.configDigest(),
       this.d.oracle.attestorSet(),
     ]);
+    const jailedFlags = await mapLimit([...set.attestors], 16, (a) => this.d.oracle.isJailed(a));
     this._static = {
       domain,
+      chainId: Number(domain.chainId),
       roundSeconds: Number(roundSeconds),
       maxSkew: Number(maxSkew),
       configDigest,
       attestors: [...set.attestors],
+      jailed: set.attestors.filter((_, i) => jailedFlags[i]),
       quorum: Number(set.quorum),
     };
     this._log.info(
-      { configDigest, quorum: this._static.quorum, attestors: set.attestors.length },
+      {
+        configDigest,
+        quorum: this._static.quorum,
+        attestors: set.attestors.length,
+        jailed: this._static.jailed,
+      },
       "attestor set loaded",
     );
     return this._static;
@@ -413,6 +450,17 @@ class Engine {
       const log = this._log.child({ actionId: a.id, action: a.kind, target: a.target });
       log.info({ status: a.status, nonce: a.nonce, txs: a.txs.length }, "reconciling an unfinished action");
       let safety = a.kind === "trip" || a.kind === "migrate";
+      if (a.kind === "submit" && a.txs.length === 0) {
+        // `submit` never reverts for a stored round: it succeeds and skips. Never broadcast, it is sent only if
+        // the oracle would still store something (a stale round reverts and is dropped by the simulation).
+        const sim = await this.d.tx.simulate({ to: a.to, data: a.data }, signal);
+        if (sim.ok && this._simulated(sim.returnData).updated === 0) {
+          this.d.outbox.finish(a.id, "dropped", "not sent: the round is already stored");
+          this.d.metrics.actions.inc({ action: "submit", outcome: "lost_race" });
+          log.info("round already stored; dropped");
+          continue;
+        }
+      }
       if (a.kind === "deliver") {
         // retryDelivery succeeds (and spends gas) even when the market refuses again: an action never
         // broadcast is sent only if the market would accept it now; otherwise the iteration decides anew.
@@ -437,7 +485,10 @@ class Engine {
         log,
         safety,
       );
-      if (outcome) this._finish(a.id, a.kind, outcome, log, true);
+      if (!outcome) continue;
+      const status = this._finish(a.id, a.kind, outcome, log, true);
+      if (a.kind === "submit" && status === "confirmed" && outcome.outcome === "confirmed")
+        this._countAccepted(outcome.receipt, log);
     }
   }
 
@@ -500,64 +551,10 @@ class Engine {
       if (isPauseAction(action)) await this._recover(action, inflight);
     }
 
-    // 2. Collect, verify, and submit the rounds that may change a status.
-    const views = new Map<string, EndpointView>();
-    await mapLimit(endpointIds, 16, async (id) => {
-      const [h, p] = await Promise.all([this.d.oracle.statusOf(id), this.d.oracle.policyOf(id)]);
-      views.set(id, {
-        endpointId: id,
-        status: Number(h.status) as Status,
-        healthBps: Number(h.healthBps),
-        round: Number(h.round),
-        updatedAt: Number(h.updatedAt),
-        policy: {
-          downBelowBps: Number(p.downBelowBps),
-          upAtBps: Number(p.upAtBps),
-          fallRounds: Number(p.fallRounds),
-          riseRounds: Number(p.riseRounds),
-          heartbeat: Number(p.heartbeat),
-          maxAge: Number(p.maxAge),
-        },
-      });
-    });
-    const chainCtx: ChainContext = {
-      ...ctx,
-      now,
-      maxAgeOf: (id) => views.get(id.toLowerCase())?.policy.maxAge,
-      storedRoundOf: (id) => views.get(id.toLowerCase())?.round ?? 0,
-      maxObservationsPerResponse: observationCap(
-        views.size,
-        [...views.values()].reduce((m, v) => Math.max(m, v.policy.maxAge), 0),
-        ctx.roundSeconds,
-        ctx.maxSkew,
-      ),
-    };
-    if (this._verifier?.domain !== ctx.domain) this._verifier = new ObservationVerifier(ctx.domain);
-    const { bundles } = await collect(
-      this.config.attestorUrls,
-      chainCtx,
-      { timeoutMs: this.config.attestorTimeoutMs, maxBytes: this.config.attestorMaxBytes, signal },
-      { logger: this._log, metrics: this.d.metrics, verifier: this._verifier },
-    );
-    const byId = new Map(bundles.map((b) => [b.endpointId.toLowerCase(), b]));
-    const decisions = decideSubmissions(bundles, views, now, {
-      refreshFraction: this.config.heartbeatRefreshFraction,
-    });
-    for (const d of decisions)
-      this._log.debug({ endpointId: d.endpointId, round: d.round, reason: d.reason }, "round due");
-    const submitAll = async (list: typeof decisions) => {
-      for (const batch of planBatches(list, this.config.batchMaxSize)) {
-        if (signal.aborted) return;
-        await this._submit(
-          ctx.configDigest,
-          batch.map((d) => byId.get(d.endpointId.toLowerCase())!),
-          inflight,
-          now,
-          (id) => views.get(id.toLowerCase())?.policy.maxAge ?? 0,
-        );
-      }
-    };
-    await submitAll(decisions.filter((d) => d.reason !== "heartbeat"));
+    // 2. Collect and verify the attestors' reports; submit the newest quorum round now if it changes a status.
+    const round = await this._round(ctx, now, new Set(endpointIds), signal);
+    if (round && round.decision.reason !== "heartbeat")
+      await this._submit(ctx.configDigest, round.bundle, round.decision, inflight, now);
 
     // 3. Re-read the views, then act on what is due: trips, migrations, resumes.
     if (signal.aborted) return;
@@ -572,7 +569,94 @@ class Engine {
 
     // 4. Heartbeat refreshes of steady endpoints.
     if (signal.aborted) return;
-    await submitAll(decisions.filter((d) => d.reason === "heartbeat"));
+    if (round && round.decision.reason === "heartbeat")
+      await this._submit(ctx.configDigest, round.bundle, round.decision, inflight, now);
+  }
+
+  /**
+   * Collect the reports, take the best quorum bundle (newest round, most signers), read the stored state of
+   * every endpoint it covers, and decide. @returns the bundle and its decision when it is worth a transaction.
+   */
+  private async _round(
+    ctx: StaticContext,
+    now: number,
+    watched: ReadonlySet<string>,
+    signal: AbortSignal,
+  ): Promise<{ bundle: Bundle; decision: RoundDecision } | undefined> {
+    if (watched.size === 0) return undefined;
+    // The oldest report worth verifying: the largest maxAge among the watched endpoints.
+    const watchedPolicies = await this._policiesOf([...watched]);
+    const chainCtx: ChainContext = {
+      ...ctx,
+      now,
+      maxAge: Math.max(...watchedPolicies.map((p) => p.maxAge)),
+    };
+    if (this._verifier?.domain !== ctx.domain) this._verifier = new ReportVerifier(ctx.domain);
+    const { bundles } = await collect(
+      this.config.attestorUrls,
+      chainCtx,
+      { timeoutMs: this.config.attestorTimeoutMs, maxBytes: this.config.attestorMaxBytes, signal },
+      { logger: this._log, metrics: this.d.metrics, verifier: this._verifier },
+    );
+    const bundle = bundles[0];
+    if (!bundle || !bundle.endpointIds.some((id) => watched.has(id))) return undefined;
+    const ids = bundle.endpointIds;
+    const [policies, health] = await Promise.all([
+      this._policiesOf(ids),
+      mapLimit(ids, 32, (id) => this.d.oracle.statusOf(id)),
+    ]);
+    const views = new Map<string, EndpointView>();
+    ids.forEach((id, i) => {
+      const h = health[i];
+      views.set(id, {
+        endpointId: id,
+        status: Number(h.status) as Status,
+        round: Number(h.round),
+        updatedAt: Number(h.updatedAt),
+        policy: policies[i],
+      });
+    });
+    const decision = decideRound(
+      bundle,
+      views,
+      now,
+      ctx.quorum,
+      { refreshFraction: this.config.heartbeatRefreshFraction },
+      watched,
+    );
+    const summary = {
+      round: bundle.round,
+      endpoints: ids.length,
+      signers: bundle.reports.length,
+      reasons: decision.reasons,
+      changes: decision.changes.length,
+    };
+    if (decision.stale && decision.reason)
+      this._log.warn(
+        { ...summary, expiresAt: decision.expiresAt },
+        "newest quorum round is too old to submit",
+      );
+    else if (decision.submit) this._log.debug(summary, "round due");
+    return decision.submit ? { bundle, decision } : undefined;
+  }
+
+  /** `policyOf` of each id (lower-case), from the cache or the chain. */
+  private async _policiesOf(ids: readonly string[]): Promise<Policy[]> {
+    return mapLimit(ids, 32, async (id) => {
+      const hit = this._policies.get(id);
+      if (hit) return hit;
+      const p = await this.d.oracle.policyOf(id);
+      const policy: Policy = {
+        downBelowBps: Number(p.downBelowBps),
+        upAtBps: Number(p.upAtBps),
+        fallRounds: Number(p.fallRounds),
+        riseRounds: Number(p.riseRounds),
+        heartbeat: Number(p.heartbeat),
+        maxAge: Number(p.maxAge),
+      };
+      this._policies.set(id, policy);
+      return policy;
+    });
   }
 
   /**
@@ -680,85 +764,99 @@ class Engine {
     };
   }
 
-  /** Encode a bundle list as `submit` (one) or `submitBatch` (several). */
-  private _encode(digest: string, bundles: readonly Bundle[]): string {
-    const obs = (b: Bundle) =>
-      b.observations.map((o) => ({
-        healthBps: o.healthBps,
-        observedAt: o.observedAt,
-        signature: o.signature,
-      }));
-    const iface = this.d.oracle.interface;
-    if (bundles.length === 1) {
-      const b = bundles[0];
-      return iface.encodeFunctionData("submit", [digest, b.endpointId, b.round, obs(b)]);
-    }
-    return iface.encodeFunctionData("submitBatch", [
+  /** Encode a bundle as `IHealthOracle.submit(configDigest, round, endpointIds, reports)` (EIP-2098 signatures). */
+  private _encode(digest: string, bundle: Bundle): string {
+    return this.d.oracle.interface.encodeFunctionData("submit", [
       digest,
-      bundles.map((b) => ({ endpointId: b.endpointId, round: b.round, observations: obs(b) })),
+      bundle.round,
+      [...bundle.endpointIds],
+      bundle.reports.map((r) => toCalldata(r)),
     ]);
   }
 
-  /** Simulate a batch, drop entries that would fail (re-simulating), record, send. */
+  /** `submit`'s `(updated, skipped)` from the simulation's return data. */
+  private _simulated(returnData: string): { updated: number; skipped: number } {
+    const [updated, skipped] = this.d.oracle.interface.decodeFunctionResult("submit", returnData);
+    return { updated: Number(updated), skipped: Number(skipped) };
+  }
+
+  /** `(updated, skipped)` of the oracle's `ReportAccepted` in a receipt, if there is one. */
+  private _accepted(receipt: { logs: readonly Log[] }): { updated: number; skipped: number } | undefined {
+    const iface = this.d.oracle.interface;
+    const topic = iface.getEvent("ReportAccepted")!.topicHash;
+    for (const l of receipt.logs) {
+      if (l.topics[0] !== topic) continue;
+      const e = iface.parseLog({ topics: [...l.topics], data: l.data });
+      if (e) return { updated: Number(e.args.updated), skipped: Number(e.args.skipped) };
+    }
+    return undefined;
+  }
+
+  /**
+   * Simulate the whole round; send it only when the oracle would store something (a round another relayer
+   * already stored simulates as all skipped: a lost race, counted, never retried). The transaction's deadline
+   * is the round's expiry (`observedAt + maxAge`): past it the oracle would revert it as stale.
+   */
   private async _submit(
     digest: string,
-    bundles: Bundle[],
+    bundle: Bundle,
+    decision: RoundDecision,
     inflight: AbortSignal,
     chainNow: number,
-    maxAgeOf: (endpointId: string) => number,
   ): Promise<void> {
     const to = await this.d.oracle.getAddress();
-    let entries = [...bundles];
-    while (entries.length > 0) {
-      const data = this._encode(digest, entries);
-      const sim = await this.d.tx.simulate({ to, data });
-      if (!sim.ok) {
-        const r = sim.revert;
-        if (r.name === "HealthOracleBatchEntryFailed" && entries.length > 1) {
-          const index = Number(r.args?.[0]);
-          const inner = decodeRevert(String(r.args?.[2] ?? "0x"));
-          this._log.info(
-            { endpointId: entries[index]?.endpointId, reason: inner.name ?? inner.message },
-            "dropping a batch entry that would fail",
-          );
-          this.d.metrics.bundlesSubmitted.inc({ outcome: "skipped" });
-          entries = entries.filter((_, i) => i !== index);
-          continue;
-        }
-        this.d.metrics.bundlesSubmitted.inc({ outcome: "skipped" }, entries.length);
-        this.d.metrics.actions.inc({ action: "submit", outcome: sim.lostRace ? "lost_race" : "failed" });
-        const level = sim.lostRace ? "info" : "warn";
-        this._log[level]({ reason: r.name ?? r.message, endpoints: entries.length }, "submission not sent");
-        return;
-      }
-      const target = entries.map((e) => `${e.endpointId}@${e.round}`).join(",");
-      const id = this.d.outbox.record("submit", target, to, data);
-      await this.d.hooks?.afterRecord?.(this.d.outbox.get(id)!);
-      // A round is worth mining only while its oldest observation is fresh enough for the oracle.
-      const expiresAt = Math.min(
-        ...entries.map((e) => Math.min(...e.observations.map((o) => o.observedAt)) + maxAgeOf(e.endpointId)),
+    const data = this._encode(digest, bundle);
+    const base = { round: bundle.round, endpoints: bundle.endpointIds.length, reason: decision.reason };
+    const sim = await this.d.tx.simulate({ to, data });
+    if (!sim.ok) {
+      this.d.metrics.bundlesSubmitted.inc({ outcome: "skipped" });
+      this.d.metrics.actions.inc({ action: "submit", outcome: sim.lostRace ? "lost_race" : "failed" });
+      this._log[sim.lostRace ? "info" : "warn"](
+        { ...base, reason: sim.revert.name ?? sim.revert.message },
+        "round not sent",
       );
-      const log = this._log.child({ actionId: id });
-      const outcome = await this._execute(
-        "submit",
-        { to, data },
-        {
-          gasLimit: sim.gasLimit,
-          onSigned: this._onSigned(id, "submit"),
-          deadlineMs: Date.now() + Math.max(0, expiresAt - chainNow) * 1000,
-        },
-        inflight,
-        log,
-      );
-      if (!outcome) return;
-      const status = this._finish(id, "submit", outcome, log, false);
-      if (status === "confirmed") {
-        this.d.metrics.bundlesSubmitted.inc({ outcome: "confirmed" }, entries.length);
-        this.d.metrics.bundleSize.observe(entries.length);
-      } else if (status === "failed")
-        this.d.metrics.bundlesSubmitted.inc({ outcome: "failed" }, entries.length);
       return;
     }
+    const simulated = this._simulated(sim.returnData);
+    if (simulated.updated === 0) {
+      this.d.metrics.bundlesSubmitted.inc({ outcome: "skipped" });
+      this.d.metrics.actions.inc({ action: "submit", outcome: "lost_race" });
+      this._log.info(base, "round already stored by another relayer; not sent");
+      return;
+    }
+    const id = this.d.outbox.record("submit", submitTarget(bundle), to, data);
+    await this.d.hooks?.afterRecord?.(this.d.outbox.get(id)!);
+    const log = this._log.child({ actionId: id });
+    const outcome = await this._execute(
+      "submit",
+      { to, data },
+      {
+        gasLimit: sim.gasLimit,
+        onSigned: this._onSigned(id, "submit"),
+        deadlineMs: Date.now() + Math.max(0, decision.expiresAt - chainNow) * 1000,
+      },
+      inflight,
+      log,
+    );
+    if (!outcome) return;
+    const status = this._finish(id, "submit", outcome, log, false);
+    if (status === "confirmed" && outcome.outcome === "confirmed") this._countAccepted(outcome.receipt, log);
+    else if (status === "failed") this.d.metrics.bundlesSubmitted.inc({ outcome: "failed" });
+  }
+
+  /** Count a confirmed round's `ReportAccepted`: updated and skipped endpoints; all skipped is a lost race. */
+  private _countAccepted(receipt: { logs: readonly Log[] }, log: Logger): void {
+    const accepted = this._accepted(receipt);
+    this.d.metrics.bundlesSubmitted.inc({ outcome: "confirmed" });
+    if (!accepted) return;
+    const m = responderMetrics(this.d.metrics);
+    m.roundEndpoints.inc({ outcome: "updated" }, accepted.updated);
+    m.roundEndpoints.inc({ outcome: "skipped" }, accepted.skipped);
+    this.d.metrics.bundleSize.observe(accepted.updated + accepted.skipped);
+    if (accepted.updated === 0) {
+      this.d.metrics.actions.inc({ action: "submit", outcome: "lost_race" });
+      log.info(accepted, "another relayer stored the round first; every endpoint skipped (not retried)");
+    } else if (accepted.skipped > 0) log.info(accepted, "round partly stored by another relayer first");
   }
 
   private async _recover(action: RecoveryAction, inflight: AbortSignal): Promise<void> {

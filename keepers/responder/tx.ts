@@ -37,7 +37,8 @@ export const LOST_RACE_ERRORS: ReadonlySet<string> = new Set([
   "MarketGuardResumeNotDue",
   // retryDelivery when the market already received the decision: another keeper delivered it first.
   "MarketGuardNothingToDeliver",
-  "HealthOracleRoundNotNewer",
+  // (No oracle error: `submit` skips rounds already stored instead of reverting; the responder reads the
+  // simulated and the mined (updated, skipped) instead.)
 ]);
 
 export interface DecodedRevert {
@@ -153,7 +154,9 @@ export interface TxRequest {
 }
 
 export type SimulationResult =
-  { ok: true; gasLimit: bigint } | { ok: false; lostRace: boolean; revert: DecodedRevert };
+  /** `returnData`: what the `eth_call` returned (e.g. `submit`'s `(updated, skipped)`). */
+  | { ok: true; gasLimit: bigint; returnData: string }
+  | { ok: false; lostRace: boolean; revert: DecodedRevert };
 
 export type ExecuteOutcome =
   | { outcome: "confirmed"; receipt: TransactionReceipt; nonce: number; replacements: number }
@@ -229,10 +232,10 @@ export class TxManager {
   async simulate(req: TxRequest, signal?: AbortSignal): Promise<SimulationResult> {
     const tx = { from: this.address, to: req.to, data: req.data };
     try {
-      await withRetry(() => this.o.provider.call(tx), 3, 200, signal);
+      const returnData = await withRetry(() => this.o.provider.call(tx), 3, 200, signal);
       const estimate = await withRetry(() => this.o.provider.estimateGas(tx), 3, 200, signal);
       const headroom = BigInt(this.o.gasHeadroomPercent ?? 25);
-      return { ok: true, gasLimit: (estimate * (100n + headroom)) / 100n };
+      return { ok: true, gasLimit: (estimate * (100n + headroom)) / 100n, returnData };
     } catch (e) {
       if (!isError(e, "CALL_EXCEPTION")) throw e;
       const revert = decodeRevert(e);

@@ -1,0 +1,42 @@
+/**
+ * The responder's v2 metrics, registered on the process's one {@link Metrics} registry (one set per registry).
+ * They belong beside the others in keepers/shared/metrics.ts; they live here until that file is migrated.
+ */
+import { Counter } from "prom-client";
+import type { Metrics } from "../shared/metrics";
+
+export interface ResponderMetrics {
+  /** Served reports not used, by attestor URL and reason (`signature`, `outsider`, `stale`, …; see `RejectReason`). */
+  readonly reportsRejected: Counter<"attestor" | "reason">;
+  /**
+   * Endpoints of the responder's confirmed `submit` transactions, by outcome as the oracle's `ReportAccepted`
+   * counted them: `updated` (took the round) or `skipped` (already stored: another relayer was first).
+   */
+  readonly roundEndpoints: Counter<"outcome">;
+}
+
+const byRegistry = new WeakMap<Metrics, ResponderMetrics>();
+
+/** The responder metrics of `metrics`' registry, created on first use. */
+export function responderMetrics(metrics: Metrics): ResponderMetrics {
+  let m = byRegistry.get(metrics);
+  if (!m) {
+    const registers = [metrics.registry];
+    m = {
+      reportsRejected: new Counter({
+        name: "vigil_reports_rejected_total",
+        help: "Attestor reports the responder did not use, by attestor URL and reason.",
+        labelNames: ["attestor", "reason"],
+        registers,
+      }),
+      roundEndpoints: new Counter({
+        name: "vigil_round_endpoints_total",
+        help: "Endpoints of confirmed submit transactions, by outcome (updated, skipped).",
+        labelNames: ["outcome"],
+        registers,
+      }),
+    };
+    byRegistry.set(metrics, m);
+  }
+  return m;
+}
