@@ -280,7 +280,8 @@ export function equivocationArgs(
  * with the streaks.
  */
 export class AttestorPanel {
-  private readonly last = new Map<string, { round: bigint; badRounds: number; goodRounds: number }>();
+  /** Per `signer/endpointId`: the rounds judged, ascending, with the streaks after each. */
+  private readonly history = new Map<string, { round: bigint; badRounds: number; goodRounds: number }[]>();
 
   /**
    * @param signers The attestors, in the order `health` indexes them.
@@ -291,13 +292,20 @@ export class AttestorPanel {
     private readonly policyOf: (endpointId: string) => Pick<TallyPolicy, "downBelowBps" | "upAtBps">,
   ) {}
 
-  /** Attestor `signer` judged `healthBps` for `endpointId` in `round`: its value with streaks. */
+  /**
+   * Attestor `signer` judged `healthBps` for `endpointId` in `round`: its value with streaks. Judging a round at
+   * or before one judged already forgets the later ones, so a panel returned by a `loadFixture` fixture follows
+   * the chain when the fixture's snapshot rewinds time.
+   */
   judge(signer: number, endpointId: string, round: bigint, healthBps: number): EndpointValue {
     const key = `${signer}/${endpointId.toLowerCase()}`;
-    const prev = this.last.get(key);
+    const rounds = this.history.get(key) ?? [];
+    while (rounds.length > 0 && rounds[rounds.length - 1].round >= round) rounds.pop();
+    const prev = rounds[rounds.length - 1];
     const consecutive = prev !== undefined && prev.round + 1n === round;
     const streaks = nextStreaks(prev ?? { badRounds: 0, goodRounds: 0 }, healthBps, this.policyOf(endpointId), consecutive);
-    this.last.set(key, { round, ...streaks });
+    rounds.push({ round, ...streaks });
+    this.history.set(key, rounds);
     return { healthBps, ...streaks };
   }
 
