@@ -6,8 +6,9 @@ import {IHealthOracle} from "../interfaces/IHealthOracle.sol";
 
 /**
  * @title HealthFeed
- * @notice A Chainlink `AggregatorV3Interface` view of one endpoint's Vigil health: `answer` = health in bps
- * (4 decimals; 0 while UNKNOWN), `startedAt` = when the current status began, `updatedAt` = when the last round was accepted.
+ * @notice A Chainlink `AggregatorV3Interface` view of one endpoint's Vigil health: `answer` = the median health of
+ * the last round in bps (4 decimals; 0 while UNKNOWN), `startedAt` = when the current status began, `updatedAt` =
+ * the quorum's observation time of the last round (not the block that included it).
  * Read {IHealthFeed} for the full mapping and for what consumers must check (staleness AND {status}).
  * @dev Stateless apart from its immutable wiring and description: every read goes to
  * {IHealthOracle.statusOf}, so the feed can never disagree with the oracle. No owner, nothing to configure.
@@ -89,8 +90,9 @@ contract HealthFeed is IHealthFeed {
         return _oracle;
     }
 
-    /// @dev The Chainlink round for `h`: the oracle's round (uint64, so it fits uint80) answered in itself.
-    /// An UNKNOWN endpoint answers 0: its stored median is no evidence of health (a silent endpoint would
+    /// @dev The Chainlink round for `h`: the oracle's round (uint64, so it fits uint80) answered in itself;
+    /// `answer` the median (`healthBps`), `startedAt` its `since`, `updatedAt` its `updatedAt` (the quorum's
+    /// observation time, from which the oracle counts its own heartbeat). An UNKNOWN endpoint answers 0: its stored median is no evidence of health (a silent endpoint would
     /// otherwise keep reading its last value, up to 10_000); round and times stay, so staleness shows.
     function _toRound(
         IHealthOracle.EndpointHealth memory h

@@ -12,7 +12,9 @@ import {IHealthOracle} from "./IHealthOracle.sol";
  * Mapping of {latestRoundData}:
  * - `roundId`: the HealthOracle's last accepted round for the endpoint (a time slot,
  *   `observedAt / roundSeconds`): it only grows, but is NOT consecutive; 0 when the endpoint never reported.
- * - `answer`: health of that round in basis points, `0..10_000`. With {decimals} = 4, `10_000` reads 1.0000
+ * - `answer`: health of that round in basis points, `0..10_000`: the median of the quorum's reports (the
+ *   oracle's `healthBps`; the oracle itself decides thresholds from `floorBps` / `ceilingBps`, which a relayer
+ *   cannot bias, so a consumer that pauses on this answer should prefer the MarketGuard). With {decimals} = 4, `10_000` reads 1.0000
  *   (fully healthy) and `5_000` reads 0.5000. This is a fraction, not the 0/1 flag of Chainlink's sequencer
  *   uptime feed. `0` whenever the effective status is `UNKNOWN` (silent past its heartbeat, never
  *   reported, or kept UNKNOWN by BAD rounds after silence), whatever median was last stored: silence never
@@ -20,7 +22,9 @@ import {IHealthOracle} from "./IHealthOracle.sol";
  * - `startedAt`: Unix seconds when the endpoint's current status began (the oracle's `since`), as
  *   Chainlink's L2 sequencer uptime feed reports when the sequencer last came up: count grace periods
  *   from it.
- * - `updatedAt`: Unix seconds (block time) when the last round was accepted; 0 when never reported.
+ * - `updatedAt`: Unix seconds at which the attestor quorum observed the last round (the lower median of the
+ *   reports' `observedAt`, as OCR2's `observationsTimestamp`), NOT the block that included it: a round relayed
+ *   late reads as old as it is. The oracle's own heartbeat counts from it too. 0 when never reported.
  * - `answeredInRound`: equal to `roundId`.
  *
  * Consumers MUST, as Chainlink's docs ask of any feed:
@@ -67,9 +71,9 @@ interface IHealthFeed is AggregatorV3Interface {
      * @notice The endpoint's latest health as a Chainlink round (see the mapping above). Never reverts while
      * the oracle does not. Check `updatedAt` staleness AND {status} before trusting `answer`.
      * @return roundId Last accepted oracle round (0 when never reported).
-     * @return answer Health in basis points, 0..10_000 (4 decimals); 0 while the status is UNKNOWN.
+     * @return answer Median health in basis points, 0..10_000 (4 decimals); 0 while the status is UNKNOWN.
      * @return startedAt Unix seconds when the current status began.
-     * @return updatedAt Unix seconds when the last round was accepted (0 when never reported).
+     * @return updatedAt Unix seconds at which the quorum observed the last round (0 when never reported).
      * @return answeredInRound Equal to `roundId`.
      */
     function latestRoundData()

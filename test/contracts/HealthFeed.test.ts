@@ -19,7 +19,10 @@ describe("HealthFeed", function () {
     return { oracle, feed };
   }
 
-  /** ENDPOINT DEGRADED at 6_543 bps since an hour ago, last round accepted now. */
+  /**
+   * ENDPOINT DEGRADED since an hour ago: median 6_543 bps between a floor of 5_000 and a ceiling of 8_000 (the
+   * reports disagreed), observed by the quorum 45 s before the block that stored it.
+   */
   async function reportedFixture() {
     const f = await deployFixture();
     const now = BigInt(await time.latest());
@@ -28,9 +31,11 @@ describe("HealthFeed", function () {
       healthBps: 6_543,
       since: now - 3_600n,
       round: 172_800_123n,
-      updatedAt: now,
+      updatedAt: now - 45n,
+      floorBps: 5_000,
+      ceilingBps: 8_000,
     });
-    return { ...f, since: now - 3_600n, updatedAt: now, round: 172_800_123n };
+    return { ...f, since: now - 3_600n, updatedAt: now - 45n, round: 172_800_123n };
   }
 
   describe("deployment", function () {
@@ -66,6 +71,20 @@ describe("HealthFeed", function () {
       expect(r.updatedAt).to.equal(updatedAt);
       expect(r.answeredInRound).to.equal(round);
       expect(await feed.status()).to.equal(Status.DEGRADED);
+    });
+
+    it("answers the median, never the quorum floor or ceiling", async function () {
+      const { oracle, feed } = await loadFixture(deployFixture);
+      await oracle.setStatusRange(ENDPOINT, Status.HEALTHY, 9_100, 8_200, 9_900);
+      expect((await feed.latestRoundData()).answer).to.equal(9_100n);
+    });
+
+    it("reports the quorum's observation time as updatedAt, not the block that included the round", async function () {
+      const { feed, updatedAt } = await loadFixture(reportedFixture);
+      const storedAt = BigInt(await time.latest()); // the block of the fixture's last transaction
+      const r = await feed.latestRoundData();
+      expect(r.updatedAt).to.equal(updatedAt);
+      expect(r.updatedAt).to.be.lt(storedAt - 44n);
     });
 
     it("reads all zeros and UNKNOWN for an endpoint that never reported", async function () {
@@ -118,6 +137,8 @@ describe("HealthFeed", function () {
         since: now,
         round: 172_800_123n,
         updatedAt: now - 600n,
+        floorBps: 10_000,
+        ceilingBps: 10_000,
       });
       const r = await feed.latestRoundData();
       expect([r.roundId, r.answer, r.startedAt, r.updatedAt, r.answeredInRound]).to.deep.equal([
@@ -140,6 +161,8 @@ describe("HealthFeed", function () {
         since: now - 300n,
         round: 172_800_200n,
         updatedAt: now,
+        floorBps: 4_000,
+        ceilingBps: 4_000,
       });
       const r = await feed.latestRoundData();
       expect([r.roundId, r.answer, r.startedAt, r.updatedAt]).to.deep.equal([
