@@ -5,6 +5,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IEndpointRegistry} from "./interfaces/IEndpointRegistry.sol";
 import {IHealthListener} from "./interfaces/IHealthListener.sol";
 import {IHealthOracle} from "./interfaces/IHealthOracle.sol";
+import {HealthRules} from "./libraries/HealthRules.sol";
 
 /**
  * @title EndpointRegistry
@@ -14,6 +15,7 @@ import {IHealthOracle} from "./interfaces/IHealthOracle.sol";
  * condition is re-read from the oracle on every call.
  * @dev Every loop runs over one service's endpoints and is bounded by {MAX_ENDPOINTS}. The oracle is only
  * ever read through `statusOf` (a view, so a STATICCALL): the registry makes no state-changing external call.
+ * What "dead" and "usable" mean is {HealthRules}, shared with the MarketGuard, so the two never disagree.
  */
 contract EndpointRegistry is IEndpointRegistry, IHealthListener, ReentrancyGuardTransient {
     /// @inheritdoc IEndpointRegistry
@@ -196,11 +198,7 @@ contract EndpointRegistry is IEndpointRegistry, IHealthListener, ReentrancyGuard
         bytes32[] storage ids = _services[serviceId].endpointIds;
         uint256 count = ids.length;
         for (uint256 i = 0; i < count; ++i) {
-            IHealthOracle.EndpointHealth memory h = _oracle.statusOf(ids[i]);
-            if (
-                (h.status == IHealthOracle.Status.HEALTHY || h.status == IHealthOracle.Status.DEGRADED) &&
-                h.healthBps >= thresholdBps
-            ) return true;
+            if (HealthRules.isUsable(_oracle.statusOf(ids[i]), thresholdBps)) return true;
         }
         return false;
     }
@@ -280,7 +278,8 @@ contract EndpointRegistry is IEndpointRegistry, IHealthListener, ReentrancyGuard
 
     /**
      * @dev The migration rule, in one place for {migrate}, {migrationStatus} and the listener.
-     * Failover: active DOWN or UNKNOWN → best-priority HEALTHY other endpoint (ties: order of addition).
+     * Failover: active dead ({HealthRules.isDead}: DOWN or UNKNOWN) → best-priority HEALTHY other endpoint (ties:
+     * order of addition). A candidate's status alone decides: HEALTHY already needs `quorum` attestors agreeing.
      * Failback (recoveryPeriod > 0, active HEALTHY or DEGRADED): best-priority endpoint with priority strictly
      * better than the active one's that has been HEALTHY since at least `recoveryPeriod` seconds.
      * The cooldown damps failback only (the move off a usable endpoint): a due failback inside it reads COOLDOWN
@@ -298,9 +297,7 @@ contract EndpointRegistry is IEndpointRegistry, IHealthListener, ReentrancyGuard
             return v;
         }
         uint256 active = s.activeIndex;
-        IHealthOracle.Status activeStatus = _oracle.statusOf(ids[active]).status;
-        bool failover =
-            activeStatus == IHealthOracle.Status.DOWN || activeStatus == IHealthOracle.Status.UNKNOWN;
+        bool failover = HealthRules.isDead(_oracle.statusOf(ids[active]).status);
         uint32 recoveryPeriod = s.config.recoveryPeriod;
         if (!failover && recoveryPeriod == 0) {
             v.check = MigrationCheck.ACTIVE_USABLE;

@@ -179,10 +179,13 @@ interface IEndpointRegistry {
     function services() external view returns (bytes32[] memory);
 
     /**
-     * @notice Whether some endpoint of the service reads HEALTHY or DEGRADED with health at or above
-     * `thresholdBps` (used by the MarketGuard: a service that can still fail over is not paused).
-     * False for an unknown service. Never reverts.
-     * @param thresholdBps Minimum health in basis points, 0..10_000.
+     * @notice Whether some endpoint of the service is usable at `thresholdBps` ({HealthRules.isUsable}): it reads
+     * HEALTHY or DEGRADED and no quorum of attestors reported health under the threshold (its `ceilingBps`, the
+     * `quorum`-th lowest value of its last round, is at or above `thresholdBps`). The median (`healthBps`) is not
+     * read: a relayer choosing which signatures reach the chain can bias the median, but not push `ceilingBps`
+     * below what an honest attestor reported. Used by the MarketGuard: a service with a usable endpoint is not
+     * paused for being unusable. False for an unknown service. Never reverts.
+     * @param thresholdBps The market's pause threshold in basis points, 0..10_000.
      */
     function hasUsableEndpoint(bytes32 serviceId, uint16 thresholdBps) external view returns (bool);
 

@@ -273,6 +273,17 @@ describe("EndpointRegistry", function () {
         .withArgs(serviceId, Check.ACTIVE_USABLE);
     });
 
+    it("picks a HEALTHY candidate by its status alone, whatever its median, floor or ceiling", async function () {
+      const { registry, oracle, serviceId, primary, backupA } = await loadFixture(allHealthyFixture);
+      await oracle.setStatusRange(backupA, Status.HEALTHY, 1_000, 0, 2_000);
+      await oracle.setStatus(primary, Status.UNKNOWN, 10_000);
+      expect(await registry.migrationStatus(serviceId)).to.deep.equal([
+        BigInt(Check.DUE_FAILOVER),
+        backupA,
+        0n,
+      ]);
+    });
+
     it("does not migrate off a DEGRADED active endpoint", async function () {
       const { registry, oracle, serviceId, primary } = await loadFixture(allHealthyFixture);
       await oracle.setStatus(primary, Status.DEGRADED, 1_000);
@@ -522,6 +533,31 @@ describe("EndpointRegistry", function () {
       await oracle.setStatus(backupB, Status.DOWN, 0);
       expect(await registry.hasUsableEndpoint(serviceId, 6_000)).to.equal(true);
       expect(await registry.hasUsableEndpoint(serviceId, 6_001)).to.equal(false);
+    });
+
+    /** Every endpoint dead except backupA, DEGRADED with the given median, floor and ceiling. */
+    async function onlyBackupA(
+      f: Awaited<ReturnType<typeof serviceFixture>>,
+      median: number,
+      floor: number,
+      ceiling: number,
+    ) {
+      for (const id of [f.primary, f.tertiary, f.backupB]) await f.oracle.setStatus(id, Status.DOWN, 0);
+      await f.oracle.setStatusRange(f.backupA, Status.DEGRADED, median, floor, ceiling);
+    }
+
+    it("reads the quorum ceiling, not the median: usable at T while ceilingBps >= T, even with a median under T", async function () {
+      const f = await loadFixture(serviceFixture);
+      await onlyBackupA(f, 2_000, 0, 7_000);
+      expect(await f.registry.hasUsableEndpoint(f.serviceId, 7_000)).to.equal(true);
+      expect(await f.registry.hasUsableEndpoint(f.serviceId, 7_001)).to.equal(false);
+    });
+
+    it("is unusable at T once ceilingBps < T, even with a median at T (no quorum reported T or more)", async function () {
+      const f = await loadFixture(serviceFixture);
+      await onlyBackupA(f, 7_000, 7_000, 6_999);
+      expect(await f.registry.hasUsableEndpoint(f.serviceId, 7_000)).to.equal(false);
+      expect(await f.registry.hasUsableEndpoint(f.serviceId, 6_999)).to.equal(true);
     });
   });
 
