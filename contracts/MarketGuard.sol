@@ -9,14 +9,19 @@ import {IGuardedMarket} from "./interfaces/IGuardedMarket.sol";
 import {IHealthListener} from "./interfaces/IHealthListener.sol";
 import {IHealthOracle} from "./interfaces/IHealthOracle.sol";
 import {IMarketGuard} from "./interfaces/IMarketGuard.sol";
+import {BoundedCall} from "./libraries/BoundedCall.sol";
+import {HealthRules} from "./libraries/HealthRules.sol";
 
 /**
  * @title MarketGuard
  * @notice The circuit breaker between endpoint health and the markets that depend on it. Configuration
  * belongs to the owner (a timelock in production); {trip} and {resume} belong to everyone and re-check
  * their condition on-chain; each market's guardian may pause but never resume early.
- * @dev Pause and resume record the guard's state first, then call the market with exactly {marketCallGas}
- * gas through a low-level call: a market that reverts, burns its gas, returns a huge revert reason or
+ * @dev Thresholds are read through {HealthRules}, shared with the registry: a market pauses for an endpoint only
+ * when a quorum of attestors reported health under its threshold (`ceilingBps`), and resumes only when a quorum
+ * reported health at or above it (`floorBps`), never on the median a relayer can bias.
+ * Pause and resume record the guard's state first, then call the market with exactly {marketCallGas}
+ * gas through {BoundedCall}: a market that reverts, burns its gas, returns a huge revert reason or
  * re-enters never blocks the guard or other markets (THREATS #17, #18). The call only happens with enough
  * gas left that the market really receives its full budget, so a caller cannot use the 63/64 rule to make
  * the guard record a pause the market never received. A failed call leaves the decision pending
@@ -259,7 +264,7 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
         count = c.endpoints.length;
         for (uint256 i = 0; i < count; ++i) {
             bytes32 endpointId = c.endpoints[i];
-            if (!_isUsable(_oracle.statusOf(endpointId), threshold)) return (GuardCheck.DUE, endpointId);
+            if (!HealthRules.isUsable(_oracle.statusOf(endpointId), threshold)) return (GuardCheck.DUE, endpointId);
         }
         return (GuardCheck.DEPENDENCIES_USABLE, bytes32(0));
     }
@@ -277,13 +282,13 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
             IHealthOracle.EndpointHealth memory h = _oracle.statusOf(
                 _registry.activeEndpointId(c.services[i])
             );
-            if (!_isHealthy(h, threshold)) return (GuardCheck.DEPENDENCY_UNHEALTHY, 0);
+            if (!HealthRules.isHealthyAt(h, threshold)) return (GuardCheck.DEPENDENCY_UNHEALTHY, 0);
             if (h.since > healthyFrom) healthyFrom = h.since;
         }
         count = c.endpoints.length;
         for (uint256 i = 0; i < count; ++i) {
             IHealthOracle.EndpointHealth memory h = _oracle.statusOf(c.endpoints[i]);
-            if (!_isHealthy(h, threshold)) return (GuardCheck.DEPENDENCY_UNHEALTHY, 0);
+            if (!HealthRules.isHealthyAt(h, threshold)) return (GuardCheck.DEPENDENCY_UNHEALTHY, 0);
             if (h.since > healthyFrom) healthyFrom = h.since;
         }
         uint64 notBefore = uint64(healthyFrom + c.gracePeriod);
@@ -303,9 +308,9 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
             uint256 marketId = ids[i];
             if (_states[marketId].paused) continue;
             uint16 threshold = _configs[marketId].pauseThresholdBps;
-            bool due = isService ? _serviceDue(dependency, threshold, memo) : !_isUsable(h, threshold);
+            bool due = isService ? _serviceDue(dependency, threshold, memo) : !HealthRules.isUsable(h, threshold);
             if (!due) continue;
-            if (gasleft() < _requiredCallGas() + LISTENER_PAUSE_RESERVE) return false;
+            if (gasleft() < _requiredMarketCallGas() + LISTENER_PAUSE_RESERVE) return false;
             _pause(marketId, dependency);
         }
         return true;
@@ -329,13 +334,11 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
             memo.activeRead = true;
         }
         // A usable active endpoint is a usable endpoint of the service: neither rule applies.
-        if (_isUsable(memo.active, threshold)) return false;
+        if (HealthRules.isUsable(memo.active, threshold)) return false;
         // An active endpoint that is only under the threshold (HEALTHY or DEGRADED, not yet confirmed DOWN)
         // is left to hysteresis: the registry fails over once it is DOWN. Only a DOWN or UNKNOWN active
         // endpoint that cannot be migrated away from trips by the first rule.
-        IHealthOracle.Status activeStatus = memo.active.status;
-        bool activeDead =
-            activeStatus == IHealthOracle.Status.DOWN || activeStatus == IHealthOracle.Status.UNKNOWN;
+        bool activeDead = HealthRules.isDead(memo.active.status);
         if (activeDead && memo.migration == 0) {
             (IEndpointRegistry.MigrationCheck check, , ) = _registry.migrationStatus(serviceId);
             memo.migration =
@@ -357,18 +360,6 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
         memo.unusableFrom = type(uint256).max;
     }
 
-    /// @dev Usable: HEALTHY or DEGRADED with health at or above the threshold.
-    function _isUsable(IHealthOracle.EndpointHealth memory h, uint16 threshold) private pure returns (bool) {
-        return
-            (h.status == IHealthOracle.Status.HEALTHY || h.status == IHealthOracle.Status.DEGRADED) &&
-            h.healthBps >= threshold;
-    }
-
-    /// @dev Healthy enough to resume: HEALTHY with health at or above the threshold.
-    function _isHealthy(IHealthOracle.EndpointHealth memory h, uint16 threshold) private pure returns (bool) {
-        return h.status == IHealthOracle.Status.HEALTHY && h.healthBps >= threshold;
-    }
-
     // ------------------------------------------------------------------------------------------------
     // Internals: effects and the market call
     // ------------------------------------------------------------------------------------------------
@@ -388,58 +379,31 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
 
     /**
      * @dev Tell the market the guard's current decision (`guardPause` for PENDING_PAUSE, `guardUnpause` for
-     * PENDING_UNPAUSE), which the caller has recorded as delivered. On failure, record it as `pending` and
-     * emit the call failure. Reverts {MarketGuardInsufficientGas} as {_callMarket}.
+     * PENDING_UNPAUSE), which the caller has recorded as delivered, with exactly {marketCallGas} gas through
+     * {BoundedCall} (no code-size check that could revert the guard; of a failure's return data only the first
+     * {MAX_REASON_BYTES} bytes are copied). Reverts {MarketGuardInsufficientGas} unless the market can really
+     * receive its full budget (EIP-150 forwards at most 63/64 of what is left). On failure, record the decision
+     * as `pending` and emit the call failure.
      */
     function _deliver(uint256 marketId, Delivery pending) private returns (bool ok) {
         bool pause = pending == Delivery.PENDING_PAUSE;
+        address market = address(_configs[marketId].market);
+        bytes memory data = pause
+            ? abi.encodeCall(IGuardedMarket.guardPause, ())
+            : abi.encodeCall(IGuardedMarket.guardUnpause, ());
+        uint256 required = _requiredMarketCallGas();
+        uint256 left = gasleft();
+        if (left < required) revert MarketGuardInsufficientGas(left, required);
         bytes memory reason;
-        (ok, reason) = _callMarket(
-            _configs[marketId].market,
-            pause ? IGuardedMarket.guardPause.selector : IGuardedMarket.guardUnpause.selector
-        );
+        (ok, reason) = BoundedCall.call(market, data, _marketCallGas, MAX_REASON_BYTES);
         if (ok) return true;
         _states[marketId].delivery = pending;
         if (pause) emit MarketPauseCallFailed(marketId, reason);
         else emit MarketUnpauseCallFailed(marketId, reason);
     }
 
-    /**
-     * @dev Call `selector` on `market` with exactly {marketCallGas} gas. Reverts {MarketGuardInsufficientGas}
-     * unless the market can really receive that much (EIP-150 forwards at most 63/64 of what is left).
-     * A low-level call: no code-size check that could revert the guard, and the return data is never copied
-     * except for the first {MAX_REASON_BYTES} bytes of a failure (return-data bombs cost the guard nothing).
-     */
-    function _callMarket(
-        IGuardedMarket market,
-        bytes4 selector
-    ) private returns (bool ok, bytes memory reason) {
-        uint256 required = _requiredCallGas();
-        uint256 left = gasleft();
-        if (left < required) revert MarketGuardInsufficientGas(left, required);
-        uint256 callGas = _marketCallGas;
-        assembly ("memory-safe") {
-            mstore(0, selector)
-            ok := call(callGas, market, 0, 0, 4, 0, 0)
-        }
-        if (!ok) reason = _boundedReturnData();
-    }
-
-    function _boundedReturnData() private pure returns (bytes memory reason) {
-        assembly ("memory-safe") {
-            let size := returndatasize()
-            if gt(size, MAX_REASON_BYTES) {
-                size := MAX_REASON_BYTES
-            }
-            reason := mload(0x40)
-            mstore(reason, size)
-            returndatacopy(add(reason, 0x20), 0, size)
-            mstore(0x40, add(add(reason, 0x20), and(add(size, 31), not(31))))
-        }
-    }
-
-    function _requiredCallGas() private view returns (uint256) {
-        return (_marketCallGas * 64) / 63 + MARKET_CALL_GAS_MARGIN;
+    function _requiredMarketCallGas() private view returns (uint256) {
+        return BoundedCall.requiredGas(_marketCallGas, MARKET_CALL_GAS_MARGIN);
     }
 
     // ------------------------------------------------------------------------------------------------

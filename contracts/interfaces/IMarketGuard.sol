@@ -14,6 +14,12 @@ import {IHealthOracle} from "./IHealthOracle.sol";
  * once every dependency has been HEALTHY for the grace period, counted from the status's `since`
  * (Aave `PriceOracleSentinel`, Chainlink sequencer `startedAt`). Both are permissionless and re-check
  * their condition on-chain. A per-market guardian may pause at any time but never resume early.
+ *
+ * The pause threshold is crossed only on quorum evidence (health model v2, {HealthRules}): downward when at
+ * least `quorum` attestors reported health under it (the endpoint's `ceilingBps < pauseThresholdBps`), upward
+ * when at least `quorum` reported health at or above it (`floorBps >= pauseThresholdBps`). The median
+ * (`healthBps`) is for display and feeds only: whoever relays chooses which signatures reach the chain and can
+ * bias the median, but not push `ceilingBps` under, or `floorBps` over, what an honest attestor reported.
  */
 interface IMarketGuard {
     /// @notice Why a market is or is not due to trip or resume.
@@ -22,7 +28,7 @@ interface IMarketGuard {
         ALREADY_PAUSED,
         NOT_PAUSED,
         DEPENDENCIES_USABLE, // trip: every dependency is usable, or its service can migrate now
-        DEPENDENCY_UNHEALTHY, // resume: a dependency is not HEALTHY (active endpoint, or the endpoint)
+        DEPENDENCY_UNHEALTHY, // resume: a dependency (active endpoint, or the endpoint) is not HEALTHY at floorBps >= T
         GRACE_PERIOD, // resume: healthy, but not for long enough yet
         UNKNOWN_MARKET
     }
@@ -43,7 +49,10 @@ interface IMarketGuard {
      * @notice Market settings.
      * @param market The contract to pause (implements {IGuardedMarket}).
      * @param guardian May pause at any time (zero: none).
-     * @param pauseThresholdBps An endpoint counts as usable when HEALTHY or DEGRADED with health at or above this.
+     * @param pauseThresholdBps Health threshold in bps. An endpoint is usable ({tripStatus}) when HEALTHY or
+     * DEGRADED and no quorum reported health under it (`ceilingBps >= pauseThresholdBps`); healthy enough to
+     * resume ({resumeStatus}) when HEALTHY and a quorum reported health at or above it
+     * (`floorBps >= pauseThresholdBps`).
      * @param gracePeriod Seconds every dependency must have been HEALTHY before {resume}, counted from the
      * later of its `since` and the pause.
      * @param services Services the market depends on (an RPC, a price feed service, a sequencer).
@@ -153,7 +162,10 @@ interface IMarketGuard {
 
     /**
      * @notice Whether {trip} would succeed now. Never reverts.
-     * @dev Usable means HEALTHY or DEGRADED with health at or above the market's `pauseThresholdBps`.
+     * @dev Usable ({HealthRules.isUsable}) means HEALTHY or DEGRADED with `ceilingBps >= pauseThresholdBps`:
+     * the threshold is crossed downward only when at least `quorum` attestors reported health under it. A median
+     * under the threshold with `ceilingBps` at or above it (fewer than `quorum` low reports, e.g. a relayer that
+     * picked the lowest signatures) is not a crossing and trips nothing.
      * A direct endpoint dependency is due when it is not usable. A service dependency counts as unusable,
      * and is due, exactly when
      * (a) its ACTIVE endpoint (the one clients follow) is DOWN or UNKNOWN and the registry cannot fail over:
@@ -161,10 +173,10 @@ interface IMarketGuard {
      * or UNKNOWN: a DEGRADED backup is never a failover target), or
      * (b) no endpoint of the service is usable at all.
      * Hence neither {trip} nor the oracle's listener pauses a market for a service dependency while some
-     * endpoint of that service is HEALTHY at or above the market's threshold: a DOWN or UNKNOWN active
-     * endpoint with a HEALTHY backup is a failover, and the registry's cooldown never delays a failover (it
-     * damps failback only), so the failover happens in the same transaction (the oracle notifies the
-     * registry before the guard) or at the next {migrate} call.
+     * endpoint of that service is HEALTHY with `ceilingBps` at or above the market's threshold: a DOWN or
+     * UNKNOWN active endpoint with a HEALTHY backup is a failover, and the registry's cooldown never delays a
+     * failover (it damps failback only), so the failover happens in the same transaction (the oracle notifies
+     * the registry before the guard) or at the next {migrate} call.
      * An active endpoint merely under the threshold, not yet DOWN, is left to hysteresis (the registry
      * fails over once it is DOWN), so one bad round never pauses a market that can fail over.
      * @return check DUE or the reason it is not.
@@ -174,8 +186,11 @@ interface IMarketGuard {
 
     /**
      * @notice Whether {resume} would succeed now. Never reverts.
-     * A dependency counts as HEALTHY when it reads HEALTHY with health at or above the pause threshold (for
-     * a service: its active endpoint), so a resumed market is never immediately due to trip again.
+     * A dependency counts as healthy ({HealthRules.isHealthyAt}) when it reads HEALTHY and `floorBps >=
+     * pauseThresholdBps` (for a service: its active endpoint): the threshold is crossed upward only when at
+     * least `quorum` attestors reported health at or above it, so a HEALTHY endpoint whose median is over the
+     * threshold still reads DEPENDENCY_UNHEALTHY while its `floorBps` is under it. Since
+     * `floorBps <= ceilingBps`, a resumed market is never immediately due to trip again.
      * @return check DUE or the reason it is not.
      * @return notBefore When GRACE_PERIOD or DUE: the Unix second from which {resume} succeeds if health
      * holds, `max(since, pausedAt) + gracePeriod` over the dependencies; zero otherwise.

@@ -234,6 +234,24 @@ describe("VigilUpkeep", function () {
       ]);
     });
 
+    it("finds no trip on a median under the threshold while a quorum's ceiling is at it, and finds one under it", async function () {
+      const f = await loadFixture(deployFixture);
+      const data = checkData([], [1, 2]);
+      await f.oracle.setStatusRange(f.seq0, Status.DEGRADED, THRESHOLD - 1_000, 0, THRESHOLD);
+      expect((await check(f.upkeep, data)).needed).to.equal(false);
+      await f.oracle.setStatusRange(f.seq0, Status.DEGRADED, THRESHOLD - 1_000, 0, THRESHOLD - 1);
+      expect((await check(f.upkeep, data)).actions).to.deep.equal([{ kind: Act.TRIP, id: market(2) }]);
+    });
+
+    it("finds no resume while the quorum floor is under the threshold, however high the median", async function () {
+      const f = await loadFixture(deployFixture);
+      await f.oracle.setStatus(f.seq0, Status.DOWN, 0);
+      await f.guard.trip(2);
+      await f.oracle.setStatusRange(f.seq0, Status.HEALTHY, 10_000, THRESHOLD - 1, 10_000);
+      await time.increase(GRACE * 2);
+      expect((await check(f.upkeep, checkData([], [2]))).needed).to.equal(false);
+    });
+
     it("finds a resume only after every dependency has been HEALTHY for the grace period", async function () {
       const f = await loadFixture(deployFixture);
       await f.oracle.setStatus(f.seq0, Status.DOWN, 0);
