@@ -12,6 +12,7 @@ import {IHealthOracle} from "./interfaces/IHealthOracle.sol";
 import {AttestorSet} from "./libraries/AttestorSet.sol";
 import {BoundedCall} from "./libraries/BoundedCall.sol";
 import {QuorumTally} from "./libraries/QuorumTally.sol";
+import {ReportHash} from "./libraries/ReportHash.sol";
 import {StatusMachine} from "./libraries/StatusMachine.sol";
 import {EndpointSlot} from "./types/EndpointSlot.sol";
 import {PolicyWord, PolicyWordLibrary} from "./types/PolicyWord.sol";
@@ -48,8 +49,10 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         bytes32 digest;
         address[] members;
         uint256 jailed;
-        bytes32 endpointsHash;
-        uint256 expectedLength;
+        /// EIP-712 buffer of {ReportHash}.
+        uint256 hashBuffer;
+        /// Bytes of values per report: 4 per endpoint.
+        uint256 stride;
         uint256 latestAllowed;
         /// Members before `from` are taken (signers are strictly ascending).
         uint256 from;
@@ -106,46 +109,31 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         bytes32 configDigest_,
         uint64 round,
         bytes32[] calldata endpointIds,
-        SignedReport[] calldata reports
+        SignedReport[] calldata reports,
+        bytes calldata values
     ) external nonReentrant returns (uint256 updated, uint256 skipped) {
-        QuorumTally.Round memory r = _verifyReports(configDigest_, round, endpointIds, reports);
-        uint256[] memory changes = new uint256[](endpointIds.length);
-        uint256 changeCount;
-        PolicyWord defaultPolicy = _defaultPolicy;
-        for (uint256 i; i < endpointIds.length; ++i) {
-            (bool took, uint256 change) = _apply(r, endpointIds[i], i, defaultPolicy);
-            if (!took) {
-                ++skipped;
-                continue;
-            }
-            ++updated;
-            if (change != 0) changes[changeCount++] = change;
-        }
+        QuorumTally.Round memory r = _verifyReports(configDigest_, round, endpointIds, reports, values);
+        uint256[] memory changes;
+        (updated, changes) = _applyRound(r, endpointIds);
+        skipped = endpointIds.length - updated;
         emit ReportAccepted(round, uint64(r.observedAt), r.signers, updated, skipped);
         // Interactions last: every endpoint of the round is stored before any listener reads the oracle, so a
         // failover sees the backup that turned HEALTHY in the same round.
-        for (uint256 k; k < changeCount; ++k) {
+        for (uint256 k; k < changes.length; ++k) {
             uint256 change = changes[k];
             _notifyListeners(endpointIds[change >> 16], Status(uint8(change >> 8)), Status(uint8(change)));
         }
     }
 
     /// @inheritdoc IHealthOracle
-    function proveEquivocation(
-        uint64 round,
-        bytes32[] calldata endpointIdsA,
-        SignedReport calldata a,
-        bytes32[] calldata endpointIdsB,
-        SignedReport calldata b
-    ) external {
-        (address signer, uint256 index, bytes32 digest, uint256 config) = _equivocator(
-            round,
-            endpointIdsA,
-            a,
-            endpointIdsB,
-            b
-        );
-        _jail(signer, index, digest, config, round);
+    function proveEquivocation(uint64 round, ReportEvidence calldata a, ReportEvidence calldata b) external {
+        (address signer, uint256 bit, bytes32 digest, uint256 config) = _equivocator(round, a, b);
+        uint32 version = AttestorSet.version(config);
+        uint256 jailed = _jailed[version];
+        if (jailed & bit != 0) revert HealthOracleAlreadyJailed(signer);
+        _jailed[version] = jailed | bit;
+        _config = AttestorSet.withAnyJailed(config);
+        emit AttestorJailed(signer, digest, round, msg.sender);
     }
 
     /// @inheritdoc IHealthOracle
@@ -233,7 +221,14 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     function statusOf(bytes32 endpointId) external view returns (EndpointHealth memory health) {
         EndpointSlot slot = _endpoints[endpointId];
         if (slot.updatedAt() == 0) return health;
-        (uint256 status, uint256 since) = StatusMachine.effective(slot, _policyOf(endpointId, slot), block.timestamp);
+        (uint256 status, uint256 since, , uint256 updatedAt) = slot.unpack();
+        (status, since) = StatusMachine.effective(
+            status,
+            since,
+            updatedAt,
+            _policyOf(endpointId, slot).heartbeat(),
+            block.timestamp
+        );
         health = EndpointHealth({
             status: Status(uint8(status)),
             healthBps: slot.healthBps(),
@@ -299,7 +294,7 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         bytes32[] calldata endpointIds,
         bytes calldata values
     ) external view returns (bytes32) {
-        return _reportDigest(configDigest_, round, observedAt, keccak256(abi.encodePacked(endpointIds)), values);
+        return _reportDigest(configDigest_, round, observedAt, QuorumTally.hashIds(endpointIds), values);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -314,7 +309,8 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         bytes32 configDigest_,
         uint64 round,
         bytes32[] calldata endpointIds,
-        SignedReport[] calldata reports
+        SignedReport[] calldata reports,
+        bytes calldata values
     ) private view returns (QuorumTally.Round memory r) {
         uint256 config = _config;
         Check memory c;
@@ -322,38 +318,80 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         if (c.digest != configDigest_ || c.digest == bytes32(0)) {
             revert HealthOracleConfigDigestMismatch(c.digest, configDigest_);
         }
+        uint256 count = reports.length;
         uint256 quorum = AttestorSet.quorum(config);
-        if (reports.length < quorum) revert HealthOracleInsufficientSignatures(reports.length, quorum);
+        if (count < quorum) revert HealthOracleInsufficientSignatures(count, quorum);
         QuorumTally.requireAscending(endpointIds);
+        c.stride = endpointIds.length * 4;
+        if (values.length != c.stride * count) revert HealthOracleMalformedReport(values.length, c.stride * count);
         c.jailed = AttestorSet.anyJailed(config) ? _jailed[AttestorSet.version(config)] : 0;
-        c.endpointsHash = QuorumTally.hashIds(endpointIds);
-        c.expectedLength = endpointIds.length * 4;
+        c.hashBuffer = ReportHash.prepare(
+            REPORT_TYPEHASH,
+            c.digest,
+            round,
+            QuorumTally.hashIds(endpointIds),
+            _domainSeparatorV4()
+        );
         c.latestAllowed = block.timestamp + _maxSkew;
-        r = QuorumTally.newRound(reports.length, quorum, round);
-        for (uint256 j; j < reports.length; ++j) {
-            _verifyReport(c, r, j, reports[j]);
+        r = QuorumTally.newRound(count, quorum, round);
+        uint256 offset;
+        assembly ("memory-safe") {
+            offset := values.offset
+        }
+        for (uint256 j; j < count; ++j) {
+            _verifyReport(c, r, j, reports[j], offset);
+            offset += c.stride;
         }
         QuorumTally.finishReports(r);
     }
 
-    /// @dev Checks report `j` (round, future time, values length, signature, signer ascending, member, not jailed)
-    /// and records it in `r`.
-    function _verifyReport(Check memory c, QuorumTally.Round memory r, uint256 j, SignedReport calldata report) private view {
-        uint64 observedAt = report.observedAt;
-        uint64 round = uint64(r.round);
-        if (observedAt / _roundSeconds != round) revert HealthOracleObservationOutsideRound(j, round, observedAt);
+    /// @dev Checks report `j` (round, future time, signature, signer ascending, member, not jailed), whose values
+    /// start at calldata `offset`, and records it in `r`.
+    function _verifyReport(
+        Check memory c,
+        QuorumTally.Round memory r,
+        uint256 j,
+        SignedReport calldata report,
+        uint256 offset
+    ) private view {
+        uint256 observedAt = report.observedAt;
+        if (observedAt / _roundSeconds != r.round) {
+            revert HealthOracleObservationOutsideRound(j, uint64(r.round), uint64(observedAt));
+        }
         if (observedAt > c.latestAllowed) {
-            revert HealthOracleObservationFromFuture(j, observedAt, uint64(c.latestAllowed));
+            revert HealthOracleObservationFromFuture(j, uint64(observedAt), uint64(c.latestAllowed));
         }
-        if (report.values.length != c.expectedLength) {
-            revert HealthOracleMalformedReport(j, report.values.length, c.expectedLength);
-        }
-        address signer = _recover(_reportDigest(c.digest, round, observedAt, c.endpointsHash, report.values), report, j);
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(
+            ReportHash.digest(c.hashBuffer, observedAt, offset, c.stride),
+            report.r,
+            report.vs
+        );
+        if (err != ECDSA.RecoverError.NoError) revert HealthOracleMalformedSignature(j);
         uint256 next = AttestorSet.next(c.members, c.from, signer);
         if (next == AttestorSet.NOT_FOUND) _revertSigner(c.members, c.from, j, signer);
         if (c.jailed & (uint256(1) << (next - 1)) != 0) revert HealthOracleJailedSigner(j, signer);
         c.from = next;
-        QuorumTally.addReport(r, j, next - 1, observedAt, report.values);
+        QuorumTally.addReport(r, j, next - 1, observedAt, offset);
+    }
+
+    /// @dev Applies the round to every endpoint; returns how many took it and their status changes as
+    /// `index << 16 | previous << 8 | current`.
+    function _applyRound(
+        QuorumTally.Round memory r,
+        bytes32[] calldata endpointIds
+    ) private returns (uint256 updated, uint256[] memory changes) {
+        changes = new uint256[](endpointIds.length);
+        uint256 changeCount;
+        PolicyWord defaultPolicy = _defaultPolicy;
+        for (uint256 i; i < endpointIds.length; ++i) {
+            (bool took, uint256 change) = _apply(r, endpointIds[i], i, defaultPolicy);
+            if (!took) continue;
+            ++updated;
+            if (change != 0) changes[changeCount++] = change;
+        }
+        assembly ("memory-safe") {
+            mstore(changes, changeCount) // shrink to the changes made (memory past it is simply unused)
+        }
     }
 
     /**
@@ -370,15 +408,8 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     ) private returns (bool took, uint256 change) {
         EndpointSlot slot = _endpoints[endpointId];
         PolicyWord policy = slot.hasOwnPolicy() ? _endpointPolicies[endpointId] : defaultPolicy;
-        bool known = slot.updatedAt() != 0;
-        if (known && r.round < slot.round()) return (false, 0);
-        if (r.observedAt + policy.maxAge() < block.timestamp) {
-            revert HealthOracleStaleObservation(endpointId, uint64(r.observedAt), policy.maxAge());
-        }
-        (uint256 previous, uint256 current, EndpointSlot next) = _next(r, index, slot, policy);
-        // The stored round again counts only for a transition: an honest relayer's complete round still lands
-        // after a front-runner relayed a subset of it, and repeats are no-ops.
-        if (known && r.round == slot.round() && current == previous) return (false, 0);
+        (uint256 previous, uint256 current, EndpointSlot next) = _transition(r, endpointId, index, slot, policy);
+        if (EndpointSlot.unwrap(next) == 0) return (false, 0);
         _endpoints[endpointId] = next;
         if (current != previous) {
             emit StatusChanged(endpointId, Status(uint8(previous)), Status(uint8(current)), uint64(block.timestamp));
@@ -387,20 +418,40 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         return (true, change);
     }
 
-    /// @dev The status before and after the round for endpoint `index`, and its new slot: tally, heartbeat, status
-    /// machine; `since` moves to now on a change; `updatedAt` never moves backwards.
-    function _next(
+    /**
+     * @dev The status before and after the round for endpoint `index`, and its new slot (zero: skip the endpoint).
+     * Older rounds are skipped; the stored round again counts only for a transition, so an honest relayer's
+     * complete round still lands after a front-runner relayed a subset of it, and repeats are no-ops. `since`
+     * moves to now on a change; `updatedAt` never moves backwards. Reverts {HealthOracleStaleObservation}.
+     */
+    function _transition(
         QuorumTally.Round memory r,
+        bytes32 endpointId,
         uint256 index,
         EndpointSlot slot,
         PolicyWord policy
     ) private view returns (uint256 previous, uint256 current, EndpointSlot next) {
-        (uint256 values, uint256 votes) = QuorumTally.tally(r, index, policy);
         uint256 since;
-        (previous, since) = StatusMachine.effective(slot, policy, block.timestamp);
-        current = StatusMachine.next(previous, votes, r.quorum);
-        if (current != previous) since = block.timestamp;
-        uint256 updatedAt = r.observedAt > slot.updatedAt() ? r.observedAt : slot.updatedAt();
+        uint256 updatedAt;
+        uint256 values;
+        {
+            uint256 storedRound;
+            (previous, since, storedRound, updatedAt) = slot.unpack();
+            if (updatedAt != 0 && r.round < storedRound) return (0, 0, EndpointSlot.wrap(0));
+            if (r.observedAt + policy.maxAge() < block.timestamp) {
+                revert HealthOracleStaleObservation(endpointId, uint64(r.observedAt), policy.maxAge());
+            }
+            uint256 votes;
+            (values, votes) = QuorumTally.tally(r, index, policy);
+            (previous, since) = StatusMachine.effective(previous, since, updatedAt, policy.heartbeat(), block.timestamp);
+            current = StatusMachine.next(previous, votes, r.quorum);
+            if (current == previous) {
+                if (updatedAt != 0 && r.round == storedRound) return (previous, current, EndpointSlot.wrap(0));
+            } else {
+                since = block.timestamp;
+            }
+        }
+        if (r.observedAt > updatedAt) updatedAt = r.observedAt;
         next = slot.record(current, since, values, r.round, updatedAt);
     }
 
@@ -441,61 +492,35 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
             );
     }
 
-    /// @dev Jails set member `index` (`signer`) under the current version; reverts {HealthOracleAlreadyJailed}.
-    function _jail(address signer, uint256 index, bytes32 digest, uint256 config, uint64 round) private {
-        uint32 version = AttestorSet.version(config);
-        uint256 jailed = _jailed[version];
-        uint256 bit = uint256(1) << index;
-        if (jailed & bit != 0) revert HealthOracleAlreadyJailed(signer);
-        _jailed[version] = jailed | bit;
-        _config = AttestorSet.withAnyJailed(config);
-        emit AttestorJailed(signer, digest, round, msg.sender);
-    }
-
-    /// @dev The member that signed both reports, its set index, and the current digest and config word; reverts
-    /// unless the two reports are a conflicting pair of one member for `round` under the current set.
+    /**
+     * @dev The member that signed both reports for `round` under the current set, its bit in the jail bitmap, the
+     * digest and the config word. Reverts {HealthOracleNotEquivocation} unless one member signed two different
+     * payloads: the same payload relayed twice (whatever its signature encoding) is not equivocation, and reports
+     * of different rounds cannot be paired because `round` is part of both digests.
+     */
     function _equivocator(
         uint64 round,
-        bytes32[] calldata endpointIdsA,
-        SignedReport calldata a,
-        bytes32[] calldata endpointIdsB,
-        SignedReport calldata b
-    ) private view returns (address signer, uint256 index, bytes32 digest, uint256 config) {
+        ReportEvidence calldata a,
+        ReportEvidence calldata b
+    ) private view returns (address signer, uint256 bit, bytes32 digest, uint256 config) {
         config = _config;
         address[] memory members;
         (digest, members) = AttestorSet.load(config);
         if (digest == bytes32(0)) revert HealthOracleConfigDigestMismatch(digest, digest);
-        signer = _recover(_reportDigest(digest, round, endpointIdsA, a), a, 0);
-        address other = _recover(_reportDigest(digest, round, endpointIdsB, b), b, 1);
-        index = AttestorSet.next(members, 0, signer);
-        if (signer != other || index == AttestorSet.NOT_FOUND || _sameReport(endpointIdsA, a, endpointIdsB, b)) {
+        bytes32 hashA = _evidenceDigest(digest, round, a);
+        bytes32 hashB = _evidenceDigest(digest, round, b);
+        signer = _recover(hashA, a.report, 0);
+        address other = _recover(hashB, b.report, 1);
+        uint256 next = AttestorSet.next(members, 0, signer);
+        if (signer != other || next == AttestorSet.NOT_FOUND || hashA == hashB) {
             revert HealthOracleNotEquivocation(signer, other);
         }
-        --index;
+        bit = uint256(1) << (next - 1);
     }
 
-    /// @dev {_reportDigest} of a whole report.
-    function _reportDigest(
-        bytes32 digest,
-        uint64 round,
-        bytes32[] calldata endpointIds,
-        SignedReport calldata report
-    ) private view returns (bytes32) {
-        return _reportDigest(digest, round, report.observedAt, keccak256(abi.encodePacked(endpointIds)), report.values);
-    }
-
-    /// @dev Whether two reports carry the same signed payload (the same report relayed twice is not equivocation,
-    /// whatever its signature encoding).
-    function _sameReport(
-        bytes32[] calldata endpointIdsA,
-        SignedReport calldata a,
-        bytes32[] calldata endpointIdsB,
-        SignedReport calldata b
-    ) private pure returns (bool) {
-        return
-            a.observedAt == b.observedAt &&
-            keccak256(abi.encodePacked(endpointIdsA)) == keccak256(abi.encodePacked(endpointIdsB)) &&
-            keccak256(a.values) == keccak256(b.values);
+    /// @dev {_reportDigest} of a report given with its endpoint list and values.
+    function _evidenceDigest(bytes32 digest, uint64 round, ReportEvidence calldata e) private view returns (bytes32) {
+        return _reportDigest(digest, round, e.report.observedAt, QuorumTally.hashIds(e.endpointIds), e.values);
     }
 
     /// @dev OpenZeppelin ECDSA over the EIP-2098 form: rejects high s and a zero signer (no malleable twin of a

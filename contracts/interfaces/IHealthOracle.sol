@@ -52,22 +52,29 @@ interface IHealthOracle {
     }
 
     /**
-     * @notice One attestor's signed report of one round, as relayed in {submit}. The endpoint list is not
-     * repeated per attestor: it is given once per submission and every report covers it.
+     * @notice One attestor's signature over its report of one round, as relayed in {submit}. A static struct, so
+     * an array of them is encoded inline without per-element offsets; the values of every report travel in one
+     * `values` blob and the endpoint list once per submission (calldata is most of the per-signer cost).
      * @param r Signature `r`.
      * @param vs Signature `s` with the parity of `v` in its top bit (EIP-2098 compact form). Low-s only.
      * @param observedAt Unix seconds at which the attestor signed; must fall inside the submitted round.
-     * @param values 4 bytes per endpoint, in the order of the submission's `endpointIds`: `healthBps` (uint16,
-     * big-endian, 0..10_000), `badRounds` (uint8) and `goodRounds` (uint8), the attestor's consecutive rounds,
-     * this one included, below `downBelowBps` / at or above `upAtBps` (saturating at 255).
      * The signature is EIP-712 over `Report(bytes32 configDigest,uint64 round,uint64 observedAt,
-     * bytes32[] endpointIds,bytes values)` under this contract's domain ({eip712Domain}).
+     * bytes32[] endpointIds,bytes values)` under this contract's domain ({eip712Domain}), where `values` holds
+     * 4 bytes per endpoint, in the order of `endpointIds`: `healthBps` (uint16, big-endian, 0..10_000), then
+     * `badRounds` and `goodRounds` (uint8 each), the attestor's own consecutive rounds, this one included, below
+     * `downBelowBps` / at or above `upAtBps` (saturating at 255).
      */
     struct SignedReport {
         bytes32 r;
         bytes32 vs;
         uint64 observedAt;
+    }
+
+    /// @notice One signed report with everything it covers, for {proveEquivocation}.
+    struct ReportEvidence {
+        bytes32[] endpointIds;
         bytes values;
+        SignedReport report;
     }
 
     /**
@@ -149,8 +156,8 @@ interface IHealthOracle {
     error HealthOracleInsufficientSignatures(uint256 received, uint256 quorum);
     /// @notice The endpoint list is empty or not sorted strictly ascending (which rules out duplicates).
     error HealthOracleEndpointsNotAscending(uint256 index, bytes32 endpointId);
-    /// @notice Report `position` carries `length` bytes of values instead of 4 per endpoint (`expected`).
-    error HealthOracleMalformedReport(uint256 position, uint256 length, uint256 expected);
+    /// @notice The `values` blob is `length` bytes instead of 4 per endpoint per report (`expected`).
+    error HealthOracleMalformedReport(uint256 length, uint256 expected);
     /// @notice The signature of report `position` has high s or recovers to nothing.
     error HealthOracleMalformedSignature(uint256 position);
     /// @notice A signature recovers to an address outside the current attestor set (an outsider key, or a
@@ -194,8 +201,8 @@ interface IHealthOracle {
      * unjailed attestor signatures makes it count. Relaying is idempotent: an endpoint whose stored round is
      * newer, or the same round when it would not change status, is skipped (counted in {ReportAccepted} and
      * the return value), never a revert, so racing relayers waste at most their own transaction.
-     * @dev Checks the digest, the endpoint list (non-empty, strictly ascending), at least `quorum` reports, and
-     * per report in order: round and future time, values length, signature (low-s, non-zero signer), signer
+     * @dev Checks the digest, the endpoint list (non-empty, strictly ascending), at least `quorum` reports, the
+     * values length, and per report in order: round and future time, signature (low-s, non-zero signer), signer
      * ascending, in the set and not jailed. Then per endpoint: values in range, the quorum's observation time
      * (lower median of `observedAt`) within the endpoint's `maxAge`, and the status machine:
      * - DOWN when at least `quorum` signers report health `< downBelowBps` with `badRounds >= fallRounds`;
@@ -211,7 +218,9 @@ interface IHealthOracle {
      * @param configDigest The {configDigest} the attestors signed under.
      * @param round Time slot of the reports, `observedAt / roundSeconds`.
      * @param endpointIds The endpoints the reports cover, strictly ascending (as the registry assigns ids).
-     * @param reports At least `quorum` reports of `round`, sorted by signer address strictly ascending.
+     * @param reports At least `quorum` report signatures of `round`, sorted by signer address strictly ascending.
+     * @param values The reports' values concatenated: report `j` covers bytes `[j * 4n, (j + 1) * 4n)` for
+     * `n = endpointIds.length` (4 bytes per endpoint, see {SignedReport}).
      * @return updated Endpoints that took the round.
      * @return skipped Endpoints left as they were.
      */
@@ -219,7 +228,8 @@ interface IHealthOracle {
         bytes32 configDigest,
         uint64 round,
         bytes32[] calldata endpointIds,
-        SignedReport[] calldata reports
+        SignedReport[] calldata reports,
+        bytes calldata values
     ) external returns (uint256 updated, uint256 skipped);
 
     /**
@@ -230,18 +240,10 @@ interface IHealthOracle {
      * rounds are rejected. Reverts {HealthOracleNotEquivocation}, {HealthOracleMalformedSignature},
      * {HealthOracleAlreadyJailed}, {HealthOracleConfigDigestMismatch} (no set yet).
      * @param round The round both reports claim.
-     * @param endpointIdsA Endpoint list report `a` covers.
-     * @param a First report.
-     * @param endpointIdsB Endpoint list report `b` covers.
-     * @param b Second report.
+     * @param a First report, with its endpoint list and values.
+     * @param b Second report, with its endpoint list and values.
      */
-    function proveEquivocation(
-        uint64 round,
-        bytes32[] calldata endpointIdsA,
-        SignedReport calldata a,
-        bytes32[] calldata endpointIdsB,
-        SignedReport calldata b
-    ) external;
+    function proveEquivocation(uint64 round, ReportEvidence calldata a, ReportEvidence calldata b) external;
 
     /**
      * @notice Replace the attestor set. Owner only (a timelock in production).

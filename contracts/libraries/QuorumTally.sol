@@ -58,20 +58,17 @@ library QuorumTally {
         }
     }
 
-    /// @notice Record verified report `j`, signed by attestor-set index `member`.
+    /// @notice Record verified report `j`, signed by attestor-set index `member`, whose values start at calldata
+    /// offset `valuesOffset`.
     function addReport(
         Round memory r,
         uint256 j,
         uint256 member,
-        uint64 observedAt,
-        bytes calldata values
+        uint256 observedAt,
+        uint256 valuesOffset
     ) internal pure {
         r.signers |= uint256(1) << member;
-        uint256 offset;
-        assembly ("memory-safe") {
-            offset := values.offset
-        }
-        r.valueOffsets[j] = offset;
+        r.valueOffsets[j] = valuesOffset;
         _insert(r.times, j, observedAt);
     }
 
@@ -93,34 +90,67 @@ library QuorumTally {
         uint256 index,
         PolicyWord policy
     ) internal pure returns (uint256 values, uint256 votes) {
-        uint256[] memory offsets = r.valueOffsets;
-        uint256[] memory sorted = r.sorted;
-        uint256 count = offsets.length;
-        // Thresholds as one word: downBelowBps | upAtBps << 16 | fallRounds << 32 | riseRounds << 40.
         uint256 p = PolicyWord.unwrap(policy);
-        for (uint256 j; j < count; ++j) {
-            uint256 word;
-            assembly ("memory-safe") {
-                word := shr(224, calldataload(add(mload(add(add(offsets, 0x20), shl(5, j))), shl(2, index))))
-            }
-            uint256 health = word >> 16;
-            if (health > _MAX_BPS) revert IHealthOracle.HealthOracleHealthOutOfRange(j, index, uint16(health));
-            unchecked {
-                if (health < uint16(p)) {
-                    // notGood, and bad when the signer's own BAD streak reached fallRounds.
-                    votes += (uint256(1) << 64) | ((word >> 8) & 0xff >= uint8(p >> 32) ? uint256(1) << 192 : 0);
-                } else if (health < uint16(p >> 16)) {
-                    votes += (uint256(1) << 64) | 1; // notGood and notBad
-                } else {
-                    // notBad, and good when the signer's own GOOD streak reached riseRounds.
-                    votes += 1 | (word & 0xff >= uint8(p >> 40) ? uint256(1) << 128 : 0);
+        uint256 failed; // (1 + position) << 16 | health of a value out of range, else 0
+        // One pass per signer: read 4 bytes, vote, insertion-sort the health. This loop runs endpoints x signers
+        // times per submission, so it is assembly; the rules are exactly those of {StatusMachine}. Policy fields:
+        // downBelowBps = p & 0xffff, upAtBps = p >> 16 & 0xffff, fallRounds = p >> 32 & 0xff, riseRounds = p >> 40.
+        assembly ("memory-safe") {
+            // Round layout: round, quorum, signers, observedAt, valueOffsets, times, sorted.
+            let offsetData := add(mload(add(r, 0x80)), 0x20)
+            let sortedData := add(mload(add(r, 0xc0)), 0x20)
+            let count := mload(sub(offsetData, 0x20))
+            index := shl(2, index)
+            for {
+                let j := 0
+            } lt(j, count) {
+                j := add(j, 1)
+            } {
+                let word := shr(224, calldataload(add(mload(add(offsetData, shl(5, j))), index)))
+                let health := shr(16, word)
+                if gt(health, _MAX_BPS) {
+                    failed := or(shl(16, add(j, 1)), health)
+                    break
                 }
+                switch lt(health, and(p, 0xffff))
+                case 1 {
+                    // notGood; bad when the signer's own BAD streak reached fallRounds.
+                    votes := add(votes, or(shl(64, 1), shl(192, iszero(lt(and(shr(8, word), 0xff), and(shr(32, p), 0xff))))))
+                }
+                default {
+                    switch lt(health, and(shr(16, p), 0xffff))
+                    case 1 {
+                        votes := add(votes, or(shl(64, 1), 1)) // notGood and notBad
+                    }
+                    default {
+                        // notBad; good when the signer's own GOOD streak reached riseRounds.
+                        votes := add(votes, or(1, shl(128, iszero(lt(and(word, 0xff), and(shr(40, p), 0xff))))))
+                    }
+                }
+                let k := j
+                for {} k {} {
+                    let slot := add(sortedData, shl(5, sub(k, 1)))
+                    let before := mload(slot)
+                    if iszero(gt(before, health)) {
+                        break
+                    }
+                    mstore(add(slot, 0x20), before)
+                    k := sub(k, 1)
+                }
+                mstore(add(sortedData, shl(5, k)), health)
             }
-            _insert(sorted, j, health);
+            let quorum := mload(add(r, 0x20))
+            values := or(
+                mload(add(sortedData, shl(5, shr(1, sub(count, 1))))),
+                or(
+                    shl(16, mload(add(sortedData, shl(5, sub(count, quorum))))),
+                    shl(32, mload(add(sortedData, shl(5, sub(quorum, 1)))))
+                )
+            )
+            index := shr(2, index)
         }
-        uint256 quorum = r.quorum;
-        unchecked {
-            values = sorted[(count - 1) / 2] | (sorted[count - quorum] << 16) | (sorted[quorum - 1] << 32);
+        if (failed != 0) {
+            revert IHealthOracle.HealthOracleHealthOutOfRange((failed >> 16) - 1, index, uint16(failed));
         }
     }
 

@@ -2,8 +2,6 @@
 pragma solidity ^0.8.24;
 
 import {IHealthOracle} from "../interfaces/IHealthOracle.sol";
-import {EndpointSlot} from "../types/EndpointSlot.sol";
-import {PolicyWord} from "../types/PolicyWord.sol";
 
 /**
  * @title StatusMachine
@@ -50,17 +48,19 @@ library StatusMachine {
      * @notice The status in effect at `timestamp` and when it began: the stored one, or UNKNOWN once
      * `timestamp >= updatedAt + heartbeat` (a dead-man's switch), since the lapse; a status stored as UNKNOWN
      * keeps its own `since`. A slot never reported (`updatedAt == 0`) is UNKNOWN since 0.
+     * @param status Stored status code; `since` when it began; `updatedAt` the quorum observation time of the last
+     * accepted round (0: never); `heartbeat` seconds; `timestamp` now (all Unix seconds).
      */
     function effective(
-        EndpointSlot slot,
-        PolicyWord policy,
+        uint256 status,
+        uint256 since,
+        uint256 updatedAt,
+        uint256 heartbeat,
         uint256 timestamp
-    ) internal pure returns (uint256 status, uint256 since) {
-        status = slot.status();
-        since = slot.since();
-        uint256 updatedAt = slot.updatedAt();
+    ) internal pure returns (uint256, uint256) {
         if (updatedAt == 0) return (UNKNOWN, since);
-        uint256 staleAt = updatedAt + policy.heartbeat();
+        uint256 staleAt = updatedAt + heartbeat;
         if (timestamp >= staleAt && status != UNKNOWN) return (UNKNOWN, staleAt);
+        return (status, since);
     }
 }

@@ -65,6 +65,17 @@ library EndpointSlotLibrary {
         return uint40(EndpointSlot.unwrap(self) >> _UPDATED);
     }
 
+    /// @notice The fields the status machine reads, in one call (the submit hot path runs it once per endpoint).
+    function unpack(
+        EndpointSlot self
+    ) internal pure returns (uint256 status_, uint256 since_, uint256 round_, uint256 updatedAt_) {
+        uint256 word = EndpointSlot.unwrap(self);
+        status_ = word & _MASK_8;
+        since_ = (word >> _SINCE) & _MASK_40;
+        round_ = (word >> _ROUND) & _MASK_40;
+        updatedAt_ = (word >> _UPDATED) & _MASK_40;
+    }
+
     function hasOwnPolicy(EndpointSlot self) internal pure returns (bool) {
         return (EndpointSlot.unwrap(self) >> _OWN_POLICY) & 1 == 1;
     }

@@ -73,12 +73,11 @@ export interface SignedReport extends Report {
   signature: string;
 }
 
-/** `IHealthOracle.SignedReport` as the contract takes it (EIP-2098 compact signature). */
+/** `IHealthOracle.SignedReport` as the contract takes it (EIP-2098 compact signature; values travel apart). */
 export interface ReportCalldata {
   r: string;
   vs: string;
   observedAt: bigint;
-  values: string;
 }
 
 /** Pack per-endpoint values, 4 bytes each. @throws RangeError on a value out of range. */
@@ -161,10 +160,51 @@ export function recoverReportSigner(digest: string, signature: string): string {
   return recoverAddress(digest, signature);
 }
 
-/** The calldata form of a signed report: EIP-2098 `(r, vs)`, `observedAt` as bigint. */
-export function toCalldata(report: Pick<SignedReport, "signature" | "observedAt" | "values">): ReportCalldata {
+/** The calldata form of one signed report: EIP-2098 `(r, vs)`, `observedAt` as bigint. */
+export function toCalldata(report: Pick<SignedReport, "signature" | "observedAt">): ReportCalldata {
   const sig = Signature.from(report.signature);
-  return { r: sig.r, vs: sig.yParityAndS, observedAt: BigInt(report.observedAt), values: report.values };
+  return { r: sig.r, vs: sig.yParityAndS, observedAt: BigInt(report.observedAt) };
+}
+
+/** The arguments of `HealthOracle.submit` for one round. */
+export interface SubmitArgs {
+  configDigest: string;
+  round: number;
+  endpointIds: string[];
+  reports: ReportCalldata[];
+  /** Every report's values concatenated, in the order of `reports`. */
+  values: string;
+}
+
+/**
+ * Shape the reports of one round for `submit(configDigest, round, endpointIds, reports, values)`: sorted by signer
+ * address ascending (as the contract requires), values concatenated in the same order.
+ * @param reports At least `quorum` reports of the same round, digest and endpoint list, each signed by a
+ * different attestor (`attestor` must be the recovered signer; the caller verified it).
+ * @throws RangeError when the reports disagree on round, digest or endpoint list, or repeat an attestor.
+ */
+export function toSubmitArgs(reports: readonly SignedReport[]): SubmitArgs {
+  if (reports.length === 0) throw new RangeError("no reports to submit");
+  const first = reports[0];
+  const ids = first.endpointIds.map((id) => id.toLowerCase()).join();
+  const sorted = [...reports].sort((a, b) => (BigInt(a.attestor) < BigInt(b.attestor) ? -1 : 1));
+  for (let i = 0; i < sorted.length; i++) {
+    const r = sorted[i];
+    if (r.round !== first.round || r.configDigest.toLowerCase() !== first.configDigest.toLowerCase()) {
+      throw new RangeError(`report of ${r.attestor} is for round ${r.round}, not ${first.round}, or another digest`);
+    }
+    if (r.endpointIds.map((id) => id.toLowerCase()).join() !== ids) {
+      throw new RangeError(`report of ${r.attestor} covers another endpoint list`);
+    }
+    if (i > 0 && BigInt(sorted[i - 1].attestor) === BigInt(r.attestor)) throw new RangeError(`attestor ${r.attestor} twice`);
+  }
+  return {
+    configDigest: first.configDigest,
+    round: first.round,
+    endpointIds: first.endpointIds,
+    reports: sorted.map(toCalldata),
+    values: concat(sorted.map((r) => r.values)),
+  };
 }
 
 const hex32 = /^0x[0-9a-fA-F]{64}$/;
