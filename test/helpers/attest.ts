@@ -86,7 +86,9 @@ export function sortAddresses(addresses: readonly string[]): string[] {
 }
 
 /** Signers sorted by address ascending. */
-export async function sortSigners<T extends Pick<ReportSigner, "getAddress">>(signers: readonly T[]): Promise<T[]> {
+export async function sortSigners<T extends Pick<ReportSigner, "getAddress">>(
+  signers: readonly T[],
+): Promise<T[]> {
   const withAddress = await Promise.all(signers.map(async (s) => ({ s, a: BigInt(await s.getAddress()) })));
   withAddress.sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : 0));
   return withAddress.map((x) => x.s);
@@ -121,9 +123,17 @@ export function expectedConfigDigest(
 export type ValueLike = number | EndpointValue;
 
 /** A BAD verdict: `healthBps` (default 0) with the attestor's own BAD streak of `rounds` rounds. */
-export const bad = (rounds: number, healthBps = 0): EndpointValue => ({ healthBps, badRounds: rounds, goodRounds: 0 });
+export const bad = (rounds: number, healthBps = 0): EndpointValue => ({
+  healthBps,
+  badRounds: rounds,
+  goodRounds: 0,
+});
 /** A GOOD verdict: `healthBps` (default 10_000) with the attestor's own GOOD streak of `rounds` rounds. */
-export const good = (rounds: number, healthBps = 10_000): EndpointValue => ({ healthBps, badRounds: 0, goodRounds: rounds });
+export const good = (rounds: number, healthBps = 10_000): EndpointValue => ({
+  healthBps,
+  badRounds: 0,
+  goodRounds: rounds,
+});
 /** A verdict between the thresholds (no streak counts). */
 export const mid = (healthBps: number): EndpointValue => ({ healthBps, badRounds: 0, goodRounds: 0 });
 
@@ -201,7 +211,8 @@ function valueAt(values: RoundValues, signer: number, endpoint: number): ValueLi
   const row = (values as readonly unknown[])[signer];
   if (row === undefined) throw new RangeError(`no value for signer ${signer}`);
   if (!Array.isArray(row)) return row as ValueLike;
-  if (row[endpoint] === undefined) throw new RangeError(`no value for signer ${signer}, endpoint ${endpoint}`);
+  if (row[endpoint] === undefined)
+    throw new RangeError(`no value for signer ${signer}, endpoint ${endpoint}`);
   return row[endpoint] as ValueLike;
 }
 
@@ -215,9 +226,11 @@ export async function signRound(
   params: RoundParams,
   options: SignOptions = {},
 ): Promise<SignedRound> {
-  const at = (i: number) => BigInt(Array.isArray(params.observedAt) ? params.observedAt[i] : (params.observedAt as BigNumberish));
+  const at = (i: number) =>
+    BigInt(Array.isArray(params.observedAt) ? params.observedAt[i] : (params.observedAt as BigNumberish));
   const configDigest = params.configDigest ?? (await oracle.configDigest());
-  const round = params.round !== undefined ? BigInt(params.round) : roundOf(at(0), await oracle.roundSeconds());
+  const round =
+    params.round !== undefined ? BigInt(params.round) : roundOf(at(0), await oracle.roundSeconds());
   const given = params.endpointIds.map((id) => id.toLowerCase());
   const endpointIds = params.keepOrder ? given : sortEndpointIds(given);
   const order = endpointIds.map((id) => given.indexOf(id));
@@ -243,7 +256,9 @@ export async function signRound(
 
 /** Reports sorted by attestor address ascending. */
 export function sortReports(reports: readonly SignedReport[]): SignedReport[] {
-  return [...reports].sort((a, b) => (BigInt(a.attestor) < BigInt(b.attestor) ? -1 : BigInt(a.attestor) > BigInt(b.attestor) ? 1 : 0));
+  return [...reports].sort((a, b) =>
+    BigInt(a.attestor) < BigInt(b.attestor) ? -1 : BigInt(a.attestor) > BigInt(b.attestor) ? 1 : 0,
+  );
 }
 
 /** The same round relayed with only the reports of `attestors` (addresses), as a relayer choosing a subset. */
@@ -303,7 +318,12 @@ export class AttestorPanel {
     while (rounds.length > 0 && rounds[rounds.length - 1].round >= round) rounds.pop();
     const prev = rounds[rounds.length - 1];
     const consecutive = prev !== undefined && prev.round + 1n === round;
-    const streaks = nextStreaks(prev ?? { badRounds: 0, goodRounds: 0 }, healthBps, this.policyOf(endpointId), consecutive);
+    const streaks = nextStreaks(
+      prev ?? { badRounds: 0, goodRounds: 0 },
+      healthBps,
+      this.policyOf(endpointId),
+      consecutive,
+    );
     rounds.push({ round, ...streaks });
     this.history.set(key, rounds);
     return { healthBps, ...streaks };
@@ -324,17 +344,26 @@ export class AttestorPanel {
     },
   ): Promise<SignedRound> {
     const who = params.who ?? this.signers.map((_, i) => i);
-    const first = Array.isArray(params.observedAt) ? params.observedAt[0] : (params.observedAt as BigNumberish);
-    const round = params.round !== undefined ? BigInt(params.round) : roundOf(first, await oracle.roundSeconds());
+    const first = Array.isArray(params.observedAt)
+      ? params.observedAt[0]
+      : (params.observedAt as BigNumberish);
+    const round =
+      params.round !== undefined ? BigInt(params.round) : roundOf(first, await oracle.roundSeconds());
     const health = params.health;
     const values = who.map((s) =>
-      params.endpointIds.map((id, e) => this.judge(s, id, round, typeof health === "number" ? health : health(s, e))),
+      params.endpointIds.map((id, e) =>
+        this.judge(s, id, round, typeof health === "number" ? health : health(s, e)),
+      ),
     );
-    return signRound(oracle, who.map((s) => this.signers[s]), {
-      endpointIds: params.endpointIds,
-      values,
-      observedAt: params.observedAt,
-      round,
-    });
+    return signRound(
+      oracle,
+      who.map((s) => this.signers[s]),
+      {
+        endpointIds: params.endpointIds,
+        values,
+        observedAt: params.observedAt,
+        round,
+      },
+    );
   }
 }

@@ -15,7 +15,11 @@ import type { HealthOracle } from "../../typechain-types";
 
 const POLICY: TallyPolicy = { downBelowBps: 5000, upAtBps: 8000, fallRounds: 3, riseRounds: 2 };
 const ROUND_SECONDS = 10n;
-const v = (healthBps: number, badRounds = 0, goodRounds = 0): EndpointValue => ({ healthBps, badRounds, goodRounds });
+const v = (healthBps: number, badRounds = 0, goodRounds = 0): EndpointValue => ({
+  healthBps,
+  badRounds,
+  goodRounds,
+});
 
 async function oracleFixture() {
   const [owner] = await ethers.getSigners();
@@ -54,7 +58,8 @@ function valueArb(p: TallyPolicy): fc.Arbitrary<EndpointValue> {
     fc.constantFrom(0, p.downBelowBps - 1, p.downBelowBps, p.upAtBps - 1, p.upAtBps, 10_000),
     fc.integer({ min: 0, max: 10_000 }),
   );
-  const streak = (edge: number) => fc.oneof(fc.constantFrom(0, edge - 1, edge, 255), fc.integer({ min: 0, max: 255 }));
+  const streak = (edge: number) =>
+    fc.oneof(fc.constantFrom(0, edge - 1, edge, 255), fc.integer({ min: 0, max: 255 }));
   return fc.record({ healthBps: bps, badRounds: streak(p.fallRounds), goodRounds: streak(p.riseRounds) });
 }
 
@@ -80,7 +85,10 @@ const caseArb: fc.Arbitrary<Case> = fc
   .chain(({ n, quorum, endpoints }) =>
     fc
       .record({
-        signers: fc.subarray(Array.from({ length: n }, (_, i) => i), { minLength: quorum }),
+        signers: fc.subarray(
+          Array.from({ length: n }, (_, i) => i),
+          { minLength: quorum },
+        ),
         policies: fc.array(policyArb, { minLength: endpoints, maxLength: endpoints }),
       })
       .chain(({ signers, policies }) =>
@@ -90,7 +98,10 @@ const caseArb: fc.Arbitrary<Case> = fc
           signers: fc.constant(signers),
           policies: fc.constant(policies),
           rounds: fc.array(
-            fc.array(fc.tuple(...policies.map(valueArb)), { minLength: signers.length, maxLength: signers.length }),
+            fc.array(fc.tuple(...policies.map(valueArb)), {
+              minLength: signers.length,
+              maxLength: signers.length,
+            }),
             { minLength: 2, maxLength: 2 },
           ),
         }),
@@ -114,7 +125,12 @@ describe("keepers/shared/quorum", function () {
   });
 
   describe("nextStatus", function () {
-    const votes = (bad: number, good: number, notGood: number, notBad: number) => ({ bad, good, notGood, notBad });
+    const votes = (bad: number, good: number, notGood: number, notBad: number) => ({
+      bad,
+      good,
+      notGood,
+      notBad,
+    });
     it("goes DOWN on a quorum of bad votes before anything else, then HEALTHY on a quorum of good", function () {
       expect(nextStatus(Status.HEALTHY, votes(3, 3, 3, 3), 3)).to.equal(Status.DOWN);
       expect(nextStatus(Status.DOWN, votes(2, 3, 2, 3), 3)).to.equal(Status.HEALTHY);
@@ -130,11 +146,27 @@ describe("keepers/shared/quorum", function () {
 
   describe("classify / nextStreaks", function () {
     it("counts consecutive rounds per class, saturating at 255, and restarts after a round not judged", function () {
-      expect([classify(4999, POLICY), classify(5000, POLICY), classify(8000, POLICY)]).to.deep.equal(["BAD", "MID", "GOOD"]);
-      expect(nextStreaks({ badRounds: 2, goodRounds: 0 }, 0, POLICY, true)).to.deep.equal({ badRounds: 3, goodRounds: 0 });
-      expect(nextStreaks({ badRounds: 2, goodRounds: 0 }, 0, POLICY, false)).to.deep.equal({ badRounds: 1, goodRounds: 0 });
-      expect(nextStreaks({ badRounds: 0, goodRounds: 255 }, 9000, POLICY, true)).to.deep.equal({ badRounds: 0, goodRounds: 255 });
-      expect(nextStreaks({ badRounds: 7, goodRounds: 0 }, 6000, POLICY, true)).to.deep.equal({ badRounds: 0, goodRounds: 0 });
+      expect([classify(4999, POLICY), classify(5000, POLICY), classify(8000, POLICY)]).to.deep.equal([
+        "BAD",
+        "MID",
+        "GOOD",
+      ]);
+      expect(nextStreaks({ badRounds: 2, goodRounds: 0 }, 0, POLICY, true)).to.deep.equal({
+        badRounds: 3,
+        goodRounds: 0,
+      });
+      expect(nextStreaks({ badRounds: 2, goodRounds: 0 }, 0, POLICY, false)).to.deep.equal({
+        badRounds: 1,
+        goodRounds: 0,
+      });
+      expect(nextStreaks({ badRounds: 0, goodRounds: 255 }, 9000, POLICY, true)).to.deep.equal({
+        badRounds: 0,
+        goodRounds: 255,
+      });
+      expect(nextStreaks({ badRounds: 7, goodRounds: 0 }, 6000, POLICY, true)).to.deep.equal({
+        badRounds: 0,
+        goodRounds: 0,
+      });
     });
   });
 
@@ -146,25 +178,41 @@ describe("keepers/shared/quorum", function () {
       await fc.assert(
         fc.asyncProperty(caseArb, async (c) => {
           const members = wallets.slice(0, c.n);
-          await oracle.setAttestors(members.map((w) => w.address), c.quorum);
+          await oracle.setAttestors(
+            members.map((w) => w.address),
+            c.quorum,
+          );
           const ids = c.policies.map(() => endpointIdOf(`quorum-model/${serial++}`));
-          for (const [e, p] of c.policies.entries()) await oracle.setEndpointPolicy(ids[e], { ...p, heartbeat: 3600, maxAge: 3600 });
+          for (const [e, p] of c.policies.entries())
+            await oracle.setEndpointPolicy(ids[e], { ...p, heartbeat: 3600, maxAge: 3600 });
           // Endpoint ids must be submitted ascending: order the policies and values with them.
-          const order = ids.map((id, e) => ({ id, e })).sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+          const order = ids
+            .map((id, e) => ({ id, e }))
+            .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
           const previous = ids.map(() => Status.UNKNOWN);
           for (const round of c.rounds) {
             const start = (BigInt(await time.latest()) / ROUND_SECONDS + 1n) * ROUND_SECONDS;
-            const r = await signRound(oracle, c.signers.map((s) => members[s]), {
-              endpointIds: order.map((o) => o.id),
-              values: (s, k) => round[s][order[k].e],
-              observedAt: start + 1n,
-            });
+            const r = await signRound(
+              oracle,
+              c.signers.map((s) => members[s]),
+              {
+                endpointIds: order.map((o) => o.id),
+                values: (s, k) => round[s][order[k].e],
+                observedAt: start + 1n,
+              },
+            );
             await time.setNextBlockTimestamp(start + 2n);
             const tx = await oracle.submit(...submitArgs(r));
             const bitmap = c.signers.reduce((m, s) => m | (1n << BigInt(s)), 0n);
-            await expect(tx).to.emit(oracle, "ReportAccepted").withArgs(r.round, start + 1n, bitmap, anyCount, anyCount);
+            await expect(tx)
+              .to.emit(oracle, "ReportAccepted")
+              .withArgs(r.round, start + 1n, bitmap, anyCount, anyCount);
             for (const [e, id] of ids.entries()) {
-              const t = tally(round.map((row) => row[e]), c.policies[e], c.quorum);
+              const t = tally(
+                round.map((row) => row[e]),
+                c.policies[e],
+                c.quorum,
+              );
               const expected = nextStatus(previous[e], t.votes, c.quorum);
               const h = await oracle.statusOf(id);
               expect(

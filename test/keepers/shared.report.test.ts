@@ -46,17 +46,15 @@ const value: fc.Arbitrary<EndpointValue> = fc.record({
   badRounds: fc.integer({ min: 0, max: 255 }),
   goodRounds: fc.integer({ min: 0, max: 255 }),
 });
-const report: fc.Arbitrary<Report> = fc
-  .uniqueArray(hex32, { minLength: 1, maxLength: 12 })
-  .chain((ids) =>
-    fc.record({
-      configDigest: hex32,
-      round: fc.integer({ min: 0, max: 2 ** 40 - 1 }),
-      observedAt: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-      endpointIds: fc.constant(sortEndpointIds(ids)),
-      values: fc.array(value, { minLength: ids.length, maxLength: ids.length }).map(encodeValues),
-    }),
-  );
+const report: fc.Arbitrary<Report> = fc.uniqueArray(hex32, { minLength: 1, maxLength: 12 }).chain((ids) =>
+  fc.record({
+    configDigest: hex32,
+    round: fc.integer({ min: 0, max: 2 ** 40 - 1 }),
+    observedAt: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    endpointIds: fc.constant(sortEndpointIds(ids)),
+    values: fc.array(value, { minLength: ids.length, maxLength: ids.length }).map(encodeValues),
+  }),
+);
 
 describe("keepers/shared/report", function () {
   describe("reportDigest", function () {
@@ -72,7 +70,9 @@ describe("keepers/shared/report", function () {
         fc.asyncProperty(report, async (r) => {
           const digest = reportDigest(separator, r);
           expect(digest).to.equal(TypedDataEncoder.hash(domain, TYPES, r));
-          expect(digest).to.equal(await oracle.reportDigest(r.configDigest, r.round, r.observedAt, r.endpointIds, r.values));
+          expect(digest).to.equal(
+            await oracle.reportDigest(r.configDigest, r.round, r.observedAt, r.endpointIds, r.values),
+          );
           expect(reportDigest(separator, r, hashEndpointIds(r.endpointIds))).to.equal(digest);
         }),
         { numRuns: 60, seed: 8 },
@@ -88,13 +88,24 @@ describe("keepers/shared/report", function () {
     it("signs and recovers: the signer of signReportDigest is recovered, and toCalldata is its EIP-2098 form", async function () {
       const { domain } = await loadFixture(oracleFixture);
       const wallet = new Wallet(ethers.id("report-signer"));
-      const r: Report = { configDigest: ethers.id("cfg"), round: 7, observedAt: 75, endpointIds: [ethers.id("a")], values: encodeValues([{ healthBps: 1, badRounds: 2, goodRounds: 3 }]) };
+      const r: Report = {
+        configDigest: ethers.id("cfg"),
+        round: 7,
+        observedAt: 75,
+        endpointIds: [ethers.id("a")],
+        values: encodeValues([{ healthBps: 1, badRounds: 2, goodRounds: 3 }]),
+      };
       const digest = reportDigest(domainSeparator(domain), r);
       const signature = signReportDigest(wallet.signingKey, digest);
       expect(signature).to.equal(await wallet.signTypedData(domain, TYPES, r));
       expect(recoverReportSigner(digest, signature)).to.equal(wallet.address);
       const c = toCalldata({ signature, observedAt: r.observedAt, values: r.values });
-      expect(c).to.deep.equal({ r: Signature.from(signature).r, vs: Signature.from(signature).yParityAndS, observedAt: 75n, values: r.values });
+      expect(c).to.deep.equal({
+        r: Signature.from(signature).r,
+        vs: Signature.from(signature).yParityAndS,
+        observedAt: 75n,
+        values: r.values,
+      });
     });
   });
 
@@ -119,7 +130,10 @@ describe("keepers/shared/report", function () {
       ["negative goodRounds", { healthBps: 0, badRounds: 0, goodRounds: -1 }],
     ] as const) {
       it(`encodeValues throws a RangeError on ${name}`, function () {
-        expect(() => encodeValues([{ healthBps: 1, badRounds: 0, goodRounds: 0 }, v])).to.throw(RangeError, /endpoint 1/);
+        expect(() => encodeValues([{ healthBps: 1, badRounds: 0, goodRounds: 0 }, v])).to.throw(
+          RangeError,
+          /endpoint 1/,
+        );
       });
     }
 
@@ -133,7 +147,10 @@ describe("keepers/shared/report", function () {
     it("sorts ids ascending as numbers in lower case and rejects duplicates whatever their case", function () {
       const [a, b] = [ethers.id("x"), ethers.id("y")].sort();
       expect(sortEndpointIds([b.toUpperCase().replace("0X", "0x"), a])).to.deep.equal([a, b]);
-      expect(() => sortEndpointIds([a, a.toUpperCase().replace("0X", "0x")])).to.throw(RangeError, /duplicate/);
+      expect(() => sortEndpointIds([a, a.toUpperCase().replace("0X", "0x")])).to.throw(
+        RangeError,
+        /duplicate/,
+      );
     });
   });
 

@@ -73,8 +73,12 @@ describe("HealthOracle v2: attacks from issue 8", function () {
     it("relaying only every other round: DOWN at the first relayed round in which a quorum's own BAD streaks reach fallRounds", async function () {
       const fx = await loadFixture(healthyFixture);
       const [d0, , d2] = await signRounds(fx, 3, 0); // d1 is signed by every attestor, withheld by the relayer
-      await expect(submitAt(fx.oracle, d0.r, d0.blockTime)).to.emit(fx.oracle, "StatusChanged").withArgs(EP1, HEALTHY, DEGRADED, d0.blockTime);
-      await expect(submitAt(fx.oracle, d2.r, d2.blockTime)).to.emit(fx.oracle, "StatusChanged").withArgs(EP1, DEGRADED, DOWN, d2.blockTime);
+      await expect(submitAt(fx.oracle, d0.r, d0.blockTime))
+        .to.emit(fx.oracle, "StatusChanged")
+        .withArgs(EP1, HEALTHY, DEGRADED, d0.blockTime);
+      await expect(submitAt(fx.oracle, d2.r, d2.blockTime))
+        .to.emit(fx.oracle, "StatusChanged")
+        .withArgs(EP1, DEGRADED, DOWN, d2.blockTime);
     });
 
     it("withholding every round after the first: one honest transaction with the full latest round makes it DOWN", async function () {
@@ -91,10 +95,14 @@ describe("HealthOracle v2: attacks from issue 8", function () {
       const fx = await loadFixture(healthyFixture);
       const rounds = await signRounds(fx, POLICY.fallRounds, 0);
       const last = rounds[rounds.length - 1];
-      await expect(submitAt(fx.oracle, last.r, last.blockTime)).to.emit(fx.oracle, "StatusChanged").withArgs(EP1, HEALTHY, DOWN, last.blockTime);
+      await expect(submitAt(fx.oracle, last.r, last.blockTime))
+        .to.emit(fx.oracle, "StatusChanged")
+        .withArgs(EP1, HEALTHY, DOWN, last.blockTime);
       const late = rounds[rounds.length - 2];
       const tx = await submitAt(fx.oracle, late.r, last.blockTime + 1n);
-      await expect(tx).to.emit(fx.oracle, "ReportAccepted").withArgs(late.round, late.observedAt, 0b1111, 0, 1);
+      await expect(tx)
+        .to.emit(fx.oracle, "ReportAccepted")
+        .withArgs(late.round, late.observedAt, 0b1111, 0, 1);
       await expect(tx).to.not.emit(fx.oracle, "StatusChanged");
       expect((await health(fx.oracle, EP1)).status).to.equal(DOWN);
     });
@@ -114,15 +122,25 @@ describe("HealthOracle v2: attacks from issue 8", function () {
         await time.setNextBlockTimestamp(d2.blockTime);
         const front = await fx.oracle
           .connect(adversary)
-          .submit(...submitArgs(pick(d2.r, [a0, a1, a3])), { gasLimit: 1_000_000, maxPriorityFeePerGas: ethers.parseUnits("50", "gwei"), maxFeePerGas: ethers.parseUnits("100", "gwei") });
+          .submit(...submitArgs(pick(d2.r, [a0, a1, a3])), {
+            gasLimit: 1_000_000,
+            maxPriorityFeePerGas: ethers.parseUnits("50", "gwei"),
+            maxFeePerGas: ethers.parseUnits("100", "gwei"),
+          });
         const full = await fx.oracle
           .connect(honest)
-          .submit(...submitArgs(d2.r), { gasLimit: 1_000_000, maxPriorityFeePerGas: 1n, maxFeePerGas: ethers.parseUnits("100", "gwei") });
+          .submit(...submitArgs(d2.r), {
+            gasLimit: 1_000_000,
+            maxPriorityFeePerGas: 1n,
+            maxFeePerGas: ethers.parseUnits("100", "gwei"),
+          });
         await network.provider.send("evm_mine", []);
         const [rf, rh] = [(await front.wait())!, (await full.wait())!];
         expect(rf.blockNumber).to.equal(rh.blockNumber);
         expect(rf.index).to.be.lessThan(rh.index);
-        await expect(front).to.emit(fx.oracle, "ReportAccepted").withArgs(d2.round, d2.observedAt, 0b1011, 1, 0);
+        await expect(front)
+          .to.emit(fx.oracle, "ReportAccepted")
+          .withArgs(d2.round, d2.observedAt, 0b1011, 1, 0);
         await expect(front).to.not.emit(fx.oracle, "StatusChanged");
         await expect(full).to.emit(fx.oracle, "StatusChanged").withArgs(EP1, DEGRADED, DOWN, d2.blockTime);
       } finally {
@@ -141,7 +159,10 @@ describe("HealthOracle v2: attacks from issue 8", function () {
         // The liar claims a saturated BAD streak; the broken honest attestor's own streak grows honestly.
         const { r, blockTime } = await signNext(fx, (s) => (s === liar || s === broken ? 0 : 10_000));
         const honest = r.reports.find((x) => x.attestor === addr[liar])!;
-        const lie = await signReport(fx.oracle, fx.attestors[liar], { ...honest, values: valuesFor([bad(255)]) });
+        const lie = await signReport(fx.oracle, fx.attestors[liar], {
+          ...honest,
+          values: valuesFor([bad(255)]),
+        });
         const chosen = sortReports([lie, ...pick(r, [addr[broken], addr[good]]).reports]);
         const tx = await submitAt(fx.oracle, r, blockTime, chosen);
         await expect(tx).to.not.emit(fx.oracle, "StatusChanged");

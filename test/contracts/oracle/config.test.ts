@@ -30,7 +30,14 @@ import {
 } from "./fixture";
 import { bad } from "../../helpers/attest";
 
-const policyTuple = (p: PolicyStruct) => [p.downBelowBps, p.upAtBps, p.fallRounds, p.riseRounds, p.heartbeat, p.maxAge];
+const policyTuple = (p: PolicyStruct) => [
+  p.downBelowBps,
+  p.upAtBps,
+  p.fallRounds,
+  p.riseRounds,
+  p.heartbeat,
+  p.maxAge,
+];
 
 async function unconfiguredFixture() {
   const [owner, other] = await ethers.getSigners();
@@ -56,13 +63,17 @@ describe("HealthOracle v2: configuration", function () {
     it("uses the Report typehash of the documented preimage", async function () {
       const { oracle } = await loadFixture(oracleFixture);
       expect(await oracle.REPORT_TYPEHASH()).to.equal(
-        ethers.id("Report(bytes32 configDigest,uint64 round,uint64 observedAt,bytes32[] endpointIds,bytes values)"),
+        ethers.id(
+          "Report(bytes32 configDigest,uint64 round,uint64 observedAt,bytes32[] endpointIds,bytes values)",
+        ),
       );
     });
 
     it("stores the default policy and announces it", async function () {
       const oracle = await deployOracle();
-      await expect(oracle.deploymentTransaction()).to.emit(oracle, "DefaultPolicyChanged").withArgs(policyTuple(POLICY));
+      await expect(oracle.deploymentTransaction())
+        .to.emit(oracle, "DefaultPolicyChanged")
+        .withArgs(policyTuple(POLICY));
       expect(await oracle.policyOf(EP1)).to.deep.equal(policyTuple(POLICY));
     });
 
@@ -137,11 +148,15 @@ describe("HealthOracle v2: configuration", function () {
       const addrs = attestors.map((a) => a.address);
       const chainId = (await ethers.provider.getNetwork()).chainId;
       const digest1 = expectedConfigDigest(chainId, await oracle.getAddress(), 1, addrs, 3);
-      await expect(oracle.setAttestors(addrs, 3)).to.emit(oracle, "AttestorSetChanged").withArgs(digest1, 1, addrs, 3);
+      await expect(oracle.setAttestors(addrs, 3))
+        .to.emit(oracle, "AttestorSetChanged")
+        .withArgs(digest1, 1, addrs, 3);
       expect(await oracle.configDigest()).to.equal(digest1);
       expect(await oracle.attestorSet()).to.deep.equal([1n, 3n, addrs]);
       const digest2 = expectedConfigDigest(chainId, await oracle.getAddress(), 2, addrs, 4);
-      await expect(oracle.setAttestors(addrs, 4)).to.emit(oracle, "AttestorSetChanged").withArgs(digest2, 2, addrs, 4);
+      await expect(oracle.setAttestors(addrs, 4))
+        .to.emit(oracle, "AttestorSetChanged")
+        .withArgs(digest2, 2, addrs, 4);
       expect(await oracle.configDigest()).to.equal(digest2);
     });
 
@@ -171,7 +186,9 @@ describe("HealthOracle v2: configuration", function () {
 
     it("rejects an empty set and more than 255 attestors", async function () {
       const { oracle } = await loadFixture(unconfiguredFixture);
-      await expect(oracle.setAttestors([], 1)).to.be.revertedWithCustomError(oracle, "HealthOracleInvalidQuorum").withArgs(0, 1);
+      await expect(oracle.setAttestors([], 1))
+        .to.be.revertedWithCustomError(oracle, "HealthOracleInvalidQuorum")
+        .withArgs(0, 1);
       const addrs = Array.from({ length: 256 }, (_, i) => ethers.zeroPadValue(ethers.toBeHex(i + 1), 20));
       await expect(oracle.setAttestors(addrs, 255))
         .to.be.revertedWithCustomError(oracle, "HealthOracleInvalidQuorum")
@@ -194,7 +211,12 @@ describe("HealthOracle v2: configuration", function () {
 
     it("is owner-only", async function () {
       const { oracle, other, attestors } = await loadFixture(unconfiguredFixture);
-      await expect(oracle.connect(other).setAttestors(attestors.map((a) => a.address), 3))
+      await expect(
+        oracle.connect(other).setAttestors(
+          attestors.map((a) => a.address),
+          3,
+        ),
+      )
         .to.be.revertedWithCustomError(oracle, "OwnableUnauthorizedAccount")
         .withArgs(other.address);
     });
@@ -224,14 +246,27 @@ describe("HealthOracle v2: configuration", function () {
 
     it("gives an endpoint its own policy and takes it back to the default", async function () {
       const { oracle } = await loadFixture(oracleFixture);
-      const own = { downBelowBps: 1, upAtBps: 10000, fallRounds: 1, riseRounds: 255, heartbeat: 2 ** 32 - 1, maxAge: 1 };
-      await expect(oracle.setEndpointPolicy(EP1, own)).to.emit(oracle, "EndpointPolicyChanged").withArgs(EP1, policyTuple(own), false);
+      const own = {
+        downBelowBps: 1,
+        upAtBps: 10000,
+        fallRounds: 1,
+        riseRounds: 255,
+        heartbeat: 2 ** 32 - 1,
+        maxAge: 1,
+      };
+      await expect(oracle.setEndpointPolicy(EP1, own))
+        .to.emit(oracle, "EndpointPolicyChanged")
+        .withArgs(EP1, policyTuple(own), false);
       expect(await oracle.policyOf(EP1)).to.deep.equal(policyTuple(own));
       expect(await oracle.policyOf(EP2)).to.deep.equal(policyTuple(POLICY));
-      await expect(oracle.clearEndpointPolicy(EP1)).to.emit(oracle, "EndpointPolicyChanged").withArgs(EP1, policyTuple(POLICY), true);
+      await expect(oracle.clearEndpointPolicy(EP1))
+        .to.emit(oracle, "EndpointPolicyChanged")
+        .withArgs(EP1, policyTuple(POLICY), true);
       expect(await oracle.policyOf(EP1)).to.deep.equal(policyTuple(POLICY));
       const changed = { ...POLICY, fallRounds: 5 };
-      await expect(oracle.setDefaultPolicy(changed)).to.emit(oracle, "DefaultPolicyChanged").withArgs(policyTuple(changed));
+      await expect(oracle.setDefaultPolicy(changed))
+        .to.emit(oracle, "DefaultPolicyChanged")
+        .withArgs(policyTuple(changed));
       expect(await oracle.policyOf(EP1)).to.deep.equal(policyTuple(changed));
     });
 
@@ -255,7 +290,9 @@ describe("HealthOracle v2: configuration", function () {
         () => oracle.connect(other).addStatusListener(other.address),
         () => oracle.connect(other).removeStatusListener(other.address),
       ]) {
-        await expect(call()).to.be.revertedWithCustomError(oracle, "OwnableUnauthorizedAccount").withArgs(other.address);
+        await expect(call())
+          .to.be.revertedWithCustomError(oracle, "OwnableUnauthorizedAccount")
+          .withArgs(other.address);
       }
     });
   });

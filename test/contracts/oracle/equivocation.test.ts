@@ -37,8 +37,14 @@ async function conflicting(fx: Fx, i: number, variant: (r: Report) => Report) {
 describe("HealthOracle v2: equivocation", function () {
   for (const [name, variant] of [
     ["different values", (r: Report) => ({ ...r, values: valuesFor([0]) })],
-    ["a different observation time in the same round", (r: Report) => ({ ...r, observedAt: r.observedAt + 1 })],
-    ["a different endpoint list", (r: Report) => ({ ...r, endpointIds: [EP1, EP2], values: valuesFor([9000, 9000]) })],
+    [
+      "a different observation time in the same round",
+      (r: Report) => ({ ...r, observedAt: r.observedAt + 1 }),
+    ],
+    [
+      "a different endpoint list",
+      (r: Report) => ({ ...r, endpointIds: [EP1, EP2], values: valuesFor([9000, 9000]) }),
+    ],
   ] as const) {
     it(`jails an attestor that signed two reports of one round with ${name}, proven by anyone`, async function () {
       const fx = await loadFixture(oracleFixture);
@@ -57,7 +63,11 @@ describe("HealthOracle v2: equivocation", function () {
     const { a, b, round } = await conflicting(fx, 1, (r) => ({ ...r, values: valuesFor([0]) }));
     await fx.oracle.proveEquivocation(...equivocationArgs(round, a, b));
     const slot = await nextSlot();
-    const r = await signRound(fx.oracle, fx.attestors, { endpointIds: [EP1], values: 9000, observedAt: slot.observedAt });
+    const r = await signRound(fx.oracle, fx.attestors, {
+      endpointIds: [EP1],
+      values: 9000,
+      observedAt: slot.observedAt,
+    });
     await expect(submitAt(fx.oracle, r, slot.blockTime))
       .to.be.revertedWithCustomError(fx.oracle, "HealthOracleJailedSigner")
       .withArgs(1, fx.attestors[1].address);
@@ -79,11 +89,20 @@ describe("HealthOracle v2: equivocation", function () {
     const fx = await loadFixture(oracleFixture);
     const { a, b, round } = await conflicting(fx, 0, (r) => ({ ...r, values: valuesFor([0]) }));
     await fx.oracle.proveEquivocation(...equivocationArgs(round, a, b));
-    await fx.oracle.setAttestors(fx.attestors.map((x) => x.address), 3);
+    await fx.oracle.setAttestors(
+      fx.attestors.map((x) => x.address),
+      3,
+    );
     expect(await fx.oracle.isJailed(fx.attestors[0].address)).to.equal(false);
     const slot = await nextSlot();
-    const r = await signRound(fx.oracle, fx.attestors.slice(0, 3), { endpointIds: [EP1], values: 9000, observedAt: slot.observedAt });
-    await expect(submitAt(fx.oracle, r, slot.blockTime)).to.emit(fx.oracle, "ReportAccepted").withArgs(slot.round, slot.observedAt, 0b0111, 1, 0);
+    const r = await signRound(fx.oracle, fx.attestors.slice(0, 3), {
+      endpointIds: [EP1],
+      values: 9000,
+      observedAt: slot.observedAt,
+    });
+    await expect(submitAt(fx.oracle, r, slot.blockTime))
+      .to.emit(fx.oracle, "ReportAccepted")
+      .withArgs(slot.round, slot.observedAt, 0b0111, 1, 0);
   });
 
   describe("honest behaviour is never provable", function () {
@@ -114,9 +133,18 @@ describe("HealthOracle v2: equivocation", function () {
         values: valuesFor([0]),
       });
       const separator = domainSeparator(await reportDomain(fx.oracle));
-      const asIfSameRound = recoverAddress(reportDigest(separator, { ...b, round: Number(round) }), b.signature);
+      const asIfSameRound = recoverAddress(
+        reportDigest(separator, { ...b, round: Number(round) }),
+        b.signature,
+      );
       for (const claimed of [round, round + 1n]) {
-        const [first, second] = claimed === round ? [a.attestor, asIfSameRound] : [recoverAddress(reportDigest(separator, { ...a, round: Number(claimed) }), a.signature), b.attestor];
+        const [first, second] =
+          claimed === round
+            ? [a.attestor, asIfSameRound]
+            : [
+                recoverAddress(reportDigest(separator, { ...a, round: Number(claimed) }), a.signature),
+                b.attestor,
+              ];
         await expect(fx.oracle.proveEquivocation(...equivocationArgs(claimed, a, b)))
           .to.be.revertedWithCustomError(fx.oracle, "HealthOracleNotEquivocation")
           .withArgs(first, second);
@@ -136,10 +164,14 @@ describe("HealthOracle v2: equivocation", function () {
     it("cannot prove a pair signed under the previous digest after a rotation", async function () {
       const fx = await loadFixture(oracleFixture);
       const { a, b, round } = await conflicting(fx, 0, (r) => ({ ...r, values: valuesFor([0]) }));
-      await fx.oracle.setAttestors(fx.attestors.map((x) => x.address), 4);
+      await fx.oracle.setAttestors(
+        fx.attestors.map((x) => x.address),
+        4,
+      );
       const current = await fx.oracle.configDigest();
       const separator = domainSeparator(await reportDomain(fx.oracle));
-      const rec = (r: typeof a) => recoverAddress(reportDigest(separator, { ...r, configDigest: current }), r.signature);
+      const rec = (r: typeof a) =>
+        recoverAddress(reportDigest(separator, { ...r, configDigest: current }), r.signature);
       await expect(fx.oracle.proveEquivocation(...equivocationArgs(round, a, b)))
         .to.be.revertedWithCustomError(fx.oracle, "HealthOracleNotEquivocation")
         .withArgs(rec(a), rec(b));
@@ -150,10 +182,17 @@ describe("HealthOracle v2: equivocation", function () {
     const fx = await loadFixture(oracleFixture);
     const { a, b, round } = await conflicting(fx, 0, (r) => ({ ...r, values: valuesFor([0]) }));
     const args = equivocationArgs(round, a, b);
-    await expect(fx.oracle.proveEquivocation(args[0], args[1], { ...args[2], r: ethers.ZeroHash }, args[3], args[4]))
+    await expect(
+      fx.oracle.proveEquivocation(args[0], args[1], { ...args[2], r: ethers.ZeroHash }, args[3], args[4]),
+    )
       .to.be.revertedWithCustomError(fx.oracle, "HealthOracleMalformedSignature")
       .withArgs(0);
-    await expect(fx.oracle.proveEquivocation(args[0], args[1], args[2], args[3], { ...toCalldata(b), r: ethers.ZeroHash }))
+    await expect(
+      fx.oracle.proveEquivocation(args[0], args[1], args[2], args[3], {
+        ...toCalldata(b),
+        r: ethers.ZeroHash,
+      }),
+    )
       .to.be.revertedWithCustomError(fx.oracle, "HealthOracleMalformedSignature")
       .withArgs(1);
   });
@@ -162,7 +201,13 @@ describe("HealthOracle v2: equivocation", function () {
     const oracle = await deployOracle();
     const [w] = await sortSigners(attestorWallets(1, "lonely"));
     const slot = await nextSlot();
-    const report: Report = { configDigest: ethers.ZeroHash, round: Number(slot.round), observedAt: Number(slot.observedAt), endpointIds: [EP1], values: valuesFor([1]) };
+    const report: Report = {
+      configDigest: ethers.ZeroHash,
+      round: Number(slot.round),
+      observedAt: Number(slot.observedAt),
+      endpointIds: [EP1],
+      values: valuesFor([1]),
+    };
     const a = await signReport(oracle, w, report);
     const b = await signReport(oracle, w, { ...report, values: valuesFor([2]) });
     await expect(oracle.proveEquivocation(...equivocationArgs(slot.round, a, b)))

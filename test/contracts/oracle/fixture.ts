@@ -47,7 +47,12 @@ export const [EP1, EP2, EP3] = ["vigil/a", "vigil/b", "vigil/c", "vigil/d", "vig
   .sort();
 
 export async function deployOracle(
-  overrides: Partial<{ listenerGas: bigint; policy: PolicyStruct; roundSeconds: bigint; maxSkew: bigint }> = {},
+  overrides: Partial<{
+    listenerGas: bigint;
+    policy: PolicyStruct;
+    roundSeconds: bigint;
+    maxSkew: bigint;
+  }> = {},
 ): Promise<HealthOracle> {
   const [owner] = await ethers.getSigners();
   return (await ethers.deployContract("HealthOracle", [
@@ -79,7 +84,12 @@ export type Fx = Awaited<ReturnType<typeof oracleFixture>>;
 export async function nextSlot(observeOffset = 1n, blockOffset = 3n) {
   const now = BigInt(await time.latest());
   const start = (now / ROUND_SECONDS + 1n) * ROUND_SECONDS;
-  return { start, observedAt: start + observeOffset, blockTime: start + blockOffset, round: start / ROUND_SECONDS };
+  return {
+    start,
+    observedAt: start + observeOffset,
+    blockTime: start + blockOffset,
+    round: start / ROUND_SECONDS,
+  };
 }
 
 /** Send `submit` for `r` (optionally a subset of its reports) in a block at `blockTime`. */

@@ -6,7 +6,14 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { attestorWallets, endpointIdOf, good, signRound, sortSigners, type ReportSigner } from "../../helpers/attest";
+import {
+  attestorWallets,
+  endpointIdOf,
+  good,
+  signRound,
+  sortSigners,
+  type ReportSigner,
+} from "../../helpers/attest";
 import { UNDER_COVERAGE } from "../helpers";
 import { deployOracle, nextSlot, submitAt } from "./fixture";
 import type { HealthOracle } from "../../../typechain-types";
@@ -20,9 +27,18 @@ function report(line: string) {
 }
 
 /** Relay the `round`-th round of GOOD values (streaks 2, 3, …: HEALTHY) for `ids` by `signers` in the next slot; receipt gas. */
-async function relay(oracle: HealthOracle, signers: readonly ReportSigner[], ids: readonly string[], round: number) {
+async function relay(
+  oracle: HealthOracle,
+  signers: readonly ReportSigner[],
+  ids: readonly string[],
+  round: number,
+) {
   const slot = await nextSlot();
-  const r = await signRound(oracle, signers, { endpointIds: ids, values: good(round + 2), observedAt: slot.observedAt });
+  const r = await signRound(oracle, signers, {
+    endpointIds: ids,
+    values: good(round + 2),
+    observedAt: slot.observedAt,
+  });
   const tx = await submitAt(oracle, r, slot.blockTime);
   const receipt = (await tx.wait())!;
   // Steady operation: every endpoint takes the round (warm after the first), none changes status.
@@ -47,7 +63,10 @@ describe("HealthOracle v2: gas", function () {
     const gas: bigint[] = [];
     for (let k = 1; k <= 5; k++) {
       const signers = wallets.slice(0, k);
-      await oracle.setAttestors(signers.map((w) => w.address), k);
+      await oracle.setAttestors(
+        signers.map((w) => w.address),
+        k,
+      );
       await relay(oracle, signers, [id], 0); // first round of this set: HEALTHY from here on
       gas.push(await relay(oracle, signers, [id], 1));
     }
@@ -61,14 +80,20 @@ describe("HealthOracle v2: gas", function () {
 
   it(`100 warm endpoints, 5 signers (quorum 5 of 7): at most ${PER_ENDPOINT_100x5} gas per endpoint all-in`, async function () {
     const { oracle, wallets } = await loadFixture(gasFixture);
-    await oracle.setAttestors(wallets.map((w) => w.address), 5);
+    await oracle.setAttestors(
+      wallets.map((w) => w.address),
+      5,
+    );
     const ids = Array.from({ length: 100 }, (_, i) => endpointIdOf(`gas/batch/${i}`));
     const signers = wallets.slice(0, 5);
     await relay(oracle, signers, ids, 0);
     const gas = await relay(oracle, signers, ids, 1);
     const perEndpoint = gas / 100n;
-    const calldata = (await ethers.provider.getBlock("latest", true))!.prefetchedTransactions[0].data.length / 2 - 1;
-    report(`100 endpoints x 5 signers: ${gas} total, ${perEndpoint} per endpoint, ${calldata} calldata bytes`);
+    const calldata =
+      (await ethers.provider.getBlock("latest", true))!.prefetchedTransactions[0].data.length / 2 - 1;
+    report(
+      `100 endpoints x 5 signers: ${gas} total, ${perEndpoint} per endpoint, ${calldata} calldata bytes`,
+    );
     expect(perEndpoint, `${gas} gas for 100 endpoints`).to.be.at.most(PER_ENDPOINT_100x5);
   });
 });

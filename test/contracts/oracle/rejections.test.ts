@@ -32,7 +32,11 @@ import {
 } from "./fixture";
 
 /** What the oracle recovers from `report`'s signature when it hashes the report under its own domain. */
-async function recoveredBy(oracle: Fx["oracle"], report: SignedReport, digest = report.configDigest): Promise<string> {
+async function recoveredBy(
+  oracle: Fx["oracle"],
+  report: SignedReport,
+  digest = report.configDigest,
+): Promise<string> {
   const separator = domainSeparator(await reportDomain(oracle));
   return recoverAddress(reportDigest(separator, { ...report, configDigest: digest }), report.signature);
 }
@@ -64,7 +68,8 @@ function offCurveR(): string {
     for (; e > 0n; e >>= 1n, b = (b * b) % p) if (e & 1n) r = (r * b) % p;
     return r;
   };
-  for (let x = 1n; ; x++) if (pow(x ** 3n + 7n, (p - 1n) / 2n) === p - 1n) return zeroPadValue(toBeHex(x), 32);
+  for (let x = 1n; ; x++)
+    if (pow(x ** 3n + 7n, (p - 1n) / 2n) === p - 1n) return zeroPadValue(toBeHex(x), 32);
 }
 
 describe("HealthOracle v2: submit rejections", function () {
@@ -72,11 +77,16 @@ describe("HealthOracle v2: submit rejections", function () {
     it("accepts a quorum of reports from anyone, signed with raw keys or eth_signTypedData", async function () {
       const fx = await loadFixture(oracleFixture);
       const { r, blockTime, round, observedAt } = await threeSigned(fx);
-      const viaTyped = await signRound(fx.oracle, fx.attestors.slice(0, 3), {
-        endpointIds: [EP1],
-        values: 9000,
-        observedAt,
-      }, { viaTypedData: true });
+      const viaTyped = await signRound(
+        fx.oracle,
+        fx.attestors.slice(0, 3),
+        {
+          endpointIds: [EP1],
+          values: 9000,
+          observedAt,
+        },
+        { viaTypedData: true },
+      );
       expect(viaTyped.reports.map((x) => x.signature)).to.deep.equal(r.reports.map((x) => x.signature));
       await expect(submitAt(fx.oracle.connect(fx.other), r, blockTime))
         .to.emit(fx.oracle, "ReportAccepted")
@@ -138,7 +148,11 @@ describe("HealthOracle v2: submit rejections", function () {
       it(`rejects a report ${name} with HealthOracleMalformedReport(position, length, expected)`, async function () {
         const fx = await loadFixture(oracleFixture);
         const { r, blockTime, observedAt } = await threeSigned(fx);
-        const odd = await signReport(fx.oracle, fx.attestors[2], { ...r.reports[2], observedAt: Number(observedAt), values });
+        const odd = await signReport(fx.oracle, fx.attestors[2], {
+          ...r.reports[2],
+          observedAt: Number(observedAt),
+          values,
+        });
         await expect(submitAt(fx.oracle, r, blockTime, [r.reports[0], r.reports[1], odd]))
           .to.be.revertedWithCustomError(fx.oracle, "HealthOracleMalformedReport")
           .withArgs(2, ethers.dataLength(values), 4);
@@ -161,7 +175,11 @@ describe("HealthOracle v2: submit rejections", function () {
     it("accepts exactly 10000 bps", async function () {
       const fx = await loadFixture(oracleFixture);
       const slot = await nextSlot();
-      const r = await signRound(fx.oracle, fx.attestors.slice(0, 3), { endpointIds: [EP1], values: 10_000, observedAt: slot.observedAt });
+      const r = await signRound(fx.oracle, fx.attestors.slice(0, 3), {
+        endpointIds: [EP1],
+        values: 10_000,
+        observedAt: slot.observedAt,
+      });
       await expect(submitAt(fx.oracle, r, slot.blockTime)).to.emit(fx.oracle, "ReportAccepted");
     });
   });
@@ -171,7 +189,10 @@ describe("HealthOracle v2: submit rejections", function () {
       const fx = await loadFixture(oracleFixture);
       const { r, blockTime } = await threeSigned(fx);
       const early = r.round * ROUND_SECONDS - 1n; // last second of the previous round
-      const moved = await signReport(fx.oracle, fx.attestors[1], { ...r.reports[1], observedAt: Number(early) });
+      const moved = await signReport(fx.oracle, fx.attestors[1], {
+        ...r.reports[1],
+        observedAt: Number(early),
+      });
       await expect(submitAt(fx.oracle, r, blockTime, [r.reports[0], moved, r.reports[2]]))
         .to.be.revertedWithCustomError(fx.oracle, "HealthOracleObservationOutsideRound")
         .withArgs(1, r.round, early);
@@ -258,7 +279,10 @@ describe("HealthOracle v2: submit rejections", function () {
           (c) => ({ ...c, vs: toBeHex((BigInt(c.vs) & (1n << 255n)) | (SECP256K1_N / 2n + 1n), 32) }),
         ],
         ["r = 0", (c) => ({ ...c, r: ethers.ZeroHash })],
-        ["s = 0 (recovers the zero address)", (c) => ({ ...c, vs: toBeHex(BigInt(c.vs) & (1n << 255n), 32) })],
+        [
+          "s = 0 (recovers the zero address)",
+          (c) => ({ ...c, vs: toBeHex(BigInt(c.vs) & (1n << 255n), 32) }),
+        ],
         ["an r off the curve (recovers the zero address)", (c) => ({ ...c, r: offCurveR() })],
         ["r = n", (c) => ({ ...c, r: toBeHex(SECP256K1_N, 32) })],
       ];
@@ -289,7 +313,10 @@ describe("HealthOracle v2: submit rejections", function () {
         const { r, blockTime } = await threeSigned(fx);
         const forged = await signReport(fx.oracle, fx.outsider, r.reports[2]);
         const previous = r.reports[1].attestor;
-        const error = BigInt(fx.outsider.address) < BigInt(previous) ? "HealthOracleSignersNotAscending" : "HealthOracleUnknownSigner";
+        const error =
+          BigInt(fx.outsider.address) < BigInt(previous)
+            ? "HealthOracleSignersNotAscending"
+            : "HealthOracleUnknownSigner";
         await expect(submitAt(fx.oracle, r, blockTime, [r.reports[0], r.reports[1], forged]))
           .to.be.revertedWithCustomError(fx.oracle, error)
           .withArgs(2, fx.outsider.address);
@@ -315,13 +342,18 @@ describe("HealthOracle v2: submit rejections", function () {
     describe("replay across domains and configurations", function () {
       for (const [name, override] of [
         ["another chain id", { chainId: 1n }],
-        ["another oracle (verifyingContract)", { verifyingContract: "0x000000000000000000000000000000000000dEaD" }],
+        [
+          "another oracle (verifyingContract)",
+          { verifyingContract: "0x000000000000000000000000000000000000dEaD" },
+        ],
         ["another version", { version: "1" }],
       ] as const) {
         it(`rejects a report signed under ${name} with HealthOracleUnknownSigner(position, recovered)`, async function () {
           const fx = await loadFixture(oracleFixture);
           const { r, blockTime } = await threeSigned(fx);
-          const foreign = await signReport(fx.oracle, fx.attestors[0], r.reports[0], { domainOverride: override });
+          const foreign = await signReport(fx.oracle, fx.attestors[0], r.reports[0], {
+            domainOverride: override,
+          });
           await expect(submitAt(fx.oracle, r, blockTime, [foreign, r.reports[1], r.reports[2]]))
             .to.be.revertedWithCustomError(fx.oracle, "HealthOracleUnknownSigner")
             .withArgs(0, await recoveredBy(fx.oracle, foreign));
@@ -331,7 +363,10 @@ describe("HealthOracle v2: submit rejections", function () {
       it("rejects at a second deployment a round made for the first, whatever digest it is relayed with", async function () {
         const fx = await loadFixture(oracleFixture);
         const second = await deployOracle();
-        await second.setAttestors(fx.attestors.map((a) => a.address), 3);
+        await second.setAttestors(
+          fx.attestors.map((a) => a.address),
+          3,
+        );
         const secondDigest = await second.configDigest();
         const { r, blockTime } = await threeSigned(fx);
         await time0(blockTime);
@@ -339,7 +374,10 @@ describe("HealthOracle v2: submit rejections", function () {
           .to.be.revertedWithCustomError(second, "HealthOracleConfigDigestMismatch")
           .withArgs(secondDigest, r.configDigest);
         const separator = domainSeparator(await reportDomain(second));
-        const recovered = recoverAddress(reportDigest(separator, { ...r.reports[0], configDigest: secondDigest }), r.reports[0].signature);
+        const recovered = recoverAddress(
+          reportDigest(separator, { ...r.reports[0], configDigest: secondDigest }),
+          r.reports[0].signature,
+        );
         await expect(second.submit(secondDigest, r.round, r.endpointIds, r.reports.map(toCalldata)))
           .to.be.revertedWithCustomError(second, "HealthOracleUnknownSigner")
           .withArgs(0, recovered);
@@ -348,13 +386,21 @@ describe("HealthOracle v2: submit rejections", function () {
       it("after a rotation, rejects the old digest and counts no signature made under it", async function () {
         const fx = await loadFixture(oracleFixture);
         const { r, blockTime } = await threeSigned(fx);
-        await fx.oracle.setAttestors(fx.attestors.map((a) => a.address), 4);
+        await fx.oracle.setAttestors(
+          fx.attestors.map((a) => a.address),
+          4,
+        );
         const current = await fx.oracle.configDigest();
         await time0(blockTime);
         await expect(fx.oracle.submit(...submitArgs(r)))
           .to.be.revertedWithCustomError(fx.oracle, "HealthOracleConfigDigestMismatch")
           .withArgs(current, r.configDigest);
-        const all = await signRound(fx.oracle, fx.attestors, { endpointIds: [EP1], values: 9000, observedAt: r.reports[0].observedAt, configDigest: r.configDigest });
+        const all = await signRound(fx.oracle, fx.attestors, {
+          endpointIds: [EP1],
+          values: 9000,
+          observedAt: r.reports[0].observedAt,
+          configDigest: r.configDigest,
+        });
         await expect(fx.oracle.submit(current, all.round, all.endpointIds, all.reports.map(toCalldata)))
           .to.be.revertedWithCustomError(fx.oracle, "HealthOracleUnknownSigner")
           .withArgs(0, await recoveredBy(fx.oracle, all.reports[0], current));

@@ -47,10 +47,18 @@ describe("HealthOracle v2: status machine", function () {
     it("reads DEGRADED on the first round of GOOD reports and HEALTHY once a quorum's own GOOD streaks reach riseRounds", async function () {
       const fx = await loadFixture(oracleFixture);
       const first = await honestRound(fx, [EP1], 10_000);
-      await expect(first.tx).to.emit(fx.oracle, "StatusChanged").withArgs(EP1, UNKNOWN, DEGRADED, first.blockTime);
+      await expect(first.tx)
+        .to.emit(fx.oracle, "StatusChanged")
+        .withArgs(EP1, UNKNOWN, DEGRADED, first.blockTime);
       const second = await honestRound(fx, [EP1], 10_000);
-      await expect(second.tx).to.emit(fx.oracle, "StatusChanged").withArgs(EP1, DEGRADED, HEALTHY, second.blockTime);
-      expect(await health(fx.oracle, EP1)).to.include({ status: HEALTHY, since: second.blockTime, round: second.round });
+      await expect(second.tx)
+        .to.emit(fx.oracle, "StatusChanged")
+        .withArgs(EP1, DEGRADED, HEALTHY, second.blockTime);
+      expect(await health(fx.oracle, EP1)).to.include({
+        status: HEALTHY,
+        since: second.blockTime,
+        round: second.round,
+      });
     });
 
     it("goes HEALTHY at once when the first relayed round already carries streaks of riseRounds", async function () {
@@ -80,14 +88,23 @@ describe("HealthOracle v2: status machine", function () {
       const r2 = await honestRound(fx, [EP1], 0, [0, 1, 2]);
       await expect(r2.tx).to.not.emit(fx.oracle, "StatusChanged");
       const slot = await nextSlot();
-      const r3 = await fx.panel.sign(fx.oracle, { endpointIds: [EP1], observedAt: slot.observedAt, health: 0 });
+      const r3 = await fx.panel.sign(fx.oracle, {
+        endpointIds: [EP1],
+        observedAt: slot.observedAt,
+        health: 0,
+      });
       // Streaks 3, 3, 3, 1: the relayer picks {0, 1, 3}, two signers at fallRounds: no quorum, no DOWN.
       const [a0, a1, a2, a3] = fx.attestors.map((a) => a.address);
-      await expect(submitAt(fx.oracle, r3, slot.blockTime, pick(r3, [a0, a1, a3]).reports)).to.not.emit(fx.oracle, "StatusChanged");
+      await expect(submitAt(fx.oracle, r3, slot.blockTime, pick(r3, [a0, a1, a3]).reports)).to.not.emit(
+        fx.oracle,
+        "StatusChanged",
+      );
       expect(await statusOf(fx)).to.equal(DEGRADED);
       // The whole round has three signers at fallRounds: DOWN, in the same round.
       const full = await submitAt(fx.oracle, r3, slot.blockTime + 1n, pick(r3, [a0, a1, a2, a3]).reports);
-      await expect(full).to.emit(fx.oracle, "StatusChanged").withArgs(EP1, DEGRADED, DOWN, slot.blockTime + 1n);
+      await expect(full)
+        .to.emit(fx.oracle, "StatusChanged")
+        .withArgs(EP1, DEGRADED, DOWN, slot.blockTime + 1n);
     });
 
     it("degrades on a quorum of MID reports and keeps `since` with no event while it stays HEALTHY", async function () {
@@ -120,14 +137,27 @@ describe("HealthOracle v2: status machine", function () {
     it("reads UNKNOWN at observedAt + heartbeat for a round relayed 50 s after it was observed, not at inclusion + heartbeat", async function () {
       const fx = await loadFixture(oracleFixture);
       const slot = await nextSlot();
-      const r = await signRound(fx.oracle, fx.attestors.slice(0, 3), { endpointIds: [EP1], values: good(2), observedAt: slot.observedAt });
+      const r = await signRound(fx.oracle, fx.attestors.slice(0, 3), {
+        endpointIds: [EP1],
+        values: good(2),
+        observedAt: slot.observedAt,
+      });
       const included = slot.observedAt + 50n;
-      await expect(submitAt(fx.oracle, r, included)).to.emit(fx.oracle, "StatusChanged").withArgs(EP1, UNKNOWN, HEALTHY, included);
-      expect(await health(fx.oracle, EP1)).to.include({ status: HEALTHY, since: included, updatedAt: slot.observedAt });
+      await expect(submitAt(fx.oracle, r, included))
+        .to.emit(fx.oracle, "StatusChanged")
+        .withArgs(EP1, UNKNOWN, HEALTHY, included);
+      expect(await health(fx.oracle, EP1)).to.include({
+        status: HEALTHY,
+        since: included,
+        updatedAt: slot.observedAt,
+      });
       await time.increaseTo(slot.observedAt + BigInt(POLICY.heartbeat) - 1n);
       expect(await statusOf(fx)).to.equal(HEALTHY);
       await time.increaseTo(slot.observedAt + BigInt(POLICY.heartbeat));
-      expect(await health(fx.oracle, EP1)).to.include({ status: UNKNOWN, since: slot.observedAt + BigInt(POLICY.heartbeat) });
+      expect(await health(fx.oracle, EP1)).to.include({
+        status: UNKNOWN,
+        since: slot.observedAt + BigInt(POLICY.heartbeat),
+      });
     });
 
     it("after a lapse, keeps UNKNOWN since the lapse through BAD rounds, with no event, until fresh evidence", async function () {
@@ -162,13 +192,21 @@ describe("HealthOracle v2: status machine", function () {
     it("stores the lower median, the quorum-th highest (floor) and the quorum-th lowest (ceiling) of 4 reports", async function () {
       const fx = await loadFixture(oracleFixture);
       await submitRound(fx, [EP1], [1000, 9000, 4000, 7000].map(mid), fx.attestors);
-      expect(await health(fx.oracle, EP1)).to.include({ healthBps: 4000n, floorBps: 4000n, ceilingBps: 7000n });
+      expect(await health(fx.oracle, EP1)).to.include({
+        healthBps: 4000n,
+        floorBps: 4000n,
+        ceilingBps: 7000n,
+      });
     });
 
     it("stores floor = lowest and ceiling = highest of exactly a quorum of reports", async function () {
       const fx = await loadFixture(oracleFixture);
       await submitRound(fx, [EP1], [9000, 1000, 4000].map(mid));
-      expect(await health(fx.oracle, EP1)).to.include({ healthBps: 4000n, floorBps: 1000n, ceilingBps: 9000n });
+      expect(await health(fx.oracle, EP1)).to.include({
+        healthBps: 4000n,
+        floorBps: 1000n,
+        ceilingBps: 9000n,
+      });
     });
 
     it("stores the lower median of the reports' observedAt as updatedAt", async function () {
@@ -189,17 +227,32 @@ describe("HealthOracle v2: status machine", function () {
   describe("per-endpoint policy", function () {
     it("judges each endpoint of one submission by its own policy, with attestors counting streaks by it", async function () {
       const fx = await loadFixture(oracleFixture);
-      const own = { downBelowBps: 9000, upAtBps: 9500, fallRounds: 1, riseRounds: 1, heartbeat: 60, maxAge: 90 };
+      const own = {
+        downBelowBps: 9000,
+        upAtBps: 9500,
+        fallRounds: 1,
+        riseRounds: 1,
+        heartbeat: 60,
+        maxAge: 90,
+      };
       await fx.oracle.setEndpointPolicy(EP2, own);
       const panel = new AttestorPanel(fx.attestors, (id) => (id === EP2 ? own : POLICY));
       const round = async () => {
         const slot = await nextSlot();
-        const r = await panel.sign(fx.oracle, { endpointIds: [EP1, EP2], observedAt: slot.observedAt, health: 8500 });
+        const r = await panel.sign(fx.oracle, {
+          endpointIds: [EP1, EP2],
+          observedAt: slot.observedAt,
+          health: 8500,
+        });
         return submitAt(fx.oracle, r, slot.blockTime);
       };
       const first = await round();
-      await expect(first).to.emit(fx.oracle, "StatusChanged").withArgs(EP1, UNKNOWN, DEGRADED, (await first.getBlock())!.timestamp);
-      await expect(first).to.emit(fx.oracle, "StatusChanged").withArgs(EP2, UNKNOWN, DOWN, (await first.getBlock())!.timestamp);
+      await expect(first)
+        .to.emit(fx.oracle, "StatusChanged")
+        .withArgs(EP1, UNKNOWN, DEGRADED, (await first.getBlock())!.timestamp);
+      await expect(first)
+        .to.emit(fx.oracle, "StatusChanged")
+        .withArgs(EP2, UNKNOWN, DOWN, (await first.getBlock())!.timestamp);
       await round();
       expect(await statusOf(fx, EP1)).to.equal(HEALTHY);
       expect(await statusOf(fx, EP2)).to.equal(DOWN);
@@ -231,7 +284,9 @@ describe("HealthOracle v2: status machine", function () {
       await time.setNextBlockTimestamp(blockTime);
       expect(await fx.oracle.submit.staticCall(...submitArgs(old))).to.deep.equal([1n, 1n]);
       const tx = await submitAt(fx.oracle, old, blockTime);
-      await expect(tx).to.emit(fx.oracle, "ReportAccepted").withArgs(old.round, old.reports[0].observedAt, 0b0111, 1, 1);
+      await expect(tx)
+        .to.emit(fx.oracle, "ReportAccepted")
+        .withArgs(old.round, old.reports[0].observedAt, 0b0111, 1, 1);
       expect(await health(fx.oracle, EP1)).to.deep.equal(ep1);
       expect((await health(fx.oracle, EP2)).round).to.equal(old.round);
     });
@@ -247,13 +302,21 @@ describe("HealthOracle v2: status machine", function () {
       });
       const [a0, a1, a2, a3] = fx.attestors.map((a) => a.address);
       const subset = await submitAt(fx.oracle, r, slot.blockTime, pick(r, [a0, a1, a2]).reports);
-      await expect(subset).to.emit(fx.oracle, "ReportAccepted").withArgs(slot.round, slot.observedAt, 0b0111, 1, 0);
+      await expect(subset)
+        .to.emit(fx.oracle, "ReportAccepted")
+        .withArgs(slot.round, slot.observedAt, 0b0111, 1, 0);
       await expect(subset).to.not.emit(fx.oracle, "StatusChanged");
       const full = await submitAt(fx.oracle, r, slot.blockTime + 1n);
-      await expect(full).to.emit(fx.oracle, "ReportAccepted").withArgs(slot.round, slot.observedAt, 0b1111, 1, 0);
-      await expect(full).to.emit(fx.oracle, "StatusChanged").withArgs(EP1, UNKNOWN, DEGRADED, slot.blockTime + 1n);
+      await expect(full)
+        .to.emit(fx.oracle, "ReportAccepted")
+        .withArgs(slot.round, slot.observedAt, 0b1111, 1, 0);
+      await expect(full)
+        .to.emit(fx.oracle, "StatusChanged")
+        .withArgs(EP1, UNKNOWN, DEGRADED, slot.blockTime + 1n);
       const again = await submitAt(fx.oracle, r, slot.blockTime + 2n, pick(r, [a0, a1, a3]).reports);
-      await expect(again).to.emit(fx.oracle, "ReportAccepted").withArgs(slot.round, slot.observedAt, 0b1011, 0, 1);
+      await expect(again)
+        .to.emit(fx.oracle, "ReportAccepted")
+        .withArgs(slot.round, slot.observedAt, 0b1011, 0, 1);
     });
   });
 });
