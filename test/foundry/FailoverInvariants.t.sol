@@ -9,12 +9,14 @@ import {IHealthOracle} from "../../contracts/interfaces/IHealthOracle.sol";
 import {IMarketGuard} from "../../contracts/interfaces/IMarketGuard.sol";
 import {MockHealthOracle} from "../../contracts/test/MockHealthOracle.sol";
 import {MockMarket} from "../../contracts/test/MockMarket.sol";
+import {HealthRules} from "../../contracts/libraries/HealthRules.sol";
 import {VigilTest} from "./utils/VigilTest.sol";
 
 /**
  * @title FailoverHandler
  * @notice Drives {FailoverInvariantsTest}: random health sequences for the three endpoints of one service
- * (any status, any health, with or without the oracle's same-transaction notifications to the registry and
+ * (any status, any median with any quorum floor under it and ceiling over it, so medians are often biased
+ * away from what a quorum supports, with or without the oracle's same-transaction notifications to the registry and
  * then the guard, as production wires them), random clock steps, and permissionless `migrate`, `trip` and
  * `resume` from anyone. After every action it checks the rules of THREATS #14 and #34 and counts each
  * violation in a ghost counter that must stay zero.
@@ -35,10 +37,14 @@ contract FailoverHandler is VigilTest {
     uint256[] internal marketIds;
 
     // Violations (must stay zero).
-    /// @notice A pause (by `trip` or by the listener) while some endpoint was HEALTHY at or above the threshold.
+    /// @notice A pause (by `trip` or by the listener) while some endpoint was HEALTHY and usable at the
+    /// threshold: no quorum had reported it under the threshold (`ceilingBps >= T`), whatever its median.
     uint256 public pausesWithHealthyEndpoint;
-    /// @notice `tripStatus` said DUE while some endpoint was HEALTHY at or above the threshold.
+    /// @notice `tripStatus` said DUE while some endpoint was HEALTHY and usable at the threshold.
     uint256 public tripDueWithHealthyEndpoint;
+    /// @notice A resume while the service's active endpoint was not HEALTHY with `floorBps >= T` (no quorum had
+    /// reported it at or above the threshold), whatever its median.
+    uint256 public resumesWithoutQuorumFloor;
     /// @notice The active endpoint was DOWN or UNKNOWN, another HEALTHY, and `migrationStatus` was not DUE_FAILOVER.
     uint256 public failoversHeld;
     /// @notice The oracle told the listeners that the active endpoint died (or a candidate became HEALTHY
@@ -78,9 +84,17 @@ contract FailoverHandler is VigilTest {
     // Actions
     // ------------------------------------------------------------------------------------------------
 
-    /// @notice Set one endpoint's status and health; with `notify`, tell the registry then the guard in the
+    /// @notice Set one endpoint's status, median, and a quorum floor `floorGap` under it and ceiling
+    /// `ceilingGap` over it (bps, clamped to 0..10_000); with `notify`, tell the registry then the guard in the
     /// same transaction, each with the production gas budget inside try/catch, as the HealthOracle does.
-    function setHealth(uint8 endpointSel, uint8 statusSel, uint16 healthBps, bool notify) external {
+    function setHealth(
+        uint8 endpointSel,
+        uint8 statusSel,
+        uint16 healthBps,
+        uint16 floorGap,
+        uint16 ceilingGap,
+        bool notify
+    ) external {
         bytes32 endpointId = endpointIds[endpointSel % endpointIds.length];
         IHealthOracle.Status previous = oracle.statusOf(endpointId).status;
         // 0 UNKNOWN, 1 HEALTHY, 2 DEGRADED, 3 DOWN; 4 and 5 HEALTHY too, so HEALTHY backups and failbacks are common.
@@ -89,7 +103,13 @@ contract FailoverHandler is VigilTest {
         bool[] memory wasPaused = _paused();
         uint64 lastBefore = _lastMigrationAt();
         bytes32 activeBefore = registry.activeEndpointId(serviceId);
-        oracle.setStatus(endpointId, current, uint16(healthBps % 10_001));
+        uint256 median = healthBps % 10_001;
+        // Half the time the reports agree (floor = median = ceiling), otherwise any spread around the median.
+        uint256 down = floorGap % 2 == 0 ? 0 : floorGap % 10_001;
+        uint256 up = ceilingGap % 2 == 0 ? 0 : ceilingGap % 10_001;
+        uint256 floor = down > median ? 0 : median - down;
+        uint256 ceiling = median + up > 10_000 ? 10_000 : median + up;
+        oracle.setStatusRange(endpointId, current, uint16(median), uint16(floor), uint16(ceiling));
         if (notify) {
             if (!oracle.notifyBounded(address(registry), LISTENER_GAS, endpointId, previous, current))
                 ++listenerFailures;
@@ -121,9 +141,13 @@ contract FailoverHandler is VigilTest {
 
     function resume(address caller, uint8 marketSel) external {
         bool[] memory wasPaused = _paused();
+        uint256 marketId = marketIds[marketSel % marketIds.length];
+        uint16 threshold = guard.marketConfig(marketId).pauseThresholdBps;
         vm.prank(caller);
-        try guard.resume(marketIds[marketSel % marketIds.length]) {
+        try guard.resume(marketId) {
             ++resumes;
+            IHealthOracle.EndpointHealth memory h = oracle.statusOf(registry.activeEndpointId(serviceId));
+            if (!HealthRules.isHealthyAt(h, threshold)) ++resumesWithoutQuorumFloor;
         } catch {}
         _afterAction(wasPaused);
     }
@@ -185,8 +209,7 @@ contract FailoverHandler is VigilTest {
     }
 
     function _activeDead() internal view returns (bool) {
-        IHealthOracle.Status s = oracle.statusOf(registry.activeEndpointId(serviceId)).status;
-        return s == IHealthOracle.Status.DOWN || s == IHealthOracle.Status.UNKNOWN;
+        return HealthRules.isDead(oracle.statusOf(registry.activeEndpointId(serviceId)).status);
     }
 
     function _healthyCandidateExists() internal view returns (bool) {
@@ -198,10 +221,12 @@ contract FailoverHandler is VigilTest {
         return false;
     }
 
+    /// @dev Some endpoint is HEALTHY and usable at `threshold` ({HealthRules.isUsable}: `ceilingBps >= T`). This
+    /// covers every endpoint {HealthRules.isHealthyAt} accepts (`floorBps <= ceilingBps`), and more.
     function _healthyEndpointAt(uint16 threshold) internal view returns (bool) {
         for (uint256 i; i < endpointIds.length; ++i) {
             IHealthOracle.EndpointHealth memory h = oracle.statusOf(endpointIds[i]);
-            if (h.status == IHealthOracle.Status.HEALTHY && h.healthBps >= threshold) return true;
+            if (h.status == IHealthOracle.Status.HEALTHY && HealthRules.isUsable(h, threshold)) return true;
         }
         return false;
     }
@@ -212,7 +237,9 @@ contract FailoverHandler is VigilTest {
  * @notice THREATS #14 and #34 on the real EndpointRegistry and MarketGuard, over random health sequences
  * of a three-endpoint service (cooldown 120 s, recovery period 60 s) and two markets on it with 5,000 and
  * 9,000 bps thresholds: a failover is never held back by the cooldown, neither `trip` nor the listeners
- * pause a market while some endpoint of its service is HEALTHY at or above its threshold, and failbacks
+ * pause a market while some endpoint of its service is HEALTHY with no quorum under its threshold
+ * (`ceilingBps >= T`, however low the median), a resume needs the active endpoint HEALTHY with a quorum at
+ * or above the threshold (`floorBps >= T`, however high the median), and failbacks
  * (the moves off a usable endpoint) are at least a cooldown apart, so at most floor(T / cooldown) + 1 in T
  * seconds. Failovers are not bounded here: the mock has no hysteresis; the HealthOracle's fallRounds /
  * riseRounds and heartbeat are what space them.
@@ -275,21 +302,43 @@ contract FailoverInvariantsTest is VigilTest {
     /// cooldown. The oracle's notification fails the service over in the same transaction and the market
     /// never pauses. Also shows that the handler reaches failovers, failbacks and pauses.
     function test_faultInsideCooldownAfterFailbackFailsOverWithoutPause() public {
-        handler.setHealth(0, 3, 0, true); // A DOWN -> failover to B
+        handler.setHealth(0, 3, 0, 0, 0, true); // A DOWN -> failover to B
         require(handler.failovers() == 1, "failover not reached");
-        handler.setHealth(0, 1, 10_000, true); // A HEALTHY again
+        handler.setHealth(0, 1, 10_000, 0, 0, true); // A HEALTHY again
         handler.warp(180); // past the recovery period and the cooldown
         handler.migrate(address(0xBEEF)); // failback to A
         require(handler.failbacks() == 1, "failback not reached");
         handler.warp(1);
-        handler.setHealth(0, 3, 0, true); // A DOWN one second after the failback
+        handler.setHealth(0, 3, 0, 0, 0, true); // A DOWN one second after the failback
         require(registry.activeEndpointId(serviceId) == endpointIds[1], "failover held by the cooldown");
         require(handler.failoversInsideCooldown() == 1, "the fault did not land inside the cooldown");
         require(handler.pauses() == 0, "paused although B was HEALTHY");
-        handler.setHealth(1, 3, 0, true); // B DOWN too: fail over to C at once
+        handler.setHealth(1, 3, 0, 0, 0, true); // B DOWN too: fail over to C at once
         require(registry.activeEndpointId(serviceId) == endpointIds[2], "second failover held");
-        handler.setHealth(2, 0, 0, true); // C UNKNOWN, nothing usable: both markets pause
+        handler.setHealth(2, 0, 0, 0, 0, true); // C UNKNOWN, nothing usable: both markets pause
         require(handler.pauses() == 2, "no pause with nothing usable");
+        _checkAll();
+    }
+
+    /// @notice The v2 threshold rule, deterministic: a median under the thresholds with a quorum ceiling over them
+    /// pauses nothing; the ceiling under them pauses both markets; a HEALTHY median of 10_000 with its quorum
+    /// floor under 5,000 resumes nothing; the floor at 10_000 resumes after the grace period.
+    function test_biasedMedianNeitherPausesNorResumes() public {
+        handler.setHealth(1, 3, 0, 0, 0, true); // B DOWN
+        handler.setHealth(2, 3, 0, 0, 0, true); // C DOWN
+        handler.setHealth(0, 2, 1_000, 1_001, 8_001, true); // A DEGRADED: median 1000, floor 0, ceiling 9001
+        require(handler.pauses() == 0, "paused on a median under T with a ceiling over it");
+        handler.setHealth(0, 2, 1_000, 0, 0, true); // a quorum now under both thresholds
+        require(handler.pauses() == 2, "no pause once the ceiling is under T");
+        handler.setHealth(0, 1, 10_000, 6_001, 0, true); // A HEALTHY: median 10_000, floor 3999
+        handler.warp(120);
+        handler.resume(address(0xBEEF), 0);
+        require(handler.resumes() == 0, "resumed on a median over T with the floor under it");
+        handler.setHealth(0, 1, 10_000, 0, 0, true); // the floor at 10_000 (HEALTHY again since now)
+        handler.warp(120);
+        handler.resume(address(0xBEEF), 0);
+        handler.resume(address(0xBEEF), 1);
+        require(handler.resumes() == 2, "no resume with the quorum floor at T after the grace period");
         _checkAll();
     }
 
@@ -304,6 +353,10 @@ contract FailoverInvariantsTest is VigilTest {
         require(handler.tripDueWithHealthyEndpoint() == 0, "trip due while an endpoint was HEALTHY");
     }
 
+    function invariant_noResumeWithoutQuorumFloor() public view {
+        require(handler.resumesWithoutQuorumFloor() == 0, "resumed without a quorum at the threshold");
+    }
+
     /// @notice Migrations off usable endpoints (failbacks) <= floor(T / cooldown) + 1 over T seconds.
     function invariant_flappingBounded() public view {
         require(handler.failbacksInsideCooldown() == 0, "a failback inside the cooldown");
@@ -313,6 +366,7 @@ contract FailoverInvariantsTest is VigilTest {
     function _checkAll() internal view {
         invariant_failoverNeverHeldByCooldown();
         invariant_noPauseWhileAHealthyEndpointExists();
+        invariant_noResumeWithoutQuorumFloor();
         invariant_flappingBounded();
     }
 }

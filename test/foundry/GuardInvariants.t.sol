@@ -13,11 +13,11 @@ import {VigilTest} from "./utils/VigilTest.sol";
 
 /**
  * @title GuardHandler
- * @notice The adversary of {GuardInvariantsTest}: holds quorum - 1 real attestor keys and any number of
- * outsider keys, relays whatever it likes (duplicates, any order, any value, any round, replays of honest
- * reports), pokes the listeners directly, moves the clock, and lets anyone call `migrate`, `trip` and
- * `resume`. Before each trigger it reads the view that says whether it is due; ghost counters record
- * every state change the views did not announce.
+ * @notice The adversary of {GuardInvariantsTest} (health model v2): holds quorum - 1 real attestor keys and any
+ * number of outsider keys, relays whatever round it likes (duplicates, any signer order, any values, any subset of
+ * endpoints), replays honest rounds alone or padded with its own reports of the same round, pokes the listeners
+ * directly, moves the clock, and lets anyone call `migrate`, `trip` and `resume`. Before each trigger it reads the
+ * view that says whether it is due; ghost counters record every state change the views did not announce.
  */
 contract GuardHandler is VigilTest {
     HealthOracle internal immutable oracle;
@@ -35,7 +35,10 @@ contract GuardHandler is VigilTest {
     uint256 public pausesNotDue;
     uint256 public resumesNotDue;
     uint256 public unexplainedChanges;
-    uint256 public acceptedSubmissions;
+    /// @notice Endpoints that took a round relayed by the handler (a minority, outsiders, or replays).
+    uint256 public adversarialUpdates;
+    /// @notice Relays the oracle accepted (every endpoint skipped): the replay paths reach the per-endpoint rules.
+    uint256 public acceptedRelays;
     uint256 public migrations;
     uint256 public pauses;
     uint256 public resumes;
@@ -58,7 +61,7 @@ contract GuardHandler is VigilTest {
         marketIds = marketIds_;
     }
 
-    /// @notice A full-quorum report an honest relayer already submitted, `abi.encode(endpointId, round, obs)`.
+    /// @notice A full-quorum round an honest relayer already submitted, `abi.encode(spec, reports)`.
     function addReplay(bytes calldata report) external {
         replays.push(report);
     }
@@ -67,52 +70,68 @@ contract GuardHandler is VigilTest {
     // Actions
     // ------------------------------------------------------------------------------------------------
 
-    /// @notice Relay 1..6 observations mixing the minority's real keys, outsider keys and duplicates,
-    /// sorted by signer or not, with any health, for a current round.
-    function submit(uint256 seed, uint8 endpointSel, uint16 healthBps, uint8 age) external {
-        bytes32 endpointId = endpointIds[endpointSel % endpointIds.length];
+    /// @notice Relay 1..6 reports mixing the minority's real keys, outsider keys and duplicates, sorted by
+    /// signer or not, with any values, for a current round and any non-empty subset of the endpoints.
+    function submit(uint256 seed, uint8 endpointMask, uint8 age) external {
+        bytes32[] memory ids = _subset(endpointMask);
         uint256 count = _bound(seed, 1, 6);
         uint256[] memory signers = new uint256[](count);
+        bytes[] memory values = new bytes[](count);
         for (uint256 i; i < count; ++i) {
             uint256 roll = uint256(keccak256(abi.encode(seed, i)));
             signers[i] =
                 roll % 3 == 0
                     ? ((roll >> 8) % (SECP256K1_N - 1)) + 1 // an outsider
                     : minorityKeys[(roll >> 8) % minorityKeys.length]; // a real key, maybe again
+            values[i] = _randomValues(roll, ids.length);
         }
         if (seed % 2 == 0) signers = _sortByAddress(signers);
-        uint64 observedAt = uint64(block.timestamp - (age % MAX_AGE));
-        Spec memory spec = _spec(oracle, endpointId, observedAt);
-        uint16[] memory healths = _same(uint16(healthBps % 10_001), count);
-        IHealthOracle.SignedObservation[] memory obs = _observations(spec, signers, healths);
-        _Snapshot memory s = _snapshot();
-        try oracle.submit(spec.configDigest, endpointId, spec.round, obs) {
-            ++acceptedSubmissions;
-        } catch {}
-        _expectUnchanged(s);
+        Spec memory spec = _spec(oracle, ids, uint64(block.timestamp - (age % MAX_AGE)));
+        _relay(spec, _reports(spec, signers, values));
     }
 
-    /// @notice Relay an honest full-quorum report again, alone or in a batch.
-    function replay(uint8 which, bool batch) external {
+    /// @notice Relay an honest full-quorum round again, as it was.
+    function replay(uint8 which) external {
         if (replays.length == 0) return;
-        (bytes32 endpointId, uint64 round, IHealthOracle.SignedObservation[] memory obs) = abi.decode(
+        (Spec memory spec, IHealthOracle.SignedReport[] memory reports) = abi.decode(
             replays[which % replays.length],
-            (bytes32, uint64, IHealthOracle.SignedObservation[])
+            (Spec, IHealthOracle.SignedReport[])
         );
-        bytes32 cfg = oracle.configDigest();
-        _Snapshot memory s = _snapshot();
-        if (batch) {
-            IHealthOracle.Report[] memory reports = new IHealthOracle.Report[](1);
-            reports[0] = IHealthOracle.Report(endpointId, round, obs);
-            try oracle.submitBatch(cfg, reports) {
-                ++acceptedSubmissions;
-            } catch {}
-        } else {
-            try oracle.submit(cfg, endpointId, round, obs) {
-                ++acceptedSubmissions;
-            } catch {}
+        _relay(spec, reports);
+    }
+
+    /// @notice Pad the honest report of the one quorum signer outside the minority, from an already relayed round,
+    /// with the minority's own reports of that round (any values): the quorum's count with quorum - 1 liars,
+    /// sorted by signer as the oracle requires.
+    function padReplay(uint8 which, uint256 seed) external {
+        if (replays.length == 0) return;
+        (Spec memory spec, IHealthOracle.SignedReport[] memory honest) = abi.decode(
+            replays[which % replays.length],
+            (Spec, IHealthOracle.SignedReport[])
+        );
+        uint256 n = minorityKeys.length;
+        uint256[] memory keys = new uint256[](n);
+        bytes[] memory values = new bytes[](n);
+        for (uint256 i; i < n; ++i) {
+            keys[i] = minorityKeys[i];
+            values[i] = _randomValues(uint256(keccak256(abi.encode(seed, i))), spec.endpointIds.length);
         }
-        _expectUnchanged(s);
+        IHealthOracle.SignedReport[] memory own = _reports(spec, keys, values);
+        IHealthOracle.SignedReport memory one = honest[honest.length - 1]; // signed by the key after the minority
+        address oneSigner = _signerOf(spec, one);
+        // Merge by signer address (own reports are already ascending: the minority keys are a sorted prefix).
+        IHealthOracle.SignedReport[] memory all = new IHealthOracle.SignedReport[](n + 1);
+        uint256 k;
+        bool placed;
+        for (uint256 i; i < n; ++i) {
+            if (!placed && oneSigner < vm.addr(keys[i])) {
+                all[k++] = one;
+                placed = true;
+            }
+            all[k++] = own[i];
+        }
+        if (!placed) all[k] = one;
+        _relay(spec, all);
     }
 
     /// @notice Call the listeners directly, pretending to be the oracle.
@@ -196,17 +215,38 @@ contract GuardHandler is VigilTest {
         }
     }
 
-    function _sortByAddress(uint256[] memory ks) internal pure returns (uint256[] memory) {
-        for (uint256 i = 1; i < ks.length; ++i) {
-            uint256 k = ks[i];
-            uint256 j = i;
-            while (j > 0 && vm.addr(ks[j - 1]) > vm.addr(k)) {
-                ks[j] = ks[j - 1];
-                --j;
-            }
-            ks[j] = k;
+    /// @dev Submit and record how many endpoints took the round; the state must not move either way.
+    function _relay(Spec memory spec, IHealthOracle.SignedReport[] memory reports) internal {
+        _Snapshot memory s = _snapshot();
+        (bool ok, , uint256 updated, ) = _trySubmit(oracle, spec, reports);
+        if (ok) ++acceptedRelays;
+        adversarialUpdates += updated;
+        _expectUnchanged(s);
+    }
+
+    /// @dev A non-empty subset of the endpoints, ascending.
+    function _subset(uint8 mask) internal view returns (bytes32[] memory ids) {
+        uint256 m = (mask % 7) + 1; // 1..7 over three endpoints
+        uint256 n;
+        for (uint256 i; i < 3; ++i) if (m & (1 << i) != 0) ++n;
+        ids = new bytes32[](n);
+        uint256 k;
+        for (uint256 i; i < 3; ++i) if (m & (1 << i) != 0) ids[k++] = endpointIds[i];
+        _sortIds(ids);
+    }
+
+    /// @dev Any health 0..10_000 and any streaks, per endpoint.
+    function _randomValues(uint256 roll, uint256 n) internal pure returns (bytes memory values) {
+        for (uint256 e; e < n; ++e) {
+            uint256 r = uint256(keccak256(abi.encode(roll, e)));
+            values = abi.encodePacked(values, _value(uint16(r % 10_001), uint8(r >> 16), uint8(r >> 24)));
         }
-        return ks;
+    }
+
+    function _signerOf(Spec memory spec, IHealthOracle.SignedReport memory report) internal pure returns (address) {
+        bytes32 s = report.vs & bytes32(~(uint256(1) << 255));
+        uint8 v = uint8(uint256(report.vs) >> 255) + 27;
+        return ecrecover(_reportDigest(spec, report.values), v, report.r, s);
     }
 }
 
@@ -282,7 +322,7 @@ contract GuardInvariantsTest is VigilTest {
         );
 
         // Honest history: A HEALTHY first, B and C eight minutes later, so A lapses to UNKNOWN first.
-        uint256[] memory quorumKeys = _prefix(keys, QUORUM);
+        uint256[] memory quorumKeys = _prefix(keys, QUORUM); // the minority and one more key
         bytes32[] memory first = new bytes32[](1);
         first[0] = endpointIds[0];
         _honestRounds(quorumKeys, first);
@@ -301,9 +341,10 @@ contract GuardInvariantsTest is VigilTest {
 
     /// @dev ...and only its actions (not its setup function {GuardHandler.addReplay}).
     function targetSelectors() public view returns (FuzzSelector[] memory) {
-        bytes4[] memory selectors = new bytes4[](7);
+        bytes4[] memory selectors = new bytes4[](8);
         selectors[0] = GuardHandler.submit.selector;
         selectors[1] = GuardHandler.replay.selector;
+        selectors[7] = GuardHandler.padReplay.selector;
         selectors[2] = GuardHandler.fakeNotify.selector;
         selectors[3] = GuardHandler.migrate.selector;
         selectors[4] = GuardHandler.trip.selector;
@@ -315,6 +356,12 @@ contract GuardInvariantsTest is VigilTest {
     /// @notice The handler's due paths are reachable from `setUp` (the invariants are not vacuous): A
     /// lapses first and the service fails over to B, then everything lapses and both markets trip.
     function test_handlerReachesDuePaths() public {
+        // B and C's last honest round, replayed as it was and padded with quorum - 1 liars: both accepted,
+        // neither taken (the round is stored and the liars cannot make a transition).
+        handler.replay(3);
+        handler.padReplay(3, 42);
+        require(handler.acceptedRelays() == 2, "replays did not reach the oracle's per-endpoint rules");
+        invariant_minorityNeverChangesHealth();
         handler.warp(200);
         handler.migrate(address(0xBEEF));
         require(handler.migrations() == 1, "failover not reached");
@@ -342,14 +389,18 @@ contract GuardInvariantsTest is VigilTest {
         require(handler.unexplainedChanges() == 0, "active endpoint or pause changed outside a due trigger");
     }
 
+    /// @notice No endpoint ever takes a round the handler relayed (a minority with outsiders, a replay, or a
+    /// replay padded with quorum - 1 liars), and every stored value (median, floor, ceiling, round, time) stays.
     function invariant_minorityNeverChangesHealth() public view {
-        require(handler.acceptedSubmissions() == 0, "a minority or replayed submission was accepted");
+        require(handler.adversarialUpdates() == 0, "an endpoint took a minority or replayed round");
         for (uint256 i; i < endpointIds.length; ++i) {
             IHealthOracle.EndpointHealth memory h = oracle.statusOf(endpointIds[i]);
             require(
                 h.round == initial[i].round &&
                     h.updatedAt == initial[i].updatedAt &&
-                    h.healthBps == initial[i].healthBps,
+                    h.healthBps == initial[i].healthBps &&
+                    h.floorBps == initial[i].floorBps &&
+                    h.ceilingBps == initial[i].ceilingBps,
                 "endpoint health changed without a quorum"
             );
         }
@@ -363,24 +414,24 @@ contract GuardInvariantsTest is VigilTest {
         }
     }
 
-    /// @dev Two adjacent GOOD rounds of each endpoint, one minute apart (HEALTHY with riseRounds = 2).
+    /// @dev Two adjacent GOOD rounds of `ids`, one minute apart, each one report per quorum key covering all of
+    /// them (UNKNOWN -> DEGRADED -> HEALTHY with riseRounds = 2), kept for the handler to replay.
     function _honestRounds(uint256[] memory quorumKeys, bytes32[] memory ids) internal {
-        for (uint256 i; i < ids.length; ++i) _submitHonest(quorumKeys, ids[i]);
-        vm.warp(block.timestamp + ROUND_SECONDS);
-        for (uint256 i; i < ids.length; ++i) _submitHonest(quorumKeys, ids[i]);
-    }
-
-    function _submitHonest(uint256[] memory quorumKeys, bytes32 endpointId) internal {
-        uint64 observedAt = uint64(block.timestamp);
-        IHealthOracle.SignedObservation[] memory obs = _quorumReport(
-            oracle,
-            quorumKeys,
-            endpointId,
-            9_500,
-            observedAt
-        );
-        uint64 round = observedAt / ROUND_SECONDS;
-        oracle.submit(oracle.configDigest(), endpointId, round, obs);
-        handler.addReplay(abi.encode(endpointId, round, obs));
+        _sortIds(ids);
+        for (uint8 goodRounds = 1; goodRounds <= 2; ++goodRounds) {
+            if (goodRounds == 2) vm.warp(block.timestamp + ROUND_SECONDS);
+            (Spec memory spec, IHealthOracle.SignedReport[] memory reports) = _quorumReport(
+                oracle,
+                quorumKeys,
+                ids,
+                uint64(block.timestamp),
+                9_500,
+                0,
+                goodRounds
+            );
+            (bool ok, , uint256 updated, ) = _trySubmit(oracle, spec, reports);
+            require(ok && updated == ids.length, "setup: honest round not taken");
+            handler.addReplay(abi.encode(spec, reports));
+        }
     }
 }

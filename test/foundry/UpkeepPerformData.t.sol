@@ -121,16 +121,26 @@ contract UpkeepPerformDataTest is VigilTest {
     // Helpers
     // ------------------------------------------------------------------------------------------------
 
-    /// @dev Random status, health and `since` per endpoint; sometimes a prior pause of a market (via a trip
-    /// when due), so resumes can be due too; then time moves on.
+    /// @dev Random status, median, quorum floor (at most the median) and ceiling (at least the median), and
+    /// `since` per endpoint; sometimes a prior pause of a market (via a trip when due), so resumes can be due
+    /// too; then time moves on.
     function _randomHealth(uint256 seed) internal {
         for (uint256 i; i < endpointIds.length; ++i) {
             uint256 roll = uint256(keccak256(abi.encode(seed, i)));
-            oracle.setStatusSince(
+            uint16 median = uint16((roll >> 8) % 10_001);
+            uint16 floor = uint16((roll >> 80) % (uint256(median) + 1));
+            uint16 ceiling = uint16(median + ((roll >> 96) % (10_001 - uint256(median))));
+            oracle.setHealth(
                 endpointIds[i],
-                IHealthOracle.Status(roll % 4),
-                uint16((roll >> 8) % 10_001),
-                uint64(block.timestamp - ((roll >> 32) % 2_000))
+                IHealthOracle.EndpointHealth({
+                    status: IHealthOracle.Status(roll % 4),
+                    healthBps: median,
+                    since: uint64(block.timestamp - ((roll >> 32) % 2_000)),
+                    round: uint64(block.timestamp / 60),
+                    updatedAt: uint64(block.timestamp),
+                    floorBps: floor,
+                    ceilingBps: ceiling
+                })
             );
         }
         if (seed % 3 == 0) {

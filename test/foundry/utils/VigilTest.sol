@@ -27,8 +27,9 @@ interface Vm {
 /**
  * @title VigilTest
  * @notice Shared fixture for the forge suite: the cheatcode handle, attestor keys sorted by address, a
- * HealthOracle with a known policy, and EIP-712 signing computed here from the domain fields (not from the
- * oracle's own `observationDigest`), so a test signs exactly what an off-chain attestor would.
+ * HealthOracle with a known policy, and v2 report signing (EIP-712 `Report`, EIP-2098 compact signatures)
+ * computed here from the domain fields (not from the oracle's own `reportDigest`), so a test signs exactly
+ * what an off-chain attestor would.
  */
 abstract contract VigilTest {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
@@ -39,8 +40,9 @@ abstract contract VigilTest {
     bytes32 internal constant DOMAIN_TYPEHASH = keccak256(
         "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
     );
-    bytes32 internal constant OBSERVATION_TYPEHASH = keccak256(
-        "Observation(bytes32 configDigest,bytes32 endpointId,uint64 round,uint16 healthBps,uint64 observedAt)"
+    /// @dev keccak256("Report(bytes32 configDigest,uint64 round,uint64 observedAt,bytes32[] endpointIds,bytes values)")
+    bytes32 internal constant REPORT_TYPEHASH = keccak256(
+        "Report(bytes32 configDigest,uint64 round,uint64 observedAt,bytes32[] endpointIds,bytes values)"
     );
 
     uint64 internal constant ROUND_SECONDS = 60;
@@ -155,50 +157,31 @@ abstract contract VigilTest {
     }
 
     // ------------------------------------------------------------------------------------------------
-    // EIP-712, computed from the domain fields
+    // EIP-712 reports (health model v2), computed from the domain fields
     // ------------------------------------------------------------------------------------------------
 
     function _domainSeparator(address oracle, uint256 chainId) internal pure returns (bytes32) {
         return
             keccak256(
-                abi.encode(DOMAIN_TYPEHASH, keccak256("Vigil HealthOracle"), keccak256("1"), chainId, oracle)
+                abi.encode(DOMAIN_TYPEHASH, keccak256("Vigil HealthOracle"), keccak256("2"), chainId, oracle)
             );
     }
 
-    function _digest(
-        address oracle,
-        uint256 chainId,
-        bytes32 configDigest,
-        bytes32 endpointId,
-        uint64 round,
-        uint16 healthBps,
-        uint64 observedAt
-    ) internal pure returns (bytes32) {
-        bytes32 structHash = keccak256(
-            abi.encode(OBSERVATION_TYPEHASH, configDigest, endpointId, round, healthBps, observedAt)
-        );
-        return keccak256(abi.encodePacked(hex"1901", _domainSeparator(oracle, chainId), structHash));
-    }
-
-    function _sign(uint256 key, bytes32 digest) internal pure returns (bytes memory) {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
-        return abi.encodePacked(r, s, v);
-    }
-
-    /// @notice What a set of observations is signed for: domain (oracle, chain) and the signed struct's fields.
+    /// @notice What a round's reports are signed for: domain (oracle, chain) and the signed struct's fields.
     struct Spec {
         address oracle;
         uint256 chainId;
         bytes32 configDigest;
-        bytes32 endpointId;
         uint64 round;
         uint64 observedAt;
+        bytes32[] endpointIds;
     }
 
     /// @dev The spec an honest attestor of `oracle` uses now: current chain and digest, the round of `observedAt`.
+    /// `endpointIds` must already be sorted strictly ascending ({_sortIds}).
     function _spec(
         HealthOracle oracle,
-        bytes32 endpointId,
+        bytes32[] memory endpointIds,
         uint64 observedAt
     ) internal view returns (Spec memory) {
         return
@@ -206,52 +189,114 @@ abstract contract VigilTest {
                 oracle: address(oracle),
                 chainId: block.chainid,
                 configDigest: oracle.configDigest(),
-                endpointId: endpointId,
                 round: observedAt / ROUND_SECONDS,
-                observedAt: observedAt
+                observedAt: observedAt,
+                endpointIds: endpointIds
             });
     }
 
-    /// @dev One observation per key, in the given order, with `healths[i]` signed by `keys[i]` for `spec`.
-    function _observations(
+    /// @dev The EIP-712 digest of one report: `Report(bytes32 configDigest,uint64 round,uint64 observedAt,
+    /// bytes32[] endpointIds,bytes values)`, arrays hashed as EIP-712 says.
+    function _reportDigest(Spec memory spec, bytes memory values) internal pure returns (bytes32) {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                REPORT_TYPEHASH,
+                spec.configDigest,
+                spec.round,
+                spec.observedAt,
+                keccak256(abi.encodePacked(spec.endpointIds)),
+                keccak256(values)
+            )
+        );
+        return keccak256(abi.encodePacked(hex"1901", _domainSeparator(spec.oracle, spec.chainId), structHash));
+    }
+
+    /// @dev `key`'s report of `values` for `spec`, signature in EIP-2098 compact form (`vs` = s with v's parity
+    /// in the top bit; forge signs low-s).
+    function _signedReport(
+        Spec memory spec,
+        uint256 key,
+        bytes memory values
+    ) internal pure returns (IHealthOracle.SignedReport memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, _reportDigest(spec, values));
+        bytes32 vs = bytes32(uint256(s) | (uint256(v - 27) << 255));
+        return IHealthOracle.SignedReport(r, vs, spec.observedAt, values);
+    }
+
+    /// @dev One report per key, in the given order, `keys[i]` signing `values[i]` for `spec`.
+    function _reports(
         Spec memory spec,
         uint256[] memory keys,
-        uint16[] memory healths
-    ) internal pure returns (IHealthOracle.SignedObservation[] memory obs) {
-        obs = new IHealthOracle.SignedObservation[](keys.length);
-        for (uint256 i; i < keys.length; ++i) {
-            bytes32 digest = _digest(
-                spec.oracle,
-                spec.chainId,
-                spec.configDigest,
-                spec.endpointId,
-                spec.round,
-                healths[i],
-                spec.observedAt
-            );
-            obs[i] = IHealthOracle.SignedObservation(healths[i], spec.observedAt, _sign(keys[i], digest));
-        }
+        bytes[] memory values
+    ) internal pure returns (IHealthOracle.SignedReport[] memory reports) {
+        reports = new IHealthOracle.SignedReport[](keys.length);
+        for (uint256 i; i < keys.length; ++i) reports[i] = _signedReport(spec, keys[i], values[i]);
     }
 
-    function _same(uint16 value, uint256 n) internal pure returns (uint16[] memory values) {
-        values = new uint16[](n);
-        for (uint256 i; i < n; ++i) values[i] = value;
+    /// @dev The 4-byte value of one endpoint: `healthBps` (uint16 big-endian), `badRounds`, `goodRounds`.
+    function _value(uint16 healthBps, uint8 badRounds, uint8 goodRounds) internal pure returns (bytes memory) {
+        return abi.encodePacked(healthBps, badRounds, goodRounds);
     }
 
-    /// @dev As {_observations} for {_spec}, one health for all.
+    /// @dev `values` for `n` endpoints that all read the same.
+    function _uniformValues(
+        uint256 n,
+        uint16 healthBps,
+        uint8 badRounds,
+        uint8 goodRounds
+    ) internal pure returns (bytes memory values) {
+        bytes memory one = _value(healthBps, badRounds, goodRounds);
+        for (uint256 i; i < n; ++i) values = abi.encodePacked(values, one);
+    }
+
+    /// @dev As {_reports} for {_spec}, every key reporting the same value for every endpoint.
     function _quorumReport(
         HealthOracle oracle,
         uint256[] memory keys,
-        bytes32 endpointId,
+        bytes32[] memory endpointIds,
+        uint64 observedAt,
         uint16 healthBps,
-        uint64 observedAt
-    ) internal view returns (IHealthOracle.SignedObservation[] memory) {
-        return _observations(_spec(oracle, endpointId, observedAt), keys, _same(healthBps, keys.length));
+        uint8 badRounds,
+        uint8 goodRounds
+    ) internal view returns (Spec memory spec, IHealthOracle.SignedReport[] memory reports) {
+        spec = _spec(oracle, endpointIds, observedAt);
+        bytes[] memory values = new bytes[](keys.length);
+        bytes memory same = _uniformValues(endpointIds.length, healthBps, badRounds, goodRounds);
+        for (uint256 i; i < keys.length; ++i) values[i] = same;
+        reports = _reports(spec, keys, values);
     }
 
     function _prefix(uint256[] memory keys, uint256 n) internal pure returns (uint256[] memory out) {
         out = new uint256[](n);
         for (uint256 i; i < n; ++i) out[i] = keys[i];
+    }
+
+    /// @dev Sorts keys by their address, ascending (the order `submit` requires), in place.
+    function _sortByAddress(uint256[] memory ks) internal pure returns (uint256[] memory) {
+        for (uint256 i = 1; i < ks.length; ++i) {
+            uint256 k = ks[i];
+            uint256 j = i;
+            while (j > 0 && vm.addr(ks[j - 1]) > vm.addr(k)) {
+                ks[j] = ks[j - 1];
+                --j;
+            }
+            ks[j] = k;
+        }
+        return ks;
+    }
+
+    /// @dev Sorts endpoint ids ascending (the order `submit` requires), in place.
+    function _sortIds(bytes32[] memory ids) internal pure returns (bytes32[] memory) {
+        for (uint256 i = 1; i < ids.length; ++i) {
+            bytes32 id = ids[i];
+            uint256 j = i;
+            while (j > 0 && ids[j - 1] > id) {
+                ids[j] = ids[j - 1];
+                --j;
+            }
+            ids[j] = id;
+        }
+        return ids;
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -269,18 +314,16 @@ abstract contract VigilTest {
         }
     }
 
-    /// @dev Submits and returns the revert data (empty when accepted).
+    /// @dev Submits one round and returns the revert data (empty when accepted) and the oracle's counts.
     function _trySubmit(
         HealthOracle oracle,
-        bytes32 configDigest,
-        bytes32 endpointId,
-        uint64 round,
-        IHealthOracle.SignedObservation[] memory obs
-    ) internal returns (bool ok, bytes memory err) {
-        try oracle.submit(configDigest, endpointId, round, obs) {
-            return (true, "");
+        Spec memory spec,
+        IHealthOracle.SignedReport[] memory reports
+    ) internal returns (bool ok, bytes memory err, uint256 updated, uint256 skipped) {
+        try oracle.submit(spec.configDigest, spec.round, spec.endpointIds, reports) returns (uint256 u, uint256 k) {
+            return (true, "", u, k);
         } catch (bytes memory reason) {
-            return (false, reason);
+            return (false, reason, 0, 0);
         }
     }
 }
