@@ -5,6 +5,7 @@
  * the fallback. Every action goes through the outbox, so a crash or restart loses and repeats nothing.
  */
 import {
+  concat,
   Contract,
   isError,
   parseUnits,
@@ -764,13 +765,17 @@ class Engine {
     };
   }
 
-  /** Encode a bundle as `IHealthOracle.submit(configDigest, round, endpointIds, reports)` (EIP-2098 signatures). */
+  /**
+   * Encode a bundle as `IHealthOracle.submit(configDigest, round, endpointIds, reports, values)`: EIP-2098
+   * signatures in signer order, every report's values concatenated in the same order.
+   */
   private _encode(digest: string, bundle: Bundle): string {
     return this.d.oracle.interface.encodeFunctionData("submit", [
       digest,
       bundle.round,
       [...bundle.endpointIds],
       bundle.reports.map((r) => toCalldata(r)),
+      concat(bundle.reports.map((r) => r.values)),
     ]);
   }
 

@@ -29,7 +29,8 @@ describe("responder config", function () {
     const c = parseResponderConfig(VALID);
     expect(c.pollIntervalMs).to.equal(2000);
     expect(c.heartbeatRefreshFraction).to.equal(0.8);
-    expect(c.batchMaxSize).to.equal(50);
+    expect(c.attestorTimeoutMs).to.equal(2000);
+    expect(c.attestorMaxBytes).to.equal(16 * 1024 * 1024);
     expect(c.confirmations).to.equal(1);
     expect(c.fees).to.deep.equal({
       bumpPercent: 12.5,
@@ -146,10 +147,10 @@ describe("responder config", function () {
     it("lets flags win over the environment and the file", function () {
       const file = tmpFile("r.json", JSON.stringify(VALID));
       const c = buildResponderConfig(
-        { config: file, batchMaxSize: 7, rpcUrl: ["http://127.0.0.1:3"] },
-        { VIGIL_BATCH_MAX_SIZE: "9" },
+        { config: file, heartbeatRefreshFraction: 0.7, rpcUrl: ["http://127.0.0.1:3"] },
+        { VIGIL_HEARTBEAT_REFRESH_FRACTION: "0.6" },
       );
-      expect(c.batchMaxSize).to.equal(7);
+      expect(c.heartbeatRefreshFraction).to.equal(0.7);
       expect(c.rpcUrls).to.deep.equal(["http://127.0.0.1:3"]);
     });
 

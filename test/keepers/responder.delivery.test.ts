@@ -4,7 +4,7 @@
  * not spend gas on `retryDelivery` while the market would refuse it again, and must send it once, and
  * only once, after the market accepts.
  *
- * Deterministic by construction: nothing reports to the oracle (the attestor serves no observations),
+ * Deterministic by construction: nothing reports to the oracle (the attestor serves no reports),
  * so the market's dependencies stay UNKNOWN, it is due to trip from the start and never due to resume;
  * the chain clock does not move on its own; every wait is on the responder's completed iterations
  * (`nextIteration`), never on a sleep.
@@ -82,7 +82,14 @@ describe("responder delivery retry (real contracts on anvil)", function () {
     // An attestor that has nothing to say: the endpoints stay UNKNOWN.
     attestor = http.createServer((_req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ observations: [] }));
+      res.end(
+        JSON.stringify({
+          attestor: admin.address,
+          configDigest: "0x" + "00".repeat(32),
+          chainId: 31337,
+          reports: [],
+        }),
+      );
     });
     await new Promise<void>((r) => attestor.listen(0, "127.0.0.1", r));
     attestorUrl = `http://127.0.0.1:${(attestor.address() as AddressInfo).port}`;

@@ -1,8 +1,8 @@
 /**
  * The responder against the real contracts on a real node: anvil on loopback as the control chain,
  * HealthOracle + EndpointRegistry + MarketGuard + the example market deployed from the Hardhat
- * artifacts, in-test attestors signing with keepers/shared/observation.ts behind a tiny HTTP server.
- * Skipped until the `oracle` and `registry` branches are on main (the artifacts do not exist before).
+ * artifacts, in-test attestors behind a tiny HTTP server, each signing ONE report per round over every
+ * endpoint of the registry (keepers/shared/report.ts) with its own BAD/GOOD streaks, as `GET /v1/reports` serves it.
  */
 import fs from "node:fs";
 import http from "node:http";
@@ -11,20 +11,22 @@ import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { expect } from "chai";
 import hre from "hardhat";
-import { Contract, JsonRpcProvider, Network, Wallet } from "ethers";
+import { concat, Contract, JsonRpcProvider, Network, Wallet } from "ethers";
 import { createLogger } from "../../keepers/shared/logger";
 import { Metrics } from "../../keepers/shared/metrics";
-import {
-  readDomain,
-  signObservation,
-  toCompact,
-  type SignedObservation,
-} from "../../keepers/shared/observation";
+import { nextStreaks } from "../../keepers/shared/quorum";
+import { domainSeparator, sortEndpointIds, toCalldata, type SignedReport } from "../../keepers/shared/report";
 import { GuardCheck, MigrationCheck } from "../../keepers/responder/decide";
 import { Status } from "../../keepers/shared/health";
 import { parseResponderConfig } from "../../keepers/responder/config";
-import { startResponder, type ResponderDeps, type ResponderHandle } from "../../keepers/responder/responder";
+import {
+  readDomain,
+  startResponder,
+  type ResponderDeps,
+  type ResponderHandle,
+} from "../../keepers/responder/responder";
 import { Anvil, ANVIL_KEYS, deployArtifact } from "./helpers/anvil";
+import { signReport } from "./helpers/reports";
 
 const ROUND = 10;
 const POLICY = {
@@ -51,7 +53,7 @@ describe("responder integration (real contracts on anvil)", function () {
   // A stranger's service (the registry is permissionless) and a market that depends on it.
   let strangerService: string;
   let strangerEndpoints: string[];
-  let domain: Awaited<ReturnType<typeof readDomain>>;
+  let separator: string;
   let digest: string;
   const attestors = ANVIL_KEYS.slice(5, 9)
     .map((k) => new Wallet(k))
@@ -142,30 +144,43 @@ describe("responder integration (real contracts on anvil)", function () {
       })
     ).wait();
 
-    // In-test attestors, one URL each: sign the current health of every endpoint at chain time.
-    domain = await readDomain(oracle as never);
+    // In-test attestors, one URL each: once per round (at the first request in it, at chain time), sign one
+    // report over every endpoint with the current health and the attestor's own streaks; serve the last 8.
+    separator = domainSeparator(await readDomain(oracle as never));
     digest = await oracle.configDigest();
     for (const a of attestors) {
-      const server = http.createServer((_req, res) => {
+      const signed = new Map<number, SignedReport>();
+      const streaks = new Map<string, { round: number; badRounds: number; goodRounds: number }>();
+      const server = http.createServer((req, res) => {
         void (async () => {
           const now = (await provider.getBlock("latest"))!.timestamp;
-          const observations: SignedObservation[] = [];
-          for (const [endpointId, bps] of health) {
-            const obs = {
-              configDigest: digest,
-              endpointId,
-              round: Math.floor(now / ROUND),
-              healthBps: bps,
-              observedAt: now,
-            };
-            observations.push({
-              ...obs,
-              attestor: a.address,
-              signature: await signObservation(a, domain, obs),
+          const round = Math.floor(now / ROUND);
+          if (!signed.has(round)) {
+            const ids = sortEndpointIds([...health.keys()]);
+            const values = ids.map((id) => {
+              const bps = health.get(id)!;
+              const prev = streaks.get(id) ?? { round: -1, badRounds: 0, goodRounds: 0 };
+              const next = { round, ...nextStreaks(prev, bps, POLICY, prev.round === round - 1) };
+              streaks.set(id, next);
+              return { healthBps: bps, badRounds: next.badRounds, goodRounds: next.goodRounds };
             });
+            signed.set(
+              round,
+              signReport(a, separator, {
+                configDigest: digest,
+                roundSeconds: ROUND,
+                observedAt: now,
+                endpointIds: ids,
+                values,
+              }),
+            );
           }
+          const since = Number(new URL(req.url!, "http://x").searchParams.get("sinceRound") ?? 0);
+          const reports = [...signed.values()].filter((r) => r.round >= since).slice(-8);
           res.writeHead(200, { "content-type": "application/json" });
-          res.end(JSON.stringify({ attestor: a.address, observations }));
+          res.end(
+            JSON.stringify({ attestor: a.address, configDigest: digest, chainId: anvil.chainId, reports }),
+          );
         })();
       });
       await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -257,58 +272,126 @@ describe("responder integration (real contracts on anvil)", function () {
     expect(await counter(r, "confirmed")).to.be.greaterThan(0);
   });
 
-  it("with a second responder racing: an unhealthy primary goes DOWN and is migrated away exactly once", async function () {
+  it("two responders relay the same round: both transactions succeed, the second skips every endpoint, the status changes once", async function () {
     const second = await responder(2);
+    const first = responders[0];
+    const skipped = async (r: ResponderHandle) =>
+      ((await r.metrics.registry.getSingleMetric("vigil_round_endpoints_total")?.get())?.values ?? [])
+        .filter((v) => v.labels.outcome === "skipped")
+        .reduce((a, v) => a + v.value, 0);
+    const submits = (r: ResponderHandle) => r.outbox.list(1000).filter((a) => a.kind === "submit");
+    const before = [submits(first).length, submits(second).length];
+    // Freeze the chain: no clock ticks, no automine. The primary turns BAD in the next round.
+    await holdClock();
+    await anvil.send("evm_setAutomine", [false]);
     health.set(endpoints[0].toLowerCase(), 1000);
-    await until("DOWN", async () => (await statusOf(endpoints[0])) === Status.DOWN);
+    await anvil.send("evm_increaseTime", [ROUND]);
+    await anvil.mine();
+    try {
+      // Both see the same round change the primary's status and broadcast it before anything is mined.
+      // (An action is marked 'sent' when signed, just before its broadcast: wait until the node has both.)
+      const known = async (r: ResponderHandle) => {
+        const a = submits(r)[0];
+        return (
+          a.status === "sent" && a.txs.length > 0 && (await provider.getTransaction(a.txs[0].hash)) !== null
+        );
+      };
+      await until(
+        "both responders to broadcast the round",
+        async () =>
+          submits(first).length > before[0] &&
+          submits(second).length > before[1] &&
+          (await known(first)) &&
+          (await known(second)),
+      );
+      expect(submits(first)[0].target).to.equal(submits(second)[0].target);
+      await anvil.mine(); // both transactions in one block
+    } finally {
+      await anvil.send("evm_setAutomine", [true]);
+      clockHeld = false;
+    }
+    await until(
+      "both submits to finish",
+      async () => submits(first)[0].status !== "sent" && submits(second)[0].status !== "sent",
+    );
+    const receipts = await Promise.all(
+      [submits(first)[0], submits(second)[0]].map((x) =>
+        provider.getTransactionReceipt(x.txs[x.txs.length - 1].hash),
+      ),
+    );
+    expect(receipts.map((r) => r!.status)).to.deep.equal([1, 1]);
+    expect(receipts[0]!.blockNumber).to.equal(receipts[1]!.blockNumber);
+    const accepted = receipts.flatMap((r) =>
+      r!.logs
+        .filter((l) => l.topics[0] === oracle.interface.getEvent("ReportAccepted")!.topicHash)
+        .map((l) => oracle.interface.parseLog(l)!),
+    );
+    expect(accepted.map((e) => [Number(e.args.updated), Number(e.args.skipped)]).sort()).to.deep.equal(
+      [
+        [0, health.size],
+        [health.size, 0],
+      ].sort(),
+    );
+    const changes = await oracle.queryFilter(
+      oracle.filters.StatusChanged(endpoints[0]),
+      receipts[0]!.blockNumber,
+      receipts[0]!.blockNumber,
+    );
+    expect(changes).to.have.length(1);
+    expect(Number((changes[0] as unknown as { args: { current: bigint } }).args.current)).to.equal(
+      Status.DOWN,
+    );
+    expect([submits(first)[0].status, submits(second)[0].status]).to.deep.equal(["confirmed", "confirmed"]);
+    expect((await skipped(first)) + (await skipped(second))).to.equal(health.size);
+    // The migration that follows happens once, whoever wins that race.
     await until("migration", async () => (await registry.activeEndpoint(serviceId)).id === endpoints[1]);
-    // Give the race its chance to go wrong: every iteration in flight when the migration landed ends, and
-    // each responder then runs two whole iterations of its own on the migrated state.
-    for (let i = 0; i < 3; i++) await Promise.all([responders[0], second].map((r) => r.nextIteration()));
+    for (let i = 0; i < 3; i++) await Promise.all([first, second].map((r) => r.nextIteration()));
     expect(await migrations()).to.equal(1);
-    for (const r of [responders[0], second]) expect(await counter(r, "failed")).to.equal(0);
+    for (const r of [first, second]) expect(await counter(r, "failed")).to.equal(0);
   });
 
   it("never submits, migrates or trips for a service or market it does not watch", async function () {
-    // Make the stranger's service due for a failover: quorum rounds for its endpoints, sent by hand.
+    // Make the stranger's service due for a failover: a quorum round over its endpoints only, sent by hand.
     const now = (await provider.getBlock("latest"))!.timestamp;
-    for (const [endpointId, bps] of [
-      [strangerEndpoints[0], 1000],
-      [strangerEndpoints[1], 9500],
-    ] as const) {
-      const o = {
+    const ids = sortEndpointIds(strangerEndpoints);
+    const bps = new Map([
+      [strangerEndpoints[0].toLowerCase(), 1000],
+      [strangerEndpoints[1].toLowerCase(), 9500],
+    ]);
+    const reports = attestors.slice(0, 3).map((a) =>
+      signReport(a, separator, {
         configDigest: digest,
-        endpointId,
-        round: Math.floor(now / ROUND),
-        healthBps: bps,
+        roundSeconds: ROUND,
         observedAt: now,
-      };
-      const obs = [];
-      for (const a of attestors.slice(0, 3))
-        obs.push({
-          healthBps: bps,
-          observedAt: now,
-          signature: toCompact(await signObservation(a, domain, o)),
-        });
-      await (await oracle.submit(digest, endpointId, o.round, obs)).wait();
-    }
+        endpointIds: ids,
+        values: ids.map((id) =>
+          bps.get(id)! < 5000
+            ? { healthBps: bps.get(id)!, badRounds: 1, goodRounds: 0 }
+            : { healthBps: bps.get(id)!, badRounds: 0, goodRounds: 1 },
+        ),
+      }),
+    );
+    await (
+      await oracle.submit(
+        digest,
+        reports[0].round,
+        ids,
+        reports.map((r) => toCalldata(r)),
+        concat(reports.map((r) => r.values)),
+      )
+    ).wait();
     expect(Number((await registry.migrationStatus(strangerService)).check)).to.equal(
       MigrationCheck.DUE_FAILOVER,
     );
     expect(Number((await guard.tripStatus(2)).check)).to.equal(GuardCheck.DUE);
-    const rounds = await Promise.all(
-      strangerEndpoints.map(async (e) => Number((await oracle.statusOf(e)).round)),
-    );
+    // (A round the responders relay for their own endpoints carries the stranger's too: the attestors signed
+    // the whole list. It never makes them migrate or trip for it.)
     for (let i = 0; i < 3; i++) await Promise.all(responders.map((r) => r.nextIteration()));
     expect(await registry.queryFilter(registry.filters.EndpointMigrated(strangerService))).to.have.length(0);
     expect(await guard.queryFilter(guard.filters.MarketPaused(2))).to.have.length(0);
-    expect(
-      await Promise.all(strangerEndpoints.map(async (e) => Number((await oracle.statusOf(e)).round))),
-    ).to.deep.equal(rounds);
     for (const r of responders)
       for (const a of r.outbox.list(1000)) {
-        expect(a.target).to.not.include(strangerService.toLowerCase());
-        for (const e of strangerEndpoints) expect(a.target).to.not.include(e.toLowerCase());
+        if (a.kind === "migrate") expect(a.target).to.equal(serviceId.toLowerCase());
         if (a.kind === "trip" || a.kind === "resume") expect(a.target).to.equal("1");
       }
   });
