@@ -267,21 +267,40 @@ export function pick(r: SignedRound, attestors: readonly string[]): SignedRound 
   return { ...r, reports: r.reports.filter((x) => wanted.has(x.attestor.toLowerCase())) };
 }
 
-/** Arguments of `submit(configDigest, round, endpointIds, reports)`, in order; `reports` as given (no re-sorting). */
+/**
+ * Arguments of `submit(configDigest, round, endpointIds, reports, values)`, in order: `reports` as given (no
+ * re-sorting, so tests can relay them in any order), their values concatenated in the same order. For relaying
+ * honestly-shaped rounds, keepers use `toSubmitArgs` of keepers/shared/report.ts, which sorts and checks.
+ */
 export function submitArgs(
   r: SignedRound,
   reports: readonly SignedReport[] = r.reports,
-): [string, bigint, string[], ReportCalldata[]] {
-  return [r.configDigest, r.round, r.endpointIds, reports.map(toCalldata)];
+): [string, bigint, string[], ReportCalldata[], string] {
+  return [
+    r.configDigest,
+    r.round,
+    r.endpointIds,
+    reports.map(toCalldata),
+    ethers.concat(reports.map((x) => x.values)),
+  ];
 }
 
-/** Arguments of `proveEquivocation(round, endpointIdsA, a, endpointIdsB, b)`. */
+/** `IHealthOracle.ReportEvidence` of one signed report: what it covers and its signature. */
+export function evidenceOf(report: SignedReport): {
+  endpointIds: string[];
+  values: string;
+  report: ReportCalldata;
+} {
+  return { endpointIds: report.endpointIds, values: report.values, report: toCalldata(report) };
+}
+
+/** Arguments of `proveEquivocation(round, a, b)`. */
 export function equivocationArgs(
   round: BigNumberish,
   a: SignedReport,
   b: SignedReport,
-): [bigint, string[], ReportCalldata, string[], ReportCalldata] {
-  return [BigInt(round), a.endpointIds, toCalldata(a), b.endpointIds, toCalldata(b)];
+): [bigint, ReturnType<typeof evidenceOf>, ReturnType<typeof evidenceOf>] {
+  return [BigInt(round), evidenceOf(a), evidenceOf(b)];
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import {
   signReportDigest,
   sortEndpointIds,
   toCalldata,
+  toSubmitArgs,
   zSignedReport,
   type EndpointValue,
   type Report,
@@ -99,12 +100,11 @@ describe("keepers/shared/report", function () {
       const signature = signReportDigest(wallet.signingKey, digest);
       expect(signature).to.equal(await wallet.signTypedData(domain, TYPES, r));
       expect(recoverReportSigner(digest, signature)).to.equal(wallet.address);
-      const c = toCalldata({ signature, observedAt: r.observedAt, values: r.values });
+      const c = toCalldata({ signature, observedAt: r.observedAt });
       expect(c).to.deep.equal({
         r: Signature.from(signature).r,
         vs: Signature.from(signature).yParityAndS,
         observedAt: 75n,
-        values: r.values,
       });
     });
   });
@@ -151,6 +151,50 @@ describe("keepers/shared/report", function () {
         RangeError,
         /duplicate/,
       );
+    });
+  });
+
+  describe("toSubmitArgs", function () {
+    const base: Report = {
+      configDigest: ethers.id("cfg"),
+      round: 9,
+      observedAt: 91,
+      endpointIds: [ethers.id("a")].map((x) => x.toLowerCase()),
+      values: "0x00000000",
+    };
+    const signed = (i: number, patch: Partial<Report> = {}) => ({
+      ...base,
+      values: encodeValues([{ healthBps: i, badRounds: 0, goodRounds: 0 }]),
+      ...patch,
+      attestor: ethers.getAddress(ethers.zeroPadValue(ethers.toBeHex(100 - i), 20)),
+      signature: Signature.from({ r: ethers.id(`r${i}`), yParityAndS: ethers.toBeHex(i + 1, 32) }).serialized,
+    });
+
+    it("sorts reports by attestor and concatenates their values in the same order", function () {
+      const reports = [signed(3), signed(1), signed(2)];
+      const args = toSubmitArgs(reports);
+      // attestor 100 - i: ascending addresses are i = 3, 2, 1
+      expect(args.values).to.equal(concat([reports[0].values, reports[2].values, reports[1].values]));
+      expect(args.reports.map((x) => x.observedAt)).to.deep.equal([91n, 91n, 91n]);
+      expect(args.reports[0].r).to.equal(ethers.id("r3"));
+      expect([args.configDigest, args.round, args.endpointIds]).to.deep.equal([
+        base.configDigest,
+        9,
+        base.endpointIds,
+      ]);
+    });
+
+    it("throws a RangeError on no reports, another round, another digest, another endpoint list or an attestor twice", function () {
+      expect(() => toSubmitArgs([])).to.throw(RangeError);
+      expect(() => toSubmitArgs([signed(1), signed(2, { round: 10 })])).to.throw(RangeError, /round/);
+      expect(() => toSubmitArgs([signed(1), signed(2, { configDigest: ethers.id("x") })])).to.throw(
+        RangeError,
+      );
+      expect(() => toSubmitArgs([signed(1), signed(2, { endpointIds: [ethers.id("b")] })])).to.throw(
+        RangeError,
+        /endpoint list/,
+      );
+      expect(() => toSubmitArgs([signed(1), signed(1)])).to.throw(RangeError, /twice/);
     });
   });
 

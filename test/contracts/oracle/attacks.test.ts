@@ -120,20 +120,16 @@ describe("HealthOracle v2: attacks from issue 8", function () {
       await network.provider.send("evm_setAutomine", [false]);
       try {
         await time.setNextBlockTimestamp(d2.blockTime);
-        const front = await fx.oracle
-          .connect(adversary)
-          .submit(...submitArgs(pick(d2.r, [a0, a1, a3])), {
-            gasLimit: 1_000_000,
-            maxPriorityFeePerGas: ethers.parseUnits("50", "gwei"),
-            maxFeePerGas: ethers.parseUnits("100", "gwei"),
-          });
-        const full = await fx.oracle
-          .connect(honest)
-          .submit(...submitArgs(d2.r), {
-            gasLimit: 1_000_000,
-            maxPriorityFeePerGas: 1n,
-            maxFeePerGas: ethers.parseUnits("100", "gwei"),
-          });
+        const front = await fx.oracle.connect(adversary).submit(...submitArgs(pick(d2.r, [a0, a1, a3])), {
+          gasLimit: 1_000_000,
+          maxPriorityFeePerGas: ethers.parseUnits("50", "gwei"),
+          maxFeePerGas: ethers.parseUnits("100", "gwei"),
+        });
+        const full = await fx.oracle.connect(honest).submit(...submitArgs(d2.r), {
+          gasLimit: 1_000_000,
+          maxPriorityFeePerGas: 1n,
+          maxFeePerGas: ethers.parseUnits("100", "gwei"),
+        });
         await network.provider.send("evm_mine", []);
         const [rf, rh] = [(await front.wait())!, (await full.wait())!];
         expect(rf.blockNumber).to.equal(rh.blockNumber);

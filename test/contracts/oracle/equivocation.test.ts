@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { recoverAddress } from "ethers";
-import { domainSeparator, reportDigest, toCalldata } from "../../../keepers/shared/report";
+import { domainSeparator, reportDigest } from "../../../keepers/shared/report";
 import {
   attestorWallets,
   equivocationArgs,
@@ -181,17 +181,14 @@ describe("HealthOracle v2: equivocation", function () {
   it("rejects a malformed signature in either report with HealthOracleMalformedSignature(0 or 1)", async function () {
     const fx = await loadFixture(oracleFixture);
     const { a, b, round } = await conflicting(fx, 0, (r) => ({ ...r, values: valuesFor([0]) }));
-    const args = equivocationArgs(round, a, b);
+    const [claimed, ea, eb] = equivocationArgs(round, a, b);
     await expect(
-      fx.oracle.proveEquivocation(args[0], args[1], { ...args[2], r: ethers.ZeroHash }, args[3], args[4]),
+      fx.oracle.proveEquivocation(claimed, { ...ea, report: { ...ea.report, r: ethers.ZeroHash } }, eb),
     )
       .to.be.revertedWithCustomError(fx.oracle, "HealthOracleMalformedSignature")
       .withArgs(0);
     await expect(
-      fx.oracle.proveEquivocation(args[0], args[1], args[2], args[3], {
-        ...toCalldata(b),
-        r: ethers.ZeroHash,
-      }),
+      fx.oracle.proveEquivocation(claimed, ea, { ...eb, report: { ...eb.report, r: ethers.ZeroHash } }),
     )
       .to.be.revertedWithCustomError(fx.oracle, "HealthOracleMalformedSignature")
       .withArgs(1);

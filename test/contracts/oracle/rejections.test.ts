@@ -100,7 +100,8 @@ describe("HealthOracle v2: submit rejections", function () {
       const { r } = await threeSigned(fx);
       const current = await fx.oracle.configDigest();
       const wrong = ethers.id("another set");
-      await expect(fx.oracle.submit(wrong, r.round, r.endpointIds, r.reports.map(toCalldata)))
+      const args = submitArgs(r);
+      await expect(fx.oracle.submit(wrong, args[1], args[2], args[3], args[4]))
         .to.be.revertedWithCustomError(fx.oracle, "HealthOracleConfigDigestMismatch")
         .withArgs(current, wrong);
     });
@@ -145,7 +146,7 @@ describe("HealthOracle v2: submit rejections", function () {
       ["3 bytes instead of 4", "0x2328ff"],
       ["8 bytes for one endpoint", valuesFor([9000, 9000])],
     ] as const) {
-      it(`rejects a report ${name} with HealthOracleMalformedReport(position, length, expected)`, async function () {
+      it(`rejects a report ${name} with HealthOracleMalformedReport(blob length, 4 per endpoint per report)`, async function () {
         const fx = await loadFixture(oracleFixture);
         const { r, blockTime, observedAt } = await threeSigned(fx);
         const odd = await signReport(fx.oracle, fx.attestors[2], {
@@ -155,7 +156,7 @@ describe("HealthOracle v2: submit rejections", function () {
         });
         await expect(submitAt(fx.oracle, r, blockTime, [r.reports[0], r.reports[1], odd]))
           .to.be.revertedWithCustomError(fx.oracle, "HealthOracleMalformedReport")
-          .withArgs(2, ethers.dataLength(values), 4);
+          .withArgs(8 + ethers.dataLength(values), 12);
       });
     }
 
@@ -378,7 +379,8 @@ describe("HealthOracle v2: submit rejections", function () {
           reportDigest(separator, { ...r.reports[0], configDigest: secondDigest }),
           r.reports[0].signature,
         );
-        await expect(second.submit(secondDigest, r.round, r.endpointIds, r.reports.map(toCalldata)))
+        const [, round, ids, signatures, values] = submitArgs(r);
+        await expect(second.submit(secondDigest, round, ids, signatures, values))
           .to.be.revertedWithCustomError(second, "HealthOracleUnknownSigner")
           .withArgs(0, recovered);
       });
@@ -401,7 +403,8 @@ describe("HealthOracle v2: submit rejections", function () {
           observedAt: r.reports[0].observedAt,
           configDigest: r.configDigest,
         });
-        await expect(fx.oracle.submit(current, all.round, all.endpointIds, all.reports.map(toCalldata)))
+        const [, round, ids, signatures, values] = submitArgs(all);
+        await expect(fx.oracle.submit(current, round, ids, signatures, values))
           .to.be.revertedWithCustomError(fx.oracle, "HealthOracleUnknownSigner")
           .withArgs(0, await recoveredBy(fx.oracle, all.reports[0], current));
       });
