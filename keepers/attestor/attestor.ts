@@ -1,9 +1,9 @@
 /**
  * The attestor service: keeps the endpoint list of the configured `services` in step with the
- * EndpointRegistry and the signing context in step with the HealthOracle, probes every endpoint each
- * interval with bounded concurrency,
- * scores each probe (score.ts), signs the observation under the oracle's EIP-712 domain and keeps the
- * latest ones for `GET /v1/observations`.
+ * EndpointRegistry (with each endpoint's policy from the HealthOracle) and the signing context in step with
+ * the HealthOracle, probes every endpoint each interval with bounded concurrency, scores each probe
+ * (score.ts) and signs, once per oracle round, ONE report covering every endpoint it judged (health model
+ * v2), kept for `GET /v1/reports`.
  *
  * The registry is permissionless, so the attestor watches only the services it is told to, and never
  * probes a URI whose host is private, loopback, link-local or unspecified unless `allowPrivateTargets`
@@ -16,21 +16,24 @@
  * Every probe carries its own timeout (below the interval, enforced by the config), so a slow or hung
  * endpoint never delays the others' observations nor the next round.
  *
- * ## One observation per (endpoint, round)
+ * ## One report per round, never two
  *
- * The attestor signs at most ONE observation per endpoint per oracle round (`floor(observedAt /
- * roundSeconds)`), as an OCR oracle makes one report per round: the first probe that completes in a
- * round is signed, and later probes of that round only update metrics and `/v1/endpoints`. Two
- * signatures of one attestor for one (endpoint, round) would be equivocation — responders drop an
- * attestor that equivocates — and would let a relayer cherry-pick the worse one on-chain. With
- * `probeIntervalMs` below `roundSeconds` this bounds detection latency at one round: a failure right
- * after a round was signed is signed at the first probe of the next round. The round is reserved
- * before signing starts, so two probes racing in one round cannot both sign, and the store refuses a
- * second observation of a round it holds. A rotation of the attestor set (new config digest) starts
- * afresh: signatures under the old digest no longer count. (The reservation lives in memory: a
- * restart within a round may sign that round again.)
+ * After a probe round the attestor signs one EIP-712 `Report` (keepers/shared/report.ts) for the oracle
+ * round of the signing time, `round = floor(observedAt / roundSeconds)` with `observedAt` the signing time
+ * itself, so `observedAt` always lies inside the round even when probing overran a round boundary. The report
+ * carries, per endpoint (ids strictly ascending), the health and this attestor's own consecutive BAD and GOOD
+ * rounds (streaks.ts) under the endpoint's policy; a round it did not judge breaks the streaks. One ECDSA
+ * signature per round, over a digest hashed by hand, whatever the number of endpoints.
+ *
+ * Later probe rounds of a signed round only update metrics and `/v1/endpoints`: two different reports for one
+ * `(configDigest, round)` are equivocation, which anyone can prove on-chain to jail the attestor. The round is
+ * claimed synchronously before signing (two racing probe rounds cannot both sign) and recorded on disk
+ * (signedRound.ts) before the report is served; on start the attestor refuses every round up to the recorded
+ * one for that digest, so a restart inside a round does not sign it again. A rotation of the attestor set
+ * (new config digest) starts afresh: the same round may be signed under the new digest, and reports under
+ * the old one are dropped.
  */
-import { getAddress, type AbstractProvider, type Signer } from "ethers";
+import { computeAddress, getAddress, keccak256, type AbstractProvider, type SigningKey } from "ethers";
 import { performance } from "node:perf_hooks";
 import { createProvider, loadWallet } from "../shared/chain";
 import { VigilError } from "../shared/errors";
@@ -39,26 +42,38 @@ import { runLoop, type LoopHealth } from "../shared/lifecycle";
 import { createLogger, type Logger } from "../shared/logger";
 import { Metrics } from "../shared/metrics";
 import { redactUrls } from "../shared/redact";
-import { signObservation, type Observation, type SignedObservation } from "../shared/observation";
+import {
+  domainSeparator,
+  encodeValues,
+  reportDigest,
+  signReportDigest,
+  sortEndpointIds,
+  type Report,
+  type SignedReport,
+} from "../shared/report";
 import { KeeperServer } from "../shared/server";
 import type { AttestorConfig } from "./config";
+import { reportMetrics, type ReportMetrics } from "./metrics";
 import { probeHttp, evaluateHttp } from "./probes/http";
 import { evaluateJsonRpc, probeJsonRpc, type PeerHead, type RpcHead } from "./probes/jsonRpc";
 import { evaluateFeed, parseCaip10, probeFeed } from "./probes/oracleFeed";
 import { ProbeFailure, type FetchFn } from "./probes/transport";
 import { forEachConcurrent } from "./pool";
-import { observationRoutes } from "./routes";
+import { attestorRoutes } from "./routes";
+import { SignedRoundLog } from "./signedRound";
+import { judgeRound, type StreakState } from "./streaks";
 import { refuseTarget } from "./targets";
 import { score, type Failure, type ScoreInput } from "./score";
 import {
   contractOracleReader,
   registryEndpointSource,
+  type EndpointPolicy,
   type EndpointSource,
   type OracleReader,
   type OracleState,
   type WatchedEndpoint,
 } from "./sources";
-import { ObservationStore, type ObservationFilter } from "./store";
+import { ReportStore, type ReportFilter } from "./store";
 
 /** Endpoint kinds whose URI is a URL the attestor connects to (checked by {@link refuseTarget}). */
 const URL_KINDS: ReadonlySet<EndpointKind> = new Set([
@@ -73,6 +88,10 @@ interface EndpointState {
   log: Logger;
   /** Kind label for metrics (`json_rpc`, `http`, …). */
   kindLabel: string;
+  /** The endpoint's policy on the oracle (its thresholds classify this attestor's rounds). */
+  policy: EndpointPolicy;
+  /** Streaks after the last round signed for this endpoint; undefined before the first. */
+  streak?: StreakState;
   /** Sliding window of probe outcomes, true = the probe failed at transport or protocol level. */
   window: boolean[];
   /** Latest head from this endpoint's latest probe (JSON-RPC), with when it was seen (ms). */
@@ -86,12 +105,6 @@ interface EndpointState {
   refusedUri?: string;
 }
 
-/** The latest round signed (or being signed) for one endpoint, under one config digest. */
-interface SignedRound {
-  configDigest: string;
-  round: number;
-}
-
 /** Result of one probe, for tests and the benchmark. */
 export interface ProbeOutcome {
   endpointId: string;
@@ -99,16 +112,33 @@ export interface ProbeOutcome {
   failure?: Failure;
   detail?: string;
   latencyMs: number;
-  /** The observation signed and served for this probe; absent when the probe's round was already
-   *  signed (one observation per endpoint and round) or signing was withheld. */
-  observation?: SignedObservation;
+  /**
+   * Whether the result may be signed: false for a JSON-RPC endpoint of a service without an
+   * `expectedChainIds` entry (its chain cannot be judged).
+   */
+  signable: boolean;
+}
+
+/** Why a probe round ended without a signed report. */
+export type SkipReason =
+  | "no_oracle_state"
+  | "nothing_judged"
+  | "round_already_signed"
+  | "sign_failed"
+  | "persist_failed"
+  | "rotated";
+
+/** One probe round: every probe's outcome, and the report signed for it (or why none was). */
+export interface RoundResult {
+  outcomes: ProbeOutcome[];
+  report?: SignedReport;
+  skipped?: SkipReason;
 }
 
 export interface AttestorOptions {
   config: AttestorConfig;
-  signer: Signer;
-  /** The signer's checksummed address. */
-  address: string;
+  /** The attestor's raw secp256k1 key: one signature per round over a digest hashed by hand. */
+  key: SigningKey;
   endpoints: EndpointSource;
   oracle: OracleReader;
   logger: Logger;
@@ -123,29 +153,52 @@ function band(bps: number): "healthy" | "degraded" | "down" {
   return bps >= 8_000 ? "healthy" : bps >= 5_000 ? "degraded" : "down";
 }
 
+/** The round this attestor signed last (or is signing), under one config digest. */
+interface SignedRound {
+  configDigest: string;
+  round: number;
+}
+
 export class Attestor {
-  readonly store: ObservationStore;
+  readonly store: ReportStore;
+  /** The attestor's checksummed address. */
+  readonly address: string;
   private readonly _states = new Map<string, EndpointState>();
-  /**
-   * Latest round signed per endpoint id. Kept apart from {@link _states} so an endpoint that leaves
-   * the registry and comes back within a round is not signed twice; pruned as rounds pass.
-   */
-  private readonly _signedRounds = new Map<string, SignedRound>();
+  /** JSON-RPC endpoints by service id (peers for lag and hash checks); rebuilt on every endpoint refresh. */
+  private _rpcByService = new Map<string, EndpointState[]>();
+  /** keccak256 of the last report's endpoint list (EIP-712 `bytes32[]`), reused while the list is unchanged. */
+  private _idsHash?: { ids: string; hash: string };
   /** Services whose missing `expectedChainIds` entry was already logged. */
   private readonly _missingChainIds = new Set<string>();
   private _oracle?: OracleState;
+  /** EIP-712 domain separator of `_oracle.domain`; always updated together with `_oracle`. */
+  private _separator?: string;
+  /** Last round claimed for signing; starts from the on-disk record, only moves forward per digest. */
+  private _claimed?: SignedRound;
+  private readonly _signedRounds: SignedRoundLog;
   private readonly _now: () => number;
   private readonly _log: Logger;
+  private readonly _reportMetrics: ReportMetrics;
 
+  /**
+   * @throws VigilError `VIGIL_CONFIG` / `VIGIL_ATTESTATION` when the signed-round record in `config.dataDir`
+   * cannot be created or read (see {@link SignedRoundLog}).
+   */
   constructor(private readonly o: AttestorOptions) {
-    this.store = new ObservationStore(o.config.keepObservations);
+    this.address = getAddress(computeAddress(o.key));
+    this.store = new ReportStore(o.config.keepReports);
     this._now = o.now ?? Date.now;
     this._log = o.logger;
-  }
-
-  /** The attestor's address (checksummed). */
-  get address(): string {
-    return this.o.address;
+    this._reportMetrics = reportMetrics(o.metrics);
+    this._signedRounds = new SignedRoundLog(o.config.dataDir, this.address);
+    const last = this._signedRounds.last;
+    if (last) {
+      this._claimed = { configDigest: last.configDigest, round: last.round };
+      this._log.info(
+        { configDigest: last.configDigest, round: last.round, file: this._signedRounds.file },
+        "last signed round read from disk: no report for it or an earlier round will be signed under that digest",
+      );
+    }
   }
 
   /** Current signing context; undefined before the first successful {@link refreshOracle}. */
@@ -158,10 +211,16 @@ export class Attestor {
     return [...this._states.values()].map((s) => s.endpoint);
   }
 
+  /** The last round signed or being signed (in memory, starting from the on-disk record). */
+  get lastSignedRound(): SignedRound | undefined {
+    return this._claimed && { ...this._claimed };
+  }
+
   /**
    * Re-read domain, config digest, round length and attestor set from the oracle. A new digest (the
-   * attestor set rotated) drops every stored observation: signatures under the old digest no longer
-   * count. Warns when this attestor is not in the set.
+   * attestor set rotated) drops every stored report: signatures under the old digest no longer count. An
+   * older set version than the one in use (a lagging RPC) is ignored. Warns when this attestor is not in
+   * the set.
    */
   async refreshOracle(): Promise<void> {
     const next = await this.o.oracle.read();
@@ -180,6 +239,14 @@ export class Attestor {
       );
     }
     const prev = this._oracle;
+    if (prev && next.version < prev.version) {
+      this._log.warn(
+        { version: next.version, current: prev.version },
+        "oracle read returned an older attestor set than the one in use (lagging RPC?): ignored",
+      );
+      return;
+    }
+    const separator = domainSeparator(next.domain);
     if (prev && prev.configDigest !== next.configDigest) {
       this._log.info(
         { previous: prev.configDigest, configDigest: next.configDigest, version: next.version },
@@ -187,73 +254,85 @@ export class Attestor {
       );
       this.store.clear();
     }
-    const member = next.attestors.some((a) => a.toLowerCase() === this.o.address.toLowerCase());
+    const member = next.attestors.some((a) => a.toLowerCase() === this.address.toLowerCase());
     if (!member && (!prev || prev.version !== next.version || prev.configDigest !== next.configDigest)) {
       this._log.warn(
-        { attestor: this.o.address, version: next.version },
-        "this attestor is not in the oracle's attestor set: its observations will not count",
+        { attestor: this.address, version: next.version },
+        "this attestor is not in the oracle's attestor set: its reports will not count",
       );
     }
     this._oracle = next;
+    this._separator = separator;
   }
 
-  /** Re-read the endpoints to watch; new ones are probed from the next round, removed ones forgotten. */
+  /**
+   * Re-read the endpoints to watch and their policies; new ones are probed from the next round, removed
+   * ones forgotten (with their streaks: an endpoint that comes back starts counting afresh). Nothing changes
+   * when either read fails.
+   */
   async refreshEndpoints(): Promise<void> {
-    const list = await this.o.endpoints.listEndpoints();
+    const list = (await this.o.endpoints.listEndpoints()).map((ep) => ({ ...ep, id: ep.id.toLowerCase() }));
+    const policies = list.length ? await this.o.oracle.policiesOf(list.map((ep) => ep.id)) : [];
     const seen = new Set<string>();
-    for (const ep of list) {
-      const id = ep.id.toLowerCase();
-      seen.add(id);
-      const existing = this._states.get(id);
+    list.forEach((ep, i) => {
+      seen.add(ep.id);
+      const policy = policies[i];
+      const existing = this._states.get(ep.id);
       if (existing) {
-        existing.endpoint = { ...ep, id };
-        continue;
+        existing.endpoint = ep;
+        existing.policy = policy;
+        return;
       }
-      const log = this._log.child({ endpointId: id, serviceId: ep.serviceId });
-      this._states.set(id, {
-        endpoint: { ...ep, id },
+      const log = this._log.child({ endpointId: ep.id, serviceId: ep.serviceId });
+      this._states.set(ep.id, {
+        endpoint: ep,
         log,
         kindLabel: (EndpointKind[ep.kind] ?? `kind_${ep.kind}`).toLowerCase(),
+        policy,
         window: [],
       });
       log.info({ kind: EndpointKind[ep.kind] ?? ep.kind }, "watching endpoint");
-    }
-    const current = this._oracle
-      ? roundOf(Math.floor(this._now() / 1000), this._oracle.roundSeconds)
-      : undefined;
-    for (const [id, signed] of this._signedRounds) {
-      if (!seen.has(id) && (current === undefined || signed.round < current)) this._signedRounds.delete(id);
-    }
+    });
     for (const id of [...this._states.keys()]) {
       if (!seen.has(id)) {
         this._states.delete(id);
-        this.store.drop(id);
         this.o.metrics.endpointHealth.remove({ endpoint: id });
         this._log.info({ endpointId: id }, "endpoint left the registry: no longer watched");
       }
     }
+    const byService = new Map<string, EndpointState[]>();
+    for (const st of this._states.values()) {
+      if (st.endpoint.kind !== EndpointKind.JSON_RPC) continue;
+      const list = byService.get(st.endpoint.serviceId);
+      if (list) list.push(st);
+      else byService.set(st.endpoint.serviceId, [st]);
+    }
+    this._rpcByService = byService;
   }
 
-  /** Probe, score and sign every watched endpoint once, at most `concurrency` at a time. */
-  async probeRound(): Promise<ProbeOutcome[]> {
+  /**
+   * Probe and score every watched endpoint once, at most `concurrency` at a time, then sign one report for
+   * the round of the signing time covering every endpoint judged (see the file comment). Never throws.
+   */
+  async probeRound(): Promise<RoundResult> {
     const outcomes: ProbeOutcome[] = [];
     await forEachConcurrent([...this._states.values()], this.o.config.concurrency, async (state) => {
       const outcome = await this.probeEndpoint(state.endpoint.id);
       if (outcome) outcomes.push(outcome);
     });
-    return outcomes;
+    const { report, skipped } = await this._signReport(outcomes);
+    return { outcomes, report, skipped };
   }
 
   /**
-   * Probe one endpoint, score it, sign and store the observation. Never throws; returns undefined
-   * when the endpoint cannot be probed (unsupported kind, no RPC for a feed's chain, no oracle state)
-   * or must not be (a private, loopback or link-local target without `allowPrivateTargets`: no probe,
-   * no signature, counted in `vigil_probes_refused_total`).
+   * Probe one endpoint and score it (no signing: {@link probeRound} signs the round's report). Never
+   * throws; returns undefined when the endpoint cannot be probed (unsupported kind, no RPC for a feed's
+   * chain) or must not be (a private, loopback or link-local target without `allowPrivateTargets`: no
+   * probe, counted in `vigil_probes_refused_total`).
    */
   async probeEndpoint(endpointId: string): Promise<ProbeOutcome | undefined> {
     const state = this._states.get(endpointId.toLowerCase());
-    const oracle = this._oracle;
-    if (!state || !oracle) return undefined;
+    if (!state) return undefined;
     const { config, metrics } = this.o;
     if (URL_KINDS.has(state.endpoint.kind)) {
       const refusal = refuseTarget(state.endpoint.uri, config.allowPrivateTargets);
@@ -302,57 +381,41 @@ export class Attestor {
     metrics.endpointHealth.set({ endpoint: state.endpoint.id }, healthBps);
 
     const nowMs = this._now();
-    const observedAt = Math.floor(nowMs / 1000);
-    const obs: Observation = {
-      configDigest: oracle.configDigest,
-      endpointId: state.endpoint.id,
-      round: roundOf(observedAt, oracle.roundSeconds),
-      healthBps,
-      observedAt,
-    };
-    let signed: SignedObservation | undefined;
-    if (!this._chainKnown(state)) {
-      metrics.observationsWithheld.inc({ reason: "no_expected_chain_id" });
-    } else if (this._reserveRound(state.endpoint.id, oracle.configDigest, obs.round)) {
-      try {
-        const signature = await signObservation(this.o.signer, oracle.domain, obs);
-        const candidate: SignedObservation = { ...obs, attestor: this.o.address, signature };
-        // A rotation while we were signing makes this signature worthless: do not serve it.
-        if (this._oracle?.configDigest === oracle.configDigest && this.store.add(candidate)) {
-          signed = candidate;
-          metrics.observationsSigned.inc();
-        }
-      } catch (e) {
-        this._releaseRound(state.endpoint.id, oracle.configDigest, obs.round);
-        state.log.error({ err: e }, "signing the observation failed");
-      }
-    } else {
-      metrics.observationsWithheld.inc({ reason: "round_already_signed" });
-    }
-
     const prevBand = state.lastScore === undefined ? undefined : band(state.lastScore);
     const nowBand = band(healthBps);
-    const fields = { healthBps, failure, detail, latencyMs: Math.round(latencyMs), round: obs.round };
-    if (prevBand !== nowBand) state.log.info(fields, `endpoint ${nowBand}`);
-    else state.log.debug(fields, "probed");
+    if (prevBand !== nowBand || state.log.isLevelEnabled("debug")) {
+      const fields = { healthBps, failure, detail, latencyMs: Math.round(latencyMs) };
+      if (prevBand !== nowBand) state.log.info(fields, `endpoint ${nowBand}`);
+      else state.log.debug(fields, "probed");
+    }
     state.lastScore = healthBps;
     state.lastFailure = failure;
     state.lastProbeAt = nowMs;
-    return { endpointId: state.endpoint.id, healthBps, failure, detail, latencyMs, observation: signed };
+    return {
+      endpointId: state.endpoint.id,
+      healthBps,
+      failure,
+      detail,
+      latencyMs,
+      signable: this._chainKnown(state),
+    };
   }
 
-  /** Signed observations, filtered, with the context a relayer needs to check them. */
-  observations(filter: ObservationFilter = {}): {
+  /** Reports signed in the last rounds, filtered, with the context a relayer needs to check them. */
+  reports(filter: Pick<ReportFilter, "sinceRound"> = {}): {
     attestor: string;
     configDigest: string | null;
     chainId: number;
-    observations: SignedObservation[];
+    reports: SignedReport[];
   } {
+    const digest = this._oracle?.configDigest ?? null;
+    // Never a report dated after the attestor's own clock (a clock stepped back after signing).
+    const notAfter = Math.floor(this._now() / 1000);
     return {
-      attestor: this.o.address,
-      configDigest: this._oracle?.configDigest ?? null,
+      attestor: this.address,
+      configDigest: digest,
       chainId: this.o.config.chainId,
-      observations: this.store.query(filter),
+      reports: this.store.query({ ...filter, notAfter }).filter((r) => r.configDigest === digest),
     };
   }
 
@@ -396,21 +459,109 @@ export class Attestor {
   }
 
   /**
-   * Claim (endpoint, round) for signing, synchronously, before the signature is awaited: false when
-   * this round was already signed or is being signed under the same config digest.
+   * Sign one report for the round of the signing time over every endpoint judged in `outcomes`, record the
+   * round on disk, then store it for serving and keep the new streaks. Never throws.
    */
-  private _reserveRound(endpointId: string, configDigest: string, round: number): boolean {
-    const prev = this._signedRounds.get(endpointId);
-    if (prev && prev.configDigest === configDigest && prev.round >= round) return false;
-    this._signedRounds.set(endpointId, { configDigest, round });
-    return true;
+  private async _signReport(
+    outcomes: readonly ProbeOutcome[],
+  ): Promise<{ report?: SignedReport; skipped?: SkipReason }> {
+    const { metrics } = this.o;
+    const oracle = this._oracle;
+    const separator = this._separator;
+    if (!oracle || !separator) return this._skip("no_oracle_state");
+    const judged: Array<{ state: EndpointState; healthBps: number }> = [];
+    for (const o of outcomes) {
+      const state = this._states.get(o.endpointId);
+      if (!state) continue; // left the registry while it was probed
+      if (!o.signable) {
+        metrics.observationsWithheld.inc({ reason: "no_expected_chain_id" });
+        continue;
+      }
+      judged.push({ state, healthBps: o.healthBps });
+    }
+    if (judged.length === 0) return this._skip("nothing_judged");
+
+    const observedAt = Math.floor(this._now() / 1000);
+    const round = roundOf(observedAt, oracle.roundSeconds);
+    // Claimed synchronously, before anything is awaited: a racing probe round of the same round stops here.
+    const claimed = this._claimed;
+    if (claimed && claimed.configDigest === oracle.configDigest && round <= claimed.round) {
+      metrics.observationsWithheld.inc({ reason: "round_already_signed" }, judged.length);
+      return this._skip("round_already_signed");
+    }
+    this._claimed = { configDigest: oracle.configDigest, round };
+
+    judged.sort((a, b) => (a.state.endpoint.id < b.state.endpoint.id ? -1 : 1));
+    let report: Report;
+    let streaks: StreakState[];
+    let digest: string;
+    let signature: string;
+    try {
+      streaks = judged.map((j) => judgeRound(j.state.streak, round, j.healthBps, j.state.policy));
+      report = {
+        configDigest: oracle.configDigest,
+        round,
+        observedAt,
+        endpointIds: sortEndpointIds(judged.map((j) => j.state.endpoint.id)),
+        values: encodeValues(
+          judged.map((j, i) => ({
+            healthBps: j.healthBps,
+            badRounds: streaks[i].badRounds,
+            goodRounds: streaks[i].goodRounds,
+          })),
+        ),
+      };
+      digest = reportDigest(separator, report, this._hashIds(report.endpointIds));
+      signature = signReportDigest(this.o.key, digest);
+    } catch (e) {
+      // Nothing was served: the round stays claimed (skipped) rather than risk a second signature for it.
+      this._log.error({ err: e, round }, "building or signing the report failed: round skipped");
+      return this._skip("sign_failed");
+    }
+    try {
+      await this._signedRounds.record({
+        configDigest: report.configDigest,
+        round,
+        observedAt,
+        reportDigest: digest,
+      });
+    } catch (e) {
+      this._log.error(
+        { err: e, round, file: this._signedRounds.file },
+        "cannot record the signed round on disk: report not served (check dataDir)",
+      );
+      return this._skip("persist_failed");
+    }
+    // A rotation while we were recording makes this signature worthless: do not serve it.
+    if (this._oracle?.configDigest !== report.configDigest) return this._skip("rotated");
+    const signed: SignedReport = { ...report, attestor: this.address, signature };
+    if (!this.store.add(signed)) return this._skip("round_already_signed");
+    judged.forEach((j, i) => (j.state.streak = streaks[i]));
+    metrics.observationsSigned.inc(judged.length);
+    this._reportMetrics.reportsSigned.inc();
+    this._reportMetrics.reportEndpoints.observe(judged.length);
+    this._log.debug(
+      { round, observedAt, endpoints: judged.length, reportDigest: digest },
+      "signed the round's report",
+    );
+    return { report: signed };
   }
 
-  /** Give back a reservation whose signing failed, so a later probe of the round may sign. */
-  private _releaseRound(endpointId: string, configDigest: string, round: number): void {
-    const cur = this._signedRounds.get(endpointId);
-    if (cur && cur.configDigest === configDigest && cur.round === round)
-      this._signedRounds.delete(endpointId);
+  /**
+   * `hashEndpointIds(ids)` (keccak256 of the concatenated ids), computed from a native hex decode and reused
+   * while the list is unchanged: the list changes only when endpoints come, go or cannot be judged.
+   */
+  private _hashIds(ids: readonly string[]): string {
+    const key = ids.join("");
+    if (this._idsHash?.ids !== key) {
+      this._idsHash = { ids: key, hash: keccak256(Buffer.from(key.replace(/0x/g, ""), "hex")) };
+    }
+    return this._idsHash.hash;
+  }
+
+  private _skip(reason: SkipReason): { skipped: SkipReason } {
+    this._reportMetrics.roundsSkipped.inc({ reason });
+    return { skipped: reason };
   }
 
   private _thresholds(kind: EndpointKind) {
@@ -484,7 +635,7 @@ export class Attestor {
   private _peerHeads(self: EndpointState, nowMs: number): PeerHead[] {
     const oldest = nowMs - this.o.config.peerFreshIntervals * this.o.config.probeIntervalMs;
     const out: PeerHead[] = [];
-    for (const s of this._states.values()) {
+    for (const s of this._rpcByService.get(self.endpoint.serviceId) ?? []) {
       if (s === self || s.endpoint.serviceId !== self.endpoint.serviceId) continue;
       if (s.endpoint.kind !== EndpointKind.JSON_RPC || !s.head || s.head.at < oldest) continue;
       out.push({ number: s.head.number, hash: s.head.hash, chainId: s.head.chainId });
@@ -497,8 +648,8 @@ export class Attestor {
 export interface AttestorDeps {
   logger?: Logger;
   metrics?: Metrics;
-  /** Signing key; default: loaded from `config.key` (environment variable or keystore). */
-  signer?: Signer;
+  /** Signing key (an ethers `Wallet`); default: loaded from `config.key` (environment variable or keystore). */
+  signer?: { readonly signingKey: SigningKey };
   /** Provider of the control chain; default: `createProvider(config)`. */
   provider?: AbstractProvider;
   /** Endpoint list; default: the EndpointRegistry at `config.registry`. */
@@ -531,7 +682,7 @@ export interface RunningAttestor {
 /**
  * Start an attestor: load the key, read the oracle and the registry once (failing fast with
  * VIGIL_CHAIN when they cannot be read), start the probe, registry and oracle loops and the HTTP server
- * (`/v1/observations`, `/v1/endpoints`, `/healthz`, `/metrics`). The CLI, tests, the benchmark and
+ * (`/v1/reports`, `/v1/endpoints`, `/healthz`, `/metrics`). The CLI, tests, the benchmark and
  * the drill all run this.
  */
 export async function startAttestor(
@@ -542,23 +693,21 @@ export async function startAttestor(
   const logger = root.child({ keeper: "attestor", chainId: config.chainId });
   const metrics = deps.metrics ?? new Metrics();
   const signer = deps.signer ?? (await loadWallet(config.key, deps.env));
-  const address = getAddress(await signer.getAddress());
   let provider: AbstractProvider | undefined = deps.provider;
   const ownsProvider = !provider && (!deps.endpoints || !deps.oracle);
   if (ownsProvider) provider = createProvider({ rpcUrls: config.rpcUrls, chainId: config.chainId });
-  const attestor = new Attestor({
-    config,
-    signer,
-    address,
-    endpoints: deps.endpoints ?? registryEndpointSource(config.registry, provider!, config.services),
-    oracle: deps.oracle ?? contractOracleReader(config.oracle, provider!),
-    logger,
-    metrics,
-    fetch: deps.fetch,
-    now: deps.now,
-  });
-
+  let attestor: Attestor;
   try {
+    attestor = new Attestor({
+      config,
+      key: signer.signingKey,
+      endpoints: deps.endpoints ?? registryEndpointSource(config.registry, provider!, config.services),
+      oracle: deps.oracle ?? contractOracleReader(config.oracle, provider!),
+      logger,
+      metrics,
+      fetch: deps.fetch,
+      now: deps.now,
+    });
     await attestor.refreshOracle().catch((e) => {
       throw chainError(
         e,
@@ -569,8 +718,8 @@ export async function startAttestor(
     await attestor.refreshEndpoints().catch((e) => {
       throw chainError(
         e,
-        `cannot read the EndpointRegistry at ${config.registry}`,
-        "check registry and rpcUrls",
+        `cannot read the EndpointRegistry at ${config.registry} or the endpoints' policies on the HealthOracle`,
+        "check registry, oracle and rpcUrls",
       );
     });
   } catch (e) {
@@ -605,7 +754,7 @@ export async function startAttestor(
     logger,
     metrics,
     loops: () => loops,
-    routes: observationRoutes(attestor),
+    routes: attestorRoutes(attestor),
   });
   let port: number;
   try {
@@ -622,7 +771,7 @@ export async function startAttestor(
   }
   logger.info(
     {
-      attestor: address,
+      attestor: attestor.address,
       port,
       endpoints: attestor.endpoints.length,
       configDigest: attestor.oracleState?.configDigest,
@@ -644,7 +793,7 @@ export async function startAttestor(
   return {
     port,
     url: `http://${config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host}:${port}`,
-    address,
+    address: attestor.address,
     attestor,
     loops,
     stop: async () => {

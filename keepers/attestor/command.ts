@@ -18,14 +18,17 @@ interface AttestorFlags extends CommonOptions {
   timeout?: number;
   concurrency?: number;
   keystore?: string;
+  dataDir?: string;
   logLevel?: string;
 }
 
 export function attestorCommand(): Command {
   const cmd = new Command("attestor").description(
     "Run an attestor: watch the endpoints of the listed services in the registry, probe and score them, sign " +
-      "one EIP-712 observation per endpoint and round and serve them on GET /v1/observations (with /healthz " +
-      "and /metrics). Key from $VIGIL_ATTESTOR_KEY or --keystore.",
+      "one EIP-712 report per round covering every endpoint (health and its own BAD/GOOD streaks) and serve " +
+      "the last rounds on GET /v1/reports (with /v1/endpoints, /healthz and /metrics). Key from " +
+      "$VIGIL_ATTESTOR_KEY or --keystore; the last signed round is kept in --data-dir so a restart never signs " +
+      "a round twice.",
   );
   withCommonOptions(cmd)
     .addOption(
@@ -72,6 +75,11 @@ export function attestorCommand(): Command {
       "--keystore <file>",
       "encrypted JSON keystore, used when $VIGIL_ATTESTOR_KEY is unset; password in $VIGIL_KEYSTORE_PASSWORD (default: none)",
     )
+    .option(
+      "--data-dir <dir>",
+      "directory for the attestor's state (the last round it signed, so a restart never signs a second report " +
+        "for it); one per attestor key (env VIGIL_ATTESTOR_DATA_DIR; default ~/.vigil/attestor)",
+    )
     .option("--log-level <level>", "trace, debug, info, warn, error (env VIGIL_LOG_LEVEL; default info)")
     .action(async (flags: AttestorFlags) => {
       const config = loadAttestorConfig(flags.config, {
@@ -85,6 +93,7 @@ export function attestorCommand(): Command {
         timeoutMs: flags.timeout,
         concurrency: flags.concurrency,
         "key.keystorePath": flags.keystore,
+        dataDir: flags.dataDir,
         "log.level": flags.logLevel,
       });
       const logger = createLogger("vigil", { level: config.log.level });

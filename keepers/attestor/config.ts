@@ -4,6 +4,8 @@
  * come from the file (a `privateKey`, `mnemonic`, `password` or `secret` key there is rejected): the
  * signing key comes from the environment variable `key.envVar` or from an encrypted keystore.
  */
+import os from "node:os";
+import path from "node:path";
 import { z } from "zod";
 import { loadConfig, zAddress, zBytes32, zUrl, type EnvOverride } from "../shared/config";
 import { DEFAULT_THRESHOLDS } from "./score";
@@ -71,8 +73,18 @@ export const attestorConfigSchema = z
     registryRefreshMs: z.number().int().min(100).default(30_000),
     /** Milliseconds between reloads of the config digest and round length from the oracle. Default 15000. */
     oracleRefreshMs: z.number().int().min(100).default(15_000),
-    /** Signed observations kept in memory per endpoint. Default 32. */
-    keepObservations: z.number().int().min(1).max(10_000).default(32),
+    /** Signed reports (one per round) kept in memory and served on `GET /v1/reports`. Default 8. */
+    keepReports: z.number().int().min(1).max(64).default(8),
+    /**
+     * Directory of the attestor's state: the last round it signed (`signed-round-<address>.json`), so that
+     * a restart never signs a second report for a round (equivocation). Created when missing. Give each
+     * attestor key its own, on a disk that survives restarts. Default `~/.vigil/attestor`.
+     * Env `VIGIL_ATTESTOR_DATA_DIR`.
+     */
+    dataDir: z
+      .string()
+      .min(1)
+      .default(path.join(os.homedir(), ".vigil", "attestor")),
     /** Probes in the sliding error-rate window per endpoint. Default 20. */
     errorWindow: z.number().int().min(1).max(1_000).default(20),
     /** A peer head older than this many probe intervals is ignored for lag and hash checks. Default 3. */
@@ -81,7 +93,7 @@ export const attestorConfigSchema = z
     maxFutureSec: z.number().int().nonnegative().default(30),
     http: z
       .object({
-        /** Interface of the observations/metrics server. Default 127.0.0.1. Env `VIGIL_ATTESTOR_HTTP_HOST`. */
+        /** Interface of the reports/metrics server. Default 127.0.0.1. Env `VIGIL_ATTESTOR_HTTP_HOST`. */
         host: z.string().min(1).default("127.0.0.1"),
         /** Port; 0 picks a free one. Default 9470. Env `VIGIL_ATTESTOR_HTTP_PORT`. */
         port: z.number().int().min(0).max(65_535).default(9_470),
@@ -169,6 +181,7 @@ export const ATTESTOR_ENV: readonly EnvOverride[] = [
   { env: "VIGIL_ATTESTOR_PROBE_INTERVAL_MS", path: "probeIntervalMs", type: "number" },
   { env: "VIGIL_ATTESTOR_TIMEOUT_MS", path: "timeoutMs", type: "number" },
   { env: "VIGIL_ATTESTOR_CONCURRENCY", path: "concurrency", type: "number" },
+  { env: "VIGIL_ATTESTOR_DATA_DIR", path: "dataDir", type: "string" },
   { env: "VIGIL_ATTESTOR_HTTP_HOST", path: "http.host", type: "string" },
   { env: "VIGIL_ATTESTOR_HTTP_PORT", path: "http.port", type: "number" },
   { env: "VIGIL_ATTESTOR_KEY_ENV", path: "key.envVar", type: "string" },

@@ -1,12 +1,54 @@
 /**
  * What the attestor reads from the chain: the endpoints to watch (EndpointRegistry) and the signing
- * context (HealthOracle: EIP-712 domain, config digest, round length, attestor set). Both behind small
- * interfaces so tests and the benchmark can run an attestor without contracts.
+ * context (HealthOracle: EIP-712 domain, config digest, round length, attestor set, and each endpoint's
+ * policy, whose thresholds classify the attestor's own rounds). Both behind small interfaces so tests and
+ * the benchmark can run an attestor without contracts.
  */
 import { Contract, type Provider, type TypedDataDomain } from "ethers";
 import { IEndpointRegistry__factory, IHealthOracle__factory } from "../../typechain-types";
 import { EndpointKind } from "../shared/health";
-import { readDomain, type Eip712DomainSource } from "../shared/observation";
+import { forEachConcurrent } from "./pool";
+
+/** Anything with ERC-5267 `eip712Domain()`, e.g. the HealthOracle contract. */
+export interface Eip712DomainSource {
+  eip712Domain(): Promise<[string, string, string, bigint, string, string, bigint[]] | readonly unknown[]>;
+}
+
+/**
+ * Read the EIP-712 domain from the contract itself (ERC-5267), never hard-coded, so a signature is
+ * always made for the chain and contract that will verify it.
+ */
+export async function readDomain(source: Eip712DomainSource): Promise<TypedDataDomain> {
+  const d = (await source.eip712Domain()) as unknown as [string, string, string, bigint, string];
+  return { name: d[1], version: d[2], chainId: d[3], verifyingContract: d[4] };
+}
+
+/** `IHealthOracle.Policy`: bps thresholds, round counts, seconds. */
+export interface EndpointPolicy {
+  /** An attestor's round below this is BAD, bps. */
+  downBelowBps: number;
+  /** An attestor's round at or above this is GOOD, bps. */
+  upAtBps: number;
+  fallRounds: number;
+  riseRounds: number;
+  /** Seconds. */
+  heartbeat: number;
+  /** Seconds. */
+  maxAge: number;
+}
+
+/** The oracle's defaults in the README and the drill: DOWN below 5000 bps, HEALTHY from 8000, 2 rounds each. */
+export const DEFAULT_POLICY: EndpointPolicy = {
+  downBelowBps: 5_000,
+  upAtBps: 8_000,
+  fallRounds: 2,
+  riseRounds: 2,
+  heartbeat: 3_600,
+  maxAge: 600,
+};
+
+/** Policy reads in flight at once when refreshing the endpoint list. */
+const POLICY_READ_CONCURRENCY = 32;
 
 /** ERC-5267 `eip712Domain()`. */
 export const ERC5267_ABI = [
@@ -43,6 +85,8 @@ export interface OracleState {
 
 export interface OracleReader {
   read(): Promise<OracleState>;
+  /** `policyOf` of each id, in the order given. Rejects when any cannot be read. */
+  policiesOf(endpointIds: readonly string[]): Promise<EndpointPolicy[]>;
 }
 
 /**
@@ -95,13 +139,39 @@ export function contractOracleReader(oracleAddress: string, provider: Provider):
         attestors: [...set[2]],
       };
     },
+    async policiesOf(endpointIds) {
+      const out: EndpointPolicy[] = new Array(endpointIds.length);
+      let failure: unknown;
+      await forEachConcurrent(
+        endpointIds.map((id, i) => ({ id, i })),
+        POLICY_READ_CONCURRENCY,
+        async ({ id, i }) => {
+          if (failure !== undefined) return;
+          try {
+            const p = await oracle.policyOf(id);
+            out[i] = {
+              downBelowBps: Number(p.downBelowBps),
+              upAtBps: Number(p.upAtBps),
+              fallRounds: Number(p.fallRounds),
+              riseRounds: Number(p.riseRounds),
+              heartbeat: Number(p.heartbeat),
+              maxAge: Number(p.maxAge),
+            };
+          } catch (e) {
+            failure ??= e;
+          }
+        },
+      );
+      if (failure !== undefined) throw failure;
+      return out;
+    },
   };
 }
 
 /**
  * A fixed oracle state (benchmarks, tests, dry runs without a chain): the oracle's EIP-712 domain
  * for chain 31337 and `verifyingContract`, digest `configDigest`, round length `roundSeconds`
- * (seconds) and `attestors` as the version-1 set.
+ * (seconds), `attestors` as the version-1 set, and `policy` (default {@link DEFAULT_POLICY}) for every endpoint.
  */
 export function staticOracleReader(opts: {
   attestors: string[];
@@ -109,11 +179,13 @@ export function staticOracleReader(opts: {
   configDigest?: string;
   roundSeconds?: number;
   chainId?: bigint;
+  policy?: EndpointPolicy;
 }): OracleReader {
+  const policy = opts.policy ?? DEFAULT_POLICY;
   const state: OracleState = {
     domain: {
       name: "Vigil HealthOracle",
-      version: "1",
+      version: "2",
       chainId: opts.chainId ?? 31337n,
       verifyingContract: opts.verifyingContract ?? "0x" + "99".repeat(20),
     },
@@ -122,7 +194,10 @@ export function staticOracleReader(opts: {
     version: 1,
     attestors: [...opts.attestors],
   };
-  return { read: async () => ({ ...state, attestors: [...state.attestors] }) };
+  return {
+    read: async () => ({ ...state, attestors: [...state.attestors] }),
+    policiesOf: async (ids) => ids.map(() => ({ ...policy })),
+  };
 }
 
 /** A fixed endpoint list (benchmarks, tests). */

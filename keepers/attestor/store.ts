@@ -1,62 +1,58 @@
 /**
- * The attestor's recent signed observations: the latest N per endpoint, in memory (a restart loses
- * nothing that matters: observations older than a few rounds are no longer accepted on-chain).
- * At most one observation per (endpoint, round): a second one is refused, so `/v1/observations`
- * never serves two signatures of this attestor for one round (equivocation).
+ * The attestor's recent signed reports (health model v2: one report per round covering every endpoint it
+ * watches), in memory, for `GET /v1/reports`. Only the last few rounds are kept: the oracle accepts a report
+ * only within its endpoints' `maxAge`, and a restart loses nothing a relayer still needs for long.
+ *
+ * At most one report per `(configDigest, round)`, and rounds only move forward: a second report of a round
+ * (or an older one) is refused, so the attestor never serves two signatures for one round (equivocation).
  */
-import type { SignedObservation } from "../shared/observation";
+import type { SignedReport } from "../shared/report";
 
-export interface ObservationFilter {
-  /** Only this endpoint (lower-case bytes32). */
-  endpoint?: string;
+export interface ReportFilter {
   /** Only rounds at or after this one. */
   sinceRound?: number;
+  /** Only reports observed at or before this Unix second (a report is never served before its own time). */
+  notAfter?: number;
 }
 
-export class ObservationStore {
-  private readonly _byEndpoint = new Map<string, SignedObservation[]>();
+export class ReportStore {
+  /** Ascending by round; all under one config digest. */
+  private _reports: SignedReport[] = [];
 
-  /** @param keep Observations kept per endpoint (oldest dropped first). */
+  /** @param keep Reports (rounds) kept, oldest dropped first. */
   constructor(private readonly keep: number) {}
 
   /**
-   * Keep `obs` unless an observation of the same endpoint and round is already held.
+   * Keep `report` unless it is under another config digest than the held ones, or its round is not newer
+   * than the newest held.
    * @returns true when stored, false when refused.
    */
-  add(obs: SignedObservation): boolean {
-    const key = obs.endpointId.toLowerCase();
-    let list = this._byEndpoint.get(key);
-    if (list?.some((o) => o.round === obs.round)) return false;
-    if (!list) this._byEndpoint.set(key, (list = []));
-    list.push(obs);
-    if (list.length > this.keep) list.splice(0, list.length - this.keep);
+  add(report: SignedReport): boolean {
+    const newest = this._reports[this._reports.length - 1];
+    if (newest && (newest.configDigest !== report.configDigest || report.round <= newest.round)) return false;
+    this._reports.push(report);
+    if (this._reports.length > this.keep) this._reports.splice(0, this._reports.length - this.keep);
     return true;
   }
 
-  /** Matching observations, by endpoint (insertion order) then oldest first. */
-  query(filter: ObservationFilter = {}): SignedObservation[] {
-    const lists = filter.endpoint
-      ? [this._byEndpoint.get(filter.endpoint.toLowerCase()) ?? []]
-      : [...this._byEndpoint.values()];
+  /** Matching reports, ascending by round. */
+  query(filter: ReportFilter = {}): SignedReport[] {
     const since = filter.sinceRound ?? 0;
-    const out: SignedObservation[] = [];
-    for (const list of lists) for (const o of list) if (o.round >= since) out.push(o);
-    return out;
+    const notAfter = filter.notAfter ?? Number.POSITIVE_INFINITY;
+    return this._reports.filter((r) => r.round >= since && r.observedAt <= notAfter);
   }
 
-  /** Forget one endpoint (it left the registry). */
-  drop(endpointId: string): void {
-    this._byEndpoint.delete(endpointId.toLowerCase());
+  /** The newest report held, if any. */
+  get latest(): SignedReport | undefined {
+    return this._reports[this._reports.length - 1];
   }
 
   /** Forget everything (the config digest rotated: old signatures no longer count). */
   clear(): void {
-    this._byEndpoint.clear();
+    this._reports = [];
   }
 
   get size(): number {
-    let n = 0;
-    for (const l of this._byEndpoint.values()) n += l.length;
-    return n;
+    return this._reports.length;
   }
 }

@@ -7,7 +7,9 @@ import { staticEndpointSource, staticOracleReader } from "../../keepers/attestor
 import { EndpointKind } from "../../keepers/shared/health";
 import { createLogger } from "../../keepers/shared/logger";
 import { Metrics } from "../../keepers/shared/metrics";
+import { decodeValues } from "../../keepers/shared/report";
 import { ManagedNode, freePort, rpc } from "../../scripts/drill/nodes";
+import { tmpDataDir } from "./attestor-helpers";
 
 /** A real anvil binary on loopback, faulted with real signals. */
 describe("attestor against a real anvil node", function () {
@@ -39,11 +41,11 @@ describe("attestor against a real anvil node", function () {
       expectedChainIds: { [SERVICE]: CHAIN_ID },
       // A 1 s block time: halted after 5 s without a block (the defaults suit 12 s blocks).
       thresholds: { jsonRpc: { headAgeSec: { ok: 3, max: 5 } } },
+      dataDir: tmpDataDir(),
     });
     attestor = new Attestor({
       config,
-      signer: Wallet.createRandom(),
-      address: "0x" + "00".repeat(20),
+      key: Wallet.createRandom().signingKey,
       endpoints: staticEndpointSource([
         { id: ENDPOINT, serviceId: SERVICE, kind: EndpointKind.JSON_RPC, uri: node.url, priority: 0 },
       ]),
@@ -71,11 +73,13 @@ describe("attestor against a real anvil node", function () {
 
   const probe = () => attestor.probeEndpoint(ENDPOINT).then((o) => o!);
 
-  it("scores the running node healthy", async function () {
+  it("scores the running node healthy and signs it in the round's report", async function () {
     const o = await probe();
     expect(o.failure).to.equal(undefined);
     expect(o.healthBps).to.be.at.least(8_000);
-    expect(o.observation?.healthBps).to.equal(o.healthBps);
+    const { outcomes, report } = await attestor.probeRound();
+    expect(report!.endpointIds).to.deep.equal([ENDPOINT]);
+    expect(decodeValues(report!.values)[0].healthBps).to.equal(outcomes[0].healthBps);
   });
 
   it("scores 0 (timeout) while the node is stopped with SIGSTOP", async function () {

@@ -33,7 +33,8 @@ function errorOf(fn: () => unknown): string {
 describe("attestor config", function () {
   it("fills documented defaults", function () {
     const c = loadAttestorConfig(writeConfig(base), {}, {});
-    expect(c).to.include({ probeIntervalMs: 5_000, timeoutMs: 2_000, concurrency: 32, keepObservations: 32 });
+    expect(c).to.include({ probeIntervalMs: 5_000, timeoutMs: 2_000, concurrency: 32, keepReports: 8 });
+    expect(c.dataDir).to.equal(path.join(os.homedir(), ".vigil", "attestor"));
     expect(c.http).to.deep.equal({ host: "127.0.0.1", port: 9_470 });
     expect(c.key.envVar).to.equal("VIGIL_ATTESTOR_KEY");
     expect(c.thresholds.jsonRpc.headAgeSec).to.deep.equal({ ok: 30, max: 120, floor: 0 });
@@ -91,6 +92,11 @@ describe("attestor config", function () {
     expect(c.rpcUrls).to.deep.equal(["http://a:1", "http://b:2"]);
   });
 
+  it("takes the data dir from VIGIL_ATTESTOR_DATA_DIR", function () {
+    const c = loadAttestorConfig(writeConfig(base), {}, { VIGIL_ATTESTOR_DATA_DIR: "/var/lib/vigil/a1" });
+    expect(c.dataDir).to.equal("/var/lib/vigil/a1");
+  });
+
   it("runs from the environment alone", function () {
     const env = {
       VIGIL_RPC_URL: "http://127.0.0.1:8545",
@@ -127,6 +133,13 @@ describe("attestor config", function () {
     ["a non-boolean allowPrivateTargets", { allowPrivateTargets: "yes" }, "allowPrivateTargets"],
     ["a bad expected chain id key", { expectedChainIds: { foo: 1 } }, "expectedChainIds.foo"],
     ["a bad key variable name", { key: { envVar: "lower case" } }, "key.envVar"],
+    ["an empty data dir", { dataDir: "" }, "dataDir"],
+    ["zero reports kept", { keepReports: 0 }, "keepReports"],
+    [
+      "the v1 keepObservations setting",
+      { keepObservations: 32 },
+      "Unrecognized key(s) in object: 'keepObservations'",
+    ],
   ];
   for (const [name, patch, setting] of bad) {
     it(`rejects ${name}, naming ${setting}`, function () {

@@ -12,6 +12,7 @@ import { EndpointKind } from "../../keepers/shared/health";
 import { createLogger } from "../../keepers/shared/logger";
 import { Metrics } from "../../keepers/shared/metrics";
 import { FakeRpcServer } from "../../scripts/bench/fakeRpc";
+import { tmpDataDir } from "./attestor-helpers";
 
 const SERVICE = "0x" + "5".repeat(64);
 
@@ -99,9 +100,9 @@ describe("attestor probe targets", function () {
           allowPrivateTargets,
           probeIntervalMs: 5_000,
           timeoutMs: 1_000,
+          dataDir: tmpDataDir(),
         }),
-        signer: wallet,
-        address: wallet.address,
+        key: wallet.signingKey,
         endpoints: staticEndpointSource(endpoints),
         oracle: staticOracleReader({ attestors: [wallet.address] }),
         logger: createLogger("test", { level: "silent" }),
@@ -125,8 +126,11 @@ describe("attestor probe targets", function () {
         [endpoint(1, server.url("/rpc/1")), endpoint(2, server.url("/web"), EndpointKind.HTTP)],
         false,
       );
-      expect(await attestor.probeRound()).to.deep.equal([]);
+      const { outcomes, report, skipped } = await attestor.probeRound();
+      expect(outcomes).to.deep.equal([]);
       expect(server.hits.size, "no request reached the server").to.equal(0);
+      expect(report).to.equal(undefined);
+      expect(skipped).to.equal("nothing_judged");
       expect(attestor.store.size).to.equal(0);
       expect(await metrics.registry.metrics()).to.contain(
         'vigil_probes_refused_total{reason="private_target"} 2',
@@ -135,9 +139,9 @@ describe("attestor probe targets", function () {
 
     it("probes and signs loopback endpoints when allowPrivateTargets is set", async function () {
       const { attestor } = await attestorFor([endpoint(1, server.url("/rpc/1"))], true);
-      const [outcome] = await attestor.probeRound();
-      expect(outcome.healthBps).to.equal(10_000);
-      expect(outcome.observation).to.not.equal(undefined);
+      const { outcomes, report } = await attestor.probeRound();
+      expect(outcomes[0].healthBps).to.equal(10_000);
+      expect(report?.endpointIds).to.deep.equal([endpoint(1, "").id]);
       expect(server.hits.get("/rpc/1")).to.be.greaterThan(0);
     });
 
@@ -147,7 +151,9 @@ describe("attestor probe targets", function () {
         false,
       );
       // The control chain's RPC (127.0.0.1:1) is refused by the OS, not by the target check.
-      const [outcome] = await attestor.probeRound();
+      const {
+        outcomes: [outcome],
+      } = await attestor.probeRound();
       expect(outcome).to.include({ failure: "unreachable" });
       expect(await metrics.registry.metrics()).to.not.contain('reason="private_target"} 1');
     });
