@@ -41,7 +41,9 @@ function main(): void {
     `test:deep: ${env.FOUNDRY_FUZZ_RUNS} fuzz runs per property, ${env.FOUNDRY_INVARIANT_RUNS} x ` +
       `${env.FOUNDRY_INVARIANT_DEPTH} invariant runs x calls`,
   );
-  console.log(`test:deep: replay with: npm run test:deep -- --fuzz-seed ${seed}${args.length ? " " + args.join(" ") : ""}`);
+  console.log(
+    `test:deep: replay with: npm run test:deep -- --fuzz-seed ${seed}${args.length ? " " + args.join(" ") : ""}`,
+  );
   const started = Date.now();
   const child = spawn(FORGE, forgeArgs, { cwd: ROOT, env, stdio: "inherit" });
   child.on("exit", (code, signal) => {
