@@ -19,6 +19,7 @@ import { domainSeparator, sortEndpointIds, toCalldata, type SignedReport } from 
 import { GuardCheck, MigrationCheck } from "../../keepers/responder/decide";
 import { Status } from "../../keepers/shared/health";
 import { parseResponderConfig } from "../../keepers/responder/config";
+import { Outbox } from "../../keepers/responder/outbox";
 import {
   readDomain,
   startResponder,
@@ -283,66 +284,91 @@ describe("responder integration (real contracts on anvil)", function () {
     const before = [submits(first).length, submits(second).length];
     // Freeze the chain: no clock ticks, no automine. The primary turns BAD in the next round.
     await holdClock();
-    await anvil.send("evm_setAutomine", [false]);
-    health.set(endpoints[0].toLowerCase(), 1000);
-    await anvil.send("evm_increaseTime", [ROUND]);
-    await anvil.mine();
     try {
-      // Both see the same round change the primary's status and broadcast it before anything is mined.
-      // (An action is marked 'sent' when signed, just before its broadcast: wait until the node has both.)
-      const known = async (r: ResponderHandle) => {
-        const a = submits(r)[0];
-        return (
-          a.status === "sent" && a.txs.length > 0 && (await provider.getTransaction(a.txs[0].hash)) !== null
+      await anvil.send("evm_setAutomine", [false]);
+      health.set(endpoints[0].toLowerCase(), 1000);
+      await anvil.send("evm_increaseTime", [ROUND]);
+      await anvil.mine();
+      try {
+        // Both see the same round change the primary's status and broadcast it before anything is mined.
+        // (An action is marked 'sent' when signed, just before its broadcast: wait until the node has both.)
+        const known = async (r: ResponderHandle) => {
+          const a = submits(r)[0];
+          return (
+            a.status === "sent" && a.txs.length > 0 && (await provider.getTransaction(a.txs[0].hash)) !== null
+          );
+        };
+        await until(
+          "both responders to broadcast the round",
+          async () =>
+            submits(first).length > before[0] &&
+            submits(second).length > before[1] &&
+            (await known(first)) &&
+            (await known(second)),
         );
-      };
+        expect(submits(first)[0].target).to.equal(submits(second)[0].target);
+        await anvil.mine(); // both transactions in one block
+      } finally {
+        await anvil.send("evm_setAutomine", [true]);
+      }
       await until(
-        "both responders to broadcast the round",
-        async () =>
-          submits(first).length > before[0] &&
-          submits(second).length > before[1] &&
-          (await known(first)) &&
-          (await known(second)),
+        "both submits to finish",
+        async () => submits(first)[0].status !== "sent" && submits(second)[0].status !== "sent",
       );
-      expect(submits(first)[0].target).to.equal(submits(second)[0].target);
-      await anvil.mine(); // both transactions in one block
+      const receipts = await Promise.all(
+        [submits(first)[0], submits(second)[0]].map((x) =>
+          provider.getTransactionReceipt(x.txs[x.txs.length - 1].hash),
+        ),
+      );
+      expect(receipts.map((r) => r!.status)).to.deep.equal([1, 1]);
+      expect(receipts[0]!.blockNumber).to.equal(receipts[1]!.blockNumber);
+      const accepted = receipts.flatMap((r) =>
+        r!.logs
+          .filter((l) => l.topics[0] === oracle.interface.getEvent("ReportAccepted")!.topicHash)
+          .map((l) => oracle.interface.parseLog(l)!),
+      );
+      expect(accepted.map((e) => [Number(e.args.updated), Number(e.args.skipped)]).sort()).to.deep.equal(
+        [
+          [0, health.size],
+          [health.size, 0],
+        ].sort(),
+      );
+      const changes = await oracle.queryFilter(
+        oracle.filters.StatusChanged(endpoints[0]),
+        receipts[0]!.blockNumber,
+        receipts[0]!.blockNumber,
+      );
+      expect(changes).to.have.length(1);
+      expect(Number((changes[0] as unknown as { args: { current: bigint } }).args.current)).to.equal(
+        Status.DOWN,
+      );
+      expect([submits(first)[0].status, submits(second)[0].status]).to.deep.equal(["confirmed", "confirmed"]);
+      expect((await skipped(first)) + (await skipped(second))).to.equal(health.size);
+
+      // A third responder that recorded the same round before a crash and restarts now (the round still fresh, the
+      // clock held): the simulation says every endpoint would be skipped, so it drops the action unsent.
+      const outbox = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "vigil-race-")), "outbox.sqlite");
+      const prior = new Outbox(outbox);
+      const id = prior.record(
+        "submit",
+        submits(first)[0].target,
+        submits(first)[0].to,
+        submits(first)[0].data,
+      );
+      prior.close();
+      const third = await responder(3, outbox);
+      try {
+        const action = third.outbox.get(id)!;
+        expect(action).to.deep.include({ status: "dropped", note: "not sent: the round is already stored" });
+        expect(action.txs).to.deep.equal([]);
+        expect(await counter(third, "lost_race")).to.equal(1);
+      } finally {
+        await third.stop();
+        responders.splice(responders.indexOf(third), 1);
+      }
     } finally {
-      await anvil.send("evm_setAutomine", [true]);
-      clockHeld = false;
+      clockHeld = false; // whatever failed above, later tests need the clock
     }
-    await until(
-      "both submits to finish",
-      async () => submits(first)[0].status !== "sent" && submits(second)[0].status !== "sent",
-    );
-    const receipts = await Promise.all(
-      [submits(first)[0], submits(second)[0]].map((x) =>
-        provider.getTransactionReceipt(x.txs[x.txs.length - 1].hash),
-      ),
-    );
-    expect(receipts.map((r) => r!.status)).to.deep.equal([1, 1]);
-    expect(receipts[0]!.blockNumber).to.equal(receipts[1]!.blockNumber);
-    const accepted = receipts.flatMap((r) =>
-      r!.logs
-        .filter((l) => l.topics[0] === oracle.interface.getEvent("ReportAccepted")!.topicHash)
-        .map((l) => oracle.interface.parseLog(l)!),
-    );
-    expect(accepted.map((e) => [Number(e.args.updated), Number(e.args.skipped)]).sort()).to.deep.equal(
-      [
-        [0, health.size],
-        [health.size, 0],
-      ].sort(),
-    );
-    const changes = await oracle.queryFilter(
-      oracle.filters.StatusChanged(endpoints[0]),
-      receipts[0]!.blockNumber,
-      receipts[0]!.blockNumber,
-    );
-    expect(changes).to.have.length(1);
-    expect(Number((changes[0] as unknown as { args: { current: bigint } }).args.current)).to.equal(
-      Status.DOWN,
-    );
-    expect([submits(first)[0].status, submits(second)[0].status]).to.deep.equal(["confirmed", "confirmed"]);
-    expect((await skipped(first)) + (await skipped(second))).to.equal(health.size);
     // The migration that follows happens once, whoever wins that race.
     await until("migration", async () => (await registry.activeEndpoint(serviceId)).id === endpoints[1]);
     for (let i = 0; i < 3; i++) await Promise.all([first, second].map((r) => r.nextIteration()));
