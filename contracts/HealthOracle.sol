@@ -3,16 +3,15 @@ pragma solidity ^0.8.24;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
-import {IHealthListener} from "./interfaces/IHealthListener.sol";
 import {IHealthOracle} from "./interfaces/IHealthOracle.sol";
 import {AttestorSet} from "./libraries/AttestorSet.sol";
-import {BoundedCall} from "./libraries/BoundedCall.sol";
 import {QuorumTally} from "./libraries/QuorumTally.sol";
 import {ReportHash} from "./libraries/ReportHash.sol";
+import {ReportVerifier} from "./libraries/ReportVerifier.sol";
+import {StatusListeners} from "./libraries/StatusListeners.sol";
 import {StatusMachine} from "./libraries/StatusMachine.sol";
 import {EndpointSlot} from "./types/EndpointSlot.sol";
 import {PolicyWord, PolicyWordLibrary} from "./types/PolicyWord.sol";
@@ -24,39 +23,23 @@ import {PolicyWord, PolicyWordLibrary} from "./types/PolicyWord.sol";
  *
  * @dev This contract orchestrates; the rules live in libraries: {AttestorSet} (SSTORE2 set, signer search),
  * {QuorumTally} (values, order statistics, votes), {StatusMachine} (transitions, heartbeat), {EndpointSlot} and
- * {PolicyWord} (packed storage), {BoundedCall} (listener calls). Replay protection has three layers: the EIP-712
+ * {PolicyWord} (packed storage), {ReportHash} and {ReportVerifier} (signatures), {StatusListeners} (bounded listener
+ * calls). Replay protection has three layers: the EIP-712
  * domain (OpenZeppelin {EIP712}: chain id and this address, rebuilt on a chain-id change), the OCR2 `configDigest`
  * inside every signed report (a rotation kills every signature of the old set), and rounds that only move
  * forward per endpoint.
  */
 contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTransient {
+    using StatusListeners for address[];
+
     /// @dev keccak256("Report(bytes32 configDigest,uint64 round,uint64 observedAt,bytes32[] endpointIds,bytes values)")
     bytes32 public constant REPORT_TYPEHASH =
         keccak256("Report(bytes32 configDigest,uint64 round,uint64 observedAt,bytes32[] endpointIds,bytes values)");
 
     /// @inheritdoc IHealthOracle
-    uint256 public constant MAX_LISTENERS = 4;
+    uint256 public constant MAX_LISTENERS = StatusListeners.MAX;
 
-    uint256 private constant _MAX_ATTESTORS = 255;
     uint256 private constant _MAX_LISTENER_GAS = 2_000_000;
-    /// @dev Gas spent between the `gasleft()` check and the CALL (argument encoding, a cold account, the CALL).
-    uint256 private constant _LISTENER_GAS_MARGIN = 5_000;
-    /// @dev Bytes of a failing listener's return data copied into {ListenerFailed}: bounds a return-data bomb.
-    uint256 private constant _MAX_REASON_BYTES = 256;
-
-    /// @dev What every report of one submission is checked against.
-    struct Check {
-        bytes32 digest;
-        address[] members;
-        uint256 jailed;
-        /// EIP-712 buffer of {ReportHash}.
-        uint256 hashBuffer;
-        /// Bytes of values per report: 4 per endpoint.
-        uint256 stride;
-        uint256 latestAllowed;
-        /// Members before `from` are taken (signers are strictly ascending).
-        uint256 from;
-    }
 
     uint64 private immutable _roundSeconds;
     uint64 private immutable _maxSkew;
@@ -121,7 +104,12 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         // failover sees the backup that turned HEALTHY in the same round.
         for (uint256 k; k < changes.length; ++k) {
             uint256 change = changes[k];
-            _notifyListeners(endpointIds[change >> 16], Status(uint8(change >> 8)), Status(uint8(change)));
+            _listeners.notify(
+                _listenerGasLimit,
+                endpointIds[change >> 16],
+                Status(uint8(change >> 8)),
+                Status(uint8(change))
+            );
         }
     }
 
@@ -138,35 +126,21 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
 
     /// @inheritdoc IHealthOracle
     function setAttestors(address[] calldata attestors, uint8 quorum) external onlyOwner {
-        uint256 n = attestors.length;
-        // PBFT / OCR2 `checkConfigValid`: tolerate f = (n - 1) / 3 faulty signers; a quorum of 2f + 1 that is also a
-        // strict majority (THREATS #8) makes any two quorums share an honest attestor.
-        if (
-            n == 0 ||
-            n > _MAX_ATTESTORS ||
-            quorum > n ||
-            quorum < (2 * ((n - 1) / 3)) + 1 ||
-            uint256(quorum) * 2 <= n
-        ) {
-            revert HealthOracleInvalidQuorum(n, quorum);
-        }
-        uint160 previous;
-        for (uint256 i; i < n; ++i) {
-            uint160 attestor = uint160(attestors[i]);
-            if (attestor <= previous) revert HealthOracleAttestorsNotAscending(i, attestors[i]);
-            previous = attestor;
-        }
+        AttestorSet.validate(attestors, quorum);
         uint32 version = AttestorSet.version(_config) + 1;
         // OCR2 configDigest: chain, contract, version and set, so no signature outlives its configuration. A new
         // version also starts with no one jailed.
         bytes32 digest = keccak256(abi.encode(block.chainid, address(this), version, attestors, quorum));
-        _config = AttestorSet.store(attestors, quorum, version, digest);
+        _config = AttestorSet.store(attestors, quorum, version, digest, PolicyWord.unwrap(_defaultPolicy));
         emit AttestorSetChanged(digest, version, attestors, quorum);
     }
 
     /// @inheritdoc IHealthOracle
     function setDefaultPolicy(Policy calldata policy) external onlyOwner {
-        _defaultPolicy = PolicyWordLibrary.encode(policy);
+        PolicyWord word = PolicyWordLibrary.encode(policy);
+        _defaultPolicy = word;
+        // The data contract carries a copy for the submit path: store the set again with the new policy.
+        if (_config != 0) _config = AttestorSet.restore(_config, PolicyWord.unwrap(word));
         emit DefaultPolicyChanged(policy);
     }
 
@@ -185,32 +159,14 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     }
 
     /// @inheritdoc IHealthOracle
-    /// @dev The listener must have code, so a call to it can run its logic.
     function addStatusListener(address listener) external onlyOwner {
-        uint256 count = _listeners.length;
-        if (count >= MAX_LISTENERS || listener.code.length == 0) revert HealthOracleInvalidListener(listener);
-        for (uint256 i; i < count; ++i) {
-            if (_listeners[i] == listener) revert HealthOracleInvalidListener(listener);
-        }
-        _listeners.push(listener);
-        emit ListenerChanged(listener, true);
+        _listeners.add(listener);
     }
 
     /// @inheritdoc IHealthOracle
     /// @dev Keeps the order of the remaining listeners (the registry is notified before the guard).
     function removeStatusListener(address listener) external onlyOwner {
-        uint256 count = _listeners.length;
-        for (uint256 i; i < count; ++i) {
-            if (_listeners[i] == listener) {
-                for (uint256 j = i + 1; j < count; ++j) {
-                    _listeners[j - 1] = _listeners[j];
-                }
-                _listeners.pop();
-                emit ListenerChanged(listener, false);
-                return;
-            }
-        }
-        revert HealthOracleInvalidListener(listener);
+        _listeners.remove(listener);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -247,20 +203,20 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
 
     /// @inheritdoc IHealthOracle
     function configDigest() external view returns (bytes32 digest) {
-        (digest, ) = AttestorSet.load(_config);
+        (digest, , ) = AttestorSet.load(_config);
     }
 
     /// @inheritdoc IHealthOracle
     function attestorSet() external view returns (uint32 version, uint8 quorum, address[] memory attestors) {
         uint256 config = _config;
-        (, attestors) = AttestorSet.load(config);
+        (, , attestors) = AttestorSet.load(config);
         return (AttestorSet.version(config), AttestorSet.quorum(config), attestors);
     }
 
     /// @inheritdoc IHealthOracle
     function isJailed(address attestor) external view returns (bool) {
         uint256 config = _config;
-        (, address[] memory members) = AttestorSet.load(config);
+        (, , address[] memory members) = AttestorSet.load(config);
         uint256 after_ = AttestorSet.next(members, 0, attestor);
         if (after_ == AttestorSet.NOT_FOUND) return false;
         return _jailed[AttestorSet.version(config)] & (uint256(1) << (after_ - 1)) != 0;
@@ -312,82 +268,80 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         SignedReport[] calldata reports,
         bytes calldata values
     ) private view returns (QuorumTally.Round memory r) {
-        uint256 config = _config;
-        Check memory c;
-        (c.digest, c.members) = AttestorSet.load(config);
-        if (c.digest != configDigest_ || c.digest == bytes32(0)) {
-            revert HealthOracleConfigDigestMismatch(c.digest, configDigest_);
+        (ReportVerifier.Batch memory b, uint256 quorum) = _batch(
+            configDigest_,
+            round,
+            endpointIds,
+            reports.length,
+            values.length
+        );
+        assembly ("memory-safe") {
+            mstore(add(b, 0xc0), reports.offset)
+            mstore(add(b, 0xe0), values.offset)
         }
-        uint256 count = reports.length;
-        uint256 quorum = AttestorSet.quorum(config);
+        r = QuorumTally.newRound(reports.length, quorum, round);
+        r.defaultPolicy = b.defaultPolicy;
+        r.valuesOffset = b.valuesOffset;
+        r.stride = b.stride;
+        (uint256 failure, uint256 from) = ReportVerifier.verify(b, r, reports.length);
+        if (failure != 0) ReportVerifier.revertFailure(b, r, failure, from);
+    }
+
+    /// @dev The checks that concern the whole submission (digest, report count, endpoint order, values length) and
+    /// the {ReportVerifier.Batch} for its reports (calldata offsets are filled in by the caller).
+    function _batch(
+        bytes32 configDigest_,
+        uint64 round,
+        bytes32[] calldata endpointIds,
+        uint256 count,
+        uint256 valuesLength
+    ) private view returns (ReportVerifier.Batch memory b, uint256 quorum) {
+        uint256 config = _config;
+        bytes32 digest;
+        (digest, b.defaultPolicy, b.members) = AttestorSet.load(config);
+        if (digest != configDigest_ || digest == bytes32(0)) {
+            revert HealthOracleConfigDigestMismatch(digest, configDigest_);
+        }
+        quorum = AttestorSet.quorum(config);
         if (count < quorum) revert HealthOracleInsufficientSignatures(count, quorum);
         QuorumTally.requireAscending(endpointIds);
-        c.stride = endpointIds.length * 4;
-        if (values.length != c.stride * count) revert HealthOracleMalformedReport(values.length, c.stride * count);
-        c.jailed = AttestorSet.anyJailed(config) ? _jailed[AttestorSet.version(config)] : 0;
-        c.hashBuffer = ReportHash.prepare(
+        b.stride = endpointIds.length * 4;
+        if (valuesLength != b.stride * count) revert HealthOracleMalformedReport(valuesLength, b.stride * count);
+        b.jailed = AttestorSet.anyJailed(config) ? _jailed[AttestorSet.version(config)] : 0;
+        b.hashBuffer = ReportHash.prepare(
             REPORT_TYPEHASH,
-            c.digest,
+            digest,
             round,
             QuorumTally.hashIds(endpointIds),
             _domainSeparatorV4()
         );
-        c.latestAllowed = block.timestamp + _maxSkew;
-        r = QuorumTally.newRound(count, quorum, round);
-        uint256 offset;
-        assembly ("memory-safe") {
-            offset := values.offset
-        }
-        for (uint256 j; j < count; ++j) {
-            _verifyReport(c, r, j, reports[j], offset);
-            offset += c.stride;
-        }
-        QuorumTally.finishReports(r);
+        b.latestAllowed = block.timestamp + _maxSkew;
+        b.roundSeconds = _roundSeconds;
     }
 
-    /// @dev Checks report `j` (round, future time, signature, signer ascending, member, not jailed), whose values
-    /// start at calldata `offset`, and records it in `r`.
-    function _verifyReport(
-        Check memory c,
-        QuorumTally.Round memory r,
-        uint256 j,
-        SignedReport calldata report,
-        uint256 offset
-    ) private view {
-        uint256 observedAt = report.observedAt;
-        if (observedAt / _roundSeconds != r.round) {
-            revert HealthOracleObservationOutsideRound(j, uint64(r.round), uint64(observedAt));
-        }
-        if (observedAt > c.latestAllowed) {
-            revert HealthOracleObservationFromFuture(j, uint64(observedAt), uint64(c.latestAllowed));
-        }
-        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(
-            ReportHash.digest(c.hashBuffer, observedAt, offset, c.stride),
-            report.r,
-            report.vs
-        );
-        if (err != ECDSA.RecoverError.NoError) revert HealthOracleMalformedSignature(j);
-        uint256 next = AttestorSet.next(c.members, c.from, signer);
-        if (next == AttestorSet.NOT_FOUND) _revertSigner(c.members, c.from, j, signer);
-        if (c.jailed & (uint256(1) << (next - 1)) != 0) revert HealthOracleJailedSigner(j, signer);
-        c.from = next;
-        QuorumTally.addReport(r, j, next - 1, observedAt, offset);
-    }
-
-    /// @dev Applies the round to every endpoint; returns how many took it and their status changes as
-    /// `index << 16 | previous << 8 | current`.
+    /**
+     * @dev Applies the round to every endpoint (tally, {StatusMachine-advance}, store, event); returns how many took
+     * it and their status changes as `index << 16 | previous << 8 | current`.
+     */
     function _applyRound(
         QuorumTally.Round memory r,
         bytes32[] calldata endpointIds
     ) private returns (uint256 updated, uint256[] memory changes) {
         changes = new uint256[](endpointIds.length);
         uint256 changeCount;
-        PolicyWord defaultPolicy = _defaultPolicy;
         for (uint256 i; i < endpointIds.length; ++i) {
-            (bool took, uint256 change) = _apply(r, endpointIds[i], i, defaultPolicy);
-            if (!took) continue;
-            ++updated;
-            if (change != 0) changes[changeCount++] = change;
+            uint256 outcome = _step(r, i, endpointIds);
+            if (outcome == StatusMachine.SKIP) continue;
+            if (outcome == StatusMachine.STALE) _revertStale(endpointIds[i], r);
+            unchecked {
+                ++updated; // at most endpointIds.length
+            }
+            uint256 previous = uint8(outcome >> 8);
+            uint256 current = uint8(outcome >> 16);
+            if (current != previous) {
+                emit StatusChanged(endpointIds[i], Status(previous), Status(current), uint64(block.timestamp));
+                changes[changeCount++] = (i << 16) | (previous << 8) | current;
+            }
         }
         assembly ("memory-safe") {
             mstore(changes, changeCount) // shrink to the changes made (memory past it is simply unused)
@@ -395,102 +349,49 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     }
 
     /**
-     * @dev Applies the round to one endpoint: staleness check, tally, status machine, storage, event.
-     * @return took Whether the endpoint took the round (false: skipped).
-     * @return change `index << 16 | previous << 8 | current` when the status changed, else 0 (index is the
-     * endpoint's position; a change always has `previous != current`, so it is never 0).
+     * @dev One endpoint's step: load its slot and policy, tally the round, {StatusMachine-advance}, and store the new
+     * slot on UPDATE. Returns the outcome of `advance`.
      */
-    function _apply(
+    function _step(
         QuorumTally.Round memory r,
-        bytes32 endpointId,
-        uint256 index,
-        PolicyWord defaultPolicy
-    ) private returns (bool took, uint256 change) {
+        uint256 i,
+        bytes32[] calldata endpointIds
+    ) private returns (uint256 outcome) {
+        uint256 storageSlot;
+        EndpointSlot slot;
+        PolicyWord policy;
+        assembly ("memory-safe") {
+            // endpointIds[i] (the caller keeps i < length), its `_endpoints` slot, and the policy in force: its own
+            // when the slot's own-policy flag (bit 176) is set, else the default loaded with the attestor set.
+            mstore(0x00, calldataload(add(endpointIds.offset, shl(5, i))))
+            mstore(0x20, _endpoints.slot)
+            storageSlot := keccak256(0x00, 0x40)
+            slot := sload(storageSlot)
+            policy := mload(add(r, 0xe0))
+            if and(shr(176, slot), 1) {
+                mstore(0x20, _endpointPolicies.slot)
+                policy := sload(keccak256(0x00, 0x40))
+            }
+        }
+        (uint256 values, uint256 votes) = QuorumTally.tally(r, i, policy);
+        EndpointSlot next;
+        (outcome, next) = StatusMachine.advance(slot, policy, votes, values, r);
+        if (outcome & 0xff == StatusMachine.UPDATE) {
+            assembly ("memory-safe") {
+                sstore(storageSlot, next)
+            }
+        }
+    }
+
+    /// @dev Reverts {HealthOracleStaleObservation} for `endpointId` under its policy.
+    function _revertStale(bytes32 endpointId, QuorumTally.Round memory r) private view {
         EndpointSlot slot = _endpoints[endpointId];
-        PolicyWord policy = slot.hasOwnPolicy() ? _endpointPolicies[endpointId] : defaultPolicy;
-        (uint256 previous, uint256 current, EndpointSlot next) = _transition(r, endpointId, index, slot, policy);
-        if (EndpointSlot.unwrap(next) == 0) return (false, 0);
-        _endpoints[endpointId] = next;
-        if (current != previous) {
-            emit StatusChanged(endpointId, Status(uint8(previous)), Status(uint8(current)), uint64(block.timestamp));
-            change = (index << 16) | (previous << 8) | current;
-        }
-        return (true, change);
-    }
-
-    /**
-     * @dev The status before and after the round for endpoint `index`, and its new slot (zero: skip the endpoint).
-     * Older rounds are skipped; the stored round again counts only for a transition, so an honest relayer's
-     * complete round still lands after a front-runner relayed a subset of it, and repeats are no-ops. `since`
-     * moves to now on a change; `updatedAt` never moves backwards. Reverts {HealthOracleStaleObservation}.
-     */
-    function _transition(
-        QuorumTally.Round memory r,
-        bytes32 endpointId,
-        uint256 index,
-        EndpointSlot slot,
-        PolicyWord policy
-    ) private view returns (uint256 previous, uint256 current, EndpointSlot next) {
-        uint256 since;
-        uint256 updatedAt;
-        uint256 values;
-        {
-            uint256 storedRound;
-            (previous, since, storedRound, updatedAt) = slot.unpack();
-            if (updatedAt != 0 && r.round < storedRound) return (0, 0, EndpointSlot.wrap(0));
-            if (r.observedAt + policy.maxAge() < block.timestamp) {
-                revert HealthOracleStaleObservation(endpointId, uint64(r.observedAt), policy.maxAge());
-            }
-            uint256 votes;
-            (values, votes) = QuorumTally.tally(r, index, policy);
-            (previous, since) = StatusMachine.effective(previous, since, updatedAt, policy.heartbeat(), block.timestamp);
-            current = StatusMachine.next(previous, votes, r.quorum);
-            if (current == previous) {
-                if (updatedAt != 0 && r.round == storedRound) return (previous, current, EndpointSlot.wrap(0));
-            } else {
-                since = block.timestamp;
-            }
-        }
-        if (r.observedAt > updatedAt) updatedAt = r.observedAt;
-        next = slot.record(current, since, values, r.round, updatedAt);
-    }
-
-    /**
-     * @dev Tells each listener of a status change with a fixed gas budget (BoundedCall): refuses to call with less
-     * than the full budget, so the 63/64 rule cannot be used to starve a listener.
-     */
-    function _notifyListeners(bytes32 endpointId, Status previous, Status current) private {
-        uint256 count = _listeners.length;
-        if (count == 0) return;
-        uint256 required = BoundedCall.requiredGas(_listenerGasLimit, _LISTENER_GAS_MARGIN);
-        bytes memory data = abi.encodeCall(IHealthListener.onStatusChange, (endpointId, previous, current));
-        for (uint256 i; i < count; ++i) {
-            address listener = _listeners[i];
-            uint256 gasLeft = gasleft();
-            if (gasLeft < required) revert HealthOracleInsufficientGasForListener(gasLeft, required);
-            (bool ok, bytes memory reason) = BoundedCall.call(listener, data, _listenerGasLimit, _MAX_REASON_BYTES);
-            if (!ok) emit ListenerFailed(listener, endpointId, reason);
-        }
+        revert HealthOracleStaleObservation(endpointId, uint64(r.observedAt), _policyOf(endpointId, slot).maxAge());
     }
 
     // ------------------------------------------------------------------------------------------------
     // Helpers
     // ------------------------------------------------------------------------------------------------
-
-    /// @dev EIP-712 digest of a report: `keccak256(0x1901 ‖ domainSeparator ‖ keccak256(abi.encode(REPORT_TYPEHASH,
-    /// configDigest, round, observedAt, keccak256(endpointIds), keccak256(values))))`, arrays hashed as EIP-712 says.
-    function _reportDigest(
-        bytes32 digest,
-        uint64 round,
-        uint64 observedAt,
-        bytes32 endpointsHash,
-        bytes calldata values
-    ) private view returns (bytes32) {
-        return
-            _hashTypedDataV4(
-                keccak256(abi.encode(REPORT_TYPEHASH, digest, round, observedAt, endpointsHash, keccak256(values)))
-            );
-    }
 
     /**
      * @dev The member that signed both reports for `round` under the current set, its bit in the jail bitmap, the
@@ -505,12 +406,12 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     ) private view returns (address signer, uint256 bit, bytes32 digest, uint256 config) {
         config = _config;
         address[] memory members;
-        (digest, members) = AttestorSet.load(config);
+        (digest, , members) = AttestorSet.load(config);
         if (digest == bytes32(0)) revert HealthOracleConfigDigestMismatch(digest, digest);
         bytes32 hashA = _evidenceDigest(digest, round, a);
         bytes32 hashB = _evidenceDigest(digest, round, b);
-        signer = _recover(hashA, a.report, 0);
-        address other = _recover(hashB, b.report, 1);
+        signer = ReportVerifier.recover(hashA, a.report.r, a.report.vs, 0);
+        address other = ReportVerifier.recover(hashB, b.report.r, b.report.vs, 1);
         uint256 next = AttestorSet.next(members, 0, signer);
         if (signer != other || next == AttestorSet.NOT_FOUND || hashA == hashB) {
             revert HealthOracleNotEquivocation(signer, other);
@@ -518,26 +419,20 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         bit = uint256(1) << (next - 1);
     }
 
-    /// @dev {_reportDigest} of a report given with its endpoint list and values.
+    /// @dev The EIP-712 digest of a report given with its endpoint list and values.
     function _evidenceDigest(bytes32 digest, uint64 round, ReportEvidence calldata e) private view returns (bytes32) {
         return _reportDigest(digest, round, e.report.observedAt, QuorumTally.hashIds(e.endpointIds), e.values);
     }
 
-    /// @dev OpenZeppelin ECDSA over the EIP-2098 form: rejects high s and a zero signer (no malleable twin of a
-    /// signature is ever accepted). Reverts {HealthOracleMalformedSignature} with the report's position.
-    function _recover(bytes32 hash, SignedReport calldata report, uint256 position) private pure returns (address) {
-        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(hash, report.r, report.vs);
-        if (err != ECDSA.RecoverError.NoError) revert HealthOracleMalformedSignature(position);
-        return signer;
-    }
-
-    /// @dev Why `signer` at `position` is not among `members[from:]`: the previous signer again, a lower address
-    /// than it, or not a member at all.
-    function _revertSigner(address[] memory members, uint256 from, uint256 position, address signer) private pure {
-        address previous = from == 0 ? address(0) : members[from - 1];
-        if (signer == previous) revert HealthOracleDuplicateSigner(position, signer);
-        if (signer < previous) revert HealthOracleSignersNotAscending(position, signer);
-        revert HealthOracleUnknownSigner(position, signer);
+    /// @dev The EIP-712 digest of a report ({ReportHash-structHash} under this contract's domain).
+    function _reportDigest(
+        bytes32 digest,
+        uint64 round,
+        uint64 observedAt,
+        bytes32 endpointsHash,
+        bytes calldata values
+    ) private view returns (bytes32) {
+        return _hashTypedDataV4(ReportHash.structHash(REPORT_TYPEHASH, digest, round, observedAt, endpointsHash, values));
     }
 
     function _policyOf(bytes32 endpointId, EndpointSlot slot) private view returns (PolicyWord) {

@@ -85,8 +85,9 @@ interface IHealthOracle {
      * @param since Unix seconds (block time) when `status` began. For UNKNOWN: when the heartbeat first lapsed
      * (`updatedAt + heartbeat`), kept while it stays UNKNOWN; zero for an endpoint UNKNOWN since its first round.
      * @param round Last accepted round.
-     * @param updatedAt The quorum's observation time of the last accepted round (lower median of the reports'
-     * `observedAt`, Unix seconds), never the block that included it (as OCR2's `observationsTimestamp`).
+     * @param updatedAt The quorum's observation time of the last accepted round: the earliest `observedAt` among
+     * its signers (Unix seconds), never the block that included it (as OCR2's `observationsTimestamp`). The oldest
+     * evidence counts, so a signer can only make the round look older, and by less than `roundSeconds`.
      * @param floorBps The `quorum`-th highest value of the round: at least `quorum` signers reported health at or
      * above it. An upward threshold (resume) is crossed only when `floorBps` reaches it.
      * @param ceilingBps The `quorum`-th lowest value: at least `quorum` signers reported health at or below it. A
@@ -204,7 +205,7 @@ interface IHealthOracle {
      * @dev Checks the digest, the endpoint list (non-empty, strictly ascending), at least `quorum` reports, the
      * values length, and per report in order: round and future time, signature (low-s, non-zero signer), signer
      * ascending, in the set and not jailed. Then per endpoint: values in range, the quorum's observation time
-     * (lower median of `observedAt`) within the endpoint's `maxAge`, and the status machine:
+     * (the earliest `observedAt` of the signers) within the endpoint's `maxAge`, and the status machine:
      * - DOWN when at least `quorum` signers report health `< downBelowBps` with `badRounds >= fallRounds`;
      * - else HEALTHY when at least `quorum` report health `>= upAtBps` with `goodRounds >= riseRounds`;
      * - else a HEALTHY endpoint with at least `quorum` reports `< upAtBps` becomes DEGRADED, and an UNKNOWN one

@@ -20,22 +20,24 @@ library QuorumTally {
         uint256 quorum;
         /// Bitmap of attestor-set indices that signed.
         uint256 signers;
-        /// Lower median of the reports' `observedAt`: the quorum's observation time.
+        /// Earliest `observedAt` of the round's signers: the quorum's observation time (staleness counts from the
+        /// oldest evidence; a signer can only make it older, and by less than `roundSeconds`).
         uint256 observedAt;
-        /// Calldata offset of each report's `values` bytes.
-        uint256[] valueOffsets;
-        /// The reports' `observedAt`, insertion-sorted.
-        uint256[] times;
+        /// Calldata offset of report 0's values; report j's start `j * stride` later.
+        uint256 valuesOffset;
+        /// Bytes of values per report (4 per endpoint).
+        uint256 stride;
         /// Scratch: one endpoint's values, insertion-sorted.
         uint256[] sorted;
+        /// The default policy word, as loaded with the attestor set.
+        uint256 defaultPolicy;
     }
 
     /// @notice A round for `count` reports.
     function newRound(uint256 count, uint256 quorum, uint64 round) internal pure returns (Round memory r) {
         r.round = round;
         r.quorum = quorum;
-        r.valueOffsets = new uint256[](count);
-        r.times = new uint256[](count);
+        r.observedAt = type(uint256).max;
         r.sorted = new uint256[](count);
     }
 
@@ -58,26 +60,6 @@ library QuorumTally {
         }
     }
 
-    /// @notice Record verified report `j`, signed by attestor-set index `member`, whose values start at calldata
-    /// offset `valuesOffset`.
-    function addReport(
-        Round memory r,
-        uint256 j,
-        uint256 member,
-        uint256 observedAt,
-        uint256 valuesOffset
-    ) internal pure {
-        r.signers |= uint256(1) << member;
-        r.valueOffsets[j] = valuesOffset;
-        _insert(r.times, j, observedAt);
-    }
-
-    /// @notice After the last report: the quorum's observation time (lower median, so no single signer moves it
-    /// past the honest ones).
-    function finishReports(Round memory r) internal pure {
-        r.observedAt = r.times[(r.times.length - 1) / 2];
-    }
-
     /**
      * @notice Tally endpoint `index` over every report of the round.
      * @return values `median | floor << 16 | ceiling << 32`: lower median, `quorum`-th highest and `quorum`-th
@@ -90,55 +72,61 @@ library QuorumTally {
         uint256 index,
         PolicyWord policy
     ) internal pure returns (uint256 values, uint256 votes) {
-        uint256 p = PolicyWord.unwrap(policy);
         uint256 failed; // (1 + position) << 16 | health of a value out of range, else 0
         // One pass per signer: read 4 bytes, vote, insertion-sort the health. This loop runs endpoints x signers
         // times per submission, so it is assembly; the rules are exactly those of {StatusMachine}. Policy fields:
         // downBelowBps = p & 0xffff, upAtBps = p >> 16 & 0xffff, fallRounds = p >> 32 & 0xff, riseRounds = p >> 40.
         assembly ("memory-safe") {
-            // Round layout: round, quorum, signers, observedAt, valueOffsets, times, sorted.
-            let offsetData := add(mload(add(r, 0x80)), 0x20)
+            // Round layout: round, quorum, signers, observedAt, valuesOffset, stride, sorted, defaultPolicy.
             let sortedData := add(mload(add(r, 0xc0)), 0x20)
-            let count := mload(sub(offsetData, 0x20))
-            index := shl(2, index)
+            let stride := mload(add(r, 0xa0))
+            // Calldata offset of this endpoint's 4 bytes in report 0; report j's are j * stride further.
+            index := add(mload(add(r, 0x80)), shl(2, index))
+            let end := add(index, mul(mload(sub(sortedData, 0x20)), stride))
+            // `top`: where the next value goes in `sorted`, which stays ascending.
+            let top := sortedData
             for {
-                let j := 0
-            } lt(j, count) {
-                j := add(j, 1)
+                let at := index
+            } lt(at, end) {
+                at := add(at, stride)
             } {
-                let word := shr(224, calldataload(add(mload(add(offsetData, shl(5, j))), index)))
-                let health := shr(16, word)
-                if gt(health, _MAX_BPS) {
-                    failed := or(shl(16, add(j, 1)), health)
+                let word := shr(224, calldataload(at))
+                if gt(shr(16, word), _MAX_BPS) {
+                    failed := or(shl(16, add(div(sub(at, index), stride), 1)), shr(16, word))
                     break
                 }
-                switch lt(health, and(p, 0xffff))
+                switch lt(shr(16, word), and(policy, 0xffff))
                 case 1 {
                     // notGood; bad when the signer's own BAD streak reached fallRounds.
-                    votes := add(votes, or(shl(64, 1), shl(192, iszero(lt(and(shr(8, word), 0xff), and(shr(32, p), 0xff))))))
+                    votes := add(
+                        votes,
+                        or(shl(64, 1), shl(192, iszero(lt(and(shr(8, word), 0xff), and(shr(32, policy), 0xff)))))
+                    )
                 }
                 default {
-                    switch lt(health, and(shr(16, p), 0xffff))
+                    switch lt(shr(16, word), and(shr(16, policy), 0xffff))
                     case 1 {
                         votes := add(votes, or(shl(64, 1), 1)) // notGood and notBad
                     }
                     default {
                         // notBad; good when the signer's own GOOD streak reached riseRounds.
-                        votes := add(votes, or(1, shl(128, iszero(lt(and(word, 0xff), and(shr(40, p), 0xff))))))
+                        votes := add(votes, or(1, shl(128, iszero(lt(and(word, 0xff), and(shr(40, policy), 0xff))))))
                     }
                 }
-                let k := j
-                for {} k {} {
-                    let slot := add(sortedData, shl(5, sub(k, 1)))
-                    let before := mload(slot)
-                    if iszero(gt(before, health)) {
+                word := shr(16, word) // the health, from here on
+                let k := top
+                for {} gt(k, sortedData) {} {
+                    let before := mload(sub(k, 0x20))
+                    if iszero(gt(before, word)) {
                         break
                     }
-                    mstore(add(slot, 0x20), before)
-                    k := sub(k, 1)
+                    mstore(k, before)
+                    k := sub(k, 0x20)
                 }
-                mstore(add(sortedData, shl(5, k)), health)
+                mstore(k, word)
+                top := add(top, 0x20)
             }
+            let count := mload(sub(sortedData, 0x20))
             let quorum := mload(add(r, 0x20))
             values := or(
                 mload(add(sortedData, shl(5, shr(1, sub(count, 1))))),
@@ -147,28 +135,10 @@ library QuorumTally {
                     shl(32, mload(add(sortedData, shl(5, sub(quorum, 1)))))
                 )
             )
-            index := shr(2, index)
+            index := shr(2, sub(index, mload(add(r, 0x80))))
         }
         if (failed != 0) {
             revert IHealthOracle.HealthOracleHealthOutOfRange((failed >> 16) - 1, index, uint16(failed));
-        }
-    }
-
-    /// @dev Insertion-sort step: `list[0:n]` is ascending; insert `value` keeping it so.
-    function _insert(uint256[] memory list, uint256 n, uint256 value) private pure {
-        assembly ("memory-safe") {
-            let data := add(list, 0x20)
-            let j := n
-            for {} j {} {
-                let at := add(data, shl(5, sub(j, 1)))
-                let before := mload(at)
-                if iszero(gt(before, value)) {
-                    break
-                }
-                mstore(add(at, 0x20), before)
-                j := sub(j, 1)
-            }
-            mstore(add(data, shl(5, j)), value)
         }
     }
 }

@@ -35,21 +35,18 @@ library ReportHash {
         }
     }
 
-    /// @notice The digest of one report with `observedAt` and the `length` bytes of values at calldata `offset`.
-    function digest(
-        uint256 buffer,
-        uint256 observedAt,
-        uint256 offset,
-        uint256 length
-    ) internal pure returns (bytes32 result) {
-        assembly ("memory-safe") {
-            // Hash the values in scratch memory past the free pointer, which is not moved: nothing keeps them.
-            let scratch := mload(0x40)
-            calldatacopy(scratch, offset, length)
-            mstore(add(buffer, 0x60), observedAt)
-            mstore(add(buffer, 0xa0), keccak256(scratch, length))
-            mstore(add(buffer, 0xe2), keccak256(buffer, 0xc0))
-            result := keccak256(add(buffer, 0xc0), 0x42)
-        }
+    /**
+     * @notice The EIP-712 struct hash of a report: `keccak256(abi.encode(typeHash, configDigest, round, observedAt,
+     * endpointsHash, keccak256(values)))`, `endpointsHash` being the keccak of the packed id list (EIP-712 arrays).
+     */
+    function structHash(
+        bytes32 typeHash,
+        bytes32 configDigest,
+        uint64 round,
+        uint64 observedAt,
+        bytes32 endpointsHash,
+        bytes calldata values
+    ) internal pure returns (bytes32) {
+        return keccak256(abi.encode(typeHash, configDigest, round, observedAt, endpointsHash, keccak256(values)));
     }
 }

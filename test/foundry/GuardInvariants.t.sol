@@ -9,7 +9,7 @@ import {IGuardedMarket} from "../../contracts/interfaces/IGuardedMarket.sol";
 import {IHealthOracle} from "../../contracts/interfaces/IHealthOracle.sol";
 import {IMarketGuard} from "../../contracts/interfaces/IMarketGuard.sol";
 import {MockMarket} from "../../contracts/test/MockMarket.sol";
-import {VigilTest} from "./utils/VigilTest.sol";
+import {TestReport, VigilTest} from "./utils/VigilTest.sol";
 
 /**
  * @title GuardHandler
@@ -93,9 +93,9 @@ contract GuardHandler is VigilTest {
     /// @notice Relay an honest full-quorum round again, as it was.
     function replay(uint8 which) external {
         if (replays.length == 0) return;
-        (Spec memory spec, IHealthOracle.SignedReport[] memory reports) = abi.decode(
+        (Spec memory spec, TestReport[] memory reports) = abi.decode(
             replays[which % replays.length],
-            (Spec, IHealthOracle.SignedReport[])
+            (Spec, TestReport[])
         );
         _relay(spec, reports);
     }
@@ -105,9 +105,9 @@ contract GuardHandler is VigilTest {
     /// sorted by signer as the oracle requires.
     function padReplay(uint8 which, uint256 seed) external {
         if (replays.length == 0) return;
-        (Spec memory spec, IHealthOracle.SignedReport[] memory honest) = abi.decode(
+        (Spec memory spec, TestReport[] memory honest) = abi.decode(
             replays[which % replays.length],
-            (Spec, IHealthOracle.SignedReport[])
+            (Spec, TestReport[])
         );
         uint256 n = minorityKeys.length;
         uint256[] memory keys = new uint256[](n);
@@ -116,11 +116,11 @@ contract GuardHandler is VigilTest {
             keys[i] = minorityKeys[i];
             values[i] = _randomValues(uint256(keccak256(abi.encode(seed, i))), spec.endpointIds.length);
         }
-        IHealthOracle.SignedReport[] memory own = _reports(spec, keys, values);
-        IHealthOracle.SignedReport memory one = honest[honest.length - 1]; // signed by the key after the minority
+        TestReport[] memory own = _reports(spec, keys, values);
+        TestReport memory one = honest[honest.length - 1]; // signed by the key after the minority
         address oneSigner = _signerOf(spec, one);
         // Merge by signer address (own reports are already ascending: the minority keys are a sorted prefix).
-        IHealthOracle.SignedReport[] memory all = new IHealthOracle.SignedReport[](n + 1);
+        TestReport[] memory all = new TestReport[](n + 1);
         uint256 k;
         bool placed;
         for (uint256 i; i < n; ++i) {
@@ -216,7 +216,7 @@ contract GuardHandler is VigilTest {
     }
 
     /// @dev Submit and record how many endpoints took the round; the state must not move either way.
-    function _relay(Spec memory spec, IHealthOracle.SignedReport[] memory reports) internal {
+    function _relay(Spec memory spec, TestReport[] memory reports) internal {
         _Snapshot memory s = _snapshot();
         (bool ok, , uint256 updated, ) = _trySubmit(oracle, spec, reports);
         if (ok) ++acceptedRelays;
@@ -243,7 +243,7 @@ contract GuardHandler is VigilTest {
         }
     }
 
-    function _signerOf(Spec memory spec, IHealthOracle.SignedReport memory report) internal pure returns (address) {
+    function _signerOf(Spec memory spec, TestReport memory report) internal pure returns (address) {
         bytes32 s = report.vs & bytes32(~(uint256(1) << 255));
         uint8 v = uint8(uint256(report.vs) >> 255) + 27;
         return ecrecover(_reportDigest(spec, report.values), v, report.r, s);
@@ -420,7 +420,7 @@ contract GuardInvariantsTest is VigilTest {
         _sortIds(ids);
         for (uint8 goodRounds = 1; goodRounds <= 2; ++goodRounds) {
             if (goodRounds == 2) vm.warp(block.timestamp + ROUND_SECONDS);
-            (Spec memory spec, IHealthOracle.SignedReport[] memory reports) = _quorumReport(
+            (Spec memory spec, TestReport[] memory reports) = _quorumReport(
                 oracle,
                 quorumKeys,
                 ids,

@@ -28,20 +28,20 @@ abstract contract OracleHeartbeatTest is OracleSetTest {
             times[i] = round * ROUND_SECONDS + uint64((roll >> 64) % ROUND_SECONDS);
         }
         uint256 included = _subset(seed >> 128, (uint256(1) << n) - 1, _honestMask());
-        (uint64 median, uint64 latestHonest) = _medianAndLatestHonest(included, times);
-        // Withheld: relayed at any time up to median + maxAge (and not before every report was signed).
+        (uint64 quorumTime, uint64 latestHonest) = _quorumTimeAndLatestHonest(included, times);
+        // Withheld: relayed at any time up to quorumTime + maxAge (and not before every report was signed).
         uint64 signedBy = _latestTime(included, times);
-        vm.warp(_bound(seed >> 200, signedBy, median + MAX_AGE));
+        vm.warp(_bound(seed >> 200, signedBy, quorumTime + MAX_AGE));
         (bool ok, ) = _submit(round, included, values, times);
         require(ok, "a report within maxAge was rejected");
 
         IHealthOracle.EndpointHealth memory h = oracle.statusOf(ids[0]);
-        require(h.updatedAt == median, "updatedAt is not the quorum observation time of the relayed reports");
+        require(h.updatedAt == quorumTime, "updatedAt is not the quorum observation time of the relayed reports");
         require(h.updatedAt <= latestHonest, "updatedAt later than every honest observation");
         IHealthOracle.Status status = h.status;
-        vm.warp(uint256(median) + HEARTBEAT - 1);
+        vm.warp(uint256(quorumTime) + HEARTBEAT - 1);
         require(oracle.statusOf(ids[0]).status == status, "status lapsed before observation + heartbeat");
-        vm.warp(uint256(median) + HEARTBEAT);
+        vm.warp(uint256(quorumTime) + HEARTBEAT);
         require(oracle.statusOf(ids[0]).status == IHealthOracle.Status.UNKNOWN, "not UNKNOWN at observation + heartbeat");
 
         // The same round again, any subset: too old to count.
@@ -114,13 +114,13 @@ abstract contract OracleHeartbeatTest is OracleSetTest {
 
     // ------------------------------------------------------------------------------------------------
 
-    /// @dev Relaying `included` of `round` now fails {HealthOracleStaleObservation} with their median time.
+    /// @dev Relaying `included` of `round` now fails {HealthOracleStaleObservation} with their quorumTime time.
     function _expectStale(uint64 round, uint256 included, bytes[] memory values, uint64[] memory times) internal {
-        (uint64 median, ) = _medianAndLatestHonest(included, times);
+        (uint64 quorumTime, ) = _quorumTimeAndLatestHonest(included, times);
         bytes32 digest = oracle.configDigest();
         (IHealthOracle.SignedReport[] memory reports, bytes memory blob) = _reports(round, included, values, times);
         vm.expectRevert(
-            abi.encodeWithSelector(IHealthOracle.HealthOracleStaleObservation.selector, ids[0], median, MAX_AGE)
+            abi.encodeWithSelector(IHealthOracle.HealthOracleStaleObservation.selector, ids[0], quorumTime, MAX_AGE)
         );
         oracle.submit(digest, round, ids, reports, blob);
     }
@@ -144,10 +144,10 @@ abstract contract OracleHeartbeatTest is OracleSetTest {
     }
 
     /// @dev The quorum observation time of the relayed reports and the latest honest time among them.
-    function _medianAndLatestHonest(
+    function _quorumTimeAndLatestHonest(
         uint256 included,
         uint64[] memory times
-    ) internal view returns (uint64 median, uint64 latestHonest) {
+    ) internal view returns (uint64 quorumTime, uint64 latestHonest) {
         uint256[] memory xs = new uint256[](n);
         uint256 count;
         for (uint256 i; i < n; ++i) {
@@ -155,7 +155,7 @@ abstract contract OracleHeartbeatTest is OracleSetTest {
             xs[count++] = times[i];
             if (!_isLiar(i) && times[i] > latestHonest) latestHonest = times[i];
         }
-        median = uint64(_quorumTime(xs, count));
+        quorumTime = uint64(_quorumTime(xs, count));
     }
 
     function _latestTime(uint256 included, uint64[] memory times) internal view returns (uint64 latest) {

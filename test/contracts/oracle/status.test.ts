@@ -209,7 +209,7 @@ describe("HealthOracle v2: status machine", function () {
       });
     });
 
-    it("stores the lower median of the reports' observedAt as updatedAt", async function () {
+    it("stores the earliest of the reports' observedAt as updatedAt (the oldest evidence of the round)", async function () {
       const fx = await loadFixture(oracleFixture);
       const slot = await nextSlot(0n, 9n);
       const r = await signRound(fx.oracle, fx.attestors, {
@@ -219,8 +219,8 @@ describe("HealthOracle v2: status machine", function () {
       });
       await expect(submitAt(fx.oracle, r, slot.blockTime))
         .to.emit(fx.oracle, "ReportAccepted")
-        .withArgs(slot.round, slot.start + 2n, 0b1111, 1, 0);
-      expect((await health(fx.oracle, EP1)).updatedAt).to.equal(slot.start + 2n);
+        .withArgs(slot.round, slot.start, 0b1111, 1, 0);
+      expect((await health(fx.oracle, EP1)).updatedAt).to.equal(slot.start);
     });
   });
 

@@ -284,9 +284,10 @@ abstract contract OracleTest {
     // ------------------------------------------------------------------------------------------------
 
     /// @dev The quorum's observation time of a submission whose reports carry `times[0:len]` (sorted in place): the
-    /// lower median, as `IHealthOracle.EndpointHealth.updatedAt` defines it. The one place the tests define it.
+    /// earliest, as `IHealthOracle.EndpointHealth.updatedAt` defines it (the oldest evidence of the round counts). The
+    /// one place the tests define it.
     function _quorumTime(uint256[] memory times, uint256 len) internal pure returns (uint256) {
-        return _kthLowest(times, len, (len - 1) / 2 + 1);
+        return _kthLowest(times, len, 1);
     }
 
     /// @dev The `k`-th lowest (1-based) of `xs[0:len]`; `xs` is sorted in place.

@@ -31,6 +31,15 @@ interface Vm {
  * computed here from the domain fields (not from the oracle's own `reportDigest`), so a test signs exactly
  * what an off-chain attestor would.
  */
+/// @dev A report as the tests build it: the signature fields the oracle takes (`TestReport`) plus
+/// the report's own values, which {VigilTest-_trySubmit} concatenates into the `values` blob of `submit`.
+struct TestReport {
+    bytes32 r;
+    bytes32 vs;
+    uint64 observedAt;
+    bytes values;
+}
+
 abstract contract VigilTest {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
 
@@ -217,10 +226,10 @@ abstract contract VigilTest {
         Spec memory spec,
         uint256 key,
         bytes memory values
-    ) internal pure returns (IHealthOracle.SignedReport memory) {
+    ) internal pure returns (TestReport memory) {
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, _reportDigest(spec, values));
         bytes32 vs = bytes32(uint256(s) | (uint256(v - 27) << 255));
-        return IHealthOracle.SignedReport(r, vs, spec.observedAt, values);
+        return TestReport(r, vs, spec.observedAt, values);
     }
 
     /// @dev One report per key, in the given order, `keys[i]` signing `values[i]` for `spec`.
@@ -228,8 +237,8 @@ abstract contract VigilTest {
         Spec memory spec,
         uint256[] memory keys,
         bytes[] memory values
-    ) internal pure returns (IHealthOracle.SignedReport[] memory reports) {
-        reports = new IHealthOracle.SignedReport[](keys.length);
+    ) internal pure returns (TestReport[] memory reports) {
+        reports = new TestReport[](keys.length);
         for (uint256 i; i < keys.length; ++i) reports[i] = _signedReport(spec, keys[i], values[i]);
     }
 
@@ -258,7 +267,7 @@ abstract contract VigilTest {
         uint16 healthBps,
         uint8 badRounds,
         uint8 goodRounds
-    ) internal view returns (Spec memory spec, IHealthOracle.SignedReport[] memory reports) {
+    ) internal view returns (Spec memory spec, TestReport[] memory reports) {
         spec = _spec(oracle, endpointIds, observedAt);
         bytes[] memory values = new bytes[](keys.length);
         bytes memory same = _uniformValues(endpointIds.length, healthBps, badRounds, goodRounds);
@@ -318,9 +327,15 @@ abstract contract VigilTest {
     function _trySubmit(
         HealthOracle oracle,
         Spec memory spec,
-        IHealthOracle.SignedReport[] memory reports
+        TestReport[] memory reports
     ) internal returns (bool ok, bytes memory err, uint256 updated, uint256 skipped) {
-        try oracle.submit(spec.configDigest, spec.round, spec.endpointIds, reports) returns (uint256 u, uint256 k) {
+        IHealthOracle.SignedReport[] memory sigs = new IHealthOracle.SignedReport[](reports.length);
+        bytes memory blob;
+        for (uint256 i; i < reports.length; ++i) {
+            sigs[i] = IHealthOracle.SignedReport(reports[i].r, reports[i].vs, reports[i].observedAt);
+            blob = abi.encodePacked(blob, reports[i].values);
+        }
+        try oracle.submit(spec.configDigest, spec.round, spec.endpointIds, sigs, blob) returns (uint256 u, uint256 k) {
             return (true, "", u, k);
         } catch (bytes memory reason) {
             return (false, reason, 0, 0);
