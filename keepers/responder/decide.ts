@@ -4,7 +4,7 @@
  * checker), so every rule here is tested without a node.
  */
 import { Status } from "../shared/health";
-import { nextStatus, tally } from "../shared/quorum";
+import { nextStatus, tally, quorumObservedAt } from "../shared/quorum";
 import type { EndpointValue } from "../shared/report";
 
 /** `IHealthOracle.Policy`, as plain numbers. */
@@ -141,7 +141,7 @@ export function decideRound(
 ): RoundDecision {
   const reasons: Record<RoundReason, number> = { status: 0, new: 0, heartbeat: 0 };
   const changes: RoundDecision["changes"] = [];
-  const observedAt = lowerMedian(evidence.observedAt);
+  const observedAt = quorumObservedAt(evidence.observedAt);
   const reports = evidence.values.length;
   const column: EndpointValue[] = new Array(reports);
   let updated = 0;

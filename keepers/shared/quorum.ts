@@ -80,7 +80,10 @@ export function nextStatus(previous: Status, votes: Votes, quorum: number): Stat
 }
 
 /** Per-attestor streak counting, as an attestor does it: the class of one of its own rounds. */
-export function classify(healthBps: number, policy: Pick<TallyPolicy, "downBelowBps" | "upAtBps">): "BAD" | "MID" | "GOOD" {
+export function classify(
+  healthBps: number,
+  policy: Pick<TallyPolicy, "downBelowBps" | "upAtBps">,
+): "BAD" | "MID" | "GOOD" {
   if (healthBps < policy.downBelowBps) return "BAD";
   if (healthBps < policy.upAtBps) return "MID";
   return "GOOD";
@@ -103,4 +106,14 @@ export function nextStreaks(
     badRounds: cls === "BAD" ? Math.min(255, bad + 1) : 0,
     goodRounds: cls === "GOOD" ? Math.min(255, good + 1) : 0,
   };
+}
+
+/**
+ * The quorum's observation time of a round, as the oracle stores it in `updatedAt`: the earliest `observedAt` of
+ * the reports relayed (the oldest evidence counts; a signer can only make a round look older). Unix seconds.
+ * @throws RangeError on an empty list.
+ */
+export function quorumObservedAt(observedAt: readonly number[]): number {
+  if (observedAt.length === 0) throw new RangeError("observation time of no reports");
+  return Math.min(...observedAt);
 }

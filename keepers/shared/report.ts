@@ -37,7 +37,9 @@ export const REPORT_TYPES = {
 
 /** `keccak256("Report(bytes32 configDigest,uint64 round,uint64 observedAt,bytes32[] endpointIds,bytes values)")`. */
 export const REPORT_TYPEHASH = keccak256(
-  toUtf8Bytes("Report(bytes32 configDigest,uint64 round,uint64 observedAt,bytes32[] endpointIds,bytes values)"),
+  toUtf8Bytes(
+    "Report(bytes32 configDigest,uint64 round,uint64 observedAt,bytes32[] endpointIds,bytes values)",
+  ),
 );
 
 /** Bytes per endpoint in `values`: healthBps (uint16 big-endian), badRounds (uint8), goodRounds (uint8). */
@@ -88,7 +90,8 @@ export function encodeValues(values: readonly EndpointValue[]): string {
       throw new RangeError(`healthBps ${v.healthBps} of endpoint ${i} is outside 0..${MAX_BPS}`);
     }
     for (const k of ["badRounds", "goodRounds"] as const) {
-      if (!Number.isInteger(v[k]) || v[k] < 0 || v[k] > 255) throw new RangeError(`${k} ${v[k]} of endpoint ${i} is outside 0..255`);
+      if (!Number.isInteger(v[k]) || v[k] < 0 || v[k] > 255)
+        throw new RangeError(`${k} ${v[k]} of endpoint ${i} is outside 0..255`);
     }
     out[i * 4] = v.healthBps >> 8;
     out[i * 4 + 1] = v.healthBps & 0xff;
@@ -104,11 +107,13 @@ export function encodeValues(values: readonly EndpointValue[]): string {
  */
 export function decodeValues(values: string): EndpointValue[] {
   const bytes = getBytes(values);
-  if (bytes.length % VALUE_BYTES !== 0) throw new RangeError(`values are ${bytes.length} bytes, not a multiple of 4`);
+  if (bytes.length % VALUE_BYTES !== 0)
+    throw new RangeError(`values are ${bytes.length} bytes, not a multiple of 4`);
   const out: EndpointValue[] = new Array(bytes.length / VALUE_BYTES);
   for (let i = 0; i < out.length; i++) {
     const healthBps = (bytes[i * 4] << 8) | bytes[i * 4 + 1];
-    if (healthBps > MAX_BPS) throw new RangeError(`healthBps ${healthBps} of endpoint ${i} exceeds ${MAX_BPS}`);
+    if (healthBps > MAX_BPS)
+      throw new RangeError(`healthBps ${healthBps} of endpoint ${i} exceeds ${MAX_BPS}`);
     out[i] = { healthBps, badRounds: bytes[i * 4 + 2], goodRounds: bytes[i * 4 + 3] };
   }
   return out;
@@ -140,11 +145,22 @@ export function domainSeparator(domain: TypedDataDomain): string {
  * @param separator `domainSeparator(domain)`.
  * @param idsHash `hashEndpointIds(report.endpointIds)`, computed once per id list when given.
  */
-export function reportDigest(separator: string, report: Report, idsHash = hashEndpointIds(report.endpointIds)): string {
+export function reportDigest(
+  separator: string,
+  report: Report,
+  idsHash = hashEndpointIds(report.endpointIds),
+): string {
   const structHash = keccak256(
     coder.encode(
       ["bytes32", "bytes32", "uint64", "uint64", "bytes32", "bytes32"],
-      [REPORT_TYPEHASH, report.configDigest, report.round, report.observedAt, idsHash, keccak256(report.values)],
+      [
+        REPORT_TYPEHASH,
+        report.configDigest,
+        report.round,
+        report.observedAt,
+        idsHash,
+        keccak256(report.values),
+      ],
     ),
   );
   return keccak256(concat(["0x1901", separator, structHash]));
@@ -191,12 +207,15 @@ export function toSubmitArgs(reports: readonly SignedReport[]): SubmitArgs {
   for (let i = 0; i < sorted.length; i++) {
     const r = sorted[i];
     if (r.round !== first.round || r.configDigest.toLowerCase() !== first.configDigest.toLowerCase()) {
-      throw new RangeError(`report of ${r.attestor} is for round ${r.round}, not ${first.round}, or another digest`);
+      throw new RangeError(
+        `report of ${r.attestor} is for round ${r.round}, not ${first.round}, or another digest`,
+      );
     }
     if (r.endpointIds.map((id) => id.toLowerCase()).join() !== ids) {
       throw new RangeError(`report of ${r.attestor} covers another endpoint list`);
     }
-    if (i > 0 && BigInt(sorted[i - 1].attestor) === BigInt(r.attestor)) throw new RangeError(`attestor ${r.attestor} twice`);
+    if (i > 0 && BigInt(sorted[i - 1].attestor) === BigInt(r.attestor))
+      throw new RangeError(`attestor ${r.attestor} twice`);
   }
   return {
     configDigest: first.configDigest,
