@@ -33,8 +33,9 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     using StatusListeners for address[];
 
     /// @dev keccak256("Report(bytes32 configDigest,uint64 round,uint64 observedAt,bytes32[] endpointIds,bytes values)")
-    bytes32 public constant REPORT_TYPEHASH =
-        keccak256("Report(bytes32 configDigest,uint64 round,uint64 observedAt,bytes32[] endpointIds,bytes values)");
+    bytes32 public constant REPORT_TYPEHASH = keccak256(
+        "Report(bytes32 configDigest,uint64 round,uint64 observedAt,bytes32[] endpointIds,bytes values)"
+    );
 
     /// @inheritdoc IHealthOracle
     uint256 public constant MAX_LISTENERS = StatusListeners.MAX;
@@ -306,7 +307,8 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         if (count < quorum) revert HealthOracleInsufficientSignatures(count, quorum);
         QuorumTally.requireAscending(endpointIds);
         b.stride = endpointIds.length * 4;
-        if (valuesLength != b.stride * count) revert HealthOracleMalformedReport(valuesLength, b.stride * count);
+        if (valuesLength != b.stride * count)
+            revert HealthOracleMalformedReport(valuesLength, b.stride * count);
         b.jailed = AttestorSet.anyJailed(config) ? _jailed[AttestorSet.version(config)] : 0;
         b.hashBuffer = ReportHash.prepare(
             REPORT_TYPEHASH,
@@ -339,7 +341,12 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
             uint256 previous = uint8(outcome >> 8);
             uint256 current = uint8(outcome >> 16);
             if (current != previous) {
-                emit StatusChanged(endpointIds[i], Status(previous), Status(current), uint64(block.timestamp));
+                emit StatusChanged(
+                    endpointIds[i],
+                    Status(previous),
+                    Status(current),
+                    uint64(block.timestamp)
+                );
                 changes[changeCount++] = (i << 16) | (previous << 8) | current;
             }
         }
@@ -386,7 +393,11 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     /// @dev Reverts {HealthOracleStaleObservation} for `endpointId` under its policy.
     function _revertStale(bytes32 endpointId, QuorumTally.Round memory r) private view {
         EndpointSlot slot = _endpoints[endpointId];
-        revert HealthOracleStaleObservation(endpointId, uint64(r.observedAt), _policyOf(endpointId, slot).maxAge());
+        revert HealthOracleStaleObservation(
+            endpointId,
+            uint64(r.observedAt),
+            _policyOf(endpointId, slot).maxAge()
+        );
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -420,8 +431,13 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     }
 
     /// @dev The EIP-712 digest of a report given with its endpoint list and values.
-    function _evidenceDigest(bytes32 digest, uint64 round, ReportEvidence calldata e) private view returns (bytes32) {
-        return _reportDigest(digest, round, e.report.observedAt, QuorumTally.hashIds(e.endpointIds), e.values);
+    function _evidenceDigest(
+        bytes32 digest,
+        uint64 round,
+        ReportEvidence calldata e
+    ) private view returns (bytes32) {
+        return
+            _reportDigest(digest, round, e.report.observedAt, QuorumTally.hashIds(e.endpointIds), e.values);
     }
 
     /// @dev The EIP-712 digest of a report ({ReportHash-structHash} under this contract's domain).
@@ -432,7 +448,10 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         bytes32 endpointsHash,
         bytes calldata values
     ) private view returns (bytes32) {
-        return _hashTypedDataV4(ReportHash.structHash(REPORT_TYPEHASH, digest, round, observedAt, endpointsHash, values));
+        return
+            _hashTypedDataV4(
+                ReportHash.structHash(REPORT_TYPEHASH, digest, round, observedAt, endpointsHash, values)
+            );
     }
 
     function _policyOf(bytes32 endpointId, EndpointSlot slot) private view returns (PolicyWord) {

@@ -264,7 +264,8 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
         count = c.endpoints.length;
         for (uint256 i = 0; i < count; ++i) {
             bytes32 endpointId = c.endpoints[i];
-            if (!HealthRules.isUsable(_oracle.statusOf(endpointId), threshold)) return (GuardCheck.DUE, endpointId);
+            if (!HealthRules.isUsable(_oracle.statusOf(endpointId), threshold))
+                return (GuardCheck.DUE, endpointId);
         }
         return (GuardCheck.DEPENDENCIES_USABLE, bytes32(0));
     }
@@ -308,7 +309,8 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
             uint256 marketId = ids[i];
             if (_states[marketId].paused) continue;
             uint16 threshold = _configs[marketId].pauseThresholdBps;
-            bool due = isService ? _serviceDue(dependency, threshold, memo) : !HealthRules.isUsable(h, threshold);
+            bool due =
+                isService ? _serviceDue(dependency, threshold, memo) : !HealthRules.isUsable(h, threshold);
             if (!due) continue;
             if (gasleft() < _requiredMarketCallGas() + LISTENER_PAUSE_RESERVE) return false;
             _pause(marketId, dependency);
@@ -388,9 +390,10 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
     function _deliver(uint256 marketId, Delivery pending) private returns (bool ok) {
         bool pause = pending == Delivery.PENDING_PAUSE;
         address market = address(_configs[marketId].market);
-        bytes memory data = pause
-            ? abi.encodeCall(IGuardedMarket.guardPause, ())
-            : abi.encodeCall(IGuardedMarket.guardUnpause, ());
+        bytes memory data =
+            pause
+                ? abi.encodeCall(IGuardedMarket.guardPause, ())
+                : abi.encodeCall(IGuardedMarket.guardUnpause, ());
         uint256 required = _requiredMarketCallGas();
         uint256 left = gasleft();
         if (left < required) revert MarketGuardInsufficientGas(left, required);

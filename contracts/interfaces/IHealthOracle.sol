@@ -117,14 +117,25 @@ interface IHealthOracle {
      * again without a transition). One event per report round, as OCR2's `NewTransmission`; per-endpoint values
      * are in the transaction's calldata and in {statusOf}.
      */
-    event ReportAccepted(uint64 indexed round, uint64 observedAt, uint256 signers, uint256 updated, uint256 skipped);
+    event ReportAccepted(
+        uint64 indexed round,
+        uint64 observedAt,
+        uint256 signers,
+        uint256 updated,
+        uint256 skipped
+    );
 
     /// @notice The stored status of `endpointId` changed at `since` (block time).
     event StatusChanged(bytes32 indexed endpointId, Status previous, Status current, uint64 since);
 
     /// @notice `attestor` signed two different reports for `round` under `configDigest`; its signatures stop
     /// counting until the owner replaces the set. `prover` submitted the proof.
-    event AttestorJailed(address indexed attestor, bytes32 indexed configDigest, uint64 round, address prover);
+    event AttestorJailed(
+        address indexed attestor,
+        bytes32 indexed configDigest,
+        uint64 round,
+        address prover
+    );
 
     /// @notice The default policy, used by endpoints without their own, changed.
     event DefaultPolicyChanged(Policy policy);

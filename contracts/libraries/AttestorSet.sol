@@ -63,7 +63,12 @@ library AttestorSet {
     ) internal returns (uint256 config) {
         bytes memory runtime = abi.encodePacked(hex"00", digest, defaultPolicy, attestors);
         // Init code: PUSH2 len, DUP1, PUSH1 0x0a, RETURNDATASIZE, CODECOPY, RETURNDATASIZE, RETURN, then runtime.
-        bytes memory initCode = abi.encodePacked(hex"61", uint16(runtime.length), hex"80600a3d393df3", runtime);
+        bytes memory initCode = abi.encodePacked(
+            hex"61",
+            uint16(runtime.length),
+            hex"80600a3d393df3",
+            runtime
+        );
         address pointer;
         assembly ("memory-safe") {
             pointer := create(0, add(initCode, 0x20), mload(initCode))
@@ -125,7 +130,11 @@ library AttestorSet {
      * only come after the previous one: Safe GS026 / OCR2 strictly ascending signers). Returns the index after it
      * (so it can be the next `from`), or {NOT_FOUND}. Tries `members[from]` first, as when the whole set signs.
      */
-    function next(address[] memory members, uint256 from, address signer) internal pure returns (uint256 after_) {
+    function next(
+        address[] memory members,
+        uint256 from,
+        address signer
+    ) internal pure returns (uint256 after_) {
         assembly ("memory-safe") {
             after_ := not(0) // NOT_FOUND
             let data := add(members, 0x20)

@@ -24,7 +24,10 @@ library HealthRules {
      * @notice Usable at `thresholdBps` (bps): HEALTHY or DEGRADED, and no quorum reported health under the
      * threshold (`ceilingBps >= thresholdBps`). An endpoint stops being usable only on quorum evidence.
      */
-    function isUsable(IHealthOracle.EndpointHealth memory h, uint16 thresholdBps) internal pure returns (bool) {
+    function isUsable(
+        IHealthOracle.EndpointHealth memory h,
+        uint16 thresholdBps
+    ) internal pure returns (bool) {
         return
             (h.status == IHealthOracle.Status.HEALTHY || h.status == IHealthOracle.Status.DEGRADED) &&
             h.ceilingBps >= thresholdBps;
@@ -34,7 +37,10 @@ library HealthRules {
      * @notice Healthy enough to resume at `thresholdBps` (bps): HEALTHY, and a quorum reported health at or
      * above the threshold (`floorBps >= thresholdBps`).
      */
-    function isHealthyAt(IHealthOracle.EndpointHealth memory h, uint16 thresholdBps) internal pure returns (bool) {
+    function isHealthyAt(
+        IHealthOracle.EndpointHealth memory h,
+        uint16 thresholdBps
+    ) internal pure returns (bool) {
         return h.status == IHealthOracle.Status.HEALTHY && h.floorBps >= thresholdBps;
     }
 }

@@ -67,6 +67,7 @@ library QuorumTally {
      * @return votes `bad << 192 | good << 128 | notGood << 64 | notBad` (see {StatusMachine}).
      * Reverts {IHealthOracle.HealthOracleHealthOutOfRange} for a value above 10_000 bps.
      */
+    // solhint-disable-next-line function-max-lines
     function tally(
         Round memory r,
         uint256 index,
@@ -100,7 +101,10 @@ library QuorumTally {
                     // notGood; bad when the signer's own BAD streak reached fallRounds.
                     votes := add(
                         votes,
-                        or(shl(64, 1), shl(192, iszero(lt(and(shr(8, word), 0xff), and(shr(32, policy), 0xff)))))
+                        or(
+                            shl(64, 1),
+                            shl(192, iszero(lt(and(shr(8, word), 0xff), and(shr(32, policy), 0xff))))
+                        )
                     )
                 }
                 default {
@@ -110,7 +114,10 @@ library QuorumTally {
                     }
                     default {
                         // notBad; good when the signer's own GOOD streak reached riseRounds.
-                        votes := add(votes, or(1, shl(128, iszero(lt(and(word, 0xff), and(shr(40, policy), 0xff))))))
+                        votes := add(
+                            votes,
+                            or(1, shl(128, iszero(lt(and(word, 0xff), and(shr(40, policy), 0xff)))))
+                        )
                     }
                 }
                 word := shr(16, word) // the health, from here on

@@ -47,6 +47,9 @@ library ReportHash {
         bytes32 endpointsHash,
         bytes calldata values
     ) internal pure returns (bytes32) {
-        return keccak256(abi.encode(typeHash, configDigest, round, observedAt, endpointsHash, keccak256(values)));
+        return
+            keccak256(
+                abi.encode(typeHash, configDigest, round, observedAt, endpointsHash, keccak256(values))
+            );
     }
 }

@@ -60,6 +60,7 @@ library ReportVerifier {
      * @return from Members already taken before the failure (to tell a duplicate or unsorted signer from an
      * unknown one).
      */
+    // solhint-disable-next-line function-max-lines
     function verify(
         Batch memory b,
         QuorumTally.Round memory r,
@@ -175,10 +176,18 @@ library ReportVerifier {
         uint256 position = uint88(failure >> 160);
         uint256 detail = uint160(failure);
         if (code == OUTSIDE_ROUND) {
-            revert IHealthOracle.HealthOracleObservationOutsideRound(position, uint64(r.round), uint64(detail));
+            revert IHealthOracle.HealthOracleObservationOutsideRound(
+                position,
+                uint64(r.round),
+                uint64(detail)
+            );
         }
         if (code == FROM_FUTURE) {
-            revert IHealthOracle.HealthOracleObservationFromFuture(position, uint64(detail), uint64(b.latestAllowed));
+            revert IHealthOracle.HealthOracleObservationFromFuture(
+                position,
+                uint64(detail),
+                uint64(b.latestAllowed)
+            );
         }
         if (code == MALFORMED_SIGNATURE) revert IHealthOracle.HealthOracleMalformedSignature(position);
         address signer = address(uint160(detail));
@@ -193,7 +202,12 @@ library ReportVerifier {
      * @notice The signer of `hash` under the EIP-2098 signature `(r, vs)`, with OpenZeppelin `ECDSA.tryRecover`
      * (rejects high s and a zero signer). Reverts {IHealthOracle.HealthOracleMalformedSignature} with `position`.
      */
-    function recover(bytes32 hash, bytes32 r, bytes32 vs, uint256 position) internal pure returns (address signer) {
+    function recover(
+        bytes32 hash,
+        bytes32 r,
+        bytes32 vs,
+        uint256 position
+    ) internal pure returns (address signer) {
         ECDSA.RecoverError err;
         (signer, err, ) = ECDSA.tryRecover(hash, r, vs);
         if (err != ECDSA.RecoverError.NoError) revert IHealthOracle.HealthOracleMalformedSignature(position);

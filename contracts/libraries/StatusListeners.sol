@@ -24,7 +24,8 @@ library StatusListeners {
     /// address has no code (a call to it could not run any logic) or it is listed already.
     function add(address[] storage list, address listener) internal {
         uint256 count = list.length;
-        if (count >= MAX || listener.code.length == 0) revert IHealthOracle.HealthOracleInvalidListener(listener);
+        if (count >= MAX || listener.code.length == 0)
+            revert IHealthOracle.HealthOracleInvalidListener(listener);
         for (uint256 i; i < count; ++i) {
             if (list[i] == listener) revert IHealthOracle.HealthOracleInvalidListener(listener);
         }
@@ -68,7 +69,8 @@ library StatusListeners {
         for (uint256 i; i < count; ++i) {
             address listener = list[i];
             uint256 gasLeft = gasleft();
-            if (gasLeft < required) revert IHealthOracle.HealthOracleInsufficientGasForListener(gasLeft, required);
+            if (gasLeft < required)
+                revert IHealthOracle.HealthOracleInsufficientGasForListener(gasLeft, required);
             (bool ok, bytes memory reason) = BoundedCall.call(listener, data, callGas, _MAX_REASON_BYTES);
             if (!ok) emit IHealthOracle.ListenerFailed(listener, endpointId, reason);
         }

@@ -52,6 +52,7 @@ library StatusMachine {
      * {UPDATE} `| previous << 8 | current << 16`.
      * @return next The slot to store on {UPDATE}.
      */
+    // solhint-disable-next-line function-max-lines
     function advance(
         EndpointSlot slot,
         PolicyWord policy,
