@@ -41,7 +41,12 @@ export interface EndpointStatus {
   uri: string;
   active: boolean;
   status: string;
+  /** Median of the last round, bps (display). */
   healthBps: number;
+  /** A quorum reported at least this, bps (resume thresholds). */
+  floorBps: number;
+  /** A quorum reported at most this, bps (pause thresholds). */
+  ceilingBps: number;
   /** Unix seconds the status began; 0 when never reported. */
   since: number;
   round: number;
@@ -120,6 +125,8 @@ export async function readStatus(ctx: CliContext): Promise<StatusReport> {
         active: e.id.toLowerCase() === active,
         status: statusName(health[i].status),
         healthBps: Number(health[i].healthBps),
+        floorBps: Number(health[i].floorBps),
+        ceilingBps: Number(health[i].ceilingBps),
         since: Number(health[i].since),
         round: Number(health[i].round),
         updatedAt: Number(health[i].updatedAt),
@@ -214,7 +221,9 @@ export function renderStatus(r: StatusReport): string {
           e.kind,
           String(e.priority),
           e.status,
-          `${e.healthBps} bps`,
+          e.floorBps === e.ceilingBps
+            ? `${e.healthBps} bps`
+            : `${e.healthBps} bps (quorum ${e.floorBps}..${e.ceilingBps})`,
           formatSince(e.since, now),
           e.uri,
         ]),

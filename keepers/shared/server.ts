@@ -20,7 +20,7 @@ export interface ServerOptions {
   metrics: Metrics;
   /** Loops whose liveness `/healthz` reports. */
   loops: () => LoopHealth[];
-  /** Extra GET routes by exact path, e.g. `/v1/observations`. */
+  /** Extra GET routes by exact path, e.g. `/v1/reports`. */
   routes?: Record<string, RouteHandler>;
 }
 

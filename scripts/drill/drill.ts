@@ -270,6 +270,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
             port: attestorPorts[i],
             serviceId,
             monitoredChainId: MONITORED_CHAIN,
+            dataDir: path.join(workDir, `attestor-${i + 1}`),
             t,
           }),
           null,
@@ -318,7 +319,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     watcher = new ChainWatcher(provider, deployed);
     await watcher.start();
     watcher.onEvent((e) => say(eventKind(e), describeEvent(e, names), e.tx));
-    const observations = new ObservationWatcher(attestorUrls);
+    const observations = new ObservationWatcher(attestorUrls, t.roundSeconds);
 
     // Wait until every endpoint is HEALTHY on-chain: the steady state the faults start from.
     const ready = await waitUntil(async () => {
@@ -752,10 +753,12 @@ interface KeeperSettings {
 }
 
 function attestorConfig(
-  s: KeeperSettings & { port: number; serviceId: string; monitoredChainId: number },
+  s: KeeperSettings & { port: number; serviceId: string; monitoredChainId: number; dataDir: string },
 ): unknown {
   return {
     rpcUrls: [s.rpcUrl],
+    // Where the attestor records the last round it signed (never two reports for one round, across restarts).
+    dataDir: s.dataDir,
     chainId: 31337,
     oracle: s.oracle,
     registry: s.registry,

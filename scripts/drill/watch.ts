@@ -5,6 +5,7 @@ import {
   IMarketGuard__factory,
 } from "../../typechain-types";
 import { statusName } from "../../keepers/shared/health";
+import { decodeValues } from "../../keepers/shared/report";
 
 /**
  * A decoded Vigil event as the drill saw it. `seenAtMs` is the drill's wall clock when it read the log;
@@ -189,18 +190,20 @@ export function describeEvent(e: ChainEvent, names: Map<string, string>): string
 }
 
 /**
- * Polls the attestors' `GET /v1/observations?endpoint=…` and reports, per endpoint, the first time a
- * signed observation under `belowBps` (made at or after a given time) was served by any attestor.
+ * Polls the attestors' `GET /v1/reports?sinceRound=…` and reports, per endpoint, the first time a signed
+ * report (made at or after a given time) served by any attestor put the endpoint under `belowBps`.
+ * Reports are only read here, not verified: the drill measures detection, the oracle judges.
  */
 export class ObservationWatcher {
   constructor(
     private readonly attestorUrls: string[],
+    private readonly roundSeconds: number,
     private readonly intervalMs = 250,
   ) {}
 
   /**
-   * Resolve with the wall-clock ms at which an observation of `endpointId` with health `< belowBps`
-   * and `observedAt ≥ sinceMs/1000 - 1` was first seen; null after `timeoutMs`.
+   * Resolve with the wall-clock ms at which a report with `observedAt ≥ sinceMs/1000 - 1` giving `endpointId`
+   * a health `< belowBps` was first seen; null after `timeoutMs`.
    */
   async firstBelow(
     endpointId: string,
@@ -210,18 +213,26 @@ export class ObservationWatcher {
   ): Promise<number | null> {
     const deadline = Date.now() + timeoutMs;
     const sinceSec = Math.floor(sinceMs / 1000) - 1;
+    const sinceRound = Math.floor(sinceSec / this.roundSeconds);
+    const id = endpointId.toLowerCase();
     while (Date.now() < deadline) {
       for (const url of this.attestorUrls) {
         try {
-          const res = await fetch(`${url}/v1/observations?endpoint=${endpointId}`, {
+          const res = await fetch(`${url}/v1/reports?sinceRound=${sinceRound}`, {
             signal: AbortSignal.timeout(1000),
           });
           if (!res.ok) continue;
-          const body = (await res.json()) as { observations?: { healthBps: number; observedAt: number }[] };
-          if (body.observations?.some((o) => o.observedAt >= sinceSec && o.healthBps < belowBps))
-            return Date.now();
+          const body = (await res.json()) as {
+            reports?: { observedAt: number; endpointIds: string[]; values: string }[];
+          };
+          const seen = body.reports?.some((r) => {
+            if (r.observedAt < sinceSec) return false;
+            const i = r.endpointIds.findIndex((e) => e.toLowerCase() === id);
+            return i >= 0 && decodeValues(r.values)[i].healthBps < belowBps;
+          });
+          if (seen) return Date.now();
         } catch {
-          // attestor busy or restarting: try the next one
+          // attestor busy or restarting, or a malformed body: try the next one
         }
       }
       await new Promise((r) => setTimeout(r, this.intervalMs));

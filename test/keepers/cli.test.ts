@@ -213,6 +213,8 @@ describe("vigil CLI", function () {
               active: true,
               status: "DOWN",
               healthBps: 0,
+              floorBps: 0,
+              ceilingBps: 0,
               since: 1_700_000_090,
               round: 1,
               updatedAt: 1,
@@ -225,6 +227,8 @@ describe("vigil CLI", function () {
               active: false,
               status: "HEALTHY",
               healthBps: 10_000,
+              floorBps: 8_000,
+              ceilingBps: 10_000,
               since: 0,
               round: 1,
               updatedAt: 1,
@@ -253,7 +257,7 @@ describe("vigil CLI", function () {
     it("shows each endpoint's status, health and since as ISO and seconds ago", function () {
       const text = renderStatus(report);
       expect(text).to.contain("service eth-rpc");
-      expect(text).to.contain("DOWN").and.contain("0 bps").and.contain("10000 bps");
+      expect(text).to.contain("DOWN").and.contain("0 bps").and.contain("10000 bps (quorum 8000..10000)");
       expect(text).to.contain("2023-11-14T22:14:50Z (10 s ago)");
       expect(text).to.contain("DUE_FAILOVER");
       expect(text).to.contain("never");
