@@ -175,26 +175,9 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     // ------------------------------------------------------------------------------------------------
 
     /// @inheritdoc IHealthOracle
-    function statusOf(bytes32 endpointId) external view returns (EndpointHealth memory health) {
+    function statusOf(bytes32 endpointId) external view returns (EndpointHealth memory) {
         EndpointSlot slot = _endpoints[endpointId];
-        if (slot.updatedAt() == 0) return health;
-        (uint256 status, uint256 since, , uint256 updatedAt) = slot.unpack();
-        (status, since) = StatusMachine.effective(
-            status,
-            since,
-            updatedAt,
-            _policyOf(endpointId, slot).heartbeat(),
-            block.timestamp
-        );
-        health = EndpointHealth({
-            status: Status(uint8(status)),
-            healthBps: slot.healthBps(),
-            since: uint64(since),
-            round: slot.round(),
-            updatedAt: slot.updatedAt(),
-            floorBps: slot.floorBps(),
-            ceilingBps: slot.ceilingBps()
-        });
+        return StatusMachine.health(slot, _policyOf(endpointId, slot).heartbeat(), block.timestamp);
     }
 
     /// @inheritdoc IHealthOracle

@@ -11,6 +11,7 @@ import {IHealthOracle} from "./interfaces/IHealthOracle.sol";
 import {IMarketGuard} from "./interfaces/IMarketGuard.sol";
 import {BoundedCall} from "./libraries/BoundedCall.sol";
 import {HealthRules} from "./libraries/HealthRules.sol";
+import {MarketIndex} from "./libraries/MarketIndex.sol";
 
 /**
  * @title MarketGuard
@@ -44,8 +45,6 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
 
     /// @notice Longest market revert reason kept in {MarketPauseCallFailed} / {MarketUnpauseCallFailed}, bytes.
     uint256 public constant MAX_REASON_BYTES = 256;
-
-    uint16 private constant _MAX_BPS = 10_000;
 
     IHealthOracle private immutable _oracle;
     IEndpointRegistry private immutable _registry;
@@ -109,20 +108,20 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
     /// @inheritdoc IMarketGuard
     function registerMarket(MarketConfig calldata config) external onlyOwner returns (uint256 marketId) {
         marketId = _marketCount + 1;
-        _validateConfig(marketId, config);
+        MarketIndex.validate(_registry, marketId, config, MAX_DEPENDENCIES);
         _marketCount = marketId;
         _configs[marketId] = config;
-        _index(marketId, config);
+        MarketIndex.add(_marketsOf, marketId, config, MAX_MARKETS_PER_DEPENDENCY);
         emit MarketRegistered(marketId, address(config.market), config);
     }
 
     /// @inheritdoc IMarketGuard
     function setMarketConfig(uint256 marketId, MarketConfig calldata config) external onlyOwner {
         _requireMarket(marketId);
-        _validateConfig(marketId, config);
-        _unindex(marketId, _configs[marketId]);
+        MarketIndex.validate(_registry, marketId, config, MAX_DEPENDENCIES);
+        MarketIndex.remove(_marketsOf, marketId, _configs[marketId]);
         _configs[marketId] = config;
-        _index(marketId, config);
+        MarketIndex.add(_marketsOf, marketId, config, MAX_MARKETS_PER_DEPENDENCY);
         emit MarketConfigChanged(marketId, config);
     }
 
@@ -407,65 +406,6 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
 
     function _requiredMarketCallGas() private view returns (uint256) {
         return BoundedCall.requiredGas(_marketCallGas, MARKET_CALL_GAS_MARGIN);
-    }
-
-    // ------------------------------------------------------------------------------------------------
-    // Internals: configuration
-    // ------------------------------------------------------------------------------------------------
-
-    function _validateConfig(uint256 marketId, MarketConfig calldata config) private view {
-        uint256 serviceCount = config.services.length;
-        uint256 total = serviceCount + config.endpoints.length;
-        if (total > MAX_DEPENDENCIES) revert MarketGuardTooManyDependencies(total, MAX_DEPENDENCIES);
-        if (total == 0 || address(config.market).code.length == 0 || config.pauseThresholdBps > _MAX_BPS)
-            revert MarketGuardInvalidConfig(marketId);
-        for (uint256 i = 0; i < total; ++i) {
-            bytes32 dependency = i < serviceCount ? config.services[i] : config.endpoints[i - serviceCount];
-            bool known =
-                i < serviceCount
-                    ? _registry.activeEndpointId(dependency) != bytes32(0)
-                    : _registry.serviceOf(dependency) != bytes32(0);
-            if (!known) revert MarketGuardInvalidConfig(marketId);
-            for (uint256 j = 0; j < i; ++j) {
-                bytes32 other = j < serviceCount ? config.services[j] : config.endpoints[j - serviceCount];
-                if (other == dependency) revert MarketGuardInvalidConfig(marketId);
-            }
-        }
-    }
-
-    function _index(uint256 marketId, MarketConfig calldata config) private {
-        uint256 count = config.services.length;
-        for (uint256 i = 0; i < count; ++i) _addToIndex(config.services[i], marketId);
-        count = config.endpoints.length;
-        for (uint256 i = 0; i < count; ++i) _addToIndex(config.endpoints[i], marketId);
-    }
-
-    function _unindex(uint256 marketId, MarketConfig storage config) private {
-        uint256 count = config.services.length;
-        for (uint256 i = 0; i < count; ++i) _removeFromIndex(config.services[i], marketId);
-        count = config.endpoints.length;
-        for (uint256 i = 0; i < count; ++i) _removeFromIndex(config.endpoints[i], marketId);
-    }
-
-    function _addToIndex(bytes32 dependency, uint256 marketId) private {
-        uint256[] storage ids = _marketsOf[dependency];
-        if (ids.length >= MAX_MARKETS_PER_DEPENDENCY) {
-            revert MarketGuardTooManyMarkets(dependency, MAX_MARKETS_PER_DEPENDENCY);
-        }
-        ids.push(marketId);
-    }
-
-    /// @dev Swap-and-pop; the market is in the list (indexed with its current config).
-    function _removeFromIndex(bytes32 dependency, uint256 marketId) private {
-        uint256[] storage ids = _marketsOf[dependency];
-        uint256 last = ids.length - 1;
-        for (uint256 i = 0; i < last; ++i) {
-            if (ids[i] == marketId) {
-                ids[i] = ids[last];
-                break;
-            }
-        }
-        ids.pop();
     }
 
     // ------------------------------------------------------------------------------------------------

@@ -175,4 +175,27 @@ library StatusMachine {
         if (timestamp >= staleAt && status != UNKNOWN) return (UNKNOWN, staleAt);
         return (status, since);
     }
+
+    /**
+     * @notice The health of an endpoint as read at `timestamp` (staleness applied, see {effective}); all zero for an
+     * endpoint never reported. `heartbeat` in seconds.
+     */
+    function health(
+        EndpointSlot slot,
+        uint256 heartbeat,
+        uint256 timestamp
+    ) internal pure returns (IHealthOracle.EndpointHealth memory h) {
+        (uint256 status, uint256 since, , uint256 updatedAt) = slot.unpack();
+        if (updatedAt == 0) return h;
+        (status, since) = effective(status, since, updatedAt, heartbeat, timestamp);
+        h = IHealthOracle.EndpointHealth({
+            status: IHealthOracle.Status(uint8(status)),
+            healthBps: slot.healthBps(),
+            since: uint64(since),
+            round: slot.round(),
+            updatedAt: uint64(updatedAt),
+            floorBps: slot.floorBps(),
+            ceilingBps: slot.ceilingBps()
+        });
+    }
 }
