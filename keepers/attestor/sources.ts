@@ -6,7 +6,7 @@
  */
 import { Contract, type Provider, type TypedDataDomain } from "ethers";
 import { IEndpointRegistry__factory, IHealthOracle__factory } from "../../typechain-types";
-import { EndpointKind } from "../shared/health";
+import { EndpointKind, toPolicy, type Policy } from "../shared/health";
 import { forEachConcurrent } from "./pool";
 
 /** Anything with ERC-5267 `eip712Domain()`, e.g. the HealthOracle contract. */
@@ -23,19 +23,8 @@ export async function readDomain(source: Eip712DomainSource): Promise<TypedDataD
   return { name: d[1], version: d[2], chainId: d[3], verifyingContract: d[4] };
 }
 
-/** `IHealthOracle.Policy`: bps thresholds, round counts, seconds. */
-export interface EndpointPolicy {
-  /** An attestor's round below this is BAD, bps. */
-  downBelowBps: number;
-  /** An attestor's round at or above this is GOOD, bps. */
-  upAtBps: number;
-  fallRounds: number;
-  riseRounds: number;
-  /** Seconds. */
-  heartbeat: number;
-  /** Seconds. */
-  maxAge: number;
-}
+/** `IHealthOracle.Policy` (keepers/shared/health.ts). */
+export type EndpointPolicy = Policy;
 
 /** The oracle's defaults in the README and the drill: DOWN below 5000 bps, HEALTHY from 8000, 2 rounds each. */
 export const DEFAULT_POLICY: EndpointPolicy = {
@@ -148,15 +137,7 @@ export function contractOracleReader(oracleAddress: string, provider: Provider):
         async ({ id, i }) => {
           if (failure !== undefined) return;
           try {
-            const p = await oracle.policyOf(id);
-            out[i] = {
-              downBelowBps: Number(p.downBelowBps),
-              upAtBps: Number(p.upAtBps),
-              fallRounds: Number(p.fallRounds),
-              riseRounds: Number(p.riseRounds),
-              heartbeat: Number(p.heartbeat),
-              maxAge: Number(p.maxAge),
-            };
+            out[i] = toPolicy(await oracle.policyOf(id));
           } catch (e) {
             failure ??= e;
           }

@@ -3,21 +3,11 @@
  * passes `now`, chain time). This is the `check` of `config → check → act` (Chainlink's checkUpkeep, Gelato's
  * checker), so every rule here is tested without a node.
  */
-import { Status } from "../shared/health";
+import { Status, type Policy } from "../shared/health";
 import { nextStatus, tally, quorumObservedAt } from "../shared/quorum";
 import type { EndpointValue } from "../shared/report";
 
-/** `IHealthOracle.Policy`, as plain numbers. */
-export interface Policy {
-  downBelowBps: number;
-  upAtBps: number;
-  fallRounds: number;
-  riseRounds: number;
-  /** Seconds after the quorum's observation time (`updatedAt`) at which the status reads UNKNOWN. */
-  heartbeat: number;
-  /** Oldest accepted quorum observation time, seconds before the block's time. */
-  maxAge: number;
-}
+export type { Policy } from "../shared/health";
 
 /** What the oracle stores for an endpoint (`statusOf` plus `policyOf`). */
 export interface EndpointView {

@@ -26,7 +26,7 @@ import {
 } from "../../typechain-types";
 import { createProvider, loadWallet } from "../shared/chain";
 import { watchLogs, type LogWatch, type WatchedEvent } from "../shared/events";
-import { Status } from "../shared/health";
+import { Status, toPolicy } from "../shared/health";
 import { runLoop, Shutdown, Wakeup, type LoopHealth } from "../shared/lifecycle";
 import { createLogger, type Logger } from "../shared/logger";
 import { Metrics } from "../shared/metrics";
@@ -646,15 +646,7 @@ class Engine {
     return mapLimit(ids, 32, async (id) => {
       const hit = this._policies.get(id);
       if (hit) return hit;
-      const p = await this.d.oracle.policyOf(id);
-      const policy: Policy = {
-        downBelowBps: Number(p.downBelowBps),
-        upAtBps: Number(p.upAtBps),
-        fallRounds: Number(p.fallRounds),
-        riseRounds: Number(p.riseRounds),
-        heartbeat: Number(p.heartbeat),
-        maxAge: Number(p.maxAge),
-      };
+      const policy: Policy = toPolicy(await this.d.oracle.policyOf(id));
       this._policies.set(id, policy);
       return policy;
     });

@@ -43,3 +43,38 @@ export function parseEndpointKind(name: string): EndpointKind | undefined {
   const v = EndpointKind[key];
   return typeof v === "number" ? v : undefined;
 }
+
+/** `IHealthOracle.Policy`, as plain numbers: bps thresholds, round counts, seconds. */
+export interface Policy {
+  /** An attestor's round below this is BAD, bps. */
+  downBelowBps: number;
+  /** An attestor's round at or above this is GOOD, bps. */
+  upAtBps: number;
+  /** DOWN needs a quorum of signers with at least this many consecutive BAD rounds each. */
+  fallRounds: number;
+  /** HEALTHY needs a quorum of signers with at least this many consecutive GOOD rounds each. */
+  riseRounds: number;
+  /** Seconds after the quorum's observation time (`updatedAt`) at which the status reads UNKNOWN. */
+  heartbeat: number;
+  /** Oldest accepted quorum observation time, seconds before the block's time. */
+  maxAge: number;
+}
+
+/** A `policyOf` result (ethers `Result` or a plain object of bigints/numbers) as a {@link Policy}. */
+export function toPolicy(p: {
+  downBelowBps: bigint | number;
+  upAtBps: bigint | number;
+  fallRounds: bigint | number;
+  riseRounds: bigint | number;
+  heartbeat: bigint | number;
+  maxAge: bigint | number;
+}): Policy {
+  return {
+    downBelowBps: Number(p.downBelowBps),
+    upAtBps: Number(p.upAtBps),
+    fallRounds: Number(p.fallRounds),
+    riseRounds: Number(p.riseRounds),
+    heartbeat: Number(p.heartbeat),
+    maxAge: Number(p.maxAge),
+  };
+}
