@@ -201,9 +201,9 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
     function isJailed(address attestor) external view returns (bool) {
         uint256 config = _config;
         (, , address[] memory members) = AttestorSet.load(config);
-        uint256 after_ = AttestorSet.next(members, 0, attestor);
-        if (after_ == AttestorSet.NOT_FOUND) return false;
-        return _jailed[AttestorSet.version(config)] & (uint256(1) << (after_ - 1)) != 0;
+        uint256 index = AttestorSet.indexOf(members, attestor);
+        if (index == AttestorSet.NOT_FOUND) return false;
+        return _jailed[AttestorSet.version(config)] & (uint256(1) << index) != 0;
     }
 
     /// @inheritdoc IHealthOracle
@@ -406,11 +406,11 @@ contract HealthOracle is IHealthOracle, EIP712, Ownable2Step, ReentrancyGuardTra
         bytes32 hashB = _evidenceDigest(digest, round, b);
         signer = ReportVerifier.recover(hashA, a.report.r, a.report.vs, 0);
         address other = ReportVerifier.recover(hashB, b.report.r, b.report.vs, 1);
-        uint256 next = AttestorSet.next(members, 0, signer);
-        if (signer != other || next == AttestorSet.NOT_FOUND || hashA == hashB) {
+        uint256 index = AttestorSet.indexOf(members, signer);
+        if (signer != other || index == AttestorSet.NOT_FOUND || hashA == hashB) {
             revert HealthOracleNotEquivocation(signer, other);
         }
-        bit = uint256(1) << (next - 1);
+        bit = uint256(1) << index;
     }
 
     /// @dev The EIP-712 digest of a report given with its endpoint list and values.

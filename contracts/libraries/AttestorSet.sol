@@ -126,41 +126,13 @@ library AttestorSet {
     }
 
     /**
-     * @notice Position of `signer` in the ascending `members`, searching only after `from` (the next signer can
-     * only come after the previous one: Safe GS026 / OCR2 strictly ascending signers). Returns the index after it
-     * (so it can be the next `from`), or {NOT_FOUND}. Tries `members[from]` first, as when the whole set signs.
+     * @notice Position of `attestor` in `members`, or {NOT_FOUND}. A plain scan for the rare paths (views, equivocation
+     * proofs); the submit path searches the ascending set inside {ReportVerifier-verify}.
      */
-    function next(
-        address[] memory members,
-        uint256 from,
-        address signer
-    ) internal pure returns (uint256 after_) {
-        assembly ("memory-safe") {
-            after_ := not(0) // NOT_FOUND
-            let data := add(members, 0x20)
-            let high := mload(members)
-            let low := from
-            if lt(low, high) {
-                if eq(mload(add(data, shl(5, low))), signer) {
-                    after_ := add(low, 1)
-                    low := high
-                }
-            }
-            for {} lt(low, high) {} {
-                let mid := shr(1, add(low, high))
-                let member := mload(add(data, shl(5, mid)))
-                if eq(member, signer) {
-                    after_ := add(mid, 1)
-                    break
-                }
-                switch lt(member, signer)
-                case 1 {
-                    low := add(mid, 1)
-                }
-                default {
-                    high := mid
-                }
-            }
+    function indexOf(address[] memory members, address attestor) internal pure returns (uint256) {
+        for (uint256 i; i < members.length; ++i) {
+            if (members[i] == attestor) return i;
         }
+        return NOT_FOUND;
     }
 }
