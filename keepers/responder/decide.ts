@@ -271,6 +271,45 @@ export function decideRecovery(
   return out;
 }
 
+/** Two different reports of one attestor for one round, as the collector found them (only what the decision needs). */
+export interface EquivocationView {
+  /** The attestor that signed both (any case). */
+  signer: string;
+  round: number;
+}
+
+/** A `proveEquivocation` to send; `target` is the signer, lower-case (one open proof per signer in the outbox). */
+export interface ProveAction<E extends EquivocationView = EquivocationView> {
+  kind: "prove";
+  target: string;
+  round: number;
+  /** The pair the proof is built from. */
+  equivocation: E;
+}
+
+/**
+ * The equivocation proofs worth sending: exactly one per signer not jailed yet (`oracle.isJailed`), whatever the
+ * number of rounds or pairs it equivocated in (one proof jails it; a second would revert
+ * `HealthOracleAlreadyJailed`), from its newest round (the least likely to be released by a set change first, and
+ * deterministic: newest round, then the first pair found). Ordered by signer address, lower-case ascending.
+ * @param jailed Signers jailed under the current set, lower-case.
+ */
+export function decideProofs<E extends EquivocationView>(
+  equivocations: readonly E[],
+  jailed: ReadonlySet<string>,
+): ProveAction<E>[] {
+  const best = new Map<string, E>();
+  for (const e of equivocations) {
+    const signer = e.signer.toLowerCase();
+    if (jailed.has(signer)) continue;
+    const prev = best.get(signer);
+    if (!prev || e.round > prev.round) best.set(signer, e);
+  }
+  return [...best.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([target, e]) => ({ kind: "prove", target, round: e.round, equivocation: e }));
+}
+
 /** A market's dependencies as `IMarketGuard.marketConfig` lists them. */
 export interface MarketDependencies {
   marketId: number;

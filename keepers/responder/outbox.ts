@@ -10,16 +10,17 @@ import { VigilError } from "../shared/errors";
 
 /**
  * Bumped whenever the tables change; a newer file is refused rather than misread, an older one is
- * migrated in place. 1: the first schema. 2: kind `deliver` (`MarketGuard.retryDelivery`).
+ * migrated in place. 1: the first schema. 2: kind `deliver` (`MarketGuard.retryDelivery`). 3: kind `prove`
+ * (`HealthOracle.proveEquivocation`).
  */
-export const OUTBOX_SCHEMA_VERSION = 2;
+export const OUTBOX_SCHEMA_VERSION = 3;
 
-export type ActionKind = "submit" | "migrate" | "trip" | "resume" | "deliver";
+export type ActionKind = "submit" | "migrate" | "trip" | "resume" | "deliver" | "prove";
 
 const ACTIONS_TABLE = (name: string) => `
   CREATE TABLE IF NOT EXISTS ${name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL CHECK (kind IN ('submit','migrate','trip','resume','deliver')),
+    kind TEXT NOT NULL CHECK (kind IN ('submit','migrate','trip','resume','deliver','prove')),
     target TEXT NOT NULL,
     to_addr TEXT NOT NULL,
     calldata TEXT NOT NULL,
@@ -56,7 +57,7 @@ export interface OutboxTx {
 export interface OutboxAction {
   id: number;
   kind: ActionKind;
-  /** Service id, market id, or the endpoint ids of a bundle (comma-separated). */
+  /** Service id, market id, a round's description (`submit`) or the equivocating signer, lower-case (`prove`). */
   target: string;
   to: string;
   data: string;
@@ -116,20 +117,21 @@ export class Outbox {
         PRAGMA user_version = ${OUTBOX_SCHEMA_VERSION};`);
       return;
     }
-    // Version 1 → 2: the `kind` CHECK gains 'deliver'. SQLite cannot alter a CHECK, so the table is
-    // rebuilt (sqlite.org/lang_altertable.html, "other kinds of table schema changes"): foreign keys off,
-    // new table, copy every row with its id, swap, keep the AUTOINCREMENT counter, verify, commit.
+    // Version 1 or 2 → 3: the `kind` CHECK gains 'deliver' (2) and 'prove' (3). SQLite cannot alter a
+    // CHECK, so the table is rebuilt (sqlite.org/lang_altertable.html, "other kinds of table schema
+    // changes"): foreign keys off, new table, copy every row with its id, swap, keep the AUTOINCREMENT
+    // counter, verify, commit.
     try {
       this._db.pragma("foreign_keys = OFF");
       this._db.transaction(() => {
         const seq = this._db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'actions'`).get() as
           { seq: number } | undefined;
         this._db.exec(`
-          ${ACTIONS_TABLE("actions_v2")};
-          INSERT INTO actions_v2 (id, kind, target, to_addr, calldata, status, nonce, note, created_at, updated_at)
+          ${ACTIONS_TABLE("actions_next")};
+          INSERT INTO actions_next (id, kind, target, to_addr, calldata, status, nonce, note, created_at, updated_at)
             SELECT id, kind, target, to_addr, calldata, status, nonce, note, created_at, updated_at FROM actions;
           DROP TABLE actions;
-          ALTER TABLE actions_v2 RENAME TO actions;
+          ALTER TABLE actions_next RENAME TO actions;
           ${ACTIONS_INDEX};
         `);
         if (seq)

@@ -1,8 +1,9 @@
 /**
  * The responder service: each iteration reads the chain, collects the attestors' signed reports (one per
  * attestor per round), submits the whole quorum round when it is worth a transaction, re-reads the views and
- * calls `migrate`, `trip`, `resume` when they are due. One iteration at a time (`runLoop`), woken early by contract events, polling as
- * the fallback. Every action goes through the outbox, so a crash or restart loses and repeats nothing.
+ * calls `migrate`, `trip`, `resume` when they are due, and proves an attestor's equivocation (two different reports
+ * for one round) with `proveEquivocation` once. One iteration at a time (`runLoop`), woken early by contract events,
+ * polling as the fallback. Every action goes through the outbox, so a crash or restart loses and repeats nothing.
  */
 import {
   concat,
@@ -32,9 +33,17 @@ import { createLogger, type Logger } from "../shared/logger";
 import { Metrics } from "../shared/metrics";
 import { toCalldata } from "../shared/report";
 import { KeeperServer } from "../shared/server";
-import { collect, ReportVerifier, type Bundle, type ChainContext } from "./collect";
+import {
+  collect,
+  ReportVerifier,
+  type Bundle,
+  type ChainContext,
+  type Equivocation,
+  type VerifiedReport,
+} from "./collect";
 import type { ResponderConfig } from "./config";
 import {
+  decideProofs,
   decideRecovery,
   decideRound,
   Delivery,
@@ -44,6 +53,7 @@ import {
   type Policy,
   type RoundDecision,
   type MarketView,
+  type ProveAction,
   type RecoveryAction,
   type ServiceView,
 } from "./decide";
@@ -376,6 +386,29 @@ export function submitTarget(bundle: Pick<Bundle, "round" | "endpointIds" | "ids
   return `round ${bundle.round} (${bundle.endpointIds.length} endpoints, list ${bundle.idsHash})`;
 }
 
+/**
+ * One report as `IHealthOracle.ReportEvidence` for `proveEquivocation`: its endpoint list and values as signed, and
+ * its signature in EIP-2098 form ({@link toCalldata}).
+ */
+export function reportEvidence(
+  r: Pick<VerifiedReport, "endpointIds" | "values" | "signature" | "observedAt">,
+): {
+  endpointIds: string[];
+  values: string;
+  report: ReturnType<typeof toCalldata>;
+} {
+  return { endpointIds: [...r.endpointIds], values: r.values, report: toCalldata(r) };
+}
+
+/** Most `HealthOracleNotEquivocation` answers remembered (pairs never simulated again). */
+const MAX_NOT_EQUIVOCATIONS = 1_024;
+
+/** The key of an equivocating pair under one config digest, independent of the pair's order. */
+function pairKey(configDigest: string, e: Pick<Equivocation, "a" | "b">): string {
+  const [x, y] = [e.a.digest.toLowerCase(), e.b.digest.toLowerCase()].sort();
+  return `${configDigest.toLowerCase()}|${x}|${y}`;
+}
+
 /** One responder's state between iterations. */
 class Engine {
   private _static?: StaticContext;
@@ -386,6 +419,11 @@ class Engine {
   /** `policyOf` per endpoint (lower-case id), cached until a policy event. */
   private readonly _policies = new Map<string, Policy>();
   private _watched?: string;
+  /**
+   * Pairs the oracle answered `HealthOracleNotEquivocation` for (config digest and both report digests): an
+   * answer, never asked again. Bounded: the oldest is forgotten first.
+   */
+  private readonly _notEquivocations = new Set<string>();
   private readonly _log: Logger;
 
   constructor(
@@ -523,7 +561,7 @@ class Engine {
 
   /**
    * One iteration, safety first: trips already due; then the rounds that may change a status; then,
-   * on fresh views, trips, migrations and resumes; heartbeat refreshes last. Only the configured
+   * on fresh views, trips, migrations and resumes; then equivocation proofs; heartbeat refreshes last. Only the configured
    * services, their endpoints and the markets that depend on nothing else are read or acted on.
    */
   async iterate(signal: AbortSignal, inflight: AbortSignal): Promise<void> {
@@ -553,7 +591,7 @@ class Engine {
     }
 
     // 2. Collect and verify the attestors' reports; submit the newest quorum round now if it changes a status.
-    const round = await this._round(ctx, now, new Set(endpointIds), signal);
+    const { round, equivocations } = await this._round(ctx, now, new Set(endpointIds), signal);
     if (round && round.decision.reason !== "heartbeat")
       await this._submit(ctx.configDigest, round.bundle, round.decision, inflight, now);
 
@@ -568,7 +606,12 @@ class Engine {
       await this._recover(action, inflight);
     }
 
-    // 4. Heartbeat refreshes of steady endpoints.
+    // 4. Jail the attestors caught signing two different reports for one round (their reports of that round
+    //    already count for nothing; jailed, none of theirs counts).
+    if (signal.aborted) return;
+    await this._proveAll(ctx.configDigest, equivocations, signal, inflight);
+
+    // 5. Heartbeat refreshes of steady endpoints.
     if (signal.aborted) return;
     if (round && round.decision.reason === "heartbeat")
       await this._submit(ctx.configDigest, round.bundle, round.decision, inflight, now);
@@ -576,15 +619,16 @@ class Engine {
 
   /**
    * Collect the reports, take the best quorum bundle (newest round, most signers), read the stored state of
-   * every endpoint it covers, and decide. @returns the bundle and its decision when it is worth a transaction.
+   * every endpoint it covers, and decide. @returns the bundle and its decision when it is worth a transaction
+   * (`round`), and every equivocation the collection found.
    */
   private async _round(
     ctx: StaticContext,
     now: number,
     watched: ReadonlySet<string>,
     signal: AbortSignal,
-  ): Promise<{ bundle: Bundle; decision: RoundDecision } | undefined> {
-    if (watched.size === 0) return undefined;
+  ): Promise<{ round?: { bundle: Bundle; decision: RoundDecision }; equivocations: Equivocation[] }> {
+    if (watched.size === 0) return { equivocations: [] };
     // The oldest report worth verifying: the largest maxAge among the watched endpoints.
     const watchedPolicies = await this._policiesOf([...watched]);
     const chainCtx: ChainContext = {
@@ -593,14 +637,14 @@ class Engine {
       maxAge: Math.max(...watchedPolicies.map((p) => p.maxAge)),
     };
     if (this._verifier?.domain !== ctx.domain) this._verifier = new ReportVerifier(ctx.domain);
-    const { bundles } = await collect(
+    const { bundles, equivocations } = await collect(
       this.config.attestorUrls,
       chainCtx,
       { timeoutMs: this.config.attestorTimeoutMs, maxBytes: this.config.attestorMaxBytes, signal },
       { logger: this._log, metrics: this.d.metrics, verifier: this._verifier },
     );
     const bundle = bundles[0];
-    if (!bundle || !bundle.endpointIds.some((id) => watched.has(id))) return undefined;
+    if (!bundle || !bundle.endpointIds.some((id) => watched.has(id))) return { equivocations };
     const ids = bundle.endpointIds;
     const [policies, health] = await Promise.all([
       this._policiesOf(ids),
@@ -638,7 +682,7 @@ class Engine {
         "newest quorum round is too old to submit",
       );
     else if (decision.submit) this._log.debug(summary, "round due");
-    return decision.submit ? { bundle, decision } : undefined;
+    return { round: decision.submit ? { bundle, decision } : undefined, equivocations };
   }
 
   /** `policyOf` of each id (lower-case), from the cache or the chain. */
@@ -895,6 +939,90 @@ class Engine {
       isPauseAction(action) || action.kind === "migrate",
     );
     if (outcome) this._finish(id, action.kind, outcome, actionLog, false);
+  }
+
+  /**
+   * Prove the equivocations a collection found: the signers are read fresh from the oracle (`isJailed`; the cached
+   * set may lag an `AttestorJailed`), and {@link decideProofs} picks one proof per signer not jailed yet. Pairs the
+   * oracle already answered `HealthOracleNotEquivocation` for are not tried again.
+   */
+  private async _proveAll(
+    configDigest: string,
+    equivocations: readonly Equivocation[],
+    signal: AbortSignal,
+    inflight: AbortSignal,
+  ): Promise<void> {
+    const fresh = equivocations.filter((e) => !this._notEquivocations.has(pairKey(configDigest, e)));
+    if (fresh.length === 0) return;
+    const signers = [...new Set(fresh.map((e) => e.signer.toLowerCase()))];
+    const flags = await mapLimit(signers, 16, (a) => this.d.oracle.isJailed(a));
+    const jailed = new Set(signers.filter((_, i) => flags[i]));
+    if (jailed.size > 0) {
+      // Jailed by someone else since the set was read: reload it so the next collection drops their reports.
+      this._static = undefined;
+      this._log.debug({ jailed: [...jailed] }, "equivocating signers already jailed; nothing to prove");
+    }
+    for (const action of decideProofs(fresh, jailed)) {
+      if (signal.aborted) return;
+      await this._prove(configDigest, action, inflight);
+    }
+  }
+
+  /**
+   * Send `proveEquivocation(round, a, b)` for one signer, through the outbox like any other action: simulated
+   * first, where `HealthOracleAlreadyJailed` (another prover was first) and `HealthOracleNotEquivocation` (the
+   * oracle does not take the pair, e.g. the set was replaced since) are answers: counted, logged, not sent and not
+   * retried. A confirmed proof reloads the attestor set (the signer is jailed now).
+   */
+  private async _prove(
+    configDigest: string,
+    action: ProveAction<Equivocation>,
+    inflight: AbortSignal,
+  ): Promise<void> {
+    if (this.d.outbox.hasOpen("prove", action.target)) return;
+    const e = action.equivocation;
+    const log = this._log.child({ action: "prove", target: action.target, round: e.round });
+    const to = await this.d.oracle.getAddress();
+    const data = this.d.oracle.interface.encodeFunctionData("proveEquivocation", [
+      e.round,
+      reportEvidence(e.a),
+      reportEvidence(e.b),
+    ]);
+    const sim = await this.d.tx.simulate({ to, data });
+    if (!sim.ok) {
+      const reason = sim.revert.name ?? sim.revert.message;
+      const rejected = sim.revert.name === "HealthOracleNotEquivocation";
+      if (rejected) {
+        if (this._notEquivocations.size >= MAX_NOT_EQUIVOCATIONS)
+          this._notEquivocations.delete(this._notEquivocations.values().next().value as string);
+        this._notEquivocations.add(pairKey(configDigest, e));
+      }
+      this.d.metrics.actions.inc({
+        action: "prove",
+        outcome: rejected ? "rejected" : sim.lostRace ? "lost_race" : "failed",
+      });
+      log[sim.lostRace && !rejected ? "info" : "warn"]({ reason }, "equivocation proof not sent");
+      return;
+    }
+    const id = this.d.outbox.record("prove", action.target, to, data);
+    await this.d.hooks?.afterRecord?.(this.d.outbox.get(id)!);
+    const actionLog = log.child({ actionId: id });
+    actionLog.warn(
+      { signer: e.signer, digests: [e.a.digest, e.b.digest] },
+      "attestor signed two different reports for one round; proving it",
+    );
+    const outcome = await this._execute(
+      "prove",
+      { to, data },
+      { gasLimit: sim.gasLimit, onSigned: this._onSigned(id, "prove") },
+      inflight,
+      actionLog,
+    );
+    if (!outcome) return;
+    if (this._finish(id, "prove", outcome, actionLog, false) === "confirmed") {
+      this._static = undefined;
+      actionLog.warn({ signer: e.signer }, "attestor jailed for equivocation");
+    }
   }
 
   /** Write an outcome to the outbox and the metrics. @returns the outbox status. */

@@ -30,13 +30,21 @@ export const VIGIL_ERRORS = new Interface([
   ...IMarketGuard__factory.abi.filter((f) => f.type === "error"),
 ]);
 
-/** Reverts that mean "already done by someone else": another keeper, or the oracle's listener. */
+/**
+ * Reverts that mean "nothing to do": already done by someone else (another keeper, the oracle's listener), or
+ * no longer applicable. Answers, not faults: the action is dropped, never retried.
+ */
 export const LOST_RACE_ERRORS: ReadonlySet<string> = new Set([
   "EndpointRegistryMigrationNotDue",
   "MarketGuardTripNotDue",
   "MarketGuardResumeNotDue",
   // retryDelivery when the market already received the decision: another keeper delivered it first.
   "MarketGuardNothingToDeliver",
+  // proveEquivocation when the signer is already jailed: another prover (or our earlier proof) was first.
+  "HealthOracleAlreadyJailed",
+  // proveEquivocation of a pair the oracle does not take (the set was replaced since, releasing everyone):
+  // nothing to prove, an answer like the others, never retried.
+  "HealthOracleNotEquivocation",
   // (No oracle error: `submit` skips rounds already stored instead of reverting; the responder reads the
   // simulated and the mined (updated, skipped) instead.)
 ]);

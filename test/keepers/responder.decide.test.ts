@@ -4,6 +4,7 @@ import { Status } from "../../keepers/shared/health";
 import { nextStatus, tally } from "../../keepers/shared/quorum";
 import type { EndpointValue } from "../../keepers/shared/report";
 import {
+  decideProofs,
   decideRecovery,
   decideRound,
   Delivery,
@@ -459,6 +460,58 @@ describe("responder decide", function () {
             );
           },
         ),
+      );
+    });
+  });
+
+  describe("decideProofs", function () {
+    const A = "0x" + "aA".repeat(20);
+    const B = "0x" + "bB".repeat(20);
+    const C = "0x" + "cC".repeat(20);
+    const eq = (signer: string, round: number, tag = "") => ({ signer, round, tag });
+
+    it("proves exactly one pair per equivocating signer not yet jailed, and none for a jailed one", function () {
+      const actions = decideProofs(
+        [eq(B, 7, "b7"), eq(A, 5, "a5"), eq(C, 9, "c9"), eq(A, 6, "a6"), eq(B, 7, "b7-other")],
+        new Set([C.toLowerCase()]),
+      );
+      // One per signer, by address; the newest round; for a tie, the first pair found.
+      expect(actions.map((a) => [a.kind, a.target, a.round, a.equivocation.tag])).to.deep.equal([
+        ["prove", A.toLowerCase(), 6, "a6"],
+        ["prove", B.toLowerCase(), 7, "b7"],
+      ]);
+    });
+
+    it("proves nothing when there is no equivocation or every equivocator is jailed", function () {
+      expect(decideProofs([], new Set())).to.deep.equal([]);
+      expect(
+        decideProofs([eq(A, 1), eq(A.toUpperCase().replace("0X", "0x"), 2)], new Set([A.toLowerCase()])),
+      ).to.deep.equal([]);
+    });
+
+    it("property: one action per distinct unjailed signer, targets unique and ascending, never a jailed one", function () {
+      const signer = fc.constantFrom(A, B, C, A.toLowerCase());
+      fc.assert(
+        fc.property(
+          fc.array(fc.record({ signer, round: fc.nat(20) }), { maxLength: 12 }),
+          fc.subarray([A, B, C].map((x) => x.toLowerCase())),
+          (list, jailedList) => {
+            const jailed = new Set(jailedList);
+            const actions = decideProofs(list, jailed);
+            const expected = [...new Set(list.map((e) => e.signer.toLowerCase()))]
+              .filter((x) => !jailed.has(x))
+              .sort();
+            return (
+              JSON.stringify(actions.map((a) => a.target)) === JSON.stringify(expected) &&
+              actions.every(
+                (a) =>
+                  a.round ===
+                  Math.max(...list.filter((e) => e.signer.toLowerCase() === a.target).map((e) => e.round)),
+              )
+            );
+          },
+        ),
+        { numRuns: 200 },
       );
     });
   });

@@ -58,7 +58,7 @@ describe("responder outbox", function () {
     o.close();
   });
 
-  it("migrates a schema 1 file in place: every row, hash and id kept, and kind deliver accepted", function () {
+  it("migrates a schema 1 file in place: every row, hash and id kept, and kinds deliver and prove accepted", function () {
     // The schema 1 DDL exactly as the previous responder wrote it.
     const db = new Database(file);
     db.exec(`
@@ -123,6 +123,66 @@ describe("responder outbox", function () {
     o = new Outbox(file);
     expect(o.get(d)).to.include({ kind: "deliver", status: "sent", nonce: 9 });
     expect(o.list(10).map((x) => x.id)).to.deep.equal([4, 2, 1]);
+    const p = o.record("prove", "0xaa", "0x00000000000000000000000000000000000000cc", "0xbeef");
+    expect(o.get(p)).to.include({ kind: "prove", status: "pending" });
+    o.close();
+  });
+
+  it("migrates a schema 2 file in place: rows and the id counter kept, and kind prove accepted", function () {
+    // The schema 2 DDL exactly as the previous responder wrote it.
+    const db = new Database(file);
+    db.exec(`
+      CREATE TABLE actions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('submit','migrate','trip','resume','deliver')),
+        target TEXT NOT NULL,
+        to_addr TEXT NOT NULL,
+        calldata TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending','sent','confirmed','dropped','failed')),
+        nonce INTEGER,
+        note TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX actions_open ON actions(status) WHERE status IN ('pending','sent');
+      CREATE TABLE txs (
+        action_id INTEGER NOT NULL REFERENCES actions(id),
+        hash TEXT NOT NULL UNIQUE,
+        max_fee_per_gas TEXT NOT NULL,
+        max_priority_fee_per_gas TEXT NOT NULL,
+        sent_at INTEGER NOT NULL
+      );
+      INSERT INTO actions (kind, target, to_addr, calldata, status, nonce, note, created_at, updated_at) VALUES
+        ('deliver', '1', '0xbb', '0x01', 'sent', 7, NULL, 10, 11),
+        ('submit', 'round 5', '0xcc', '0x02', 'confirmed', 8, NULL, 12, 13),
+        ('trip', '1', '0xbb', '0x03', 'failed', NULL, 'x', 14, 14);
+      INSERT INTO txs VALUES (1, '0x01', '10', '1', 11), (2, '0x02', '5', '1', 13);
+      DELETE FROM actions WHERE id = 3;
+      PRAGMA user_version = 2;
+    `);
+    expect(() =>
+      db
+        .prepare(
+          `INSERT INTO actions (kind, target, to_addr, calldata, status, created_at, updated_at)
+      VALUES ('prove', '0xaa', '0xcc', '0x', 'pending', 1, 1)`,
+        )
+        .run(),
+    ).to.throw(/CHECK/);
+    const before = db.prepare(`SELECT * FROM actions ORDER BY id`).all();
+    db.close();
+
+    const o = new Outbox(file, () => 100);
+    const raw = new Database(file);
+    expect(raw.pragma("user_version", { simple: true })).to.equal(OUTBOX_SCHEMA_VERSION);
+    expect(raw.prepare(`SELECT * FROM actions ORDER BY id`).all()).to.deep.equal(before);
+    expect(raw.pragma("foreign_key_check")).to.deep.equal([]);
+    raw.close();
+    expect(o.unfinished().map((x) => [x.id, x.kind, x.status, x.nonce])).to.deep.equal([
+      [1, "deliver", "sent", 7],
+    ]);
+    const p = o.record("prove", "0xaa", "0x00000000000000000000000000000000000000cc", "0xbeef");
+    expect(p).to.equal(4);
+    expect(o.hasOpen("prove", "0xaa")).to.equal(true);
     o.close();
   });
 });
