@@ -24,10 +24,11 @@ export class Metrics {
   readonly bundlesSubmitted: Counter<"outcome">;
   /** Endpoint rounds carried per bundle transaction. */
   readonly bundleSize: Histogram;
-  /** Recovery actions by kind (`migrate`, `trip`, `resume`, `deliver`, `submit`) and outcome
-   *  (`sent`, `confirmed`, `failed`, `lost_race`, `replaced`; `refused`: a delivery the market would refuse, not sent). */
+  /** Recovery actions by kind (`migrate`, `trip`, `resume`, `deliver`, `submit`, `prove`: an equivocation proof)
+   *  and outcome (`sent`, `confirmed`, `failed`, `lost_race`, `replaced`; `refused`: a delivery the market would
+   *  refuse, not sent; `rejected`: a proof the oracle's simulation answered `NotEquivocation`). */
   readonly actions: Counter<"action" | "outcome">;
-  /** Observations fetched from attestors, by outcome (`ok`, `invalid`, `error`). */
+  /** Reports fetched from attestors, by outcome (`ok`, `invalid`, `error`). */
   readonly attestorFetches: Counter<"attestor" | "outcome">;
   /** Seconds between when a loop iteration was due and when it started. */
   readonly loopLag: Gauge<"loop">;
