@@ -22,6 +22,7 @@ import { Outbox } from "../../keepers/responder/outbox";
 import { readDomain, startResponder, type ResponderHandle } from "../../keepers/responder/responder";
 import { Anvil, ANVIL_KEYS, deployArtifact } from "./helpers/anvil";
 import { signReport } from "./helpers/reports";
+import { until } from "./helpers/until";
 
 const ROUND = 10;
 const POLICY = {
@@ -171,14 +172,6 @@ describe("responder equivocation proofs (real contracts on anvil)", function () 
     });
     responders.push(r);
     return r;
-  }
-  /** Poll `f` until it holds; fails at the deadline. */
-  async function until(what: string, f: () => Promise<boolean>, ms = 60_000) {
-    const deadline = Date.now() + ms;
-    while (!(await f())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
   }
   const jailings = async () => oracle.queryFilter(oracle.filters.AttestorJailed());
   const actions = async (r: ResponderHandle, action: string, outcome: string) =>

@@ -28,6 +28,7 @@ import {
 } from "../../keepers/responder/responder";
 import { Anvil, ANVIL_KEYS, deployArtifact } from "./helpers/anvil";
 import { signReport } from "./helpers/reports";
+import { until } from "./helpers/until";
 
 const ROUND = 10;
 const POLICY = {
@@ -249,13 +250,6 @@ describe("responder integration (real contracts on anvil)", function () {
     });
     responders.push(r);
     return r;
-  }
-  async function until(what: string, f: () => Promise<boolean>, ms = 60_000) {
-    const deadline = Date.now() + ms;
-    while (!(await f())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
   }
   const statusOf = async (id: string) => Number((await oracle.statusOf(id)).status);
   const migrations = async () =>
