@@ -53,6 +53,7 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
     uint256 private _marketCount;
     mapping(uint256 marketId => MarketConfig) private _configs;
     mapping(uint256 marketId => MarketState) private _states;
+    mapping(address market => uint256 marketId) private _marketIds;
     mapping(bytes32 dependency => uint256[] marketIds) private _marketsOf;
 
     /// @dev What one decision has read about a service, so markets with other thresholds reuse it: the active
@@ -109,6 +110,7 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
     function registerMarket(MarketConfig calldata config) external onlyOwner returns (uint256 marketId) {
         marketId = _marketCount + 1;
         MarketIndex.validate(_registry, marketId, config, MAX_DEPENDENCIES);
+        MarketIndex.bindMarket(_marketIds, marketId, address(0), address(config.market));
         _marketCount = marketId;
         _configs[marketId] = config;
         MarketIndex.add(_marketsOf, marketId, config, MAX_MARKETS_PER_DEPENDENCY);
@@ -119,6 +121,12 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
     function setMarketConfig(uint256 marketId, MarketConfig calldata config) external onlyOwner {
         _requireMarket(marketId);
         MarketIndex.validate(_registry, marketId, config, MAX_DEPENDENCIES);
+        MarketIndex.bindMarket(
+            _marketIds,
+            marketId,
+            address(_configs[marketId].market),
+            address(config.market)
+        );
         MarketIndex.remove(_marketsOf, marketId, _configs[marketId]);
         _configs[marketId] = config;
         MarketIndex.add(_marketsOf, marketId, config, MAX_MARKETS_PER_DEPENDENCY);
@@ -219,6 +227,11 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
     function marketState(uint256 marketId) external view returns (MarketState memory) {
         _requireMarket(marketId);
         return _states[marketId];
+    }
+
+    /// @inheritdoc IMarketGuard
+    function marketIdOf(address market) external view returns (uint256) {
+        return _marketIds[market];
     }
 
     /// @inheritdoc IMarketGuard

@@ -94,6 +94,9 @@ interface IMarketGuard {
     /// @notice The config is invalid: market without code, threshold over 10_000, no dependency, a zero or
     /// duplicate dependency, or a service / endpoint the registry does not know.
     error MarketGuardInvalidConfig(uint256 marketId);
+    /// @notice `market` is already registered as `marketId`: one contract is one market, with one pause state
+    /// (register it once and change its dependencies with {setMarketConfig}).
+    error MarketGuardMarketAlreadyRegistered(address market, uint256 marketId);
     /// @notice More than {MAX_DEPENDENCIES} services plus endpoints.
     error MarketGuardTooManyDependencies(uint256 count, uint256 max);
     /// @notice `dependency` already has {MAX_MARKETS_PER_DEPENDENCY} markets.
@@ -114,13 +117,20 @@ interface IMarketGuard {
     /// @notice {retryDelivery} was called for a market that has received the guard's last decision.
     error MarketGuardNothingToDeliver(uint256 marketId);
 
-    /// @notice Register a market. Owner only (a timelock in production).
-    /// Reverts {MarketGuardInvalidConfig}, {MarketGuardTooManyDependencies}, {MarketGuardTooManyMarkets}.
-    /// @return marketId Sequential id starting at 1.
+    /**
+     * @notice Register a market. Owner only (a timelock in production).
+     * Reverts {MarketGuardInvalidConfig}, {MarketGuardTooManyDependencies}, {MarketGuardTooManyMarkets}, and
+     * {MarketGuardMarketAlreadyRegistered} when `config.market` is already registered under another id.
+     * A market starts open whatever its dependencies' health. One registered while a dependency is not usable
+     * (e.g. UNKNOWN: never reported yet) is at once due to trip ({tripStatus}): silence counts as failure, so
+     * the first keeper (or anyone) pauses it, and it resumes once every dependency has been HEALTHY for the
+     * grace period ({resumeStatus}).
+     * @return marketId Sequential id starting at 1.
+     */
     function registerMarket(MarketConfig calldata config) external returns (uint256 marketId);
 
-    /// @notice Replace a market's settings. Owner only. Does not change the paused state.
-    /// Reverts {MarketGuardUnknownMarket} and as {registerMarket}.
+    /// @notice Replace a market's settings, the market contract included. Owner only. Does not change the
+    /// paused state. Reverts {MarketGuardUnknownMarket} and as {registerMarket}.
     function setMarketConfig(uint256 marketId, MarketConfig calldata config) external;
 
     /**
@@ -211,6 +221,9 @@ interface IMarketGuard {
 
     /// @notice A market's pause state and pending delivery. Reverts {MarketGuardUnknownMarket}.
     function marketState(uint256 marketId) external view returns (MarketState memory);
+
+    /// @notice The id under which `market` is registered; zero when it is not.
+    function marketIdOf(address market) external view returns (uint256);
 
     /// @notice Number of registered markets (ids run from 1 to this).
     function marketCount() external view returns (uint256);

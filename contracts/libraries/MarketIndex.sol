@@ -70,6 +70,24 @@ library MarketIndex {
         for (uint256 i = 0; i < config.endpoints.length; ++i) _remove(index[config.endpoints[i]], marketId);
     }
 
+    /**
+     * @notice Record that `market` is configured as `marketId`, replacing `previous` (zero when registering): one
+     * market contract belongs to one market id, so the guard never holds two pause states for one contract.
+     * Reverts {IMarketGuard.MarketGuardMarketAlreadyRegistered} when another id already holds `market`.
+     */
+    function bindMarket(
+        mapping(address => uint256) storage idOf,
+        uint256 marketId,
+        address previous,
+        address market
+    ) internal {
+        if (previous == market) return;
+        uint256 existing = idOf[market];
+        if (existing != 0) revert IMarketGuard.MarketGuardMarketAlreadyRegistered(market, existing);
+        if (previous != address(0)) delete idOf[previous];
+        idOf[market] = marketId;
+    }
+
     function _add(uint256[] storage ids, bytes32 dependency, uint256 marketId, uint256 maxMarkets) private {
         if (ids.length >= maxMarkets) revert IMarketGuard.MarketGuardTooManyMarkets(dependency, maxMarkets);
         ids.push(marketId);

@@ -121,6 +121,11 @@ describe("MarketGuard", function () {
     for (const id of ids) await f.oracle.setStatus(id, Status.DOWN, 0);
   }
 
+  /** A fresh MockMarket's address: a market contract can be registered once. */
+  async function freshMarket(): Promise<string> {
+    return (await ethers.deployContract("MockMarket")).getAddress();
+  }
+
   /** A config for `market` depending on `services` only, with the fixture's defaults. */
   function configFor(market: string, services: string[], threshold = THRESHOLD) {
     return {
@@ -218,10 +223,9 @@ describe("MarketGuard", function () {
           .to.be.revertedWithCustomError(guard, "MarketGuardInvalidConfig")
           .withArgs(2);
       }
-      await expect(guard.registerMarket({ ...config, pauseThresholdBps: 10_000 })).to.emit(
-        guard,
-        "MarketRegistered",
-      );
+      await expect(
+        guard.registerMarket({ ...config, market: await freshMarket(), pauseThresholdBps: 10_000 }),
+      ).to.emit(guard, "MarketRegistered");
     });
 
     it("accepts 8 dependencies and rejects 9", async function () {
@@ -234,21 +238,37 @@ describe("MarketGuard", function () {
         extra.push(sid);
       }
       await expect(
-        guard.registerMarket({ ...config, services: [rpc, ...extra.slice(0, 6)], endpoints: [seq0] }),
+        guard.registerMarket({
+          ...config,
+          market: await freshMarket(),
+          services: [rpc, ...extra.slice(0, 6)],
+          endpoints: [seq0],
+        }),
       ).to.emit(guard, "MarketRegistered");
-      await expect(guard.registerMarket({ ...config, services: [rpc, ...extra], endpoints: [seq0] }))
+      await expect(
+        guard.registerMarket({
+          ...config,
+          market: await freshMarket(),
+          services: [rpc, ...extra],
+          endpoints: [seq0],
+        }),
+      )
         .to.be.revertedWithCustomError(guard, "MarketGuardTooManyDependencies")
         .withArgs(9, 8);
     });
 
     it("accepts 16 markets per dependency and rejects the 17th", async function () {
       const { guard, config, rpc } = await loadFixture(deployFixture);
-      for (let i = 2; i <= 16; i++) await guard.registerMarket({ ...config, endpoints: [] });
-      await expect(guard.registerMarket({ ...config, endpoints: [] }))
+      const markets: string[] = [];
+      for (let i = 2; i <= 16; i++) {
+        markets.push(await freshMarket());
+        await guard.registerMarket({ ...config, market: markets[markets.length - 1], endpoints: [] });
+      }
+      await expect(guard.registerMarket({ ...config, market: await freshMarket(), endpoints: [] }))
         .to.be.revertedWithCustomError(guard, "MarketGuardTooManyMarkets")
         .withArgs(rpc, 16);
       // Reconfiguring a market that keeps the full dependency does not count it twice.
-      await expect(guard.setMarketConfig(16, { ...config, endpoints: [] })).to.emit(
+      await expect(guard.setMarketConfig(16, { ...config, market: markets[14], endpoints: [] })).to.emit(
         guard,
         "MarketConfigChanged",
       );
@@ -268,10 +288,106 @@ describe("MarketGuard", function () {
 
     it("removes a market from the middle of a dependency's list", async function () {
       const { guard, config, seq, rpc } = await loadFixture(deployFixture);
-      await guard.registerMarket({ ...config, endpoints: [] });
-      await guard.registerMarket({ ...config, endpoints: [] });
+      await guard.registerMarket({ ...config, market: await freshMarket(), endpoints: [] });
+      await guard.registerMarket({ ...config, market: await freshMarket(), endpoints: [] });
       await guard.setMarketConfig(1, { ...config, services: [seq], endpoints: [] });
       expect(await guard.marketsOf(rpc)).to.deep.equal([3n, 2n]);
+    });
+
+    describe("one market contract, one market id", function () {
+      it("refuses a market contract that is already registered, naming it and its market id", async function () {
+        const { guard, config, rpc, seq } = await loadFixture(deployFixture);
+        // Whatever the other settings: the same contract with other dependencies is still the same market.
+        for (const again of [config, { ...config, services: [seq], endpoints: [], guardian: ZeroAddress }]) {
+          await expect(guard.registerMarket(again))
+            .to.be.revertedWithCustomError(guard, "MarketGuardMarketAlreadyRegistered")
+            .withArgs(config.market, 1);
+        }
+        expect(await guard.marketCount()).to.equal(1n);
+        expect(await guard.marketsOf(rpc)).to.deep.equal([1n]);
+        expect(await guard.marketIdOf(config.market)).to.equal(1n);
+      });
+
+      it("refuses moving a market id onto a contract another id holds, and keeps both as they were", async function () {
+        const { guard, config } = await loadFixture(deployFixture);
+        const second = await freshMarket();
+        await guard.registerMarket({ ...config, market: second });
+        await expect(guard.setMarketConfig(2, config))
+          .to.be.revertedWithCustomError(guard, "MarketGuardMarketAlreadyRegistered")
+          .withArgs(config.market, 1);
+        expect(await guard.marketIdOf(config.market)).to.equal(1n);
+        expect(await guard.marketIdOf(second)).to.equal(2n);
+        expect((await guard.marketConfig(2)).market).to.equal(second);
+      });
+
+      it("moves a market id to a new contract and frees the old one for registration", async function () {
+        const { guard, config } = await loadFixture(deployFixture);
+        const replacement = await freshMarket();
+        await expect(guard.setMarketConfig(1, { ...config, market: replacement })).to.emit(
+          guard,
+          "MarketConfigChanged",
+        );
+        expect(await guard.marketIdOf(replacement)).to.equal(1n);
+        expect(await guard.marketIdOf(config.market)).to.equal(0n);
+        await expect(guard.registerMarket(config))
+          .to.emit(guard, "MarketRegistered")
+          .withArgs(2, config.market, anyValue);
+        expect(await guard.marketIdOf(config.market)).to.equal(2n);
+        // Reconfiguring a market without changing its contract keeps its id.
+        await expect(guard.setMarketConfig(2, { ...config, gracePeriod: 1 })).to.emit(
+          guard,
+          "MarketConfigChanged",
+        );
+        expect(await guard.marketIdOf(config.market)).to.equal(2n);
+      });
+
+      it("answers zero for a contract never registered", async function () {
+        const { guard } = await loadFixture(deployFixture);
+        expect(await guard.marketIdOf(await freshMarket())).to.equal(0n);
+        expect(await guard.marketIdOf(ZeroAddress)).to.equal(0n);
+      });
+    });
+
+    describe("when its dependencies are still UNKNOWN", function () {
+      /** Market 2 on a new service "fresh" whose two endpoints were never reported (UNKNOWN). */
+      async function unknownDepsFixture() {
+        const f = await deployFixture();
+        await f.registry.registerService("fresh", { cooldown: 0, recoveryPeriod: 0 });
+        const fresh = serviceIdOf(f.owner.address, "fresh");
+        await f.registry.addEndpoint(fresh, Kind.JSON_RPC, "https://fresh-a.example", 0);
+        await f.registry.addEndpoint(fresh, Kind.JSON_RPC, "https://fresh-b.example", 1);
+        const freshA = endpointIdOf(fresh, Kind.JSON_RPC, "https://fresh-a.example");
+        const market = await ethers.deployContract("MockMarket");
+        await f.guard.registerMarket(configFor(await market.getAddress(), [fresh]));
+        return { ...f, fresh, freshA, fresh2: market };
+      }
+
+      it("registers it open and at once due to trip, with the silent service as the cause", async function () {
+        const { guard, fresh, fresh2 } = await loadFixture(unknownDepsFixture);
+        expect(await guard.isPaused(2)).to.equal(false);
+        expect(await fresh2.paused()).to.equal(false);
+        expect(await guard.tripStatus(2)).to.deep.equal([BigInt(Guard.DUE), fresh]);
+      });
+
+      it("lets anyone pause it, then resumes only after HEALTHY for the grace period", async function () {
+        const { guard, oracle, keeper, fresh, freshA, fresh2 } = await loadFixture(unknownDepsFixture);
+        await expect(guard.connect(keeper).trip(2))
+          .to.emit(guard, "MarketPaused")
+          .withArgs(2, fresh, keeper.address);
+        expect(await fresh2.paused()).to.equal(true);
+        await oracle.setStatus(freshA, Status.HEALTHY, 10_000);
+        const healthyAt = BigInt(await time.latest());
+        expect(await guard.resumeStatus(2)).to.deep.equal([
+          BigInt(Guard.GRACE_PERIOD),
+          healthyAt + BigInt(GRACE),
+        ]);
+        await expect(guard.resume(2))
+          .to.be.revertedWithCustomError(guard, "MarketGuardResumeNotDue")
+          .withArgs(2, Guard.GRACE_PERIOD, healthyAt + BigInt(GRACE));
+        await time.increaseTo(healthyAt + BigInt(GRACE));
+        await expect(guard.resume(2)).to.emit(guard, "MarketResumed");
+        expect(await fresh2.paused()).to.equal(false);
+      });
     });
 
     it("rejects reconfiguring an unknown market", async function () {
