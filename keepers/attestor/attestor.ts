@@ -231,10 +231,10 @@ export class Attestor {
         "check the oracle address",
       );
     }
-    if (Number(next.domain.chainId) !== this.o.config.chainId) {
+    if (Number(next.domain.chainId) !== this.o.config.chain.chainId) {
       throw new VigilError(
         "VIGIL_CHAIN",
-        `oracle EIP-712 domain is for chain ${next.domain.chainId}, config says ${this.o.config.chainId}`,
+        `oracle EIP-712 domain is for chain ${next.domain.chainId}, config says ${this.o.config.chain.chainId}`,
         "fix chainId or rpcUrls",
       );
     }
@@ -414,7 +414,7 @@ export class Attestor {
     return {
       attestor: this.address,
       configDigest: digest,
-      chainId: this.o.config.chainId,
+      chainId: this.o.config.chain.chainId,
       reports: this.store.query({ ...filter, notAfter }).filter((r) => r.configDigest === digest),
     };
   }
@@ -608,7 +608,7 @@ export class Attestor {
         if (!feed) throw new ProbeFailure("invalid_response", `feed URI is not eip155:<chainId>:<address>`);
         const rpcUrl =
           config.feedRpcUrls[String(feed.chainId)] ??
-          (feed.chainId === config.chainId ? config.rpcUrls[0] : undefined);
+          (feed.chainId === config.chain.chainId ? config.chain.rpcUrls[0] : undefined);
         if (!rpcUrl) {
           if (!state.warned)
             state.log.warn({ chainId: feed.chainId }, "no RPC for this feed's chain: add feedRpcUrls");
@@ -652,9 +652,9 @@ export interface AttestorDeps {
   signer?: { readonly signingKey: SigningKey };
   /** Provider of the control chain; default: `createProvider(config)`. */
   provider?: AbstractProvider;
-  /** Endpoint list; default: the EndpointRegistry at `config.registry`. */
+  /** Endpoint list; default: the EndpointRegistry at `config.contracts.registry`. */
   endpoints?: EndpointSource;
-  /** Signing context; default: the HealthOracle at `config.oracle`. */
+  /** Signing context; default: the HealthOracle at `config.contracts.oracle`. */
   oracle?: OracleReader;
   fetch?: FetchFn;
   now?: () => number;
@@ -690,19 +690,21 @@ export async function startAttestor(
   deps: AttestorDeps = {},
 ): Promise<RunningAttestor> {
   const root = deps.logger ?? createLogger("vigil", { level: config.log.level });
-  const logger = root.child({ keeper: "attestor", chainId: config.chainId });
+  const logger = root.child({ keeper: "attestor", chainId: config.chain.chainId });
   const metrics = deps.metrics ?? new Metrics();
   const signer = deps.signer ?? (await loadWallet(config.key, deps.env));
   let provider: AbstractProvider | undefined = deps.provider;
   const ownsProvider = !provider && (!deps.endpoints || !deps.oracle);
-  if (ownsProvider) provider = createProvider({ rpcUrls: config.rpcUrls, chainId: config.chainId });
+  if (ownsProvider)
+    provider = createProvider({ rpcUrls: config.chain.rpcUrls, chainId: config.chain.chainId });
   let attestor: Attestor;
   try {
     attestor = new Attestor({
       config,
       key: signer.signingKey,
-      endpoints: deps.endpoints ?? registryEndpointSource(config.registry, provider!, config.services),
-      oracle: deps.oracle ?? contractOracleReader(config.oracle, provider!),
+      endpoints:
+        deps.endpoints ?? registryEndpointSource(config.contracts.registry, provider!, config.services),
+      oracle: deps.oracle ?? contractOracleReader(config.contracts.oracle, provider!),
       logger,
       metrics,
       fetch: deps.fetch,
@@ -711,14 +713,14 @@ export async function startAttestor(
     await attestor.refreshOracle().catch((e) => {
       throw chainError(
         e,
-        `cannot read the HealthOracle at ${config.oracle}`,
+        `cannot read the HealthOracle at ${config.contracts.oracle}`,
         "check oracle, rpcUrls and chainId",
       );
     });
     await attestor.refreshEndpoints().catch((e) => {
       throw chainError(
         e,
-        `cannot read the EndpointRegistry at ${config.registry} or the endpoints' policies on the HealthOracle`,
+        `cannot read the EndpointRegistry at ${config.contracts.registry} or the endpoints' policies on the HealthOracle`,
         "check registry, oracle and rpcUrls",
       );
     });
@@ -753,6 +755,7 @@ export async function startAttestor(
     port: config.http.port,
     logger,
     metrics,
+    metricsEnabled: config.metrics.enabled,
     loops: () => loops,
     routes: attestorRoutes(attestor),
   });

@@ -12,14 +12,10 @@ import { loadAttestorConfig } from "./config";
 interface AttestorFlags extends CommonOptions {
   service?: string[];
   allowPrivateTargets?: boolean;
-  host?: string;
-  port?: number;
   interval?: number;
   timeout?: number;
   concurrency?: number;
-  keystore?: string;
   dataDir?: string;
-  logLevel?: string;
 }
 
 export function attestorCommand(): Command {
@@ -30,7 +26,7 @@ export function attestorCommand(): Command {
       "$VIGIL_ATTESTOR_KEY or --keystore; the last signed round is kept in --data-dir so a restart never signs " +
       "a round twice.",
   );
-  withCommonOptions(cmd)
+  withCommonOptions(cmd, { keyEnv: "VIGIL_ATTESTOR_KEY", httpPort: 9_470, log: true })
     .addOption(
       new Option(
         "--service <id...>",
@@ -42,16 +38,6 @@ export function attestorCommand(): Command {
       "--allow-private-targets",
       "also probe endpoints on loopback, private, link-local or unspecified addresses, e.g. 127.0.0.1, " +
         "10.x, 169.254.x, [::1], localhost — local drills and tests only (env VIGIL_ATTESTOR_ALLOW_PRIVATE_TARGETS; default false)",
-    )
-    .option(
-      "--host <host>",
-      "interface the HTTP server binds (env VIGIL_ATTESTOR_HTTP_HOST; default 127.0.0.1)",
-    )
-    .addOption(
-      new Option(
-        "--port <port>",
-        "HTTP port, 0 = any free port (env VIGIL_ATTESTOR_HTTP_PORT; default 9470)",
-      ).argParser(intOption(0, 65_535)),
     )
     .addOption(
       new Option(
@@ -72,29 +58,19 @@ export function attestorCommand(): Command {
       ).argParser(intOption(1, 4096)),
     )
     .option(
-      "--keystore <file>",
-      "encrypted JSON keystore, used when $VIGIL_ATTESTOR_KEY is unset; password in $VIGIL_KEYSTORE_PASSWORD (default: none)",
-    )
-    .option(
       "--data-dir <dir>",
       "directory for the attestor's state (the last round it signed, so a restart never signs a second report " +
         "for it); one per attestor key (env VIGIL_ATTESTOR_DATA_DIR; default ~/.vigil/attestor)",
     )
-    .option("--log-level <level>", "trace, debug, info, warn, error (env VIGIL_LOG_LEVEL; default info)")
     .action(async (flags: AttestorFlags) => {
       const config = loadAttestorConfig(flags.config, {
         ...commonFlags(flags),
-        guard: undefined,
         services: flags.service,
         allowPrivateTargets: flags.allowPrivateTargets,
-        "http.host": flags.host,
-        "http.port": flags.port,
         probeIntervalMs: flags.interval,
         timeoutMs: flags.timeout,
         concurrency: flags.concurrency,
-        "key.keystorePath": flags.keystore,
         dataDir: flags.dataDir,
-        "log.level": flags.logLevel,
       });
       const logger = createLogger("vigil", { level: config.log.level });
       const shutdown = new Shutdown(logger);

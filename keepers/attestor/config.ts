@@ -7,7 +7,19 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { loadConfig, zAddress, zBytes32, zUrl, type EnvOverride } from "../shared/config";
+import {
+  COMMON_ENV,
+  loadConfig,
+  zBytes32,
+  zChain,
+  zContracts,
+  zHttp,
+  zKey,
+  zLog,
+  zMetrics,
+  zUrl,
+  type EnvOverride,
+} from "../shared/config";
 import { DEFAULT_THRESHOLDS } from "./score";
 
 const SERVICES_REQUIRED = "list the service ids to watch; the registry is permissionless";
@@ -26,14 +38,10 @@ const zFactor = (d: { ok: number; max: number; floor: number }) =>
 /** The attestor's settings. Times in ms unless the name says otherwise. */
 export const attestorConfigSchema = z
   .object({
-    /** JSON-RPC URL(s) of the chain that holds the Vigil contracts. Env `VIGIL_RPC_URL` (comma-separated). */
-    rpcUrls: z.array(zUrl).min(1, "give at least one JSON-RPC URL of the control chain"),
-    /** Chain id of the control chain. Env `VIGIL_CHAIN_ID`. */
-    chainId: z.number().int().positive(),
-    /** HealthOracle address. Env `VIGIL_ORACLE`. */
-    oracle: zAddress,
-    /** EndpointRegistry address. Env `VIGIL_REGISTRY`. */
-    registry: zAddress,
+    /** The control chain: `rpcUrls`, `chainId` (keepers/shared/config.ts, shared by every keeper). */
+    chain: zChain,
+    /** `oracle`, `registry` (and an unused `guard`, so one file can serve every keeper). */
+    contracts: zContracts,
     /**
      * Service ids to watch, REQUIRED and non-empty. The registry is permissionless: watching every
      * service would probe whatever URIs anyone registers. Env `VIGIL_ATTESTOR_SERVICES` (comma-separated).
@@ -91,32 +99,12 @@ export const attestorConfigSchema = z
     peerFreshIntervals: z.number().int().min(1).default(3),
     /** A block or feed timestamp further ahead than this is invalid, seconds. Default 30. */
     maxFutureSec: z.number().int().nonnegative().default(30),
-    http: z
-      .object({
-        /** Interface of the reports/metrics server. Default 127.0.0.1. Env `VIGIL_ATTESTOR_HTTP_HOST`. */
-        host: z.string().min(1).default("127.0.0.1"),
-        /** Port; 0 picks a free one. Default 9470. Env `VIGIL_ATTESTOR_HTTP_PORT`. */
-        port: z.number().int().min(0).max(65_535).default(9_470),
-      })
-      .strict()
-      .default({}),
-    key: z
-      .object({
-        /** Environment variable holding the attestor's private key. Default VIGIL_ATTESTOR_KEY. */
-        envVar: z
-          .string()
-          .regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name")
-          .default("VIGIL_ATTESTOR_KEY"),
-        /** Encrypted JSON keystore used when the variable is unset. Env `VIGIL_ATTESTOR_KEYSTORE`. */
-        keystorePath: z.string().min(1).optional(),
-        /** Environment variable holding the keystore password. Default VIGIL_KEYSTORE_PASSWORD. */
-        passwordEnvVar: z
-          .string()
-          .regex(/^[A-Z_][A-Z0-9_]*$/)
-          .default("VIGIL_KEYSTORE_PASSWORD"),
-      })
-      .strict()
-      .default({}),
+    /** GET /v1/reports, /v1/endpoints, /healthz, /metrics. Default 127.0.0.1:9470. */
+    http: zHttp(9_470),
+    /** Prometheus metrics on `GET /metrics`. */
+    metrics: zMetrics,
+    /** Signing key: env `key.envVar` (default VIGIL_ATTESTOR_KEY) or `key.keystorePath`. */
+    key: zKey("VIGIL_ATTESTOR_KEY"),
     /** Score thresholds per endpoint kind; defaults and their sources in keepers/attestor/score.ts. */
     thresholds: z
       .object({
@@ -147,13 +135,7 @@ export const attestorConfigSchema = z
       })
       .strict()
       .default({}),
-    log: z
-      .object({
-        /** pino level. Default info. Env `VIGIL_LOG_LEVEL`. */
-        level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
-      })
-      .strict()
-      .default({}),
+    log: zLog,
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -172,21 +154,14 @@ export type AttestorConfigInput = z.input<typeof attestorConfigSchema>;
 
 /** Environment variables that override the file. */
 export const ATTESTOR_ENV: readonly EnvOverride[] = [
-  { env: "VIGIL_RPC_URL", path: "rpcUrls", type: "list" },
-  { env: "VIGIL_CHAIN_ID", path: "chainId", type: "number" },
-  { env: "VIGIL_ORACLE", path: "oracle", type: "string" },
-  { env: "VIGIL_REGISTRY", path: "registry", type: "string" },
+  ...COMMON_ENV,
   { env: "VIGIL_ATTESTOR_SERVICES", path: "services", type: "list" },
   { env: "VIGIL_ATTESTOR_ALLOW_PRIVATE_TARGETS", path: "allowPrivateTargets", type: "boolean" },
   { env: "VIGIL_ATTESTOR_PROBE_INTERVAL_MS", path: "probeIntervalMs", type: "number" },
   { env: "VIGIL_ATTESTOR_TIMEOUT_MS", path: "timeoutMs", type: "number" },
   { env: "VIGIL_ATTESTOR_CONCURRENCY", path: "concurrency", type: "number" },
   { env: "VIGIL_ATTESTOR_DATA_DIR", path: "dataDir", type: "string" },
-  { env: "VIGIL_ATTESTOR_HTTP_HOST", path: "http.host", type: "string" },
-  { env: "VIGIL_ATTESTOR_HTTP_PORT", path: "http.port", type: "number" },
   { env: "VIGIL_ATTESTOR_KEY_ENV", path: "key.envVar", type: "string" },
-  { env: "VIGIL_ATTESTOR_KEYSTORE", path: "key.keystorePath", type: "string" },
-  { env: "VIGIL_LOG_LEVEL", path: "log.level", type: "string" },
 ];
 
 /**

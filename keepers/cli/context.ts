@@ -1,7 +1,7 @@
 /**
  * What an operator command needs: the chain connection and the contracts, from the command line, the
  * environment (`VIGIL_RPC_URL`, `VIGIL_CHAIN_ID`, `VIGIL_ORACLE`, `VIGIL_REGISTRY`, `VIGIL_GUARD`) and
- * an optional config file (the attestor's or responder's file works: other keys are ignored), and for
+ * an optional config file (any keeper's file works: they share `chain` and `contracts`), and for
  * write commands the admin key from `VIGIL_ADMIN_KEY` or an encrypted keystore.
  */
 import { z } from "zod";
@@ -14,34 +14,46 @@ import {
 import type { IEndpointRegistry, IHealthOracle, IMarketGuard } from "../../typechain-types";
 import { assertChain, createProvider, loadWallet } from "../shared/chain";
 import { commonFlags, type CommonOptions } from "../shared/cli";
-import { loadConfig, zAddress, zUrl, type EnvOverride } from "../shared/config";
+import { COMMON_ENV, loadConfig, zAddress, zUrl, type EnvOverride } from "../shared/config";
 import { VigilError } from "../shared/errors";
 import { jsonRpcCall, parseQuantity } from "../attestor/probes/transport";
 import { redactUrls } from "../shared/redact";
 
+/**
+ * What an operator command reads: the common keys of every keeper's file (`chain`, `contracts`), every
+ * key optional here so that any keeper's file (attestor, responder, dashboard) works and the rest is
+ * ignored. A missing value is reported by the command that needs it, naming its flag.
+ */
 export const cliConfigSchema = z
   .object({
-    rpcUrls: z.array(zUrl).min(1, "give --rpc or set VIGIL_RPC_URL"),
-    chainId: z.number().int().positive().optional(),
-    oracle: zAddress.optional(),
-    registry: zAddress.optional(),
-    guard: zAddress.optional(),
+    chain: z
+      .object({
+        rpcUrls: z.array(zUrl).min(1, "give --rpc-url or set VIGIL_RPC_URL"),
+        chainId: z.number().int().positive().optional(),
+      })
+      .passthrough()
+      .default({ rpcUrls: [] }),
+    contracts: z
+      .object({
+        oracle: zAddress.optional(),
+        registry: zAddress.optional(),
+        guard: zAddress.optional(),
+      })
+      .passthrough()
+      .default({}),
   })
   .passthrough();
 
 export type CliConfig = z.output<typeof cliConfigSchema>;
 
-export const CLI_ENV: readonly EnvOverride[] = [
-  { env: "VIGIL_RPC_URL", path: "rpcUrls", type: "list" },
-  { env: "VIGIL_CHAIN_ID", path: "chainId", type: "number" },
-  { env: "VIGIL_ORACLE", path: "oracle", type: "string" },
-  { env: "VIGIL_REGISTRY", path: "registry", type: "string" },
-  { env: "VIGIL_GUARD", path: "guard", type: "string" },
-];
+/** The environment an operator command reads ({@link COMMON_ENV}'s chain and contracts entries). */
+export const CLI_ENV: readonly EnvOverride[] = COMMON_ENV.filter(
+  (o) => o.path.startsWith("chain.") || o.path.startsWith("contracts."),
+);
 
 /** An open connection to the Vigil contracts; `close()` releases the provider. */
 export interface CliContext {
-  config: CliConfig & { chainId: number };
+  config: CliConfig & { chain: { rpcUrls: string[]; chainId: number } };
   provider: AbstractProvider;
   oracle(): IHealthOracle;
   registry(): IEndpointRegistry;
@@ -60,22 +72,23 @@ export async function openContext(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<CliContext> {
   const config = loadConfig(cliConfigSchema, opts.config, CLI_ENV, env, commonFlags(opts));
-  let chainId = config.chainId;
+  const rpcUrls = config.chain.rpcUrls;
+  let chainId = config.chain.chainId;
   if (chainId === undefined) {
     try {
-      const raw = await jsonRpcCall(config.rpcUrls[0], "eth_chainId", [], {
+      const raw = await jsonRpcCall(rpcUrls[0], "eth_chainId", [], {
         signal: AbortSignal.timeout(5_000),
       });
       chainId = parseQuantity(raw, "eth_chainId");
     } catch (e) {
       throw new VigilError(
         "VIGIL_CHAIN",
-        redactUrls(`cannot reach ${config.rpcUrls[0]}: ${(e as Error).message}`),
-        "check --rpc (or VIGIL_RPC_URL) and that the node is running",
+        redactUrls(`cannot reach ${rpcUrls[0]}: ${(e as Error).message}`),
+        "check --rpc-url (or VIGIL_RPC_URL) and that the node is running",
       );
     }
   }
-  const provider = createProvider({ rpcUrls: config.rpcUrls, chainId });
+  const provider = createProvider({ rpcUrls: rpcUrls, chainId });
   try {
     await assertChain(provider, chainId);
   } catch (e) {
@@ -84,18 +97,24 @@ export async function openContext(
     throw new VigilError(
       "VIGIL_CHAIN",
       redactUrls(
-        `cannot reach ${config.rpcUrls.join(", ")}: ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`,
+        `cannot reach ${rpcUrls.join(", ")}: ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`,
       ),
-      "check --rpc (or VIGIL_RPC_URL) and that the node is running",
+      "check --rpc-url (or VIGIL_RPC_URL) and that the node is running",
     );
   }
   const need = (name: "oracle" | "registry" | "guard", env: string): string => {
-    const a = config[name];
-    if (!a) throw new VigilError("VIGIL_CONFIG", `no ${name} address`, `pass --${name} or set ${env}`);
+    const a = config.contracts[name];
+    if (!a) {
+      throw new VigilError(
+        "VIGIL_CONFIG",
+        `no ${name} address`,
+        `pass --${name}, set ${env} or contracts.${name} in the --config file`,
+      );
+    }
     return a;
   };
   return {
-    config: { ...config, chainId },
+    config: { ...config, chain: { ...config.chain, rpcUrls, chainId } },
     provider,
     oracle: () => IHealthOracle__factory.connect(need("oracle", "VIGIL_ORACLE"), provider),
     registry: () => IEndpointRegistry__factory.connect(need("registry", "VIGIL_REGISTRY"), provider),

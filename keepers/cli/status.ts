@@ -134,7 +134,7 @@ export async function readStatus(ctx: CliContext): Promise<StatusReport> {
     });
   }
   const markets: MarketStatus[] = [];
-  if (ctx.config.guard) {
+  if (ctx.config.contracts.guard) {
     const guard = ctx.guard();
     const count = Number(await guard.marketCount());
     for (let id = 1; id <= count; id++) {
@@ -162,12 +162,12 @@ export async function readStatus(ctx: CliContext): Promise<StatusReport> {
     }
   }
   return {
-    chainId: ctx.config.chainId,
+    chainId: ctx.config.chain.chainId,
     block: { number: block.number, timestamp: block.timestamp },
     contracts: {
-      oracle: ctx.config.oracle ?? null,
-      registry: ctx.config.registry ?? null,
-      guard: ctx.config.guard ?? null,
+      oracle: ctx.config.contracts.oracle ?? null,
+      registry: ctx.config.contracts.registry ?? null,
+      guard: ctx.config.contracts.guard ?? null,
     },
     services,
     markets,

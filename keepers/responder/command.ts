@@ -1,17 +1,11 @@
-import { Command, Option } from "commander";
-import { applyEnvOverrides, findSecrets, parseConfig, readConfigFile } from "../shared/config";
-import { VigilError } from "../shared/errors";
+import { Command } from "commander";
+import { commonFlags, listOption, withCommonOptions, type CommonOptions } from "../shared/cli";
 import { createLogger } from "../shared/logger";
-import { RESPONDER_ENV, responderConfigSchema } from "./config";
+import { loadResponderConfig, type ResponderConfig } from "./config";
 import { startResponder } from "./responder";
 
-interface ResponderOptions {
-  config?: string;
-  rpcUrl?: string[];
-  chainId?: number;
-  oracle?: string;
-  registry?: string;
-  guard?: string;
+/** `vigil responder` flags: the common ones plus the responder's own. */
+export interface ResponderOptions extends CommonOptions {
   attestor?: string[];
   service?: string[];
   market?: string[];
@@ -24,10 +18,6 @@ interface ResponderOptions {
   actionDeadlineMs?: number;
   stuckAfterMs?: number;
   outbox?: string;
-  host?: string;
-  port?: number;
-  keystore?: string;
-  logLevel?: string;
 }
 
 const int = (v: string) => {
@@ -35,13 +25,6 @@ const int = (v: string) => {
   if (!Number.isFinite(n)) throw new Error(`not a number: ${v}`);
   return n;
 };
-const collectList = (v: string, prev: string[] = []) => [
-  ...prev,
-  ...v
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean),
-];
 
 /**
  * `vigil responder`: run the responder keeper. Settings come from `--config` (JSON or YAML), then the
@@ -49,33 +32,23 @@ const collectList = (v: string, prev: string[] = []) => [
  * `VIGIL_RESPONDER_KEY`, or from `--keystore` with its password in `VIGIL_KEYSTORE_PASSWORD`.
  */
 export function responderCommand(): Command {
-  return new Command("responder")
-    .description(
-      "Collect the attestors' signed reports, submit the newest quorum round to the HealthOracle (when it changes " +
-        "a watched endpoint's status, else once per refresh interval), and call migrate / trip / resume when the " +
-        "contracts say they are due.\n" +
-        "Key: VIGIL_RESPONDER_KEY (0x private key) or --keystore with VIGIL_KEYSTORE_PASSWORD. Never in the config file.",
-    )
-    .option("-c, --config <file>", "config file, JSON or YAML (default: none; environment and flags only)")
-    .option(
-      "--rpc-url <url>",
-      "JSON-RPC URL of the control chain; repeat or comma-separate for fallbacks (required)",
-      collectList,
-    )
-    .option("--chain-id <id>", "chain id the RPC must serve (required)", int)
-    .option("--oracle <address>", "HealthOracle address (required)")
-    .option("--registry <address>", "EndpointRegistry address (required)")
-    .option("--guard <address>", "MarketGuard address (default: none, markets are not tripped or resumed)")
-    .option("--attestor <url>", "attestor base URL; repeat or comma-separate (required)", collectList)
+  const cmd = new Command("responder").description(
+    "Collect the attestors' signed reports, submit the newest quorum round to the HealthOracle (when it changes " +
+      "a watched endpoint's status, else once per refresh interval), and call migrate / trip / resume when the " +
+      "contracts say they are due.\n" +
+      "Key: VIGIL_RESPONDER_KEY (0x private key) or --keystore with VIGIL_KEYSTORE_PASSWORD. Never in the config file.",
+  );
+  return withCommonOptions(cmd, { guard: true, keyEnv: "VIGIL_RESPONDER_KEY", httpPort: 9_102, log: true })
+    .option("--attestor <url>", "attestor base URL; repeat or comma-separate (required)", listOption)
     .option(
       "--service <id...>",
       "service id (bytes32) to watch; several, repeated or comma-separated; only these are submitted for and migrated (required, env VIGIL_RESPONDER_SERVICES)",
-      collectList,
+      listOption,
     )
     .option(
       "--market <id...>",
       "guard market id to trip and resume; several, repeated or comma-separated (default: every market whose dependencies are all watched)",
-      collectList,
+      listOption,
     )
     .option("--poll-interval-ms <ms>", "milliseconds between evaluation loops (default: 2000)", int)
     .option(
@@ -110,70 +83,35 @@ export function responderCommand(): Command {
       int,
     )
     .option("--outbox <file>", "SQLite outbox path (default: ./vigil-responder.sqlite)")
-    .option("--host <host>", "interface for /healthz and /metrics (default: 127.0.0.1)")
-    .option("--port <port>", "port for /healthz and /metrics, 0 = any free port (default: 9102)", int)
-    .option(
-      "--keystore <file>",
-      "encrypted JSON keystore, used when VIGIL_RESPONDER_KEY is unset; password in VIGIL_KEYSTORE_PASSWORD (default: none)",
-    )
-    .addOption(
-      new Option("--log-level <level>", "log level (default: info)").choices([
-        "trace",
-        "debug",
-        "info",
-        "warn",
-        "error",
-        "fatal",
-        "silent",
-      ]),
-    )
     .action(async (opts: ResponderOptions) => {
       const config = buildResponderConfig(opts);
-      const logger = createLogger("vigil-responder", { level: config.logLevel });
+      const logger = createLogger("vigil-responder", { level: config.log.level });
       const handle = await startResponder(config, { logger, handleSignals: true });
       await handle.stopped;
     });
 }
 
-/** Merge file, environment and flags (in that order of precedence, flags last) and validate. */
-export function buildResponderConfig(opts: ResponderOptions, env: NodeJS.ProcessEnv = process.env) {
-  const file = opts.config ? readConfigFile(opts.config) : {};
-  const secrets = findSecrets(file);
-  if (secrets.length) {
-    throw new VigilError(
-      "VIGIL_CONFIG",
-      `config file must not hold secrets, found: ${secrets.join(", ")}`,
-      "pass keys through VIGIL_RESPONDER_KEY or --keystore",
-    );
-  }
-  const raw = applyEnvOverrides(file, RESPONDER_ENV, env) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  const set = (path: string, value: unknown) => {
-    if (value === undefined) return;
-    const keys = path.split(".");
-    let node = raw;
-    for (const k of keys.slice(0, -1)) node = node[k] ??= {};
-    node[keys[keys.length - 1]] = value;
-  };
-  set("rpcUrls", opts.rpcUrl);
-  set("chainId", opts.chainId);
-  set("contracts.oracle", opts.oracle);
-  set("contracts.registry", opts.registry);
-  set("contracts.guard", opts.guard);
-  set("attestorUrls", opts.attestor);
-  set("services", opts.service);
-  set("markets", opts.market);
-  set("pollIntervalMs", opts.pollIntervalMs);
-  set("heartbeatRefreshFraction", opts.heartbeatRefreshFraction);
-  set("confirmations", opts.confirmations);
-  set("fees.bumpPercent", opts.feeBumpPercent);
-  set("fees.maxFeeCapGwei", opts.maxFeeGwei);
-  set("fees.safetyMaxFeeCapGwei", opts.safetyMaxFeeGwei);
-  set("actionDeadlineMs", opts.actionDeadlineMs);
-  set("fees.stuckAfterMs", opts.stuckAfterMs);
-  set("outboxPath", opts.outbox);
-  set("http.host", opts.host);
-  set("http.port", opts.port);
-  set("keystorePath", opts.keystore);
-  set("logLevel", opts.logLevel);
-  return parseConfig(responderConfigSchema, raw, opts.config ?? "responder config");
+/**
+ * The responder's config from `--config`, then the `VIGIL_*` environment, then the flags (flags win),
+ * validated. Throws VIGIL_CONFIG naming each bad or renamed setting.
+ */
+export function buildResponderConfig(
+  opts: ResponderOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): ResponderConfig {
+  return loadResponderConfig(opts.config, env, {
+    ...commonFlags(opts),
+    attestorUrls: opts.attestor,
+    services: opts.service,
+    markets: opts.market,
+    pollIntervalMs: opts.pollIntervalMs,
+    heartbeatRefreshFraction: opts.heartbeatRefreshFraction,
+    confirmations: opts.confirmations,
+    "fees.bumpPercent": opts.feeBumpPercent,
+    "fees.maxFeeCapGwei": opts.maxFeeGwei,
+    "fees.safetyMaxFeeCapGwei": opts.safetyMaxFeeGwei,
+    actionDeadlineMs: opts.actionDeadlineMs,
+    "fees.stuckAfterMs": opts.stuckAfterMs,
+    outboxPath: opts.outbox,
+  });
 }

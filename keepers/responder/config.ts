@@ -1,9 +1,15 @@
 import { z } from "zod";
 import {
+  COMMON_ENV,
   loadConfig,
   parseConfig,
-  zAddress,
   zBytes32,
+  zChain,
+  zContracts,
+  zHttp,
+  zKey,
+  zLog,
+  zMetrics,
   zMillis,
   zUrl,
   type EnvOverride,
@@ -15,23 +21,17 @@ const SERVICES_WHY =
 
 /**
  * Responder settings: one typed schema, validated at start-up. Every field has a documented default
- * except the chain (rpcUrls, chainId), the contract addresses, the attestor URLs and the services. Keys never come
- * from here: the signing key is read from the environment variable `keyEnvVar`, or from the encrypted
- * keystore `keystorePath` with its password in `keystorePasswordEnvVar`.
+ * except the chain, the contract addresses, the attestor URLs and the services. The common keys (`chain`,
+ * `contracts`, `key`, `http`, `metrics`, `log`) are every keeper's (keepers/shared/config.ts). Keys never come
+ * from here: the signing key is read from the environment variable `key.envVar`, or from the encrypted
+ * keystore `key.keystorePath` with its password in `key.passwordEnvVar`.
  */
 export const responderConfigSchema = z
   .object({
-    /** JSON-RPC URLs of the control chain; more than one ⇒ ethers FallbackProvider, in this priority order. */
-    rpcUrls: z.array(zUrl).min(1, "give at least one JSON-RPC URL"),
-    /** Chain id the RPCs must serve (fixed, `staticNetwork`). */
-    chainId: z.number().int().positive(),
-    /** Contract addresses on the control chain. */
-    contracts: z.object({
-      oracle: zAddress,
-      registry: zAddress,
-      /** Optional: without a guard the responder never trips or resumes markets. */
-      guard: zAddress.optional(),
-    }),
+    /** The control chain: `rpcUrls` (several ⇒ a fallback provider, in priority order) and `chainId`. */
+    chain: zChain,
+    /** `oracle`, `registry` and the optional `guard` (without it the responder never trips or resumes markets). */
+    contracts: zContracts,
     /** Base URLs of the attestors (`GET <url>/v1/reports?sinceRound=<n>`), one per attestor. */
     attestorUrls: z.array(zUrl).min(1, "give at least one attestor URL"),
     /**
@@ -106,22 +106,13 @@ export const responderConfigSchema = z
     actionDeadlineMs: zMillis.default(300_000),
     /** SQLite outbox file. Default `./vigil-responder.sqlite`. */
     outboxPath: z.string().min(1).default("./vigil-responder.sqlite"),
-    http: z
-      .object({
-        /** Interface of the /healthz and /metrics server. Default 127.0.0.1. */
-        host: z.string().min(1).default("127.0.0.1"),
-        /** Port; 0 picks a free one. Default 9102. */
-        port: z.number().int().min(0).max(65_535).default(9102),
-      })
-      .default({}),
-    /** Environment variable with the signer's private key. Default `VIGIL_RESPONDER_KEY`. */
-    keyEnvVar: z.string().min(1).default("VIGIL_RESPONDER_KEY"),
-    /** Encrypted JSON keystore, used when `keyEnvVar` is unset. */
-    keystorePath: z.string().min(1).optional(),
-    /** Environment variable with the keystore password. Default `VIGIL_KEYSTORE_PASSWORD`. */
-    keystorePasswordEnvVar: z.string().min(1).default("VIGIL_KEYSTORE_PASSWORD"),
-    /** pino level. Default `info`. */
-    logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+    /** /healthz, /metrics, /v1/outbox. Default 127.0.0.1:9102. */
+    http: zHttp(9_102),
+    /** Prometheus metrics on `GET /metrics`. */
+    metrics: zMetrics,
+    /** Signing key: env `key.envVar` (default VIGIL_RESPONDER_KEY) or `key.keystorePath`. */
+    key: zKey("VIGIL_RESPONDER_KEY"),
+    log: zLog,
   })
   .strict();
 
@@ -130,11 +121,7 @@ export type ResponderConfigInput = z.input<typeof responderConfigSchema>;
 
 /** Environment variables that override the file, one per setting. */
 export const RESPONDER_ENV: readonly EnvOverride[] = [
-  { env: "VIGIL_RPC_URL", path: "rpcUrls", type: "list" },
-  { env: "VIGIL_CHAIN_ID", path: "chainId", type: "number" },
-  { env: "VIGIL_ORACLE", path: "contracts.oracle", type: "string" },
-  { env: "VIGIL_REGISTRY", path: "contracts.registry", type: "string" },
-  { env: "VIGIL_GUARD", path: "contracts.guard", type: "string" },
+  ...COMMON_ENV,
   { env: "VIGIL_ATTESTOR_URLS", path: "attestorUrls", type: "list" },
   { env: "VIGIL_RESPONDER_SERVICES", path: "services", type: "list" },
   { env: "VIGIL_RESPONDER_MARKETS", path: "markets", type: "list" },
@@ -148,10 +135,6 @@ export const RESPONDER_ENV: readonly EnvOverride[] = [
   { env: "VIGIL_ACTION_DEADLINE_MS", path: "actionDeadlineMs", type: "number" },
   { env: "VIGIL_STUCK_AFTER_MS", path: "fees.stuckAfterMs", type: "number" },
   { env: "VIGIL_OUTBOX_PATH", path: "outboxPath", type: "string" },
-  { env: "VIGIL_RESPONDER_HTTP_HOST", path: "http.host", type: "string" },
-  { env: "VIGIL_RESPONDER_HTTP_PORT", path: "http.port", type: "number" },
-  { env: "VIGIL_KEYSTORE", path: "keystorePath", type: "string" },
-  { env: "VIGIL_LOG_LEVEL", path: "logLevel", type: "string" },
 ];
 
 /**
@@ -161,8 +144,9 @@ export const RESPONDER_ENV: readonly EnvOverride[] = [
 export function loadResponderConfig(
   file: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
+  flags: Record<string, unknown> = {},
 ): ResponderConfig {
-  return loadConfig(responderConfigSchema, file, RESPONDER_ENV, env);
+  return loadConfig(responderConfigSchema, file, RESPONDER_ENV, env, flags);
 }
 
 /** Validate an in-memory config (tests, the drill). Throws VIGIL_CONFIG like {@link loadResponderConfig}. */

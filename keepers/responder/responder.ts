@@ -119,21 +119,22 @@ export async function startResponder(
   config: ResponderConfig,
   deps: ResponderDeps = {},
 ): Promise<ResponderHandle> {
-  const logger = (deps.logger ?? createLogger("vigil-responder", { level: config.logLevel })).child({
+  const logger = (deps.logger ?? createLogger("vigil-responder", { level: config.log.level })).child({
     keeper: "responder",
-    chainId: config.chainId,
+    chainId: config.chain.chainId,
   });
   const metrics = deps.metrics ?? new Metrics();
   const shutdown = new Shutdown(logger, deps.handleSignals ?? false);
-  const provider = deps.provider ?? createProvider({ rpcUrls: config.rpcUrls, chainId: config.chainId });
+  const provider =
+    deps.provider ?? createProvider({ rpcUrls: config.chain.rpcUrls, chainId: config.chain.chainId });
   const ownsProvider = !deps.provider;
   const wallet = (
     deps.wallet ??
     (await loadWallet(
       {
-        envVar: config.keyEnvVar,
-        keystorePath: config.keystorePath,
-        passwordEnvVar: config.keystorePasswordEnvVar,
+        envVar: config.key.envVar,
+        keystorePath: config.key.keystorePath,
+        passwordEnvVar: config.key.passwordEnvVar,
       },
       deps.env,
     ))
@@ -148,7 +149,7 @@ export async function startResponder(
   const tx = new TxManager({
     wallet,
     provider,
-    chainId: config.chainId,
+    chainId: config.chain.chainId,
     logger,
     confirmations: config.confirmations,
     bumpPercent: config.fees.bumpPercent,
@@ -219,6 +220,7 @@ export async function startResponder(
     port: config.http.port,
     logger,
     metrics,
+    metricsEnabled: config.metrics.enabled,
     loops: () => [loop.health],
     routes: {
       "/v1/outbox": () => ({ status: 200, body: { signer: wallet.address, actions: outbox.list(100) } }),

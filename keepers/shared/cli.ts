@@ -7,14 +7,21 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { isVigilError } from "./errors";
 import { redactUrls } from "./redact";
 
-/** Options every chain-facing subcommand accepts. Each one also has an environment variable. */
+/**
+ * Options every chain-facing subcommand accepts (the common config keys of every keeper file, see
+ * keepers/shared/config.ts). Each one also has an environment variable.
+ */
 export interface CommonOptions {
   config?: string;
-  rpc?: string[];
+  rpcUrl?: string[];
   chainId?: number;
   oracle?: string;
   registry?: string;
   guard?: string;
+  keystore?: string;
+  host?: string;
+  port?: number;
+  logLevel?: string;
 }
 
 /** Parse a decimal integer option within [min, max]; commander shows the message on failure. */
@@ -46,41 +53,102 @@ export function bytes32Option(value: string): string {
   return value.trim().toLowerCase();
 }
 
+/** Which optional common options a subcommand takes (see {@link withCommonOptions}). */
+export interface CommonOptionSet {
+  /** `--guard` (MarketGuard address). */
+  guard?: boolean;
+  /** `--keystore`: the command signs; `keyEnv` names its key variable in the help. */
+  keyEnv?: string;
+  /** `--host` and `--port`: the command serves HTTP; the number is its default port. */
+  httpPort?: number;
+  /** `--log-level`: the command is a long-running keeper that logs with pino. */
+  log?: boolean;
+}
+
+/** Split repeated and comma-separated values: `--rpc-url a,b --rpc-url c` → [a, b, c]. */
+export function listOption(value: string, prev: string[] = []): string[] {
+  return [
+    ...prev,
+    ...value
+      .split(",")
+      .map((v) => v.trim())
+      .filter(Boolean),
+  ];
+}
+
 /**
- * Add the common options to `cmd`: `--config`, `--rpc`, `--chain-id`, `--oracle`, `--registry`, and
- * `--guard` when `guard` is set. Values given on the command line win over the environment and the
- * config file.
+ * Add the common options to `cmd`, the same names in every subcommand: `--config`, `--rpc-url`,
+ * `--chain-id`, `--oracle`, `--registry`, and per {@link CommonOptionSet} `--guard`, `--keystore`,
+ * `--host`/`--port`, `--log-level`. Command-line values win over the environment and the config file.
+ * The first version's `--rpc` is refused with the new name.
  */
-export function withCommonOptions(cmd: Command, opts: { guard?: boolean } = {}): Command {
+export function withCommonOptions(cmd: Command, opts: CommonOptionSet = {}): Command {
   cmd
-    .option("--config <file>", "JSON or YAML config file; never put keys in it (default: none)")
     .option(
-      "--rpc <url...>",
-      "JSON-RPC URL(s) of the chain holding the Vigil contracts (env VIGIL_RPC_URL, comma-separated; default: none)",
+      "-c, --config <file>",
+      "JSON or YAML config file, any keeper's (chain, contracts, key, http, metrics, log); never put keys in it (default: none)",
+    )
+    .option(
+      "--rpc-url <url...>",
+      "JSON-RPC URL(s) of the control chain, the one holding the Vigil contracts; repeat or comma-separate (config chain.rpcUrls, env VIGIL_RPC_URL)",
+      listOption,
+    )
+    .addOption(
+      new Option("--rpc <url>", "renamed to --rpc-url").hideHelp().argParser(() => {
+        throw new InvalidArgumentError("--rpc is now --rpc-url");
+      }),
     )
     .addOption(
       new Option(
         "--chain-id <id>",
-        "chain id of that chain, integer (env VIGIL_CHAIN_ID; default: asked from the first RPC; keepers require it)",
+        "chain id the RPCs must serve, integer (config chain.chainId, env VIGIL_CHAIN_ID)",
       ).argParser(intOption(1)),
     )
     .addOption(
-      new Option("--oracle <address>", "HealthOracle address (env VIGIL_ORACLE; default: none)").argParser(
-        addressOption,
-      ),
+      new Option(
+        "--oracle <address>",
+        "HealthOracle address (config contracts.oracle, env VIGIL_ORACLE)",
+      ).argParser(addressOption),
     )
     .addOption(
       new Option(
         "--registry <address>",
-        "EndpointRegistry address (env VIGIL_REGISTRY; default: none)",
+        "EndpointRegistry address (config contracts.registry, env VIGIL_REGISTRY)",
       ).argParser(addressOption),
     );
   if (opts.guard) {
     cmd.addOption(
       new Option(
         "--guard <address>",
-        "MarketGuard address (env VIGIL_GUARD; default: none, markets not shown)",
+        "MarketGuard address (config contracts.guard, env VIGIL_GUARD; default: none, markets are left alone)",
       ).argParser(addressOption),
+    );
+  }
+  if (opts.keyEnv) {
+    cmd.option(
+      "--keystore <file>",
+      `encrypted JSON keystore, used when $${opts.keyEnv} is unset; password in $VIGIL_KEYSTORE_PASSWORD (config key.keystorePath, env VIGIL_KEYSTORE)`,
+    );
+  }
+  if (opts.httpPort !== undefined) {
+    cmd
+      .option(
+        "--host <host>",
+        "interface the HTTP server binds (config http.host, env VIGIL_HTTP_HOST; default 127.0.0.1)",
+      )
+      .addOption(
+        new Option(
+          "--port <port>",
+          `HTTP port, 0 = any free port (config http.port, env VIGIL_HTTP_PORT; default ${opts.httpPort})`,
+        ).argParser(intOption(0, 65_535)),
+      );
+  }
+  if (opts.log) {
+    cmd.addOption(
+      new Option(
+        "--log-level <level>",
+        "pino log level (config log.level, env VIGIL_LOG_LEVEL; default info)",
+      ).choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
     );
   }
   return cmd;
@@ -88,7 +156,17 @@ export function withCommonOptions(cmd: Command, opts: { guard?: boolean } = {}):
 
 /** The common options as config flags keyed by config path (for `loadConfig`'s `flags`). */
 export function commonFlags(o: CommonOptions): Record<string, unknown> {
-  return { rpcUrls: o.rpc, chainId: o.chainId, oracle: o.oracle, registry: o.registry, guard: o.guard };
+  return {
+    "chain.rpcUrls": o.rpcUrl,
+    "chain.chainId": o.chainId,
+    "contracts.oracle": o.oracle,
+    "contracts.registry": o.registry,
+    "contracts.guard": o.guard,
+    "key.keystorePath": o.keystore,
+    "http.host": o.host,
+    "http.port": o.port,
+    "log.level": o.logLevel,
+  };
 }
 
 /**

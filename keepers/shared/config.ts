@@ -19,6 +19,123 @@ export const zUrl = z
 /** A positive integer number of milliseconds. */
 export const zMillis = z.number().int().positive();
 
+/** pino log levels accepted by `log.level`. */
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+const zEnvName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name");
+
+/**
+ * `chain`: the control chain (the one holding the Vigil contracts). Same in every keeper's file.
+ * `rpcUrls`: one or more JSON-RPC URLs (flag `--rpc-url`, env `VIGIL_RPC_URL`, comma-separated);
+ * `chainId`: the chain id they must serve (flag `--chain-id`, env `VIGIL_CHAIN_ID`).
+ */
+export const zChain = z
+  .object({
+    rpcUrls: z.array(zUrl).min(1, "give at least one JSON-RPC URL of the control chain (--rpc-url)"),
+    chainId: z.number().int().positive(),
+  })
+  .strict();
+
+/**
+ * `contracts`: the Vigil contract addresses on the control chain (flags `--oracle`, `--registry`,
+ * `--guard`; env `VIGIL_ORACLE`, `VIGIL_REGISTRY`, `VIGIL_GUARD`). `guard` is optional: without it
+ * markets are neither tripped nor resumed, nor shown.
+ */
+export const zContracts = z
+  .object({
+    oracle: zAddress,
+    registry: zAddress,
+    guard: zAddress.optional(),
+  })
+  .strict();
+
+/**
+ * `key`: where a signing keeper finds its key, never the key itself. `envVar` names the variable
+ * holding a 0x private key (default per keeper); `keystorePath` an encrypted JSON keystore used when
+ * that variable is unset (flag `--keystore`, env `VIGIL_KEYSTORE`), its password in `passwordEnvVar`.
+ */
+export const zKey = (defaultEnvVar: string) =>
+  z
+    .object({
+      envVar: zEnvName.default(defaultEnvVar),
+      keystorePath: z.string().min(1).optional(),
+      passwordEnvVar: zEnvName.default("VIGIL_KEYSTORE_PASSWORD"),
+    })
+    .strict()
+    .default({});
+
+/**
+ * `http`: the keeper's HTTP server (flags `--host`, `--port`; env `VIGIL_HTTP_HOST`, `VIGIL_HTTP_PORT`).
+ * Port 0 picks a free one. Default host 127.0.0.1; the port default is per keeper.
+ */
+export const zHttp = (defaultPort: number) =>
+  z
+    .object({
+      host: z.string().min(1).default("127.0.0.1"),
+      port: z.number().int().min(0).max(65_535).default(defaultPort),
+    })
+    .strict()
+    .default({});
+
+/** `metrics`: `enabled` serves Prometheus text on `GET /metrics` of the HTTP server (default true; env `VIGIL_METRICS_ENABLED`). */
+export const zMetrics = z
+  .object({ enabled: z.boolean().default(true) })
+  .strict()
+  .default({});
+
+/** `log`: `level`, a pino level (flag `--log-level`, env `VIGIL_LOG_LEVEL`; default info). */
+export const zLog = z
+  .object({ level: z.enum(LOG_LEVELS).default("info") })
+  .strict()
+  .default({});
+
+/** Environment variables every keeper reads for the common keys. */
+export const COMMON_ENV: readonly EnvOverride[] = [
+  { env: "VIGIL_RPC_URL", path: "chain.rpcUrls", type: "list" },
+  { env: "VIGIL_CHAIN_ID", path: "chain.chainId", type: "number" },
+  { env: "VIGIL_ORACLE", path: "contracts.oracle", type: "string" },
+  { env: "VIGIL_REGISTRY", path: "contracts.registry", type: "string" },
+  { env: "VIGIL_GUARD", path: "contracts.guard", type: "string" },
+  { env: "VIGIL_KEYSTORE", path: "key.keystorePath", type: "string" },
+  { env: "VIGIL_HTTP_HOST", path: "http.host", type: "string" },
+  { env: "VIGIL_HTTP_PORT", path: "http.port", type: "number" },
+  { env: "VIGIL_METRICS_ENABLED", path: "metrics.enabled", type: "boolean" },
+  { env: "VIGIL_LOG_LEVEL", path: "log.level", type: "string" },
+];
+
+/**
+ * Keys of the first config version, each with the key that replaced it. A file that still has one is
+ * rejected with a message naming the new key (a silently ignored key would run with a default).
+ */
+export const RENAMED_KEYS: Readonly<Record<string, string>> = {
+  rpcUrls: "chain.rpcUrls",
+  chainId: "chain.chainId",
+  oracle: "contracts.oracle",
+  registry: "contracts.registry",
+  guard: "contracts.guard",
+  logLevel: "log.level",
+  keyEnvVar: "key.envVar",
+  keystorePath: "key.keystorePath",
+  keystorePasswordEnvVar: "key.passwordEnvVar",
+};
+
+/** Environment variables of the first config version, each with the one that replaced it. */
+export const RENAMED_ENV: Readonly<Record<string, string>> = {
+  VIGIL_ATTESTOR_HTTP_HOST: "VIGIL_HTTP_HOST",
+  VIGIL_ATTESTOR_HTTP_PORT: "VIGIL_HTTP_PORT",
+  VIGIL_RESPONDER_HTTP_HOST: "VIGIL_HTTP_HOST",
+  VIGIL_RESPONDER_HTTP_PORT: "VIGIL_HTTP_PORT",
+  VIGIL_ATTESTOR_KEYSTORE: "VIGIL_KEYSTORE",
+};
+
+/** Top-level keys of `raw` that were renamed, as `old → new` lines ({@link RENAMED_KEYS}). */
+export function findRenamedKeys(raw: unknown): string[] {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return [];
+  return Object.keys(raw)
+    .filter((k) => Object.hasOwn(RENAMED_KEYS, k))
+    .map((k) => `${k} is now ${RENAMED_KEYS[k]}`);
+}
+
 /**
  * One environment override: the variable name, the config path it sets (dot-separated), and how to
  * parse the text (`string`, `number`, `list` = comma-separated strings, `boolean`).
@@ -124,11 +241,27 @@ export function parseConfig<S extends z.ZodTypeAny>(schema: S, raw: unknown, sou
 export function loadConfig<S extends z.ZodTypeAny>(
   schema: S,
   file: string | undefined,
-  overrides: readonly EnvOverride[],
+  overrides: readonly EnvOverride[] = COMMON_ENV,
   env: NodeJS.ProcessEnv = process.env,
   flags: Record<string, unknown> = {},
 ): z.output<S> {
   const raw = file ? readConfigFile(file) : {};
+  const renamed = findRenamedKeys(raw);
+  if (renamed.length) {
+    throw new VigilError(
+      "VIGIL_CONFIG",
+      `${file} uses keys of the old config shape: ${renamed.join("; ")}`,
+      "every keeper now shares chain, contracts, key, http, metrics and log (see config/*.example.yaml)",
+    );
+  }
+  const retired = Object.keys(RENAMED_ENV).filter((k) => env[k] !== undefined && env[k] !== "");
+  if (retired.length) {
+    throw new VigilError(
+      "VIGIL_CONFIG",
+      `retired environment variable(s): ${retired.map((k) => `${k} is now ${RENAMED_ENV[k]}`).join("; ")}`,
+      "rename them; every keeper reads the same VIGIL_* names for the common settings",
+    );
+  }
   const rejected = findSecrets(raw);
   if (rejected.length) {
     throw new VigilError(

@@ -18,6 +18,8 @@ export interface ServerOptions {
   port: number;
   logger: Logger;
   metrics: Metrics;
+  /** Serve `GET /metrics` (config `metrics.enabled`); default true. When false it is a 404. */
+  metricsEnabled?: boolean;
   /** Loops whose liveness `/healthz` reports. */
   loops: () => LoopHealth[];
   /** Extra GET routes by exact path, e.g. `/v1/reports`. */
@@ -88,7 +90,7 @@ export class KeeperServer {
         const ok = loops.every((l) => l.healthy);
         return send(ok ? 200 : 503, JSON.stringify({ status: ok ? "ok" : "stalled", loops }));
       }
-      if (url.pathname === "/metrics") {
+      if (url.pathname === "/metrics" && this.options.metricsEnabled !== false) {
         return send(
           200,
           await this.options.metrics.registry.metrics(),

@@ -94,10 +94,8 @@ async function benchN(port: number, dataDir: string, n: number, rounds: number):
   let clock = Date.now();
   const attestor = new Attestor({
     config: attestorConfigSchema.parse({
-      rpcUrls: ["http://127.0.0.1:1"],
-      chainId: 31337,
-      oracle: "0x" + "99".repeat(20),
-      registry: "0x" + "88".repeat(20),
+      chain: { rpcUrls: ["http://127.0.0.1:1"], chainId: 31337 },
+      contracts: { oracle: "0x" + "99".repeat(20), registry: "0x" + "88".repeat(20) },
       services: [...new Set(endpoints.map((e) => e.serviceId))],
       expectedChainIds: Object.fromEntries(endpoints.map((e) => [e.serviceId, 31337])),
       allowPrivateTargets: true, // the fake RPC server is on loopback

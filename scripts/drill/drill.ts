@@ -649,7 +649,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
 
     if (opts.keep) {
       process.stdout.write(
-        `\nStack left running (Ctrl-C to stop):\n  npx vigil status --rpc ${control.url} --chain-id 31337 --oracle ${deployed.oracle} --registry ${deployed.registry} --guard ${deployed.guard}\n`,
+        `\nStack left running (Ctrl-C to stop):\n  npx vigil status --rpc-url ${control.url} --chain-id 31337 --oracle ${deployed.oracle} --registry ${deployed.registry} --guard ${deployed.guard}\n`,
       );
       await new Promise(() => undefined);
     }
@@ -756,12 +756,10 @@ function attestorConfig(
   s: KeeperSettings & { port: number; serviceId: string; monitoredChainId: number; dataDir: string },
 ): unknown {
   return {
-    rpcUrls: [s.rpcUrl],
+    chain: { rpcUrls: [s.rpcUrl], chainId: 31337 },
     // Where the attestor records the last round it signed (never two reports for one round, across restarts).
     dataDir: s.dataDir,
-    chainId: 31337,
-    oracle: s.oracle,
-    registry: s.registry,
+    contracts: { oracle: s.oracle, registry: s.registry },
     services: [s.serviceId],
     // The drill's nodes listen on 127.0.0.1; production attestors refuse private targets.
     allowPrivateTargets: true,
@@ -792,9 +790,8 @@ function responderConfig(
   },
 ): unknown {
   return {
-    rpcUrls: [s.rpcUrl],
+    chain: { rpcUrls: [s.rpcUrl], chainId: 31337 },
     services: [s.serviceId],
-    chainId: 31337,
     contracts: { oracle: s.oracle, registry: s.registry, guard: s.guard },
     attestorUrls: s.attestorUrls,
     pollIntervalMs: s.t.pollIntervalMs,
@@ -802,7 +799,7 @@ function responderConfig(
     confirmations: 1,
     outboxPath: s.outbox,
     http: { host: "127.0.0.1", port: s.port },
-    logLevel: "info",
+    log: { level: "info" },
   };
 }
 

@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { ROOT, deployExample, runNode, startHardhatNode } from "./localnode";
@@ -23,7 +25,7 @@ describe("vigil status against a deployment", function () {
 
   const args = () => [
     "status",
-    "--rpc",
+    "--rpc-url",
     node.url,
     "--chain-id",
     "31337",
@@ -52,6 +54,30 @@ describe("vigil status against a deployment", function () {
     expect(service.endpoints[0].active).to.equal(true);
     expect(report.markets).to.have.length(1);
     expect(report.markets[0].paused).to.equal(false);
+  });
+
+  it("reads the chain and contracts from any keeper's config file (a responder's here)", async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vigil-status-cfg-"));
+    const file = path.join(dir, "responder.yaml");
+    fs.writeFileSync(
+      file,
+      [
+        `chain: { rpcUrls: ["${node.url}"], chainId: 31337 }`,
+        "contracts:",
+        `  oracle: "${deployed.oracle}"`,
+        `  registry: "${deployed.registry}"`,
+        `  guard: "${deployed.guard}"`,
+        `attestorUrls: ["http://127.0.0.1:9470"]`,
+        `services: ["0x${"11".repeat(32)}"]`,
+        "log: { level: info }",
+        "",
+      ].join("\n"),
+    );
+    const { code, out } = await runNode(VIGIL, ["status", "--config", file, "--json"]);
+    expect(code, out).to.equal(0);
+    const report = JSON.parse(out.slice(out.indexOf("{")));
+    expect(report.services[0].name).to.equal("eth-sepolia-rpc");
+    expect(report.markets).to.have.length(1);
   });
 
   it("prints a table a person reads", async function () {

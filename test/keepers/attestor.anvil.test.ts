@@ -30,10 +30,8 @@ describe("attestor against a real anvil node", function () {
     });
     await node.start(30_000);
     const config = attestorConfigSchema.parse({
-      rpcUrls: [node.url],
-      chainId: 31337,
-      oracle: "0x" + "99".repeat(20),
-      registry: "0x" + "88".repeat(20),
+      chain: { rpcUrls: [node.url], chainId: 31337 },
+      contracts: { oracle: "0x" + "99".repeat(20), registry: "0x" + "88".repeat(20) },
       services: [SERVICE],
       allowPrivateTargets: true, // anvil on loopback
       probeIntervalMs: 2_000,

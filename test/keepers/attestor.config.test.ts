@@ -5,11 +5,11 @@ import path from "node:path";
 import { loadAttestorConfig } from "../../keepers/attestor/config";
 import { isVigilError } from "../../keepers/shared/errors";
 
+const ORACLE = "0x" + "11".repeat(20);
+const REGISTRY = "0x" + "22".repeat(20);
 const base = {
-  rpcUrls: ["http://127.0.0.1:8545"],
-  chainId: 31337,
-  oracle: "0x" + "11".repeat(20),
-  registry: "0x" + "22".repeat(20),
+  chain: { rpcUrls: ["http://127.0.0.1:8545"], chainId: 31337 },
+  contracts: { oracle: ORACLE, registry: REGISTRY },
   services: ["0x" + "55".repeat(32)],
 };
 
@@ -76,20 +76,21 @@ describe("attestor config", function () {
   });
 
   it("reads YAML", function () {
-    const yaml = `rpcUrls: [http://127.0.0.1:8545]\nchainId: 5\noracle: "${base.oracle}"\nregistry: "${base.registry}"\nservices: ["${base.services[0]}"]\n`;
-    expect(loadAttestorConfig(writeConfig(yaml, "yaml"), {}, {}).chainId).to.equal(5);
+    const yaml = `chain: { rpcUrls: [http://127.0.0.1:8545], chainId: 5 }\ncontracts:\n  oracle: "${ORACLE}"\n  registry: "${REGISTRY}"\nservices: ["${base.services[0]}"]\n`;
+    expect(loadAttestorConfig(writeConfig(yaml, "yaml"), {}, {}).chain.chainId).to.equal(5);
   });
 
   it("takes environment overrides over the file and flags over both", function () {
     const env = {
       VIGIL_CHAIN_ID: "10",
-      VIGIL_ATTESTOR_HTTP_PORT: "1234",
+      VIGIL_HTTP_PORT: "1234",
       VIGIL_RPC_URL: "http://a:1, http://b:2",
     };
     const c = loadAttestorConfig(writeConfig(base), { "http.port": 0 }, env);
-    expect(c.chainId).to.equal(10);
+    expect(c.chain.chainId).to.equal(10);
     expect(c.http.port).to.equal(0);
-    expect(c.rpcUrls).to.deep.equal(["http://a:1", "http://b:2"]);
+    expect(c.chain.rpcUrls).to.deep.equal(["http://a:1", "http://b:2"]);
+    expect(loadAttestorConfig(writeConfig(base), {}, env).http.port).to.equal(1234);
   });
 
   it("takes the data dir from VIGIL_ATTESTOR_DATA_DIR", function () {
@@ -101,20 +102,23 @@ describe("attestor config", function () {
     const env = {
       VIGIL_RPC_URL: "http://127.0.0.1:8545",
       VIGIL_CHAIN_ID: "31337",
-      VIGIL_ORACLE: base.oracle,
-      VIGIL_REGISTRY: base.registry,
+      VIGIL_ORACLE: ORACLE,
+      VIGIL_REGISTRY: REGISTRY,
       VIGIL_ATTESTOR_SERVICES: base.services[0],
     };
-    expect(loadAttestorConfig(undefined, {}, env).oracle).to.equal(base.oracle);
+    expect(loadAttestorConfig(undefined, {}, env).contracts.oracle).to.equal(ORACLE);
   });
 
   const bad: Array<[string, object, string]> = [
-    ["a non-URL RPC", { rpcUrls: ["not a url"] }, "rpcUrls.0"],
-    ["an ftp RPC", { rpcUrls: ["ftp://x"] }, "rpcUrls.0"],
-    ["no RPC", { rpcUrls: [] }, "rpcUrls"],
-    ["a zero chain id", { chainId: 0 }, "chainId"],
-    ["a short oracle address", { oracle: "0x1234" }, "oracle"],
-    ["a bad registry address", { registry: "hello" }, "registry"],
+    ["a non-URL RPC", { chain: { ...base.chain, rpcUrls: ["not a url"] } }, "chain.rpcUrls.0"],
+    ["an ftp RPC", { chain: { ...base.chain, rpcUrls: ["ftp://x"] } }, "chain.rpcUrls.0"],
+    ["no RPC", { chain: { ...base.chain, rpcUrls: [] } }, "chain.rpcUrls"],
+    ["a zero chain id", { chain: { ...base.chain, chainId: 0 } }, "chain.chainId"],
+    ["a short oracle address", { contracts: { ...base.contracts, oracle: "0x1234" } }, "contracts.oracle"],
+    ["a bad registry address", { contracts: { ...base.contracts, registry: "hello" } }, "contracts.registry"],
+    ["an unknown contracts key", { contracts: { ...base.contracts, oracel: ORACLE } }, "contracts"],
+    ["metrics.enabled not a boolean", { metrics: { enabled: "yes" } }, "metrics.enabled"],
+    ["an unknown log level", { log: { level: "loud" } }, "log.level"],
     ["a timeout not below the interval", { probeIntervalMs: 1_000, timeoutMs: 1_000 }, "timeoutMs"],
     ["zero concurrency", { concurrency: 0 }, "concurrency"],
     ["a port out of range", { http: { port: 70_000 } }, "http.port"],
@@ -167,5 +171,40 @@ describe("attestor config", function () {
     const file = writeConfig("{ nope", "yaml").replace(/yaml$/, "json");
     fs.writeFileSync(file, "{ nope");
     expect(errorOf(() => loadAttestorConfig(file, {}, {}))).to.contain(file);
+  });
+
+  it("rejects the first version's keys, naming each new key", function () {
+    const old = {
+      rpcUrls: ["http://127.0.0.1:8545"],
+      chainId: 31337,
+      oracle: ORACLE,
+      registry: REGISTRY,
+      services: base.services,
+      keystorePath: "/k.json",
+    };
+    const msg = errorOf(() => loadAttestorConfig(writeConfig(old), {}, {}));
+    for (const line of [
+      "rpcUrls is now chain.rpcUrls",
+      "chainId is now chain.chainId",
+      "oracle is now contracts.oracle",
+      "registry is now contracts.registry",
+      "keystorePath is now key.keystorePath",
+    ]) {
+      expect(msg).to.contain(line);
+    }
+  });
+
+  it("rejects a retired environment variable, naming its new name", function () {
+    const msg = errorOf(() => loadAttestorConfig(writeConfig(base), {}, { VIGIL_ATTESTOR_HTTP_PORT: "1" }));
+    expect(msg).to.contain("VIGIL_ATTESTOR_HTTP_PORT is now VIGIL_HTTP_PORT");
+  });
+
+  it("serves /metrics unless metrics.enabled is false", function () {
+    expect(loadAttestorConfig(writeConfig(base), {}, {}).metrics.enabled).to.equal(true);
+    const off = loadAttestorConfig(writeConfig({ ...base, metrics: { enabled: false } }), {}, {});
+    expect(off.metrics.enabled).to.equal(false);
+    expect(
+      loadAttestorConfig(writeConfig(base), {}, { VIGIL_METRICS_ENABLED: "false" }).metrics.enabled,
+    ).to.equal(false);
   });
 });

@@ -71,10 +71,8 @@ describe("attestor reports", function () {
     const metrics = new Metrics(false);
     const attestor = new Attestor({
       config: attestorConfigSchema.parse({
-        rpcUrls: ["http://127.0.0.1:1"],
-        chainId: 31337,
-        oracle: "0x" + "99".repeat(20),
-        registry: "0x" + "88".repeat(20),
+        chain: { rpcUrls: ["http://127.0.0.1:1"], chainId: 31337 },
+        contracts: { oracle: "0x" + "99".repeat(20), registry: "0x" + "88".repeat(20) },
         services: [SERVICE],
         expectedChainIds: { [SERVICE]: 31337 },
         allowPrivateTargets: true, // the fake RPC server is on loopback

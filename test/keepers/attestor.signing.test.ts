@@ -77,10 +77,8 @@ describe("attestor signing against the HealthOracle contract", function () {
     let clockSec = 0;
     const attestor = new Attestor({
       config: attestorConfigSchema.parse({
-        rpcUrls: ["http://127.0.0.1:8545"],
-        chainId: 31337,
-        oracle: address,
-        registry: "0x" + "88".repeat(20),
+        chain: { rpcUrls: ["http://127.0.0.1:8545"], chainId: 31337 },
+        contracts: { oracle: address, registry: "0x" + "88".repeat(20) },
         services: [SERVICE],
         expectedChainIds: { [SERVICE]: 31337 },
         allowPrivateTargets: true, // the fake RPC server is on loopback

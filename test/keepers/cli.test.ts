@@ -80,7 +80,7 @@ describe("vigil CLI", function () {
 
   describe("attestor", function () {
     const chain = [
-      "--rpc",
+      "--rpc-url",
       "http://127.0.0.1:9",
       "--chain-id",
       "31337",

@@ -6,8 +6,7 @@ import { loadResponderConfig, parseResponderConfig } from "../../keepers/respond
 import { buildResponderConfig, responderCommand } from "../../keepers/responder/command";
 
 const VALID = {
-  rpcUrls: ["http://127.0.0.1:8545"],
-  chainId: 31337,
+  chain: { rpcUrls: ["http://127.0.0.1:8545"], chainId: 31337 },
   contracts: {
     oracle: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
     registry: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
@@ -40,14 +39,20 @@ describe("responder config", function () {
     });
     expect(c.actionDeadlineMs).to.equal(300_000);
     expect(c.http).to.deep.equal({ host: "127.0.0.1", port: 9102 });
-    expect(c.keyEnvVar).to.equal("VIGIL_RESPONDER_KEY");
+    expect(c.key.envVar).to.equal("VIGIL_RESPONDER_KEY");
+    expect(c.metrics.enabled).to.equal(true);
+    expect(c.log.level).to.equal("info");
     expect(c.outboxPath).to.equal("./vigil-responder.sqlite");
   });
 
   const bad: Array<[string, Record<string, unknown>, RegExp]> = [
-    ["no RPC URL", { rpcUrls: [] }, /rpcUrls: give at least one/],
-    ["a non-URL RPC", { rpcUrls: ["localhost:8545"] }, /rpcUrls\.0: must be (a URL|an http)/],
-    ["a zero chain id", { chainId: 0 }, /chainId/],
+    ["no RPC URL", { chain: { ...VALID.chain, rpcUrls: [] } }, /chain\.rpcUrls: give at least one/],
+    [
+      "a non-URL RPC",
+      { chain: { ...VALID.chain, rpcUrls: ["localhost:8545"] } },
+      /chain\.rpcUrls\.0: must be (a URL|an http)/,
+    ],
+    ["a zero chain id", { chain: { ...VALID.chain, chainId: 0 } }, /chain\.chainId/],
     [
       "a bad oracle address",
       { contracts: { ...VALID.contracts, oracle: "0x1234" } },
@@ -127,14 +132,14 @@ describe("responder config", function () {
   it("reads YAML and lets the environment override the file", function () {
     const file = tmpFile(
       "r.yaml",
-      `rpcUrls: [http://127.0.0.1:8545]\nchainId: 31337\ncontracts:\n  oracle: "${VALID.contracts.oracle}"\n  registry: "${VALID.contracts.registry}"\nattestorUrls: [http://127.0.0.1:9101]\nservices: ["${VALID.services[0]}"]\n`,
+      `chain: { rpcUrls: [http://127.0.0.1:8545], chainId: 31337 }\ncontracts:\n  oracle: "${VALID.contracts.oracle}"\n  registry: "${VALID.contracts.registry}"\nattestorUrls: [http://127.0.0.1:9101]\nservices: ["${VALID.services[0]}"]\n`,
     );
     const c = loadResponderConfig(file, {
       VIGIL_RPC_URL: "http://127.0.0.1:1,http://127.0.0.1:2",
       VIGIL_FEE_BUMP_PERCENT: "20",
-      VIGIL_RESPONDER_HTTP_PORT: "0",
+      VIGIL_HTTP_PORT: "0",
     });
-    expect(c.rpcUrls).to.deep.equal(["http://127.0.0.1:1", "http://127.0.0.1:2"]);
+    expect(c.chain.rpcUrls).to.deep.equal(["http://127.0.0.1:1", "http://127.0.0.1:2"]);
     expect(c.fees.bumpPercent).to.equal(20);
     expect(c.http.port).to.equal(0);
   });
@@ -151,12 +156,30 @@ describe("responder config", function () {
         { VIGIL_HEARTBEAT_REFRESH_FRACTION: "0.6" },
       );
       expect(c.heartbeatRefreshFraction).to.equal(0.7);
-      expect(c.rpcUrls).to.deep.equal(["http://127.0.0.1:3"]);
+      expect(c.chain.rpcUrls).to.deep.equal(["http://127.0.0.1:3"]);
+    });
+
+    it("rejects the first version's keys with the new names (logLevel, keystorePath, top-level rpcUrls)", function () {
+      const { chain, ...rest } = VALID;
+      const file = tmpFile(
+        "old.json",
+        JSON.stringify({ ...rest, rpcUrls: chain.rpcUrls, chainId: 1, logLevel: "info", keystorePath: "/k" }),
+      );
+      expect(() => loadResponderConfig(file, {})).to.throw(
+        /rpcUrls is now chain\.rpcUrls.*chainId is now chain\.chainId.*logLevel is now log\.level.*keystorePath is now key\.keystorePath/,
+      );
+    });
+
+    it("refuses the old --rpc flag, naming --rpc-url", function () {
+      const cmd = responderCommand().exitOverride();
+      cmd.configureOutput({ writeErr: () => undefined });
+      expect(() => cmd.parseOptions(["--rpc", "http://127.0.0.1:1"])).to.throw(/--rpc is now --rpc-url/);
     });
 
     it("documents the unit and default of every option", function () {
       const cmd = responderCommand();
       for (const o of cmd.options) {
+        if (o.hidden) continue; // the retired --rpc, which only says its new name
         if (
           [
             "--config",

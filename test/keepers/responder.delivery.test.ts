@@ -121,8 +121,7 @@ describe("responder delivery retry (real contracts on anvil)", function () {
     expect(Number((await guard.tripStatus(1)).check)).to.equal(GuardCheck.DUE);
     responder = await startResponder(
       parseResponderConfig({
-        rpcUrls: [anvil.url],
-        chainId: anvil.chainId,
+        chain: { rpcUrls: [anvil.url], chainId: anvil.chainId },
         contracts: {
           oracle: await oracle.getAddress(),
           registry: await registry.getAddress(),

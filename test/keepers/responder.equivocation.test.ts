@@ -153,8 +153,7 @@ describe("responder equivocation proofs (real contracts on anvil)", function () 
 
   async function responder(keyIndex: number, outbox?: string) {
     const config = parseResponderConfig({
-      rpcUrls: [anvil.url],
-      chainId: anvil.chainId,
+      chain: { rpcUrls: [anvil.url], chainId: anvil.chainId },
       contracts: { oracle: await oracle.getAddress(), registry: await registry.getAddress() },
       attestorUrls: urls,
       services: [serviceId],

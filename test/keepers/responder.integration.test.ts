@@ -226,8 +226,7 @@ describe("responder integration (real contracts on anvil)", function () {
     extra: { provider?: JsonRpcProvider; confirmations?: number } = {},
   ) {
     const config = parseResponderConfig({
-      rpcUrls: [anvil.url],
-      chainId: anvil.chainId,
+      chain: { rpcUrls: [anvil.url], chainId: anvil.chainId },
       contracts: {
         oracle: await oracle.getAddress(),
         registry: await registry.getAddress(),
