@@ -1,29 +1,20 @@
 /**
  * Write commands for the owner of the contracts (a timelock in production): register a service, add an
- * endpoint, register a market, set the attestor set. Each validates its input off-chain first, sends
+ * endpoint, set the attestor set (markets: ./market.ts). Each validates its input off-chain first, sends
  * one transaction signed with `VIGIL_ADMIN_KEY` (or `--keystore`), waits for it, and prints the ids the
  * contract assigned (from its events). A revert is reported by its custom error name and arguments.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { getAddress, ZeroAddress, type ContractTransactionResponse, type Interface } from "ethers";
-import {
-  addressOption,
-  bytes32Option,
-  intOption,
-  withCommonOptions,
-  type CommonOptions,
-} from "../shared/cli";
+import { getAddress, ZeroAddress } from "ethers";
+import { addressOption, bytes32Option, intOption } from "../shared/cli";
 import { VigilError } from "../shared/errors";
-import { EndpointKind, MAX_BPS, parseEndpointKind } from "../shared/health";
+import { EndpointKind, parseEndpointKind } from "../shared/health";
 import { parseCaip10 } from "../attestor/probes/oracleFeed";
-import { openContext, txError, type CliContext } from "./context";
 import type { CliIo } from "./io";
+import { collect, print, send, withContext, withWriteOptions, type WriteOptions } from "./write";
 
-interface WriteOptions extends CommonOptions {
-  keystore?: string;
-  confirmations: number;
-  json?: boolean;
-}
+// `register-market` and `deploy-example-market` live in ./market.ts.
+export { registerMarketCommand } from "./market";
 
 /**
  * Check an attestor set off-chain with the oracle's rule: 1..255 distinct non-zero addresses,
@@ -105,75 +96,25 @@ export function checkEndpointUri(kind: EndpointKind, uri: string): void {
 function kindOption(value: string): EndpointKind {
   const k = parseEndpointKind(value);
   if (k === undefined) {
-    throw new InvalidArgumentError("expected json-rpc, websocket, oracle-feed, sequencer-feed or http");
+    throw new InvalidArgumentError("expected json-rpc, oracle-feed, sequencer-feed or http");
   }
   return k;
 }
 
-function withWriteOptions(cmd: Command, guard = false): Command {
-  return withCommonOptions(cmd, { guard })
-    .option(
-      "--keystore <file>",
-      "encrypted JSON keystore of the admin key, used when $VIGIL_ADMIN_KEY is unset; password in $VIGIL_KEYSTORE_PASSWORD (default: none)",
-    )
-    .addOption(
-      new Option("--confirmations <n>", "blocks to wait for after inclusion")
-        .argParser(intOption(1, 64))
-        .default(1),
-    )
-    .option("--json", "print the result as JSON (default: text)");
-}
-
-/** Send, wait, and return the parsed logs of `iface`; reverts become VIGIL_TX errors. */
-async function send(
-  what: string,
-  iface: Interface,
-  tx: () => Promise<ContractTransactionResponse>,
-  confirmations: number,
-) {
-  let response: ContractTransactionResponse;
-  try {
-    response = await tx();
-  } catch (e) {
-    throw txError(e, what);
-  }
-  const receipt = await response.wait(confirmations).catch((e) => {
-    throw txError(e, what);
-  });
-  if (!receipt || receipt.status !== 1)
-    throw new VigilError("VIGIL_TX", `${what} failed in block`, `tx ${response.hash}`);
-  const events = receipt.logs.flatMap((l) => {
-    try {
-      const p = iface.parseLog(l);
-      return p ? [p] : [];
-    } catch {
-      return [];
-    }
-  });
-  return { hash: receipt.hash, block: receipt.blockNumber, events };
-}
-
-async function withContext<T>(
-  opts: CommonOptions,
-  io: CliIo,
-  fn: (ctx: CliContext) => Promise<T>,
-): Promise<T> {
-  const ctx = await openContext(opts, io.env);
-  try {
-    return await fn(ctx);
-  } finally {
-    ctx.close();
-  }
-}
-
-function print(io: CliIo, json: boolean | undefined, result: Record<string, unknown>): void {
-  if (json) io.out(JSON.stringify(result, null, 2) + "\n");
-  else
-    io.out(
-      Object.entries(result)
-        .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : String(v)}`)
-        .join("\n") + "\n",
+/**
+ * Refuse endpoint kinds no attestor probes. A WebSocket endpoint would never be reported, so it would stay
+ * UNKNOWN forever (and a market depending on its service would stay paused): the node's HTTP(S) JSON-RPC URL
+ * is what attestors probe.
+ * @throws VIGIL_CONFIG naming `--kind` for WEBSOCKET.
+ */
+export function refuseUnprobedKind(kind: EndpointKind): void {
+  if (kind === EndpointKind.WEBSOCKET) {
+    throw new VigilError(
+      "VIGIL_CONFIG",
+      "--kind websocket is not supported: no attestor probes WebSocket endpoints, so the endpoint would stay UNKNOWN forever",
+      "add the node's http(s) JSON-RPC URL with --kind json-rpc instead",
     );
+  }
 }
 
 export function registerServiceCommand(io: CliIo): Command {
@@ -226,13 +167,16 @@ export function addEndpointCommand(io: CliIo): Command {
         .makeOptionMandatory(),
     )
     .addOption(
-      new Option("--kind <kind>", "json-rpc, websocket, oracle-feed, sequencer-feed or http")
+      new Option(
+        "--kind <kind>",
+        "json-rpc, oracle-feed, sequencer-feed or http (websocket is refused: no attestor probes it)",
+      )
         .argParser(kindOption)
         .default(EndpointKind.JSON_RPC, "json-rpc"),
     )
     .requiredOption(
       "--uri <uri>",
-      "URL (json-rpc, websocket, http) or eip155:<chainId>:<address> (feeds), at most 256 bytes (required)",
+      "URL (json-rpc, http) or eip155:<chainId>:<address> (feeds), at most 256 bytes (required)",
     )
     .addOption(
       new Option("--priority <n>", "priority, lower is preferred (RFC 2782), 0..65535")
@@ -241,6 +185,7 @@ export function addEndpointCommand(io: CliIo): Command {
     )
     .action(
       async (o: WriteOptions & { service: string; kind: EndpointKind; uri: string; priority: number }) => {
+        refuseUnprobedKind(o.kind);
         checkEndpointUri(o.kind, o.uri);
         await withContext(o, io, async (ctx) => {
           const registry = ctx.registry().connect(await ctx.admin(o.keystore));
@@ -256,92 +201,6 @@ export function addEndpointCommand(io: CliIo): Command {
             serviceId: o.service,
             kind: EndpointKind[o.kind],
             priority: o.priority,
-            tx: r.hash,
-            block: r.block,
-          });
-        });
-      },
-    );
-  return cmd;
-}
-
-export function registerMarketCommand(io: CliIo): Command {
-  const cmd = new Command("register-market").description(
-    "Register a market with the MarketGuard (owner only): its dependencies, pause threshold and grace period. Prints the market id.",
-  );
-  withWriteOptions(cmd, true)
-    .addOption(
-      new Option("--market <address>", "the IGuardedMarket contract (required)")
-        .argParser(addressOption)
-        .makeOptionMandatory(),
-    )
-    .addOption(
-      new Option("--guardian <address>", "may pause at any time (default: none)").argParser(addressOption),
-    )
-    .addOption(
-      new Option(
-        "--threshold <bps>",
-        "an endpoint counts as usable when HEALTHY or DEGRADED with health at or above this, basis points 1..10000",
-      )
-        .argParser(intOption(1, MAX_BPS))
-        .default(5_000),
-    )
-    .addOption(
-      new Option("--grace <seconds>", "seconds every dependency must be HEALTHY before resume")
-        .argParser(intOption(0, 2 ** 32 - 1))
-        .default(300),
-    )
-    .addOption(
-      new Option("--service <id...>", "service id(s) the market depends on (default: none)").argParser(
-        collect(bytes32Option),
-      ),
-    )
-    .addOption(
-      new Option(
-        "--endpoint <id...>",
-        "single endpoint id(s) the market depends on (default: none)",
-      ).argParser(collect(bytes32Option)),
-    )
-    .action(
-      async (
-        o: WriteOptions & {
-          market: string;
-          guardian?: string;
-          threshold: number;
-          grace: number;
-          service?: string[];
-          endpoint?: string[];
-        },
-      ) => {
-        const services = o.service ?? [];
-        const endpoints = o.endpoint ?? [];
-        if (!services.length && !endpoints.length) {
-          throw new VigilError(
-            "VIGIL_CONFIG",
-            "a market needs at least one dependency",
-            "give --service or --endpoint",
-          );
-        }
-        await withContext(o, io, async (ctx) => {
-          const guard = ctx.guard().connect(await ctx.admin(o.keystore));
-          const r = await send(
-            "registerMarket",
-            guard.interface,
-            () =>
-              guard.registerMarket({
-                market: o.market,
-                guardian: o.guardian ?? ZeroAddress,
-                pauseThresholdBps: o.threshold,
-                gracePeriod: o.grace,
-                services,
-                endpoints,
-              }),
-            o.confirmations,
-          );
-          const ev = r.events.find((e) => e.name === "MarketRegistered");
-          print(io, o.json, {
-            marketId: ev ? String(ev.args.marketId) : "?",
-            market: o.market,
             tx: r.hash,
             block: r.block,
           });
@@ -391,9 +250,4 @@ export function setAttestorsCommand(io: CliIo): Command {
       });
     });
   return cmd;
-}
-
-/** Variadic option parser that validates each value and collects them. */
-function collect<T>(parse: (v: string) => T): (value: string, previous: T[] | undefined) => T[] {
-  return (value, previous) => [...(previous ?? []), parse(value)];
 }
