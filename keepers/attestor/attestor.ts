@@ -41,6 +41,7 @@ import { EndpointKind, roundOf } from "../shared/health";
 import { runLoop, type LoopHealth } from "../shared/lifecycle";
 import { createLogger, type Logger } from "../shared/logger";
 import { Metrics } from "../shared/metrics";
+import { preflight, type PreflightOptions } from "../shared/preflight";
 import { redactUrls } from "../shared/redact";
 import {
   domainSeparator,
@@ -661,6 +662,12 @@ export interface AttestorDeps {
   /** External shutdown (the process's `Shutdown.signal`). */
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
+  /**
+   * The start-up checks of keepers/shared/preflight.ts (every RPC on `chain.chainId`, the oracle and registry
+   * where configured; the guard is not the attestor's); `false` skips them. Default: run them unless both the
+   * endpoint list and the oracle are injected (nothing is read from the chain then).
+   */
+  preflight?: PreflightOptions | false;
 }
 
 export interface RunningAttestor {
@@ -692,6 +699,9 @@ export async function startAttestor(
   const root = deps.logger ?? createLogger("vigil", { level: config.log.level });
   const logger = root.child({ keeper: "attestor", chainId: config.chain.chainId });
   const metrics = deps.metrics ?? new Metrics();
+  // Configuration mistakes (a dead RPC, another chain, a wrong address) stop here, naming the setting.
+  if (deps.preflight !== false && (deps.preflight || !deps.endpoints || !deps.oracle))
+    await preflight(config, { ...deps.preflight, guard: false });
   const signer = deps.signer ?? (await loadWallet(config.key, deps.env));
   let provider: AbstractProvider | undefined = deps.provider;
   const ownsProvider = !provider && (!deps.endpoints || !deps.oracle);

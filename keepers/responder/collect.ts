@@ -23,6 +23,7 @@ import {
 } from "../shared/report";
 import type { RoundEvidence } from "./decide";
 import { responderMetrics } from "./metrics";
+import { faultsOf, type AttestorLog } from "./visibility";
 
 /** What the oracle says now; read from the chain, never configured. */
 export interface ChainContext {
@@ -38,7 +39,11 @@ export interface ChainContext {
   quorum: number;
   roundSeconds: number;
   maxSkew: number;
-  /** Chain time, Unix seconds (latest block timestamp). */
+  /**
+   * Chain time a transaction sent now will see, Unix seconds: the next block's estimated timestamp,
+   * `nextBlockTime(latest.timestamp, Date.now())` (keepers/shared/chain.ts), not the latest block's, which on a
+   * chain with sparse blocks lags the wall clock (an idle automining dev chain: by hours).
+   */
   now: number;
   /**
    * Oldest report worth verifying, seconds before `now`: the largest `maxAge` of the watched endpoints (an older
@@ -59,7 +64,10 @@ export type RejectReason =
   | "round"
   /** `observedAt` beyond `now + maxSkew`. */
   | "future"
-  /** `observedAt + maxAge < now`: the oracle would reject it. */
+  /**
+   * `observedAt + maxAge < now`: expired, the oracle would reject it. Not a fault: an attestor serves its last
+   * few rounds, and the oldest asked for (`sinceRound`) may have expired by a few seconds. Counted, logged at debug.
+   */
   | "stale"
   /** Endpoint ids not strictly ascending (duplicates included). */
   | "endpoints"
@@ -251,6 +259,11 @@ export interface CollectResult {
   bundles: Bundle[];
   attestors: AttestorOutcome[];
   equivocations: Equivocation[];
+  /**
+   * Members of the current set, not jailed, that served at least one report that passed every check (and no
+   * equivocation), lower-case, sorted. Fewer than `quorum` of them: no round can be relayed.
+   */
+  answering: string[];
 }
 
 /** Group verified reports by (round, endpoint list) and keep the groups with at least `quorum` signers, best first. */
@@ -285,6 +298,15 @@ export function assembleBundles(verified: readonly VerifiedReport[], quorum: num
   );
 }
 
+/** What {@link collect} and {@link evaluateResponses} log to and count in; all optional. */
+export interface CollectDeps {
+  logger?: Logger;
+  metrics?: Metrics;
+  verifier?: ReportVerifier;
+  /** Log each attestor's lasting fault once per change; without it every poll logs its faults. */
+  attestorLog?: AttestorLog;
+}
+
 /** One attestor's answer, before any report in it is checked. */
 export interface FetchedResponse {
   url: string;
@@ -305,7 +327,7 @@ export interface FetchedResponse {
 export function evaluateResponses(
   fetched: readonly FetchedResponse[],
   ctx: ChainContext,
-  deps: { logger?: Logger; metrics?: Metrics; verifier?: ReportVerifier } = {},
+  deps: CollectDeps = {},
 ): CollectResult {
   const verifier = deps.verifier ?? new ReportVerifier(ctx.domain);
   const sets = memberSets(ctx);
@@ -369,21 +391,32 @@ export function evaluateResponses(
   const m = deps.metrics ? responderMetrics(deps.metrics) : undefined;
   for (const o of outcomes) {
     deps.metrics?.attestorFetches.inc({ attestor: o.url, outcome: o.outcome });
-    for (const [reason, n] of Object.entries(o.rejected))
+    for (const [reason, n] of Object.entries(o.rejected)) {
       m?.reportsRejected.inc({ attestor: o.url, reason }, n);
-    if (o.outcome === "error") deps.logger?.warn({ attestor: o.url, err: o.error }, "attestor fetch failed");
-    else if (Object.keys(o.rejected).length)
-      deps.logger?.warn(
-        { attestor: o.url, claims: o.attestor, rejected: o.rejected },
-        "attestor served invalid reports",
-      );
+      m?.observationsRejected.inc({ reason }, n);
+    }
+    if (o.rejected.stale)
+      deps.logger?.debug({ attestor: o.url, expired: o.rejected.stale }, "expired reports ignored");
+    if (deps.attestorLog) {
+      if (deps.logger) deps.attestorLog.report(o, deps.logger);
+    } else if (o.outcome === "error")
+      deps.logger?.warn({ attestor: o.url, err: o.error }, "attestor fetch failed");
+    else {
+      const faults = faultsOf(o.rejected);
+      if (faults)
+        deps.logger?.warn(
+          { attestor: o.url, claims: o.attestor, rejected: faults },
+          "attestor served invalid reports",
+        );
+    }
   }
   for (const e of equivocations)
     deps.logger?.warn(
       { signer: e.signer, round: e.round },
       "attestor signed two different reports for one round",
     );
-  return { bundles: assembleBundles(verified, ctx.quorum), attestors: outcomes, equivocations };
+  const answering = [...new Set(verified.map((r) => r.signer.toLowerCase()))].sort();
+  return { bundles: assembleBundles(verified, ctx.quorum), attestors: outcomes, equivocations, answering };
 }
 
 export interface FetchSettings {
@@ -472,7 +505,7 @@ export async function collect(
   urls: readonly string[],
   ctx: ChainContext,
   settings: FetchSettings,
-  deps: { logger?: Logger; metrics?: Metrics; verifier?: ReportVerifier } = {},
+  deps: CollectDeps = {},
 ): Promise<CollectResult> {
   const since = sinceRound(ctx);
   const fetched = await Promise.all(

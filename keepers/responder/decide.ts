@@ -209,6 +209,8 @@ export enum GuardCheck {
 export interface ServiceView {
   serviceId: string;
   check: MigrationCheck;
+  /** `migrationStatus`'s `notBefore` when COOLDOWN (a failback), Unix seconds; else 0 or absent. */
+  notBefore?: number;
 }
 
 /** `IMarketGuard.Delivery`: whether the market still has to receive the guard's last decision. */
@@ -222,6 +224,8 @@ export interface MarketView {
   marketId: number;
   trip: GuardCheck;
   resume: GuardCheck;
+  /** `resumeStatus`'s `notBefore` when GRACE_PERIOD (when the grace period ends), Unix seconds; else 0 or absent. */
+  resumeNotBefore?: number;
   /** `deliveryStatus`: a pending pause or unpause the market's hook refused, owed via `retryDelivery`. */
   delivery: Delivery;
 }
@@ -239,8 +243,26 @@ export function isPauseAction(a: RecoveryAction): boolean {
 }
 
 /**
+ * Whether a view read at the latest block, `check` with its `notBefore`, is due in the next block: `due` itself,
+ * or `waiting` (a grace period, a cooldown) that ends by `now`. The views compare with the latest block's
+ * timestamp, which lags the next block's on a chain with sparse blocks (see `nextBlockTime` in
+ * keepers/shared/chain.ts); without this an idle automining chain would wait forever.
+ */
+function dueBy<C>(
+  check: C,
+  due: C,
+  waiting: C,
+  notBefore: number | undefined,
+  now: number | undefined,
+): boolean {
+  return check === due || (check === waiting && now !== undefined && !!notBefore && notBefore <= now);
+}
+
+/**
  * The recovery actions the contracts' views say are due: `trip` for DUE, `migrate` for DUE_FAILOVER /
- * DUE_FAILBACK, `resume` for DUE, `deliver` (`retryDelivery`) for a pending delivery. Safety first:
+ * DUE_FAILBACK (or COOLDOWN ending by `now`), `resume` for DUE (or GRACE_PERIOD ending by `now`), `deliver`
+ * (`retryDelivery`) for a pending delivery. `now` is the next block's estimated time (`nextBlockTime`); without
+ * it only the views' own verdicts count. Safety first:
  * trips and pending pause deliveries (a market the guard holds paused but that did not receive the
  * pause), then migrations, then resumes and pending unpause deliveries, so a pause is never queued
  * behind a migration (a later migration that makes the market usable again is followed by a resume
@@ -251,20 +273,25 @@ export function isPauseAction(a: RecoveryAction): boolean {
 export function decideRecovery(
   services: readonly ServiceView[],
   markets: readonly MarketView[],
+  now?: number,
 ): RecoveryAction[] {
   const out: RecoveryAction[] = [];
+  const resumeDue = (m: MarketView) =>
+    dueBy(m.resume, GuardCheck.DUE, GuardCheck.GRACE_PERIOD, m.resumeNotBefore, now);
   for (const m of markets) {
     if (m.trip === GuardCheck.DUE) out.push({ kind: "trip", target: String(m.marketId) });
-    else if (m.delivery === Delivery.PENDING_PAUSE && m.resume !== GuardCheck.DUE)
+    else if (m.delivery === Delivery.PENDING_PAUSE && !resumeDue(m))
       out.push({ kind: "deliver", target: String(m.marketId), delivery: Delivery.PENDING_PAUSE });
   }
   for (const s of services) {
-    if (s.check === MigrationCheck.DUE_FAILOVER || s.check === MigrationCheck.DUE_FAILBACK) {
+    if (s.check === MigrationCheck.DUE_FAILOVER) {
       out.push({ kind: "migrate", target: s.serviceId, check: s.check });
+    } else if (dueBy(s.check, MigrationCheck.DUE_FAILBACK, MigrationCheck.COOLDOWN, s.notBefore, now)) {
+      out.push({ kind: "migrate", target: s.serviceId, check: MigrationCheck.DUE_FAILBACK });
     }
   }
   for (const m of markets) {
-    if (m.resume === GuardCheck.DUE) out.push({ kind: "resume", target: String(m.marketId) });
+    if (resumeDue(m)) out.push({ kind: "resume", target: String(m.marketId) });
     else if (m.delivery === Delivery.PENDING_UNPAUSE && m.trip !== GuardCheck.DUE)
       out.push({ kind: "deliver", target: String(m.marketId), delivery: Delivery.PENDING_UNPAUSE });
   }

@@ -2,7 +2,7 @@
  * The responder's v2 metrics, registered on the process's one {@link Metrics} registry (one set per registry).
  * They belong beside the others in keepers/shared/metrics.ts; they live here until that file is migrated.
  */
-import { Counter } from "prom-client";
+import { Counter, Gauge } from "prom-client";
 import type { Metrics } from "../shared/metrics";
 
 export interface ResponderMetrics {
@@ -13,6 +13,14 @@ export interface ResponderMetrics {
    * counted them: `updated` (took the round) or `skipped` (already stored: another relayer was first).
    */
   readonly roundEndpoints: Counter<"outcome">;
+  /** Served reports not used, by reason only (the sum of `reportsRejected` over attestors); `stale` = expired. */
+  readonly observationsRejected: Counter<"reason">;
+  /** Attestors of the current set (not jailed) that served a valid report at the last poll. */
+  readonly attestorsAnswering: Gauge;
+  /** The oracle's quorum (reports a round needs), as last read. */
+  readonly attestorQuorum: Gauge;
+  /** 1 while fewer than quorum attestors answer (no round can be relayed), else 0. */
+  readonly quorumLost: Gauge;
 }
 
 const byRegistry = new WeakMap<Metrics, ResponderMetrics>();
@@ -33,6 +41,27 @@ export function responderMetrics(metrics: Metrics): ResponderMetrics {
         name: "vigil_round_endpoints_total",
         help: "Endpoints of confirmed submit transactions, by outcome (updated, skipped).",
         labelNames: ["outcome"],
+        registers,
+      }),
+      observationsRejected: new Counter({
+        name: "vigil_observations_rejected_total",
+        help: "Attestor reports the responder did not use, by reason (stale: expired, not a fault).",
+        labelNames: ["reason"],
+        registers,
+      }),
+      attestorsAnswering: new Gauge({
+        name: "vigil_attestors_answering",
+        help: "Attestors of the current set, not jailed, that served a valid report at the last poll.",
+        registers,
+      }),
+      attestorQuorum: new Gauge({
+        name: "vigil_attestor_quorum",
+        help: "Reports a round needs (the oracle's quorum), as last read.",
+        registers,
+      }),
+      quorumLost: new Gauge({
+        name: "vigil_quorum_lost",
+        help: "1 while fewer than quorum attestors answer (no round can be relayed), else 0.",
         registers,
       }),
     };

@@ -25,13 +25,14 @@ import {
   type IHealthOracle,
   type IMarketGuard,
 } from "../../typechain-types";
-import { createProvider, loadWallet } from "../shared/chain";
+import { createProvider, loadWallet, readChainClock } from "../shared/chain";
 import { watchLogs, type LogWatch, type WatchedEvent } from "../shared/events";
 import { Status, toPolicy } from "../shared/health";
 import { runLoop, Shutdown, Wakeup, type LoopHealth } from "../shared/lifecycle";
 import { createLogger, type Logger } from "../shared/logger";
 import { Metrics } from "../shared/metrics";
 import { toCalldata } from "../shared/report";
+import { preflight, type PreflightOptions } from "../shared/preflight";
 import { KeeperServer } from "../shared/server";
 import {
   collect,
@@ -60,6 +61,7 @@ import {
 import { responderMetrics } from "./metrics";
 import { Outbox, type ActionKind, type OutboxAction } from "./outbox";
 import { decodeRevert, TxManager, type ExecuteHooks, type ExecuteOutcome, type TxRequest } from "./tx";
+import { AttestorLog, QuorumWatch } from "./visibility";
 
 const ERC5267_ABI = [
   "function eip712Domain() view returns (bytes1 fields, string name, string version, uint256 chainId, address verifyingContract, bytes32 salt, uint256[] extensions)",
@@ -85,6 +87,11 @@ export interface ResponderDeps {
   handleSignals?: boolean;
   /** Environment for the key lookup. Default `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The start-up checks of keepers/shared/preflight.ts (every RPC on `chain.chainId`, every contract where
+   * configured); `false` skips them (tests that inject a provider over a fake chain). Default: run them.
+   */
+  preflight?: PreflightOptions | false;
   /** How long the action in flight may take to finish once shutdown begins, ms. Default 10000. */
   shutdownGraceMs?: number;
   /** Fault injection for tests and the drill. */
@@ -124,6 +131,8 @@ export async function startResponder(
     chainId: config.chain.chainId,
   });
   const metrics = deps.metrics ?? new Metrics();
+  // Configuration mistakes (a dead RPC, another chain, a wrong address) stop here, naming the setting.
+  const checked = deps.preflight === false ? undefined : await preflight(config, deps.preflight);
   const shutdown = new Shutdown(logger, deps.handleSignals ?? false);
   const provider =
     deps.provider ?? createProvider({ rpcUrls: config.chain.rpcUrls, chainId: config.chain.chainId });
@@ -222,12 +231,21 @@ export async function startResponder(
     metrics,
     metricsEnabled: config.metrics.enabled,
     loops: () => [loop.health],
+    conditions: () => [engine.quorum.condition()],
     routes: {
       "/v1/outbox": () => ({ status: 200, body: { signer: wallet.address, actions: outbox.list(100) } }),
     },
   });
   const port = await server.listen();
-  logger.info({ signer: wallet.address, oracle: config.contracts.oracle, port }, "responder started");
+  logger.info(
+    {
+      signer: wallet.address,
+      oracle: config.contracts.oracle,
+      port,
+      ...(checked && { quorum: checked.oracle.quorum, attestors: checked.oracle.attestors }),
+    },
+    "responder started",
+  );
 
   let stopping: Promise<void> | undefined;
   let markStopped!: () => void;
@@ -427,12 +445,16 @@ class Engine {
    */
   private readonly _notEquivocations = new Set<string>();
   private readonly _log: Logger;
+  private readonly _attestorLog = new AttestorLog();
+  /** Whether at least quorum attestors answer: a `/healthz` condition, gauges, a log line per change. */
+  readonly quorum: QuorumWatch;
 
   constructor(
     private readonly config: ResponderConfig,
     private readonly d: EngineDeps,
   ) {
     this._log = d.logger.child({ component: "engine" });
+    this.quorum = new QuorumWatch(this._log, d.metrics);
   }
 
   /** Forget the cached attestor set, jailed signers and policies (on the oracle's set, jail and policy events). */
@@ -571,9 +593,9 @@ class Engine {
     await this.reconcile(inflight);
     if (signal.aborted) return;
     const ctx = await this._context();
-    const block = await this.d.provider.getBlock("latest");
-    if (!block) throw new Error("no latest block");
-    const now = block.timestamp;
+    // Judge reports and due-ness by the time the next block will have, not the latest block's: on a chain with
+    // sparse blocks (an idle automining dev chain, 12 s on Ethereum) the latter lags the wall clock.
+    const now = (await readChainClock(this.d.provider)).next;
 
     // What this responder watches: the configured services, their endpoints, their markets.
     const serviceIds = this.config.services;
@@ -587,7 +609,7 @@ class Engine {
     }
 
     // 1. A trip (or a pause the market has yet to receive) that is already due goes out before anything else.
-    for (const action of decideRecovery([], await this._marketViews(marketIds))) {
+    for (const action of decideRecovery([], await this._marketViews(marketIds), now)) {
       if (signal.aborted) return;
       if (isPauseAction(action)) await this._recover(action, inflight);
     }
@@ -599,11 +621,11 @@ class Engine {
 
     // 3. Re-read the views, then act on what is due: trips, migrations, resumes.
     if (signal.aborted) return;
-    const services: ServiceView[] = await mapLimit(serviceIds, 16, async (serviceId) => ({
-      serviceId,
-      check: Number((await this.d.registry.migrationStatus(serviceId)).check),
-    }));
-    for (const action of decideRecovery(services, await this._marketViews(marketIds))) {
+    const services: ServiceView[] = await mapLimit(serviceIds, 16, async (serviceId) => {
+      const m = await this.d.registry.migrationStatus(serviceId);
+      return { serviceId, check: Number(m.check), notBefore: Number(m.notBefore) };
+    });
+    for (const action of decideRecovery(services, await this._marketViews(marketIds), now)) {
       if (signal.aborted) return;
       await this._recover(action, inflight);
     }
@@ -639,12 +661,18 @@ class Engine {
       maxAge: Math.max(...watchedPolicies.map((p) => p.maxAge)),
     };
     if (this._verifier?.domain !== ctx.domain) this._verifier = new ReportVerifier(ctx.domain);
-    const { bundles, equivocations } = await collect(
+    const { bundles, equivocations, answering } = await collect(
       this.config.attestorUrls,
       chainCtx,
       { timeoutMs: this.config.attestorTimeoutMs, maxBytes: this.config.attestorMaxBytes, signal },
-      { logger: this._log, metrics: this.d.metrics, verifier: this._verifier },
+      {
+        logger: this._log,
+        metrics: this.d.metrics,
+        verifier: this._verifier,
+        attestorLog: this._attestorLog,
+      },
     );
+    this.quorum.update(answering, ctx.quorum, ctx.attestors.length - ctx.jailed.length);
     const bundle = bundles[0];
     if (!bundle || !bundle.endpointIds.some((id) => watched.has(id))) return { equivocations };
     const ids = bundle.endpointIds;
@@ -727,7 +755,13 @@ class Engine {
       const delivery = Number(d) as Delivery;
       const b = this._backoff.get(marketId);
       if (b && b.delivery !== delivery) this._backoff.delete(marketId);
-      return { marketId, trip: Number(t.check), resume: Number(r.check), delivery };
+      return {
+        marketId,
+        trip: Number(t.check),
+        resume: Number(r.check),
+        resumeNotBefore: Number(r.notBefore),
+        delivery,
+      };
     });
   }
 

@@ -236,9 +236,15 @@ export class TxManager {
     }
   }
 
-  /** `eth_call` then `eth_estimateGas` from this signer. A revert is an answer: decoded, not retried. */
+  /**
+   * `eth_call` at the `pending` block, then `eth_estimateGas` (the node's default block: `pending` on anvil and
+   * hardhat), from this signer. At `pending` the node runs the call as the next block would (its timestamp, the
+   * transactions waiting for it), which is where the transaction will run.
+   * At `latest` an idle or automining chain would judge time-bound rules (a report's skew, a grace period) by
+   * the last block's timestamp, possibly hours old. A revert is an answer: decoded, not retried.
+   */
   async simulate(req: TxRequest, signal?: AbortSignal): Promise<SimulationResult> {
-    const tx = { from: this.address, to: req.to, data: req.data };
+    const tx = { from: this.address, to: req.to, data: req.data, blockTag: "pending" };
     try {
       const returnData = await withRetry(() => this.o.provider.call(tx), 3, 200, signal);
       const estimate = await withRetry(() => this.o.provider.estimateGas(tx), 3, 200, signal);

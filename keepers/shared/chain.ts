@@ -77,6 +77,54 @@ export async function assertChain(provider: Provider, chainId: number): Promise<
   }
 }
 
+/**
+ * The time the next block will have, Unix seconds: `max(latestTimestamp + 1, localNow)`.
+ *
+ * Keepers judge reports (too far in the future? expired?) and due-ness (a grace period or cooldown over?)
+ * against this, not against the latest block's timestamp, because a transaction sent now is executed in the
+ * next block and the contracts compare with that block's `block.timestamp`. Blocks are sparse: 12 s apart on
+ * Ethereum, and on an automining dev chain (`hardhat node`, `anvil` without `--block-time`) a block is made only
+ * when a transaction arrives, so the latest block can be minutes or hours old. Judged on it, every fresh report
+ * looks "from the future" and a grace period never ends. The next block can never be older than the latest + 1,
+ * and a node that mines now stamps about the wall clock, hence the max.
+ *
+ * When the local clock is wrong, the estimate is wrong by as much (a slow clock judges by the latest block, as
+ * before; a fast one calls a grace period over early or takes a report as fresh a little too long). Nothing
+ * unsafe follows: every action is simulated at the pending block before it is sent (`eth_call` at `pending`,
+ * which the node evaluates at the time it would stamp the next block) and the contracts re-check every rule in
+ * the transaction itself, so a wrong guess costs at most a refused simulation (logged, not sent) or a reverted
+ * transaction, never a wrong state.
+ *
+ * @param latestTimestamp The latest block's timestamp, Unix seconds.
+ * @param localNowMs The local clock, ms since the epoch; default `Date.now()`.
+ */
+export function nextBlockTime(latestTimestamp: number, localNowMs: number = Date.now()): number {
+  return Math.max(latestTimestamp + 1, Math.floor(localNowMs / 1000));
+}
+
+/** The chain's clock as a keeper reads it once per iteration. */
+export interface ChainClock {
+  /** Latest block number. */
+  block: number;
+  /** Latest block timestamp, Unix seconds. */
+  latest: number;
+  /** Estimated timestamp of the next block, Unix seconds ({@link nextBlockTime}). */
+  next: number;
+}
+
+/**
+ * Read the latest block and estimate the next block's time ({@link nextBlockTime}).
+ * @throws when the node has no latest block or the call fails (a transport error, for the caller's loop to log).
+ */
+export async function readChainClock(
+  provider: Pick<Provider, "getBlock">,
+  localNow: () => number = Date.now,
+): Promise<ChainClock> {
+  const block = await provider.getBlock("latest");
+  if (!block) throw new Error("the node returned no latest block");
+  return { block: block.number, latest: block.timestamp, next: nextBlockTime(block.timestamp, localNow()) };
+}
+
 export interface KeySource {
   /** Environment variable holding a 0x-prefixed private key. */
   envVar: string;

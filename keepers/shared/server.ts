@@ -11,6 +11,18 @@ export type RouteHandler = (
   req: http.IncomingMessage,
 ) => Promise<{ status: number; body: unknown }> | { status: number; body: unknown };
 
+/**
+ * A state of the keeper that `/healthz` reports beside its loops' liveness, e.g. "at least quorum attestors
+ * answer". One that is not `ok` makes `/healthz` answer 503 `degraded`, with `detail` as the reason.
+ */
+export interface HealthCondition {
+  /** Stable name, snake_case (`attestor_quorum`). */
+  name: string;
+  ok: boolean;
+  /** What holds, or why not, in words for an operator; no URLs with secrets. */
+  detail: string;
+}
+
 export interface ServerOptions {
   /** Interface to bind; default 127.0.0.1 (bind 0.0.0.0 deliberately, behind a firewall). */
   host?: string;
@@ -22,14 +34,17 @@ export interface ServerOptions {
   metricsEnabled?: boolean;
   /** Loops whose liveness `/healthz` reports. */
   loops: () => LoopHealth[];
+  /** States beyond liveness that `/healthz` reports (see {@link HealthCondition}); default none. */
+  conditions?: () => HealthCondition[];
   /** Extra GET routes by exact path, e.g. `/v1/reports`. */
   routes?: Record<string, RouteHandler>;
 }
 
 /**
- * The small HTTP server every keeper runs: `GET /healthz` (200 when every loop completed an
- * iteration recently, 503 otherwise, JSON detail either way: per loop whether its latest iteration
- * failed and when, with a short sanitized summary, never the raw error), `GET /metrics` (Prometheus text) and
+ * The small HTTP server every keeper runs: `GET /healthz` (200 `ok` when every loop completed an
+ * iteration recently and every condition holds; 503 `stalled` when a loop did not, 503 `degraded` when a
+ * condition does not hold, with `reasons`; JSON detail either way: per loop whether its latest iteration
+ * failed and when, with a short sanitized summary, never the raw error, and every condition), `GET /metrics` (Prometheus text) and
  * the keeper's own GET routes. Anything else is 404; non-GET is 405.
  */
 export class KeeperServer {
@@ -87,8 +102,11 @@ export class KeeperServer {
           lastErrorAt: l.lastErrorAt !== undefined ? new Date(l.lastErrorAt).toISOString() : null,
           lastError: l.lastError !== undefined ? summarizeError(l.lastError, 120) : null,
         }));
-        const ok = loops.every((l) => l.healthy);
-        return send(ok ? 200 : 503, JSON.stringify({ status: ok ? "ok" : "stalled", loops }));
+        const conditions = this.options.conditions?.() ?? [];
+        const live = loops.every((l) => l.healthy);
+        const reasons = conditions.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+        const status = !live ? "stalled" : reasons.length ? "degraded" : "ok";
+        return send(status === "ok" ? 200 : 503, JSON.stringify({ status, reasons, loops, conditions }));
       }
       if (url.pathname === "/metrics" && this.options.metricsEnabled !== false) {
         return send(
