@@ -135,9 +135,15 @@ describe("responder integration (real contracts on anvil)", function () {
     }
     // The attestors watch the whole registry, so they sign the stranger's endpoints too.
     for (const e of strangerEndpoints) health.set(e.toLowerCase(), 1000);
+    // The guard takes each market contract once (MarketGuardMarketAlreadyRegistered): a second market here.
+    const strangerMarket = await deploy(
+      "GuardedPerpMarket",
+      [await token.getAddress(), await guard.getAddress(), admin.address, 10n ** 18n],
+      admin,
+    );
     await (
       await guard.registerMarket({
-        market: await market.getAddress(),
+        market: await strangerMarket.getAddress(),
         guardian: "0x0000000000000000000000000000000000000000",
         pauseThresholdBps: 5000,
         gracePeriod: 60,
