@@ -1,6 +1,7 @@
 /**
  * `vigil`, the operator CLI: run an attestor or a responder, show status, and administer the
- * contracts. `bin/vigil.js` registers ts-node and calls {@link runCli}.
+ * contracts, run the drill. `bin/vigil.js` calls {@link runCli} from the build (dist/) or, when the
+ * build does not match the sources, through ts-node.
  */
 import { Command, CommanderError } from "commander";
 import { attestorCommand } from "./attestor/command";
@@ -10,7 +11,9 @@ import {
   registerServiceCommand,
   setAttestorsCommand,
 } from "./cli/admin";
+import { drillCommand } from "./cli/drill";
 import { processIo, type CliIo } from "./cli/io";
+import { packageVersion } from "./cli/root";
 import { statusCommand } from "./cli/status";
 import { reportCliError } from "./shared/cli";
 // The responder subcommand comes from the responder keeper (keepers/responder/command.ts).
@@ -24,7 +27,7 @@ export function buildProgram(io: CliIo = processIo): Command {
         "Common settings also come from the environment: VIGIL_RPC_URL, VIGIL_CHAIN_ID, VIGIL_ORACLE, VIGIL_REGISTRY, VIGIL_GUARD;\n" +
         "write commands take the admin key from VIGIL_ADMIN_KEY or --keystore.",
     )
-    .version(require("../package.json").version as string)
+    .version(packageVersion())
     .showHelpAfterError("(add --help for usage)")
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
@@ -41,12 +44,15 @@ export function buildProgram(io: CliIo = processIo): Command {
     cmd.copyInheritedSettings(program);
     program.addCommand(cmd);
   }
+  // Not given the program's settings: its help option would shadow the drill's own `--help`.
+  program.addCommand(drillCommand(io));
   return program;
 }
 
 /**
  * Run the CLI with `argv` (without `node` and the script). @returns the exit code: 0 on success and
- * for --help/--version, 2 on any error (printed as one line, `error CODE: message (hint)`).
+ * for --help/--version, 2 on any error (printed as one line, `error CODE: message (hint)`), or the
+ * code a command chose after printing its own verdict (`vigil drill`: 1 when the drill failed).
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const program = buildProgram(io);
@@ -55,7 +61,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
-      // Commander already printed its message (or the help).
+      // Commander already printed its message (or the help); a command's own verdict keeps its code.
+      if (e.code === "vigil.exit") return e.exitCode;
       return e.exitCode === 0 || e.code === "commander.helpDisplayed" || e.code === "commander.version"
         ? 0
         : 2;
