@@ -4,8 +4,11 @@
  * Reads the parameters file `ignition/parameters/<network>.json` (or the path in VIGIL_DEPLOY_PARAMS),
  * validates it (zod; an error names the bad setting), checks that the network has an RPC URL and a
  * deployer key, then deploys through Hardhat Ignition: core contracts, attestor set, services and
- * endpoints, markets, ownership. Ignition journals every step, so an interrupted deployment resumes
- * where it stopped when run again. Prints the addresses and how to verify the sources.
+ * endpoints, markets, the optional adapters (HealthFeeds, VigilUpkeep), ownership. Ignition journals every
+ * step, so an interrupted deployment resumes where it stopped when run again, but only on the chain the journal
+ * was written for (scripts/deploy/journal.ts: a local chain that lost the contracts gets a fresh deployment id,
+ * any other chain an error). Prints the addresses; with an explorer API key (ETHERSCAN_API_KEY or the
+ * hardhat-verify config) it verifies every contract it deployed (scripts/deploy/verify.ts).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -13,18 +16,23 @@ import hre from "hardhat";
 import { buildVigilModule, zDeployParams, type DeployParams } from "../ignition/modules/Vigil";
 import { parseConfig } from "../keepers/shared/config";
 import { DEPLOYER_KEY_VAR, MISSING_RPC_PREFIX } from "../hardhat.config";
+import { chooseDeploymentId, LOCAL_CHAIN_IDS } from "./deploy/journal";
+import { hasExplorerKey, verifyAll, verifyRequestsOf } from "./deploy/verify";
 
 export interface DeployedVigil {
   oracle: string;
   registry: string;
   guard: string;
   markets: string[];
+  /** HealthFeed adapters, in the order of `adapters.healthFeeds`. */
+  healthFeeds: string[];
+  /** The VigilUpkeep adapter, when `adapters.upkeep` is set. */
+  upkeep?: string;
 }
 
 /**
  * Validate parameters and deploy with Ignition on the current Hardhat network.
  * @param deploymentId Ignition deployment id (its journal folder); default `chain-<chainId>`.
- * @param ignitionConfig Ignition settings, e.g. `requiredConfirmations` (1 on a local chain).
  * @param ignitionConfig Ignition settings, e.g. `requiredConfirmations` (1 on a local chain).
  * Throws VIGIL_CONFIG for bad parameters; Ignition errors pass through.
  */
@@ -44,11 +52,16 @@ export async function deployVigil(
   })) as unknown as Record<string, { getAddress(): Promise<string> }>;
   const markets: string[] = [];
   for (let i = 0; result[`market${i}`]; i++) markets.push(await result[`market${i}`].getAddress());
+  const healthFeeds: string[] = [];
+  for (let i = 0; result[`healthFeed${i}`]; i++)
+    healthFeeds.push(await result[`healthFeed${i}`].getAddress());
   return {
     oracle: await result.oracle.getAddress(),
     registry: await result.registry.getAddress(),
     guard: await result.guard.getAddress(),
     markets,
+    healthFeeds,
+    upkeep: result.upkeep ? await result.upkeep.getAddress() : undefined,
   };
 }
 
@@ -82,20 +95,34 @@ async function main(): Promise<void> {
   }
   const raw = JSON.parse(fs.readFileSync(file, "utf8"));
   process.stdout.write(`deploying Vigil to ${net.name} with ${path.relative(process.cwd(), file)} …\n`);
-  // VIGIL_DEPLOYMENT_ID names Ignition's journal folder (default `chain-<chainId>`); a fresh local node
-  // needs a fresh id, since a journal only resumes on the chain it was written for.
-  const deployed = await deployVigil(raw, process.env.VIGIL_DEPLOYMENT_ID || undefined, file);
+  // VIGIL_DEPLOYMENT_ID names Ignition's journal folder (default `chain-<chainId>`); a journal only resumes on
+  // the chain it was written for.
+  const chainId = Number((await hre.ethers.provider.getNetwork()).chainId);
+  const deployments = path.join(__dirname, "..", "ignition", "deployments");
+  // The in-process network keeps no journal: nothing to resume or to check.
+  const choice =
+    net.name === "hardhat"
+      ? { id: `chain-${chainId}`, note: "" }
+      : await chooseDeploymentId(
+          deployments,
+          chainId,
+          process.env.VIGIL_DEPLOYMENT_ID || undefined,
+          async (a) => (await hre.ethers.provider.getCode(a)) !== "0x",
+        );
+  if (choice.note) process.stdout.write(`${choice.note}\n`);
+  const local = net.name === "hardhat" || LOCAL_CHAIN_IDS.has(chainId);
+  const deployed = await deployVigil(raw, choice.id, file);
   process.stdout.write(
     [
       `HealthOracle      ${deployed.oracle}`,
       `EndpointRegistry  ${deployed.registry}`,
       `MarketGuard       ${deployed.guard}`,
       ...deployed.markets.map((m, i) => `market #${i + 1}         ${m}`),
+      ...deployed.healthFeeds.map((f, i) => `HealthFeed #${i + 1}     ${f}`),
+      ...(deployed.upkeep ? [`VigilUpkeep       ${deployed.upkeep}`] : []),
+      `deployment id     ${choice.id}`,
       "",
       "Next: run attestors and a responder against these addresses (README: Running against a testnet).",
-      net.name === "hardhat" || net.name === "localhost"
-        ? ""
-        : `Verify sources: npx hardhat ignition verify chain-${net.config.chainId} (needs ETHERSCAN_API_KEY).`,
       raw.owner
         ? "The owner must call acceptOwnership() on HealthOracle and MarketGuard (Ownable2Step)."
         : "",
@@ -103,6 +130,25 @@ async function main(): Promise<void> {
       .filter(Boolean)
       .join("\n") + "\n",
   );
+  if (local) return;
+  const apiKey = (hre.config as { etherscan?: { apiKey?: unknown } }).etherscan?.apiKey;
+  if (!hasExplorerKey(apiKey, net.name)) {
+    process.stdout.write(
+      `Verify sources: set ETHERSCAN_API_KEY (or \`npx hardhat vars set ETHERSCAN_API_KEY\`) and run the deploy again, ` +
+        `or run npx hardhat ignition verify ${choice.id}.\n`,
+    );
+    return;
+  }
+  const requests = verifyRequestsOf(path.join(deployments, choice.id));
+  process.stdout.write(`verifying ${requests.length} contracts on the explorer …\n`);
+  const { lines, failed } = await verifyAll((task, args) => hre.run(task, args), requests);
+  process.stdout.write(lines.join("\n") + "\n");
+  if (failed) {
+    throw new Error(
+      `${failed} of ${requests.length} contracts not verified (see above); the deployment itself is complete: ` +
+        `run the deploy again to retry verification`,
+    );
+  }
 }
 
 if (require.main === module) {

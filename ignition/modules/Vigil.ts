@@ -54,7 +54,13 @@ export const zDeployParams = z
           endpoints: z
             .array(
               z.object({
-                kind: z.enum(KINDS),
+                /** WEBSOCKET is refused: no attestor probes it, so it would stay UNKNOWN forever. */
+                kind: z
+                  .enum(KINDS)
+                  .refine(
+                    (k) => k !== "WEBSOCKET",
+                    "no attestor probes WebSocket endpoints: give the node's http(s) JSON-RPC URL with kind JSON_RPC",
+                  ),
                 uri: z.string().min(1).max(256),
                 priority: z.number().int().min(0).max(65_535),
               }),
@@ -77,6 +83,25 @@ export const zDeployParams = z
         }),
       )
       .default([]),
+    /**
+     * Optional adapters, deployed against the contracts above: a Chainlink-style HealthFeed per listed endpoint
+     * (`service` by name, `endpoint` its index in that service's list), and the Chainlink Automation VigilUpkeep.
+     */
+    adapters: z
+      .object({
+        healthFeeds: z
+          .array(
+            z.object({
+              service: z.string(),
+              endpoint: z.number().int().min(0).default(0),
+              /** Shown by the feed's `description()`; default `Vigil health / <service> / <endpoint uri>`. */
+              description: z.string().max(128).optional(),
+            }),
+          )
+          .default([]),
+        upkeep: z.boolean().default(false),
+      })
+      .default({}),
   })
   .superRefine((p, ctx) => {
     const n = p.attestors.length;
@@ -93,6 +118,18 @@ export const zDeployParams = z
       });
     }
     const names = new Set(p.services.map((s) => s.name));
+    p.adapters.healthFeeds.forEach((f, i) => {
+      const service = p.services.find((s) => s.name === f.service);
+      if (!service || f.endpoint >= service.endpoints.length) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ["adapters", "healthFeeds", i],
+          message: service
+            ? `service "${f.service}" has no endpoint #${f.endpoint} (it has ${service.endpoints.length})`
+            : `unknown service "${f.service}"`,
+        });
+      }
+    });
     p.markets.forEach((mk, i) =>
       mk.services.forEach((s) => {
         if (!names.has(s))
@@ -110,7 +147,7 @@ export type DeployParams = z.output<typeof zDeployParams>;
 /**
  * Build the Ignition module for one deployment: the core contracts, the attestor set, the services
  * with their endpoints (in order: the first becomes active), the markets (the example market when no
- * address is given), then ownership handed to `owner`. Its shape depends on the parameters (how many
+ * address is given), the optional adapters (HealthFeeds, VigilUpkeep), then ownership handed to `owner`. Its shape depends on the parameters (how many
  * services and endpoints), so it is built from the validated file rather than from `m.getParameter`.
  * Deploy with `hre.ignition.deploy(module, { parameters: { VigilCore: params.core } })`.
  */
@@ -122,6 +159,7 @@ export function buildVigilModule(params: DeployParams) {
     m.call(oracle, "setAttestors", [sorted, params.quorum], { id: "SetAttestors" });
 
     const serviceIds = new Map<string, ReturnType<typeof m.readEventArgument>>();
+    const endpointCalls = new Map<string, ReturnType<typeof m.call>[]>();
     const serviceCalls: ReturnType<typeof m.call>[] = [];
     params.services.forEach((s, i) => {
       const reg = m.call(
@@ -135,12 +173,15 @@ export function buildVigilModule(params: DeployParams) {
       const serviceId = m.readEventArgument(reg, "ServiceRegistered", "serviceId", { id: `ServiceId_${i}` });
       serviceIds.set(s.name, serviceId);
       let previous: ReturnType<typeof m.call> = reg;
+      const adds: ReturnType<typeof m.call>[] = [];
       s.endpoints.forEach((e, j) => {
         previous = m.call(registry, "addEndpoint", [serviceId, KINDS.indexOf(e.kind), e.uri, e.priority], {
           id: `AddEndpoint_${i}_${j}`,
           after: [previous],
         });
+        adds.push(previous);
       });
+      endpointCalls.set(s.name, adds);
       serviceCalls.push(previous);
     });
 
@@ -178,6 +219,27 @@ export function buildVigilModule(params: DeployParams) {
       );
     });
 
+    const adapters: Record<string, unknown> = {};
+    params.adapters.healthFeeds.forEach((f, i) => {
+      const serviceIndex = params.services.findIndex((s) => s.name === f.service);
+      const endpointId = m.readEventArgument(
+        endpointCalls.get(f.service)![f.endpoint],
+        "EndpointAdded",
+        "endpointId",
+        {
+          id: `HealthFeedEndpointId_${i}`,
+        },
+      );
+      const uri = params.services[serviceIndex].endpoints[f.endpoint].uri;
+      adapters[`healthFeed${i}`] = m.contract(
+        "HealthFeed",
+        [oracle, endpointId, f.description ?? `Vigil health / ${f.service} / ${uri}`],
+        { id: `HealthFeed_${i}` },
+      );
+    });
+    if (params.adapters.upkeep)
+      adapters.upkeep = m.contract("VigilUpkeep", [registry, guard], { id: "VigilUpkeep" });
+
     if (params.owner) {
       m.call(oracle, "transferOwnership", [params.owner], { id: "TransferOracle" });
       m.call(guard, "transferOwnership", [params.owner], { id: "TransferGuard" });
@@ -188,6 +250,12 @@ export function buildVigilModule(params: DeployParams) {
         }),
       );
     }
-    return { oracle, registry, guard, ...(markets as Record<string, ReturnType<typeof m.contract>>) };
+    return {
+      oracle,
+      registry,
+      guard,
+      ...(markets as Record<string, ReturnType<typeof m.contract>>),
+      ...(adapters as Record<string, ReturnType<typeof m.contract>>),
+    };
   });
 }
