@@ -4,10 +4,8 @@
  */
 import { Command, Option } from "commander";
 import { bytes32Option, commonFlags, intOption, withCommonOptions, type CommonOptions } from "../shared/cli";
-import { Shutdown } from "../shared/lifecycle";
-import { createLogger } from "../shared/logger";
-import { startAttestor } from "./attestor";
-import { loadAttestorConfig } from "./config";
+// The attestor itself (ethers, pino, prom-client, zod) loads in the action, so `vigil --help` and the
+// other subcommands do not pay for it.
 
 interface AttestorFlags extends CommonOptions {
   service?: string[];
@@ -63,6 +61,12 @@ export function attestorCommand(): Command {
         "for it); one per attestor key (env VIGIL_ATTESTOR_DATA_DIR; default ~/.vigil/attestor)",
     )
     .action(async (flags: AttestorFlags) => {
+      const [{ Shutdown }, { createLogger }, { startAttestor }, { loadAttestorConfig }] = await Promise.all([
+        import("../shared/lifecycle"),
+        import("../shared/logger"),
+        import("./attestor"),
+        import("./config"),
+      ]);
       const config = loadAttestorConfig(flags.config, {
         ...commonFlags(flags),
         services: flags.service,

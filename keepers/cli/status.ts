@@ -8,7 +8,8 @@
 import { Command } from "commander";
 import { withCommonOptions, type CommonOptions } from "../shared/cli";
 import { EndpointKind, statusName } from "../shared/health";
-import { openContext, txError, type CliContext } from "./context";
+// ./context (ethers, the contract typings, zod, yaml) loads when status runs, not for `vigil --help`.
+import type { CliContext } from "./context";
 import type { CliIo } from "./io";
 
 export const MIGRATION_CHECKS = [
@@ -91,6 +92,7 @@ export interface StatusReport {
 
 /** Read everything the status table shows. Markets only when a guard address is configured. */
 export async function readStatus(ctx: CliContext): Promise<StatusReport> {
+  const { txError } = await import("./context");
   const block = await ctx.provider.getBlock("latest");
   if (!block) throw txError(new Error("no latest block"), "reading the chain head");
   const registry = ctx.registry();
@@ -265,6 +267,7 @@ export function statusCommand(io: CliIo): Command {
   withCommonOptions(cmd, { guard: true })
     .option("--json", "print the report as JSON for machines (default: a table)")
     .action(async (opts: CommonOptions & { json?: boolean }) => {
+      const { openContext, txError } = await import("./context");
       const ctx = await openContext(opts, io.env);
       try {
         const report = await readStatus(ctx).catch((e) => {

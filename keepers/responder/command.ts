@@ -1,8 +1,8 @@
 import { Command } from "commander";
 import { commonFlags, listOption, withCommonOptions, type CommonOptions } from "../shared/cli";
-import { createLogger } from "../shared/logger";
-import { loadResponderConfig, type ResponderConfig } from "./config";
-import { startResponder } from "./responder";
+import type { ResponderConfig } from "./config";
+// The responder itself (ethers, pino, better-sqlite3, zod) loads in the action, so `vigil --help` and
+// the other subcommands do not pay for it.
 
 /** `vigil responder` flags: the common ones plus the responder's own. */
 export interface ResponderOptions extends CommonOptions {
@@ -85,6 +85,10 @@ export function responderCommand(): Command {
     .option("--outbox <file>", "SQLite outbox path (default: ./vigil-responder.sqlite)")
     .action(async (opts: ResponderOptions) => {
       const config = buildResponderConfig(opts);
+      const [{ createLogger }, { startResponder }] = await Promise.all([
+        import("../shared/logger"),
+        import("./responder"),
+      ]);
       const logger = createLogger("vigil-responder", { level: config.log.level });
       const handle = await startResponder(config, { logger, handleSignals: true });
       await handle.stopped;
@@ -99,6 +103,8 @@ export function buildResponderConfig(
   opts: ResponderOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): ResponderConfig {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { loadResponderConfig } = require("./config") as typeof import("./config");
   return loadResponderConfig(opts.config, env, {
     ...commonFlags(opts),
     attestorUrls: opts.attestor,
