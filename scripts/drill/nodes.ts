@@ -15,6 +15,8 @@ export interface NodeSpec {
   chainId: number;
   /** Seconds between blocks (interval mining). */
   blockTimeSec: number;
+  /** More command-line arguments for the node (anvil only), e.g. `["--balance", "10001"]`. */
+  extraArgs?: string[];
 }
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -54,6 +56,7 @@ export function nodeCommand(spec: NodeSpec): { cmd: string; args: string[]; env?
           "--block-time",
           String(spec.blockTimeSec),
           "--silent",
+          ...(spec.extraArgs ?? []),
         ],
       };
     case "ganache":
@@ -274,4 +277,35 @@ export class ManagedNode {
       await rpc(this.url, "evm_setIntervalMining", [this._intervalArg()]);
     }
   }
+}
+
+/**
+ * Bring every answering node's head up to the highest head, as a node that restarts or resumes
+ * catches up with its peers by syncing (these nodes are independent dev chains, so they mine the
+ * missing blocks instead). Nodes that do not answer are skipped.
+ */
+export async function syncHeads(nodes: readonly { url: string; impl: NodeImpl }[]): Promise<void> {
+  const heads = await Promise.all(
+    nodes.map(async (n) => {
+      try {
+        return Number(BigInt(await rpc<string>(n.url, "eth_blockNumber", [], 1500)));
+      } catch {
+        return -1;
+      }
+    }),
+  );
+  const top = Math.max(...heads);
+  await Promise.all(
+    nodes.map(async (n, i) => {
+      const missing = top - heads[i];
+      if (heads[i] < 0 || missing <= 0) return;
+      if (n.impl === "ganache") {
+        for (let k = 0; k < missing; k++) await rpc(n.url, "evm_mine", [], 2000);
+      } else if (n.impl === "hardhat") {
+        await rpc(n.url, "hardhat_mine", [`0x${missing.toString(16)}`], 5000);
+      } else {
+        await rpc(n.url, "anvil_mine", [`0x${missing.toString(16)}`], 5000);
+      }
+    }),
+  );
 }

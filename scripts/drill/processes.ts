@@ -24,7 +24,7 @@ export class ProcessRegistry {
    */
   startKeeper(
     name: string,
-    command: "attestor" | "responder",
+    command: "attestor" | "responder" | "dashboard",
     configFile: string,
     env: NodeJS.ProcessEnv,
     logFile: string,
@@ -42,6 +42,11 @@ export class ProcessRegistry {
     fs.closeSync(out);
     this._keepers.push({ name, child });
     return child;
+  }
+
+  /** Every keeper started, with its process (a pid and `exitCode` to look at). */
+  get keepers(): readonly { name: string; child: ChildProcess }[] {
+    return this._keepers;
   }
 
   /** Keepers that exited although the drill did not stop them. */
