@@ -699,10 +699,10 @@ export async function startAttestor(
   const root = deps.logger ?? createLogger("vigil", { level: config.log.level });
   const logger = root.child({ keeper: "attestor", chainId: config.chain.chainId });
   const metrics = deps.metrics ?? new Metrics();
+  const signer = deps.signer ?? (await loadWallet(config.key, deps.env));
   // Configuration mistakes (a dead RPC, another chain, a wrong address) stop here, naming the setting.
   if (deps.preflight !== false && (deps.preflight || !deps.endpoints || !deps.oracle))
     await preflight(config, { ...deps.preflight, guard: false });
-  const signer = deps.signer ?? (await loadWallet(config.key, deps.env));
   let provider: AbstractProvider | undefined = deps.provider;
   const ownsProvider = !provider && (!deps.endpoints || !deps.oracle);
   if (ownsProvider)

@@ -131,13 +131,8 @@ export async function startResponder(
     chainId: config.chain.chainId,
   });
   const metrics = deps.metrics ?? new Metrics();
-  // Configuration mistakes (a dead RPC, another chain, a wrong address) stop here, naming the setting.
-  const checked = deps.preflight === false ? undefined : await preflight(config, deps.preflight);
-  const shutdown = new Shutdown(logger, deps.handleSignals ?? false);
-  const provider =
-    deps.provider ?? createProvider({ rpcUrls: config.chain.rpcUrls, chainId: config.chain.chainId });
-  const ownsProvider = !deps.provider;
-  const wallet = (
+  // The key first (a local check), then the chain: a configuration mistake stops here, naming the setting.
+  const key =
     deps.wallet ??
     (await loadWallet(
       {
@@ -146,8 +141,13 @@ export async function startResponder(
         passwordEnvVar: config.key.passwordEnvVar,
       },
       deps.env,
-    ))
-  ).connect(provider);
+    ));
+  const checked = deps.preflight === false ? undefined : await preflight(config, deps.preflight);
+  const shutdown = new Shutdown(logger, deps.handleSignals ?? false);
+  const provider =
+    deps.provider ?? createProvider({ rpcUrls: config.chain.rpcUrls, chainId: config.chain.chainId });
+  const ownsProvider = !deps.provider;
+  const wallet = key.connect(provider);
 
   const oracle = IHealthOracle__factory.connect(config.contracts.oracle, provider);
   const registry = IEndpointRegistry__factory.connect(config.contracts.registry, provider);

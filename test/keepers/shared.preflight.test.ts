@@ -193,6 +193,20 @@ describe("keeper preflight (RPCs and contracts at start-up)", function () {
   });
 
   describe("the CLI", function () {
+    // The key is checked before the chain: give the keepers one (the commands read process.env).
+    const saved = { responder: process.env.VIGIL_RESPONDER_KEY, attestor: process.env.VIGIL_ATTESTOR_KEY };
+    before(function () {
+      process.env.VIGIL_RESPONDER_KEY = ANVIL_KEYS[1];
+      process.env.VIGIL_ATTESTOR_KEY = ANVIL_KEYS[2];
+    });
+    after(function () {
+      for (const [k, v] of [
+        ["VIGIL_RESPONDER_KEY", saved.responder],
+        ["VIGIL_ATTESTOR_KEY", saved.attestor],
+      ] as const)
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+    });
     const common = () => [
       "--rpc-url",
       anvil.url,
