@@ -3,6 +3,7 @@
  *
  *   npx ts-node --transpile-only scripts/gen-example-configs.ts           # write them
  *   npx ts-node --transpile-only scripts/gen-example-configs.ts --check   # exit 1 if they differ
+ *   … [--root <dir>]                         # the files under <dir>/config instead of the repository's
  *
  * Starts anvil on a free loopback port, deploys exactly what `vigil devnet` deploys (same Ignition
  * module, same parameters, same deployer), and renders the files with the devnet's writer
@@ -78,10 +79,13 @@ export async function examplesFromFreshDeploy(): Promise<Record<string, string>>
 
 async function main(): Promise<number> {
   const check = process.argv.includes("--check");
+  // --root <dir>: compare or write under another directory than the repository (tests).
+  const at = process.argv.indexOf("--root");
+  const root = at > 0 && process.argv[at + 1] ? path.resolve(process.argv[at + 1]) : ROOT;
   const files = await examplesFromFreshDeploy();
   let stale = 0;
   for (const [rel, text] of Object.entries(files)) {
-    const abs = path.join(ROOT, rel);
+    const abs = path.join(root, rel);
     const current = fs.existsSync(abs) ? fs.readFileSync(abs, "utf8") : "";
     if (current === text) {
       process.stdout.write(`${rel}: up to date\n`);
