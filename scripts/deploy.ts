@@ -103,12 +103,10 @@ async function main(): Promise<void> {
   const choice =
     net.name === "hardhat"
       ? { id: `chain-${chainId}`, note: "" }
-      : await chooseDeploymentId(
-          deployments,
-          chainId,
-          process.env.VIGIL_DEPLOYMENT_ID || undefined,
-          async (a) => (await hre.ethers.provider.getCode(a)) !== "0x",
-        );
+      : await chooseDeploymentId(deployments, chainId, process.env.VIGIL_DEPLOYMENT_ID || undefined, {
+          hasCode: async (a) => (await hre.ethers.provider.getCode(a)) !== "0x",
+          blockHash: async (n) => (await hre.ethers.provider.getBlock(n))?.hash ?? undefined,
+        });
   if (choice.note) process.stdout.write(`${choice.note}\n`);
   const local = net.name === "hardhat" || LOCAL_CHAIN_IDS.has(chainId);
   const deployed = await deployVigil(raw, choice.id, file);
