@@ -93,8 +93,20 @@ const config: HardhatUserConfig = {
   gasReporter: {
     enabled: process.env.REPORT_GAS === "true",
   },
+  // `npm run deploy` verifies what it deployed when this key is set (one Etherscan.io key: API v2, every chain).
   etherscan: {
     apiKey: setting("ETHERSCAN_API_KEY") ?? "",
+    // hardhat-verify 2.1 knows sepolia, baseSepolia and arbitrumSepolia; OP Sepolia goes through the same v2 API.
+    customChains: [
+      {
+        network: "optimismSepolia",
+        chainId: TESTNETS.optimismSepolia.chainId,
+        urls: {
+          apiURL: "https://api.etherscan.io/v2/api",
+          browserURL: "https://sepolia-optimism.etherscan.io",
+        },
+      },
+    ],
   },
   sourcify: { enabled: false },
   typechain: {
