@@ -1,0 +1,152 @@
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { expect } from "chai";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const SUBCOMMANDS = [
+  "attestor",
+  "responder",
+  "status",
+  "register-service",
+  "add-endpoint",
+  "register-market",
+  "set-attestors",
+  "drill",
+];
+const NOTICE = "dist/ is not usable";
+/** Appended to the built entry point: printed only when bin/vigil.js really runs dist/. */
+const SENTINEL = "vigil-test: ran dist";
+const LONG_AGO = new Date("2000-01-01T00:00:00Z");
+
+/** Copy the working tree (tracked and untracked, not ignored: no dist/, artifacts/ or node_modules/). */
+function copyTree(to: string): void {
+  const r = spawnSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  expect(r.status, r.stderr).to.equal(0);
+  for (const rel of r.stdout.split("\0").filter(Boolean)) {
+    const from = path.join(ROOT, rel);
+    if (!fs.existsSync(from)) continue; // deleted in the working tree, not yet in the index
+    fs.mkdirSync(path.dirname(path.join(to, rel)), { recursive: true });
+    fs.copyFileSync(from, path.join(to, rel));
+  }
+  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(to, "node_modules"), "dir");
+}
+
+/**
+ * `npm run build` and the built CLI, in a copy of the working tree: the build makes `vigil` run
+ * dist/, and bin/vigil.js never runs a dist/ that no longer matches the sources. The copy's dist/ is
+ * marked (a line appended to dist/keepers/cli.js) so each run shows which code answered.
+ */
+describe("npm run build and the built CLI (bin/vigil.js)", function () {
+  this.timeout(15 * 60_000); // a full solc-js compile of the contracts on a busy 2-core machine
+  let dir: string;
+  const run = (script: string, args: string[]) =>
+    spawnSync(process.execPath, [path.join(dir, script), ...args], {
+      cwd: dir,
+      encoding: "utf8",
+      env: { ...process.env, VIGIL_FROM_SOURCE: "" },
+    });
+  const vigil = (...args: string[]) => run("bin/vigil.js", args);
+  const buildOk = () => {
+    const r = run("scripts/build/build.js", []);
+    expect(r.status, r.stdout + r.stderr).to.equal(0);
+    fs.appendFileSync(
+      path.join(dir, "dist/keepers/cli.js"),
+      `\nprocess.stderr.write(${JSON.stringify(SENTINEL + "\n")});\n`,
+    );
+  };
+  const edit = (rel: string, from: string, to: string) => {
+    const file = path.join(dir, rel);
+    const text = fs.readFileSync(file, "utf8");
+    expect(text).to.contain(from);
+    fs.writeFileSync(file, text.replace(from, to));
+  };
+
+  before(function () {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "vigil-build-"));
+    copyTree(dir);
+    buildOk();
+  });
+
+  after(function () {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("writes the JavaScript and its stamp to dist/", function () {
+    expect(fs.existsSync(path.join(dir, "dist/keepers/cli.js"))).to.equal(true);
+    expect(fs.existsSync(path.join(dir, "dist/.vigil-build.json"))).to.equal(true);
+    expect(fs.existsSync(path.join(dir, "dist/keepers/cli.ts"))).to.equal(false);
+  });
+
+  it("runs --help from dist/: exit 0, every subcommand listed, no notice", function () {
+    const r = vigil("--help");
+    expect(r.status, r.stderr).to.equal(0);
+    for (const name of SUBCOMMANDS) expect(r.stdout).to.match(new RegExp(`^  ${name} `, "m"));
+    expect(r.stderr).to.contain(SENTINEL).and.not.contain(NOTICE);
+    expect(vigil("--version").stdout.trim()).to.equal(
+      (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version,
+    );
+  });
+
+  it("runs the drill's own parser from dist/ (vigil drill --help; a bad option exits 2)", function () {
+    const help = vigil("drill", "--help");
+    expect(help.status, help.stderr).to.equal(0);
+    expect(help.stdout).to.contain("Usage: vigil drill").and.contain("--quick").and.contain("--keep");
+    expect(help.stdout).to.contain("--out <dir>").and.contain("--quiet");
+    const bad = vigil("drill", "--no-such-option");
+    expect(bad.status).to.equal(2);
+    expect(bad.stderr).to.contain("unknown option '--no-such-option'");
+  });
+
+  it("runs the sources, with one notice naming the file, once a keeper changed after the build", function () {
+    edit("keepers/cli.ts", "Vigil operator CLI:", "Vigil operator CLI (edited):");
+    const r = vigil("--help");
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.contain("Vigil operator CLI (edited):");
+    expect(r.stderr).to.not.contain(SENTINEL);
+    const notices = r.stderr.split("\n").filter((l) => l.includes(NOTICE));
+    expect(notices).to.deep.equal([
+      "vigil: dist/ is not usable (keepers/cli.ts changed since the last build); running the TypeScript " +
+        "sources (slow start) — `npm run build` for a fast one",
+    ]);
+    edit("keepers/cli.ts", "Vigil operator CLI (edited):", "Vigil operator CLI:");
+  });
+
+  it("runs the sources after a same-size edit dated before the build, and dist/ again once it is undone", function () {
+    const file = path.join(dir, "keepers/cli.ts");
+    edit("keepers/cli.ts", "Vigil operator CLI:", "VIGIL OPERATOR CLI:");
+    fs.utimesSync(file, LONG_AGO, LONG_AGO);
+    const edited = vigil("--help");
+    expect(edited.status, edited.stderr).to.equal(0);
+    expect(edited.stdout).to.contain("VIGIL OPERATOR CLI:");
+    expect(edited.stderr).to.contain(NOTICE).and.not.contain(SENTINEL);
+
+    edit("keepers/cli.ts", "VIGIL OPERATOR CLI:", "Vigil operator CLI:");
+    const undone = vigil("--help");
+    expect(undone.status, undone.stderr).to.equal(0);
+    expect(undone.stderr).to.contain(SENTINEL).and.not.contain(NOTICE);
+  });
+
+  it("never stamps a failed build: a type error leaves vigil on the sources", function () {
+    fs.writeFileSync(
+      path.join(dir, "keepers/cli/zz-broken.ts"),
+      "export const n: number = 'not a number';\n",
+    );
+    const r = run("scripts/build/build.js", []);
+    expect(r.status).to.not.equal(0);
+    expect(r.stdout + r.stderr).to.contain("zz-broken.ts");
+    expect(fs.existsSync(path.join(dir, "dist/.vigil-build.json"))).to.equal(false);
+    const help = vigil("--help");
+    expect(help.status, help.stderr).to.equal(0);
+    expect(help.stderr).to.contain(`${NOTICE} (no build yet)`);
+
+    fs.rmSync(path.join(dir, "keepers/cli/zz-broken.ts"));
+    buildOk();
+    const back = vigil("--help");
+    expect(back.stderr).to.contain(SENTINEL).and.not.contain(NOTICE);
+  });
+});
