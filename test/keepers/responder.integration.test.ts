@@ -73,6 +73,18 @@ describe("responder integration (real contracts on anvil)", function () {
     await clockTick;
   };
   const responders: ResponderHandle[] = [];
+  // While `race` is set, a responder that recorded a submit waits until a second one has recorded one too, so
+  // both have simulated the round before either broadcasts it (simulated at `pending`, a round already broadcast
+  // would simulate as all skipped and not be sent: the race under test would not happen).
+  let race: { recorded: number; open: Promise<void>; release(): void } | undefined;
+  const raceHooks: ResponderDeps["hooks"] = {
+    afterRecord: async (a) => {
+      const r = race;
+      if (!r || a.kind !== "submit") return;
+      if (++r.recorded >= 2) r.release();
+      await r.open;
+    },
+  };
 
   before(async function () {
     for (const n of NEEDED) {
@@ -265,7 +277,7 @@ describe("responder integration (real contracts on anvil)", function () {
       .reduce((a, v) => a + v.value, 0);
 
   it("submits rounds until every endpoint is HEALTHY", async function () {
-    const r = await responder(1);
+    const r = await responder(1, undefined, raceHooks);
     await until("HEALTHY", async () =>
       (await Promise.all(endpoints.map(statusOf))).every((s) => s === Status.HEALTHY),
     );
@@ -273,7 +285,7 @@ describe("responder integration (real contracts on anvil)", function () {
   });
 
   it("two responders relay the same round: both transactions succeed, the second skips every endpoint, the status changes once", async function () {
-    const second = await responder(2);
+    const second = await responder(2, undefined, raceHooks);
     const first = responders[0];
     const skipped = async (r: ResponderHandle) =>
       ((await r.metrics.registry.getSingleMetric("vigil_round_endpoints_total")?.get())?.values ?? [])
@@ -283,6 +295,8 @@ describe("responder integration (real contracts on anvil)", function () {
     const before = [submits(first).length, submits(second).length];
     // Freeze the chain: no clock ticks, no automine. The primary turns BAD in the next round.
     await holdClock();
+    let release!: () => void;
+    race = { recorded: 0, open: new Promise<void>((r) => (release = r)), release: () => release() };
     try {
       await anvil.send("evm_setAutomine", [false]);
       health.set(endpoints[0].toLowerCase(), 1000);
@@ -366,6 +380,8 @@ describe("responder integration (real contracts on anvil)", function () {
         responders.splice(responders.indexOf(third), 1);
       }
     } finally {
+      race?.release();
+      race = undefined;
       clockHeld = false; // whatever failed above, later tests need the clock
     }
     // The migration that follows happens once, whoever wins that race.
