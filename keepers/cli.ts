@@ -12,6 +12,9 @@ import {
   setAttestorsCommand,
 } from "./cli/admin";
 import { drillCommand } from "./cli/drill";
+import { deployExampleMarketCommand } from "./cli/market";
+import { dashboardCommand } from "./dashboard/command";
+import { devnetCommand } from "./devnet/command";
 import { processIo, type CliIo } from "./cli/io";
 import { packageVersion } from "./cli/root";
 import { statusCommand } from "./cli/status";
@@ -39,6 +42,9 @@ export function buildProgram(io: CliIo = processIo): Command {
     addEndpointCommand(io),
     registerMarketCommand(io),
     setAttestorsCommand(io),
+    deployExampleMarketCommand(io),
+    dashboardCommand(io),
+    devnetCommand(io),
   ];
   for (const cmd of commands) {
     cmd.copyInheritedSettings(program);
