@@ -123,5 +123,7 @@ export function devnetCommand(io: CliIo): Command {
         io.out(`${await applyFault(state, node, flags.kind)}\n`);
       }),
   );
+  // `fault` takes the program's settings (exitOverride, output) that `devnet` gets when it is added.
+  cmd.hook("preSubcommand", (devnet, sub) => void sub.copyInheritedSettings(devnet));
   return cmd;
 }
