@@ -5,14 +5,9 @@
  * its dependencies are not usable yet (UNKNOWN until the attestors first report them).
  */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { getAddress, ZeroAddress, type AbstractProvider } from "ethers";
-import {
-  GuardedPerpMarket__factory,
-  IEndpointRegistry__factory,
-  IHealthOracle__factory,
-  MockERC20__factory,
-  type IMarketGuard,
-} from "../../typechain-types";
+import type { AbstractProvider } from "ethers";
+// ethers values and the contract typings load when a command runs, not for `vigil --help`.
+import type { IMarketGuard } from "../../typechain-types";
 import { addressOption, bytes32Option, intOption } from "../shared/cli";
 import { VigilError } from "../shared/errors";
 import { MAX_BPS, Status } from "../shared/health";
@@ -82,6 +77,7 @@ async function dependencyStates(
   services: readonly string[],
   endpoints: readonly string[],
 ): Promise<DependencyState[]> {
+  const { IEndpointRegistry__factory, IHealthOracle__factory } = await import("../../typechain-types");
   const registry = IEndpointRegistry__factory.connect(await guard.registry(), provider);
   const oracle = IHealthOracle__factory.connect(await guard.oracle(), provider);
   const out: DependencyState[] = [];
@@ -195,6 +191,7 @@ export function registerMarketCommand(io: CliIo): Command {
             "deploy the market first, e.g. vigil deploy-example-market",
           );
         }
+        const { getAddress, ZeroAddress } = await import("ethers");
         const existing = await guard.marketIdOf(o.market);
         if (existing !== 0n) {
           throw new VigilError(
@@ -297,6 +294,8 @@ export function deployExampleMarketCommand(io: CliIo): Command {
     )
     .action(async (o: DeployExampleOptions) => {
       await withContext(o, io, async (ctx) => {
+        const { GuardedPerpMarket__factory, IEndpointRegistry__factory, MockERC20__factory } =
+          await import("../../typechain-types");
         const guard = await requireGuard(ctx);
         const guardAddress = await guard.getAddress();
         const signer = await ctx.admin(o.keystore);

@@ -7,7 +7,8 @@ import { Command, Option } from "commander";
 import type { BaseContract, ContractTransactionResponse, Interface, LogDescription } from "ethers";
 import { intOption, withCommonOptions, type CommonOptions } from "../shared/cli";
 import { VigilError } from "../shared/errors";
-import { openContext, txError, type CliContext } from "./context";
+// ./context (ethers, the contract typings, zod, yaml) loads when a command runs, not for `vigil --help`.
+import type { CliContext } from "./context";
 import type { CliIo } from "./io";
 
 /** The options of a write command: the common ones plus `--keystore`, `--confirmations`, `--json`. */
@@ -50,6 +51,7 @@ export async function send(
   tx: () => Promise<ContractTransactionResponse>,
   confirmations: number,
 ): Promise<Sent> {
+  const { txError } = await import("./context");
   let response: ContractTransactionResponse;
   try {
     response = await tx();
@@ -82,6 +84,7 @@ export async function deployContract(
   deploy: () => Promise<BaseContract>,
   confirmations: number,
 ): Promise<{ address: string; hash: string }> {
+  const { txError } = await import("./context");
   try {
     const contract = await deploy();
     const tx = contract.deploymentTransaction();
@@ -98,6 +101,7 @@ export async function withContext<T>(
   io: CliIo,
   fn: (ctx: CliContext) => Promise<T>,
 ): Promise<T> {
+  const { openContext } = await import("./context");
   const ctx = await openContext(opts, io.env);
   try {
     return await fn(ctx);
