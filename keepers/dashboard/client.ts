@@ -41,6 +41,10 @@ export const CLIENT_JS = String.raw`"use strict";
   function clock(t) {
     return t > 0 ? new Date(t * 1000).toISOString().slice(11, 19) + " UTC" : "never";
   }
+  // Table cells: the time of day only (the header says UTC); the full date in the title.
+  function hms(t) {
+    return el("span", { class: "time", title: t > 0 ? new Date(t * 1000).toISOString() : "" }, t > 0 ? new Date(t * 1000).toISOString().slice(11, 19) : "–");
+  }
   function ago(t, now) {
     if (!(t > 0)) return "never";
     var d = now - t;
@@ -64,7 +68,7 @@ export const CLIENT_JS = String.raw`"use strict";
     head.forEach(function (h) { thead.appendChild(el("th", null, h)); });
     var body = el("tbody", null);
     rows.forEach(function (r) { body.appendChild(r); });
-    return el("table", attrs || null, el("thead", null, thead), body);
+    return el("div", { class: "scroll" }, el("table", attrs || null, el("thead", null, thead), body));
   }
   function row(cells, attrs) {
     var tr = el("tr", attrs || null);
@@ -144,7 +148,7 @@ export const CLIENT_JS = String.raw`"use strict";
       sv.migrations.slice(0, 8).forEach(function (m) {
         migrations.appendChild(el("div", { class: "row", "data-migration": m.tx },
           el("span", { class: "tag " + (m.failback ? "failback" : "") }, m.failback ? "FAILBACK" : "FAILOVER"),
-          clock(m.at) + "  ", el("span", { class: "uri" }, uriOf[m.from] || short(m.from)), "  →  ",
+          hms(m.at), "  ", el("span", { class: "uri" }, uriOf[m.from] || short(m.from)), "  →  ",
           el("span", { class: "uri" }, uriOf[m.to] || short(m.to)), "   tx ", tx(m.tx), "  block " + m.block));
       });
       var check = sv.migration.check;
@@ -184,17 +188,19 @@ export const CLIENT_JS = String.raw`"use strict";
     var members = s.attestors.members;
     if (!members.length) return replace("rounds", el("div", { class: "card empty" }, "no attestor set"));
     var head = ["round", "time"].concat(members.map(function (a) {
-      return short(a.address) + (a.rounds ? " " + Math.round(100 * a.signed / a.rounds) + "%" : "") + (a.jailed ? " (jailed)" : "");
-    })).concat(["signed", "tx"]);
-    var rows = s.rounds.slice(0, 14).map(function (r) {
+      var pct = a.rounds ? Math.round(100 * a.signed / a.rounds) + "%" : "–";
+      return el("span", { title: a.address }, a.address.slice(0, 6) + "…" + a.address.slice(-4),
+        el("br", null), el("span", { class: a.jailed ? "bad" : "dim" }, a.jailed ? "jailed" : pct));
+    })).concat(["signed (q " + s.attestors.quorum + ")", "tx"]);
+    var rows = s.rounds.slice(0, 12).map(function (r) {
       var n = r.signers.filter(function (x) { return x.signed; }).length;
-      var cells = [td("mono", String(r.round)), td("dim", clock(r.observedAt))];
+      var cells = [td("mono", String(r.round)), td("dim", hms(r.observedAt))];
       members.forEach(function (a) {
         var me = r.signers.filter(function (x) { return x.address.toLowerCase() === a.address.toLowerCase(); })[0];
         cells.push(el("td", { title: a.address + (me && me.signed ? " signed" : " did not sign") },
           el("span", { class: "dot" + (me && me.signed ? " on" : "") + (a.jailed ? " jailed" : "") })));
       });
-      cells.push(td(n < r.quorum ? "bad" : "", n + " / " + r.signers.length + " (q " + r.quorum + ")"));
+      cells.push(td("time" + (n < r.quorum ? " bad" : ""), n + " / " + r.signers.length));
       cells.push(td("", tx(r.tx)));
       return row(cells, { "data-round": String(r.round) });
     });
@@ -206,8 +212,8 @@ export const CLIENT_JS = String.raw`"use strict";
 
   function renderActions(s) {
     if (!s.actions.length) return replace("actions", el("div", { class: "card empty" }, "no actions in the window"));
-    var rows = s.actions.slice(0, 16).map(function (a) {
-      return row([td("dim", clock(a.at)), td("", el("span", { class: "tag" }, a.kind)), td("uri", a.summary), td("", tx(a.tx))],
+    var rows = s.actions.slice(0, 12).map(function (a) {
+      return row([td("dim", hms(a.at)), td("time", el("span", { class: "tag " + a.kind.replace(/ /g, "-") }, a.kind)), td("summary", a.summary), td("", tx(a.tx))],
         { "data-action": a.kind });
     });
     replace("actions", el("div", { class: "card" }, table(["time", "what", "", "tx"], rows)));

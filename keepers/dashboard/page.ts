@@ -87,8 +87,14 @@ tr.active td { background:rgba(90,169,255,.06); }
 .migrations { margin-top:10px; font-size:12.5px; }
 .migrations .row { padding:3px 0; }
 .tag { display:inline-block; padding:0 6px; border-radius:4px; font-size:11px; font-weight:700; margin-right:6px; background:#22303c; color:var(--accent); }
-.tag.failback { color:var(--ok); }
-.cols { display:grid; grid-template-columns:1fr 1fr; gap:18px; }
+.cols { display:grid; grid-template-columns:minmax(0,1fr); gap:0; }
+.time, [data-tx] { white-space:nowrap; }
+.scroll { overflow-x:auto; }
+.bad { color:var(--bad); }
+td.summary { overflow-wrap:anywhere; }
+td.bad { color:var(--bad); font-weight:700; }
+.tag.market-paused, .tag.jailed { color:var(--bad); }
+.tag.failback, .tag.market-resumed { color:var(--ok); }
 .dot { display:inline-block; width:12px; height:12px; border-radius:50%; border:2px solid var(--unk); }
 .dot.on { background:var(--ok); border-color:var(--ok); }
 .dot.jailed { border-color:var(--bad); }

@@ -100,7 +100,7 @@ const SECURITY_HEADERS = {
  * A request handler for the dashboard's routes under `basePath` (`""` for the root, or e.g.
  * `"/dashboard"`): `GET <base>/` the page, `<base>/dashboard.js`, `<base>/dashboard.css`, and
  * `<base>/api/state` (200 with {@link DashboardState} JSON; 503 `{error}` before the first successful
- * poll). `<base>` without its slash redirects to `<base>/` (the page's URLs are relative).
+ * poll and while the latest poll failed). `<base>` without its slash redirects to `<base>/` (the page's URLs are relative).
  * @returns A function that answers and returns true for a dashboard path, or returns false without
  * touching `res` for any other path, so a keeper's server can try it before its own routes.
  */
@@ -134,8 +134,10 @@ export function dashboardHandler(
     }
     if (sub === "/api/state") {
       const json = view.json();
-      if (json === undefined) {
-        const why = view.error();
+      const why = view.error();
+      if (json === undefined || why !== undefined) {
+        // A failed latest poll is said, not hidden behind the last good state: the page keeps showing
+        // that state and marks it stale.
         send(
           503,
           JSON.stringify({ error: why ? `cannot read the chain: ${why}` : "reading the chain…" }),
