@@ -90,7 +90,7 @@ export function withCommonOptions(cmd: Command, opts: CommonOptionSet = {}): Com
     )
     .option(
       "--rpc-url <url...>",
-      "JSON-RPC URL(s) of the control chain, the one holding the Vigil contracts; repeat or comma-separate (config chain.rpcUrls, env VIGIL_RPC_URL)",
+      "JSON-RPC URL(s) of the control chain, the one holding the Vigil contracts; repeat or comma-separate (required; config chain.rpcUrls, env VIGIL_RPC_URL)",
       listOption,
     )
     .addOption(
@@ -101,19 +101,19 @@ export function withCommonOptions(cmd: Command, opts: CommonOptionSet = {}): Com
     .addOption(
       new Option(
         "--chain-id <id>",
-        "chain id the RPCs must serve, integer (config chain.chainId, env VIGIL_CHAIN_ID)",
+        "chain id the RPCs must serve, integer (required by the keepers; other commands default to the first RPC's eth_chainId; config chain.chainId, env VIGIL_CHAIN_ID)",
       ).argParser(intOption(1)),
     )
     .addOption(
       new Option(
         "--oracle <address>",
-        "HealthOracle address (config contracts.oracle, env VIGIL_ORACLE)",
+        "HealthOracle address (required; config contracts.oracle, env VIGIL_ORACLE)",
       ).argParser(addressOption),
     )
     .addOption(
       new Option(
         "--registry <address>",
-        "EndpointRegistry address (config contracts.registry, env VIGIL_REGISTRY)",
+        "EndpointRegistry address (required; config contracts.registry, env VIGIL_REGISTRY)",
       ).argParser(addressOption),
     );
   if (opts.guard) {
@@ -127,7 +127,7 @@ export function withCommonOptions(cmd: Command, opts: CommonOptionSet = {}): Com
   if (opts.keyEnv) {
     cmd.option(
       "--keystore <file>",
-      `encrypted JSON keystore, used when $${opts.keyEnv} is unset; password in $VIGIL_KEYSTORE_PASSWORD (config key.keystorePath, env VIGIL_KEYSTORE)`,
+      `encrypted JSON keystore, used when $${opts.keyEnv} is unset; password in $VIGIL_KEYSTORE_PASSWORD (default: none; config key.keystorePath, env VIGIL_KEYSTORE)`,
     );
   }
   if (opts.httpPort !== undefined) {
