@@ -75,8 +75,10 @@ async function main() {
   rows.push(["trip: 1 service, 2 endpoints, well-behaved market", await gasOf(guard.trip(1))]);
   const e = await service("guarded2", 2, (i) => i);
   for (const id of e.ids) await oracle.setStatus(id, Status.HEALTHY, 10_000);
+  // Its own market contract: the guard refuses one registered twice (MarketGuardMarketAlreadyRegistered).
+  const market2 = await ethers.deployContract("MockMarket");
   await guard.registerMarket({
-    market: await market.getAddress(),
+    market: await market2.getAddress(),
     guardian: owner.address,
     pauseThresholdBps: 5_000,
     gracePeriod: 60,
