@@ -14,6 +14,7 @@ import {
   IHealthOracle__factory,
   IMarketGuard__factory,
 } from "../../typechain-types";
+import { Status } from "../../keepers/shared/health";
 import { until } from "../keepers/helpers/until";
 import { freePort } from "../../scripts/drill/nodes";
 import { ROOT, runNode } from "./localnode";
@@ -173,7 +174,35 @@ describe("vigil devnet", function () {
     );
   });
 
-  it("stops everything on SIGINT (the primary still stopped) and exits 0", async function () {
+  it("fails back to the primary once it is resumed (vigil devnet fault primary --kind resume)", async function () {
+    const registry = IEndpointRegistry__factory.connect(state.contracts.registry, provider);
+    const { code, out } = await vigil(["devnet", "fault", "primary", "--kind", "resume", "--dir", dir]);
+    expect(out).to.match(/primary .* resumed/);
+    expect(code, out).to.equal(0);
+    await until(
+      "the registry to fail back to the primary",
+      async () =>
+        (await registry.activeEndpointId(state.contracts.serviceId)).toLowerCase() ===
+        state.nodes[0].endpointId.toLowerCase(),
+      5 * 60_000,
+    );
+  });
+
+  it("marks a node that stops mining DOWN on-chain (--kind halt)", async function () {
+    const oracle = IHealthOracle__factory.connect(state.contracts.oracle, provider);
+    const { code, out } = await vigil(["devnet", "fault", "backup-2", "--kind", "halt", "--dir", dir]);
+    expect(out).to.match(/backup-2 .* mines no more blocks/);
+    expect(code, out).to.equal(0);
+    await until(
+      "backup-2 DOWN on-chain",
+      async () => Number((await oracle.statusOf(state.nodes[2].endpointId)).status) === Status.DOWN,
+      5 * 60_000,
+    );
+  });
+
+  it("stops everything on SIGINT, a stopped and a halted node included, and exits 0", async function () {
+    const stop = await vigil(["devnet", "fault", "backup-1", "--kind", "stop", "--dir", dir]);
+    expect(stop.code, stop.out).to.equal(0);
     const pids = [state.chain.pid, ...state.nodes.map((n) => n.pid), ...state.keepers.map((k) => k.pid)];
     expect(pids.every((p) => p > 0 && processAlive(p))).to.equal(true);
     child.kill("SIGINT");
