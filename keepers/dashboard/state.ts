@@ -167,7 +167,7 @@ export interface DashboardState {
     quorum: number;
     members: { address: string; jailed: boolean; signed: number; rounds: number }[];
   };
-  services: (Snapshot["services"][number] & {
+  services: (Omit<Snapshot["services"][number], "endpoints"> & {
     endpoints: (Snapshot["services"][number]["endpoints"][number] & {
       active: boolean;
       timeline: TimelineSegment[];
