@@ -5,12 +5,12 @@
  * contract assigned (from its events). A revert is reported by its custom error name and arguments.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { getAddress, ZeroAddress } from "ethers";
 import { addressOption, bytes32Option, intOption } from "../shared/cli";
 import { VigilError } from "../shared/errors";
 import { EndpointKind, parseEndpointKind } from "../shared/health";
-import { parseCaip10 } from "../attestor/probes/oracleFeed";
 import type { CliIo } from "./io";
+// ethers (and the feed prober) load when a command checks its input, not for `vigil --help`.
+import { getAddress, parseCaip10, ZeroAddress } from "./lazy";
 import { collect, print, send, withContext, withWriteOptions, type WriteOptions } from "./write";
 
 // `register-market` and `deploy-example-market` live in ./market.ts.
