@@ -6,7 +6,7 @@
  * docs/dashboard.png (or `VIGIL_SCREENSHOT`). Needs Debian's chromium: `apt-get install -y chromium`.
  */
 import path from "node:path";
-import { runDashboard } from "../keepers/dashboard/command";
+import { runDashboard } from "../keepers/dashboard/run";
 import { dashboardConfigSchema } from "../keepers/dashboard/config";
 import { parseConfig } from "../keepers/shared/config";
 import { createLogger } from "../keepers/shared/logger";

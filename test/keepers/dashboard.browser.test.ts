@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 import type { Page } from "puppeteer-core";
-import { runDashboard, type RunningDashboard } from "../../keepers/dashboard/command";
+import { runDashboard, type RunningDashboard } from "../../keepers/dashboard/run";
 import { dashboardConfigSchema } from "../../keepers/dashboard/config";
 import type { DashboardState } from "../../keepers/dashboard/state";
 import { parseConfig } from "../../keepers/shared/config";
