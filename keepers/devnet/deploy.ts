@@ -7,20 +7,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { JsonRpcProvider } from "ethers";
 import { IEndpointRegistry__factory, IMarketGuard__factory } from "../../typechain-types";
-import { VigilError } from "../shared/errors";
+import { REPO_ROOT } from "../../scripts/drill/nodes";
 import { CONTROL_CHAIN_ID, devnetDeployParams } from "./params";
 import type { DevnetDeployment } from "./configs";
-
-/** The repository root (the folder of hardhat.config.ts), found upwards from this file. */
-export function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, "hardhat.config.ts"))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new VigilError("VIGIL_CONFIG", "hardhat.config.ts not found above " + __dirname);
-    dir = up;
-  }
-  return dir;
-}
 
 /**
  * Deploy Vigil and the demo service onto the chain at `chainUrl` (fresh or not: a new Ignition
@@ -31,11 +20,20 @@ export function repoRoot(): string {
  * @returns the addresses and the demo service id. Throws what Ignition throws (with its message).
  */
 export async function deployDevnet(chainUrl: string, nodeUrls: readonly string[]): Promise<DevnetDeployment> {
-  const root = repoRoot();
+  const root = REPO_ROOT;
   process.env.HARDHAT_CONFIG = path.join(root, "hardhat.config.ts");
   process.env.HARDHAT_NETWORK = "localhost";
   process.env.VIGIL_LOCAL_RPC_URL = chainUrl;
   process.env.TS_NODE_TRANSPILE_ONLY ??= "true";
+  // Hardhat loaded as a library does not register ts-node for its TypeScript config; the built CLI
+  // (dist/) runs without it, so register it here (transpile only), once.
+  if (!(process as unknown as Record<symbol, unknown>)[Symbol.for("ts-node.register.instance")]) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (require("ts-node") as typeof import("ts-node")).register({
+      transpileOnly: true,
+      project: path.join(root, "tsconfig.json"),
+    });
+  }
   const { deployVigil } = (await import("../../scripts/deploy")) as typeof import("../../scripts/deploy");
   const deploymentId = `devnet-${Date.now()}`;
   let deployed;

@@ -19,7 +19,16 @@ export interface NodeSpec {
   extraArgs?: string[];
 }
 
-const ROOT = path.resolve(__dirname, "..", "..");
+/**
+ * The repository root: the nearest folder above this file with a package.json. The same from the
+ * TypeScript sources (scripts/drill/) and from the build (dist/scripts/drill/, dist/ has none).
+ */
+export const REPO_ROOT = ((): string => {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, "package.json")) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})();
+const ROOT = REPO_ROOT;
 
 /**
  * The anvil binary: `VIGIL_ANVIL_BIN` when set, else the one the optional npm package

@@ -1,9 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import type { ManagedNode } from "./nodes";
-
-const ROOT = path.resolve(__dirname, "..", "..");
+import { REPO_ROOT as ROOT, type ManagedNode } from "./nodes";
 
 /**
  * Everything the drill started, so that it is all stopped — at the end, on failure, and on Ctrl-C —
