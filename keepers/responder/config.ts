@@ -113,6 +113,15 @@ export const responderConfigSchema = z
     /** Signing key: env `key.envVar` (default VIGIL_RESPONDER_KEY) or `key.keystorePath`. */
     key: zKey("VIGIL_RESPONDER_KEY"),
     log: zLog,
+    /**
+     * The dashboard page (`vigil dashboard`'s) on this keeper's HTTP server at `/dashboard/`, with its own
+     * polling loop reading the chain. Default false: the responder stays lean and a page bug cannot touch
+     * it; `GET /` then says how to run `vigil dashboard` with this file. Env `VIGIL_RESPONDER_DASHBOARD`.
+     */
+    dashboard: z
+      .object({ enabled: z.boolean().default(false) })
+      .strict()
+      .default({}),
   })
   .strict();
 
@@ -135,6 +144,7 @@ export const RESPONDER_ENV: readonly EnvOverride[] = [
   { env: "VIGIL_ACTION_DEADLINE_MS", path: "actionDeadlineMs", type: "number" },
   { env: "VIGIL_STUCK_AFTER_MS", path: "fees.stuckAfterMs", type: "number" },
   { env: "VIGIL_OUTBOX_PATH", path: "outboxPath", type: "string" },
+  { env: "VIGIL_RESPONDER_DASHBOARD", path: "dashboard.enabled", type: "boolean" },
 ];
 
 /**

@@ -30,6 +30,7 @@ import { watchLogs, type LogWatch, type WatchedEvent } from "../shared/events";
 import { Status, toPolicy } from "../shared/health";
 import { runLoop, Shutdown, Wakeup, type LoopHealth } from "../shared/lifecycle";
 import { createLogger, type Logger } from "../shared/logger";
+import { dashboardHandler, startDashboardView } from "../dashboard/server";
 import { Metrics } from "../shared/metrics";
 import { toCalldata } from "../shared/report";
 import { preflight, type PreflightOptions } from "../shared/preflight";
@@ -224,13 +225,31 @@ export async function startResponder(
     },
   );
 
+  // The dashboard page beside the responder's routes, only when asked for (config dashboard.enabled).
+  const view = config.dashboard.enabled
+    ? startDashboardView({
+        provider,
+        chainId: config.chain.chainId,
+        contracts: config.contracts,
+        signal: shutdown.signal,
+        logger,
+        metrics,
+      })
+    : undefined;
   const server = new KeeperServer({
     host: config.http.host,
     port: config.http.port,
     logger,
     metrics,
     metricsEnabled: config.metrics.enabled,
-    loops: () => [loop.health],
+    handlers: view ? [dashboardHandler(view, "/dashboard")] : [],
+    links: view
+      ? { dashboard: "/dashboard/" }
+      : {
+          dashboard:
+            "not served here: run `vigil dashboard --config <this responder's file>`, or set dashboard.enabled",
+        },
+    loops: () => (view ? [loop.health, view.health] : [loop.health]),
     conditions: () => [engine.quorum.condition()],
     routes: {
       "/v1/outbox": () => ({ status: 200, body: { signer: wallet.address, actions: outbox.list(100) } }),
@@ -254,7 +273,7 @@ export async function startResponder(
     (stopping ??= (async () => {
       shutdown.abort("stop requested");
       // Both loops first: nothing may be in flight on the provider when it is destroyed.
-      await Promise.all([loop.done, events.done]);
+      await Promise.all([loop.done, events.done, view?.done]);
       await server.close();
       outbox.close();
       shutdown.dispose();

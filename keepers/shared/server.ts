@@ -36,6 +36,13 @@ export interface ServerOptions {
   loops: () => LoopHealth[];
   /** States beyond liveness that `/healthz` reports (see {@link HealthCondition}); default none. */
   conditions?: () => HealthCondition[];
+  /**
+   * Raw handlers tried first, in order, for anything that is not JSON (the dashboard's page): each
+   * answers and returns true, or returns false without touching `res`.
+   */
+  handlers?: ((req: http.IncomingMessage, res: http.ServerResponse) => boolean)[];
+  /** What `GET /` lists besides the routes, e.g. `{ dashboard: "/dashboard/" }` or a hint where it is. */
+  links?: Record<string, string>;
   /** Extra GET routes by exact path, e.g. `/v1/reports`. */
   routes?: Record<string, RouteHandler>;
 }
@@ -88,8 +95,15 @@ export class KeeperServer {
       res.end(body);
     };
     try {
+      for (const handle of this.options.handlers ?? []) if (handle(req, res)) return;
       if (req.method !== "GET") return send(405, JSON.stringify({ error: "method not allowed" }));
       const url = new URL(req.url ?? "/", "http://localhost");
+      if (url.pathname === "/") {
+        // An index of what this keeper serves, so an operator who opens the port finds the rest.
+        const paths = ["/healthz", ...(this.options.metricsEnabled === false ? [] : ["/metrics"])];
+        const all = [...paths, ...Object.keys(this.options.routes ?? {})];
+        return send(200, JSON.stringify({ paths: all, ...this.options.links }));
+      }
       if (url.pathname === "/healthz") {
         const loops = this.options.loops().map((l) => ({
           name: l.name,

@@ -241,7 +241,7 @@ describe("responder integration (real contracts on anvil)", function () {
     keyIndex: number,
     outbox?: string,
     hooks?: ResponderDeps["hooks"],
-    extra: { provider?: JsonRpcProvider; confirmations?: number } = {},
+    extra: { provider?: JsonRpcProvider; confirmations?: number; dashboard?: boolean } = {},
   ) {
     const config = parseResponderConfig({
       chain: { rpcUrls: [anvil.url], chainId: anvil.chainId },
@@ -257,6 +257,7 @@ describe("responder integration (real contracts on anvil)", function () {
       http: { port: 0 },
       fees: { stuckAfterMs: 5_000 },
       confirmations: extra.confirmations ?? 1,
+      dashboard: { enabled: extra.dashboard ?? false },
     });
     const r = await startResponder(config, {
       logger,
@@ -282,6 +283,34 @@ describe("responder integration (real contracts on anvil)", function () {
       (await Promise.all(endpoints.map(statusOf))).every((s) => s === Status.HEALTHY),
     );
     expect(await counter(r, "confirmed")).to.be.greaterThan(0);
+  });
+
+  it("GET / lists what the responder serves; with dashboard.enabled it serves the dashboard at /dashboard/", async function () {
+    const plain = await responder(5);
+    const index = await (await fetch(`http://127.0.0.1:${plain.port}/`)).json();
+    expect(index.paths).to.include.members(["/healthz", "/metrics", "/v1/outbox"]);
+    expect(index.dashboard).to.contain("vigil dashboard --config");
+    expect((await fetch(`http://127.0.0.1:${plain.port}/dashboard/`)).status).to.equal(404);
+    await plain.stop();
+    responders.splice(responders.indexOf(plain), 1); // later tests iterate the running responders
+
+    const withPage = await responder(6, undefined, undefined, { dashboard: true });
+    const base = `http://127.0.0.1:${withPage.port}`;
+    expect((await (await fetch(`${base}/`)).json()).dashboard).to.equal("/dashboard/");
+    const page = await fetch(`${base}/dashboard/`);
+    expect(page.status).to.equal(200);
+    expect(page.headers.get("content-type")).to.contain("text/html");
+    expect(page.headers.get("content-security-policy")).to.be.a("string");
+    // The view's first poll reads the chain; wait for the state, not a time.
+    let state: { services: { id: string }[] } | undefined;
+    await until("the dashboard's first state", async () => {
+      const r = await fetch(`${base}/dashboard/api/state`);
+      if (r.status === 200) state = (await r.json()) as { services: { id: string }[] };
+      return state !== undefined;
+    });
+    expect(state!.services.map((x) => x.id.toLowerCase())).to.include(serviceId.toLowerCase());
+    await withPage.stop();
+    responders.splice(responders.indexOf(withPage), 1);
   });
 
   it("two responders relay the same round: both transactions succeed, the second skips every endpoint, the status changes once", async function () {
