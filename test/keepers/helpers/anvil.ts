@@ -65,7 +65,9 @@ export class Anvil {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
+    // A SIGKILLed child has exitCode null and signalCode set: either means it already exited (a second
+    // stop() must not wait for an exit event that has been emitted).
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       this.child.once("exit", () => resolve());
       this.child.kill("SIGKILL");
