@@ -9,7 +9,7 @@ import type { CliIo } from "./io";
 import { projectRoot } from "./root";
 
 /** What scripts/drill/index.ts exports (typed here so the build does not pull the drill into dist/). */
-interface DrillEntry {
+export interface DrillEntry {
   drillProgram(name: string, result: { exitCode: number }): Command;
 }
 
@@ -19,6 +19,8 @@ interface DrillEntry {
  * build, ts-node is registered here, on first use of `vigil drill` only.
  */
 function loadDrill(root: string): DrillEntry {
+  // The drill's Hardhat uses the repository's config whatever the working directory.
+  process.env.HARDHAT_CONFIG ??= path.join(root, "hardhat.config.ts");
   if (!require.extensions[".ts"]) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     (require("ts-node") as typeof import("ts-node")).register({
@@ -34,12 +36,11 @@ function loadDrill(root: string): DrillEntry {
 /**
  * Build the `vigil drill [options...]` subcommand. Everything after `drill` (including `--help`) goes
  * to the drill's own parser, so add it to the program without `copyInheritedSettings` (whose help
- * option would take `--help` first); its help and errors are written through `io`. The drill's Hardhat runs
- * with the repository's hardhat.config.ts whatever the working directory (HARDHAT_CONFIG).
+ * option would take `--help` first); its help and errors are written through `io`.
  * Exit codes as `npm run drill`: 0 all reactions as expected, 1 a reaction missing or unexpected;
- * a bad option is 2 (as every `vigil` usage error). Called by keepers/cli.ts only.
+ * a bad option is 2 (as every `vigil` usage error). Called by keepers/cli.ts; tests pass `load`.
  */
-export function drillCommand(io: CliIo): Command {
+export function drillCommand(io: CliIo, load: (root: string) => DrillEntry = loadDrill): Command {
   return new Command("drill")
     .description(
       "Run the outage drill (as `npm run drill`): a local control chain, three monitored nodes, three attestors " +
@@ -54,9 +55,8 @@ export function drillCommand(io: CliIo): Command {
     .allowExcessArguments()
     .action(async (args: string[]) => {
       const root = projectRoot();
-      process.env.HARDHAT_CONFIG ??= path.join(root, "hardhat.config.ts");
       const result = { exitCode: 0 };
-      const program = loadDrill(root)
+      const program = load(root)
         .drillProgram("vigil drill", result)
         .exitOverride()
         .configureOutput({ writeOut: io.out, writeErr: io.err });

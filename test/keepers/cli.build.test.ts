@@ -2,23 +2,26 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { Command, CommanderError } from "commander";
 import { expect } from "chai";
+import { buildProgram } from "../../keepers/cli";
+import { drillCommand, type DrillEntry } from "../../keepers/cli/drill";
+import type { CliIo } from "../../keepers/cli/io";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const SUBCOMMANDS = [
-  "attestor",
-  "responder",
-  "status",
-  "register-service",
-  "add-endpoint",
-  "register-market",
-  "set-attestors",
-  "drill",
-];
 const NOTICE = "dist/ is not usable";
 /** Appended to the built entry point: printed only when bin/vigil.js really runs dist/. */
 const SENTINEL = "vigil-test: ran dist";
 const LONG_AGO = new Date("2000-01-01T00:00:00Z");
+
+/** The environment for the copy: it builds and runs its own tree, whatever the test run's says. */
+function copyEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, VIGIL_FROM_SOURCE: "" };
+  // Hardhat reads even an empty value as a setting (a config path, a network name): unset them.
+  delete env.HARDHAT_CONFIG;
+  delete env.HARDHAT_NETWORK;
+  return env;
+}
 
 /** Copy the working tree (tracked and untracked, not ignored: no dist/, artifacts/ or node_modules/). */
 function copyTree(to: string): void {
@@ -48,7 +51,7 @@ describe("npm run build and the built CLI (bin/vigil.js)", function () {
     spawnSync(process.execPath, [path.join(dir, script), ...args], {
       cwd: dir,
       encoding: "utf8",
-      env: { ...process.env, VIGIL_FROM_SOURCE: "" },
+      env: copyEnv(),
     });
   const vigil = (...args: string[]) => run("bin/vigil.js", args);
   const buildOk = () => {
@@ -85,7 +88,10 @@ describe("npm run build and the built CLI (bin/vigil.js)", function () {
   it("runs --help from dist/: exit 0, every subcommand listed, no notice", function () {
     const r = vigil("--help");
     expect(r.status, r.stderr).to.equal(0);
-    for (const name of SUBCOMMANDS) expect(r.stdout).to.match(new RegExp(`^  ${name} `, "m"));
+    // Every subcommand the sources define (read in-process here), listed by the built CLI.
+    const names = buildProgram().commands.map((c) => c.name());
+    expect(names).to.include.members(["attestor", "responder", "status", "set-attestors", "drill"]);
+    for (const name of names) expect(r.stdout).to.match(new RegExp(`^  ${name} `, "m"));
     expect(r.stderr).to.contain(SENTINEL).and.not.contain(NOTICE);
     expect(vigil("--version").stdout.trim()).to.equal(
       (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version,
@@ -148,5 +154,76 @@ describe("npm run build and the built CLI (bin/vigil.js)", function () {
     buildOk();
     const back = vigil("--help");
     expect(back.stderr).to.contain(SENTINEL).and.not.contain(NOTICE);
+  });
+});
+
+/** `vigil drill` in-process, with the real drill parser or a stand-in for the drill itself. */
+describe("vigil drill (keepers/cli/drill.ts)", function () {
+  const capture = () => {
+    const io = { out: "", err: "" };
+    const cli: CliIo = { out: (t) => void (io.out += t), err: (t) => void (io.err += t), env: {} };
+    return { io, cli };
+  };
+  const run = (cmd: Command, args: string[]) =>
+    new Command("vigil")
+      .exitOverride()
+      .addCommand(cmd)
+      .parseAsync(["drill", ...args], { from: "user" });
+  /** A drill that records its options and reports `failures` failures. */
+  const standIn = (failures: number, seen: { opts?: unknown }): DrillEntry => ({
+    drillProgram: (name, result) =>
+      new Command(name)
+        .option("--quick")
+        .option("--out <dir>")
+        .action((opts) => {
+          seen.opts = opts;
+          result.exitCode = failures ? 1 : 0;
+        }),
+  });
+
+  it("answers --help with the drill's own options, through the CLI's output", async function () {
+    const { io, cli } = capture();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    await run(
+      drillCommand(cli, () => require("../../scripts/drill/index") as DrillEntry),
+      ["--help"],
+    );
+    expect(io.out).to.contain("Usage: vigil drill [options]");
+    for (const o of ["--quick", "--keep", "--out <dir>", "--quiet"]) expect(io.out).to.contain(o);
+  });
+
+  it("passes every argument to the drill and succeeds when the drill found nothing wrong", async function () {
+    const seen: { opts?: unknown } = {};
+    await run(
+      drillCommand(capture().cli, () => standIn(0, seen)),
+      ["--quick", "--out", "/tmp/x"],
+    );
+    expect(seen.opts).to.deep.equal({ quick: true, out: "/tmp/x" });
+  });
+
+  it("ends with exit code 1 (CommanderError vigil.exit) when the drill found a failure", async function () {
+    const err = await run(
+      drillCommand(capture().cli, () => standIn(1, {})),
+      [],
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(CommanderError);
+    expect((err as CommanderError).code).to.equal("vigil.exit");
+    expect((err as CommanderError).exitCode).to.equal(1);
+  });
+
+  it("rejects an option the drill does not have, naming it (the CLI exits 2)", async function () {
+    const { io, cli } = capture();
+    const err = await run(
+      drillCommand(cli, () => standIn(0, {})),
+      ["--no-such-option"],
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((err as CommanderError).exitCode).to.equal(1); // commander's usage error; runCli maps it to 2
+    expect(io.err).to.contain("unknown option '--no-such-option'");
   });
 });
