@@ -136,11 +136,21 @@ describe("vigil devnet", function () {
     expect(Number(quorum)).to.equal(2);
   });
 
-  it("runs every keeper: /healthz answers 200", async function () {
-    for (const k of state.keepers.filter((x) => x.name !== "dashboard")) {
+  it("runs every keeper: /healthz answers 200, the dashboard serves its page", async function () {
+    expect(state.keepers.map((k) => k.name)).to.deep.equal([
+      "attestor-1",
+      "attestor-2",
+      "attestor-3",
+      "responder",
+      "dashboard",
+    ]);
+    for (const k of state.keepers) {
       const res = await fetch(`${k.url}/healthz`);
       expect(res.status, `${k.name} ${await res.text()}`).to.equal(200);
     }
+    const page = await fetch(`${state.keepers[4].url}/`);
+    expect(page.status).to.equal(200);
+    expect(page.headers.get("content-type")).to.match(/text\/html/);
   });
 
   it("refuses a second devnet on the same --dir while this one runs", async function () {
