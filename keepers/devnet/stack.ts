@@ -34,6 +34,7 @@ import {
   RESPONDER_KEY_VAR,
   SERVED_CHAIN_ID,
   attestorKeyVar,
+  devnetDeployParams,
   loopback,
 } from "./params";
 import { resolvePorts, type PortFlags } from "./ports";
@@ -151,7 +152,14 @@ export async function runDevnet(opts: DevnetOptions, io: CliIo, signal: AbortSig
     );
     fs.writeFileSync(file("dashboard.yaml"), renderDashboardConfig(ctx));
     fs.writeFileSync(file("keys.env"), renderKeysEnv(), { mode: 0o600 });
-    say(`configs written to ${dir}: attestor-1..3.yaml, responder.yaml, dashboard.yaml, keys.env`);
+    // The Ignition parameters deployed, for the same deploy by hand (VIGIL_DEPLOY_PARAMS=… npm run deploy).
+    fs.writeFileSync(
+      file("deploy-params.json"),
+      JSON.stringify(devnetDeployParams(nodes.map((n) => n.url)), null, 2) + "\n",
+    );
+    say(
+      `configs written to ${dir}: attestor-1..3.yaml, responder.yaml, dashboard.yaml, keys.env, deploy-params.json`,
+    );
 
     // 5. keepers, as an operator runs them; no VIGIL_* setting of this shell may override their files.
     const env: NodeJS.ProcessEnv = { ...scrubbedEnv(), ...keysEnv() };
