@@ -3,10 +3,12 @@
  * the tree right now? Plain CommonJS, no dependencies: `bin/vigil.js` calls {@link checkBuild} on
  * every start, before anything else is loaded, and `scripts/build/build.js` writes the stamp.
  *
- * The stamp, `dist/.vigil-build.json`, lists every build input (see {@link INPUTS}) with its size,
- * mtime and SHA-256 as they were when the build STARTED. A start-up check lists the inputs again and
- * stats them (about 90 files, a few milliseconds):
- * - a file added or removed, a different size, or a missing stamp or entry point: stale;
+ * The stamp, `dist/.vigil-build.json`, lists every build input with its size, mtime and SHA-256 as
+ * they were when the build STARTED: the files under {@link INPUTS} and every other project file tsc
+ * compiled because a keeper imports it (scripts/deploy.ts, ignition/modules/*, scripts/drill/nodes.ts,
+ * hardhat.config.ts...). A start-up check stats them all again (about 110 files, 4 ms):
+ * - a file added under {@link INPUTS} or any input removed, a different size, or a missing stamp or
+ *   entry point: stale;
  * - a different mtime (either way: a checkout, `touch -d`, a copy that keeps old times): the file is
  *   hashed, and only a different hash is stale; when every hash matches, the stamp is rewritten with
  *   the new mtimes so the next start is back on the stat-only path.
@@ -21,7 +23,7 @@ const path = require("node:path");
 const STAMP = path.join("dist", ".vigil-build.json");
 /** What `bin/vigil.js` loads from a build. */
 const ENTRY = path.join("dist", "keepers", "cli.js");
-const FORMAT = 1;
+const FORMAT = 2;
 
 /**
  * The build's inputs, relative to the root: the keepers (tsc compiles them and what they import), the
@@ -61,17 +63,32 @@ function sha256(file) {
   return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 }
 
+function record(root, rel) {
+  const abs = path.join(root, rel);
+  const st = fs.statSync(abs);
+  return { size: st.size, mtimeMs: st.mtimeMs, sha256: sha256(abs) };
+}
+
 /**
- * Record the inputs as they are now: `{ format, files: { [relPath]: { size, mtimeMs, sha256 } } }`.
- * Call it before compiling, and write it with {@link writeStamp} only once the build succeeded.
+ * Record the inputs as they are now: `{ format, files: { [relPath]: { size, mtimeMs, sha256 } } }`,
+ * the files under {@link INPUTS} plus `extra` (relative paths; the build passes every project .ts
+ * file, since it cannot know before compiling which ones a keeper imports). Call it before
+ * compiling; then {@link keepCompiled}, and {@link writeStamp} only once the build succeeded.
  */
-function snapshot(root) {
+function snapshot(root, extra = []) {
   const files = {};
-  for (const rel of listInputs(root)) {
-    const abs = path.join(root, rel);
-    const st = fs.statSync(abs);
-    files[rel] = { size: st.size, mtimeMs: st.mtimeMs, sha256: sha256(abs) };
-  }
+  for (const rel of [...listInputs(root), ...extra]) files[rel] ??= record(root, rel);
+  return { format: FORMAT, files };
+}
+
+/**
+ * Narrow a {@link snapshot} to what the build used: the files under {@link INPUTS} and `compiled`
+ * (relative paths of the sources tsc emitted). A compiled file the snapshot lacks is recorded now.
+ */
+function keepCompiled(root, stamp, compiled) {
+  const keep = new Set([...listInputs(root), ...compiled]);
+  const files = {};
+  for (const rel of keep) files[rel] = stamp.files[rel] ?? record(root, rel);
   return { format: FORMAT, files };
 }
 
@@ -104,16 +121,10 @@ function checkBuild(root) {
     return { fresh: false, reason: "the build stamp is from another version" };
   }
   if (!fs.existsSync(path.join(root, ENTRY))) return { fresh: false, reason: `${ENTRY} is missing` };
-  const now = listInputs(root);
-  const built = Object.keys(stamp.files);
-  const added = now.find((f) => !(f in stamp.files));
+  const added = listInputs(root).find((f) => !(f in stamp.files));
   if (added) return { fresh: false, reason: `${added} is new since the last build` };
-  if (built.length !== now.length) {
-    const gone = built.find((f) => !now.includes(f));
-    return { fresh: false, reason: `${gone} was removed since the last build` };
-  }
   let touched = false;
-  for (const rel of now) {
+  for (const rel of Object.keys(stamp.files)) {
     const was = stamp.files[rel];
     const abs = path.join(root, rel);
     let st;
@@ -138,4 +149,14 @@ function checkBuild(root) {
   return { fresh: true };
 }
 
-module.exports = { STAMP, ENTRY, INPUTS, listInputs, snapshot, writeStamp, removeStamp, checkBuild };
+module.exports = {
+  STAMP,
+  ENTRY,
+  INPUTS,
+  listInputs,
+  snapshot,
+  keepCompiled,
+  writeStamp,
+  removeStamp,
+  checkBuild,
+};

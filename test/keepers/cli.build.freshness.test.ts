@@ -7,11 +7,17 @@ import { expect } from "chai";
 const freshness = require("../../scripts/build/freshness") as {
   STAMP: string;
   ENTRY: string;
-  snapshot(root: string): { files: Record<string, { size: number; mtimeMs: number; sha256: string }> };
+  snapshot(root: string, extra?: string[]): Stamp;
+  keepCompiled(root: string, stamp: Stamp, compiled: string[]): Stamp;
   writeStamp(root: string, stamp: unknown): void;
   removeStamp(root: string): void;
   checkBuild(root: string): { fresh: boolean; reason?: string };
 };
+
+interface Stamp {
+  format: number;
+  files: Record<string, { size: number; mtimeMs: number; sha256: string }>;
+}
 
 const LONG_AGO = new Date("2000-01-01T00:00:00Z");
 
@@ -26,9 +32,11 @@ describe("build freshness (scripts/build/freshness.js)", function () {
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
     fs.writeFileSync(path.join(root, rel), text);
   };
-  const build = () => {
+  /** As scripts/build/build.js: snapshot with the importable scripts, keep what tsc compiled. */
+  const build = (compiled = ["scripts/deploy.ts"]) => {
+    const before = freshness.snapshot(root, ["scripts/deploy.ts", "scripts/bench/gas.ts"]);
     write(freshness.ENTRY, "exports.runCli = async () => 0;\n");
-    freshness.writeStamp(root, freshness.snapshot(root));
+    freshness.writeStamp(root, freshness.keepCompiled(root, before, compiled));
   };
   const stampOf = () =>
     JSON.parse(fs.readFileSync(path.join(root, freshness.STAMP), "utf8")) as ReturnType<
@@ -44,6 +52,8 @@ describe("build freshness (scripts/build/freshness.js)", function () {
     write("tsconfig.build.json", "{}\n");
     write("hardhat.config.ts", "export default {};\n");
     write("README.md", "not an input\n");
+    write("scripts/deploy.ts", "export const deploy = 1;\n"); // imported by a keeper: compiled
+    write("scripts/bench/gas.ts", "export const gas = 1;\n"); // not imported by any keeper
     build();
   });
 
@@ -99,6 +109,15 @@ describe("build freshness (scripts/build/freshness.js)", function () {
     expect(freshness.checkBuild(root).reason).to.equal("tsconfig.build.json changed since the last build");
   });
 
+  it("sees an edited or removed project file a keeper imports, and ignores scripts no keeper imports", function () {
+    write("scripts/bench/gas.ts", "export const gas = 2;\n");
+    expect(freshness.checkBuild(root)).to.deep.equal({ fresh: true });
+    write("scripts/deploy.ts", "export const deploy = 2;\n");
+    expect(freshness.checkBuild(root).reason).to.equal("scripts/deploy.ts changed since the last build");
+    fs.rmSync(path.join(root, "scripts/deploy.ts"));
+    expect(freshness.checkBuild(root).reason).to.equal("scripts/deploy.ts was removed since the last build");
+  });
+
   it("sees a keeper added or removed since the build", function () {
     write("keepers/cli/drill.ts", "export {};\n");
     expect(freshness.checkBuild(root)).to.deep.equal({
@@ -125,9 +144,9 @@ describe("build freshness (scripts/build/freshness.js)", function () {
   });
 
   it("stamps what the sources were when the build started: an edit during the build reads as stale", function () {
-    const startedWith = freshness.snapshot(root);
+    const startedWith = freshness.snapshot(root, ["scripts/deploy.ts"]);
     write("keepers/cli.ts", "export const a = 2;\n"); // edited while tsc runs
-    freshness.writeStamp(root, startedWith);
+    freshness.writeStamp(root, freshness.keepCompiled(root, startedWith, ["scripts/deploy.ts"]));
     expect(freshness.checkBuild(root).reason).to.equal("keepers/cli.ts changed since the last build");
   });
 });

@@ -83,6 +83,22 @@ describe("npm run build and the built CLI (bin/vigil.js)", function () {
     expect(fs.existsSync(path.join(dir, "dist/keepers/cli.js"))).to.equal(true);
     expect(fs.existsSync(path.join(dir, "dist/.vigil-build.json"))).to.equal(true);
     expect(fs.existsSync(path.join(dir, "dist/keepers/cli.ts"))).to.equal(false);
+    // Every source compiled into dist/ (keepers and whatever they import, typings aside) is watched.
+    const stamp = JSON.parse(fs.readFileSync(path.join(dir, "dist/.vigil-build.json"), "utf8")) as {
+      files: Record<string, unknown>;
+    };
+    const compiled: string[] = [];
+    const walk = (rel: string) => {
+      for (const e of fs.readdirSync(path.join(dir, "dist", rel), { withFileTypes: true })) {
+        const child = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) walk(child);
+        else if (e.name.endsWith(".js")) compiled.push(child.replace(/\.js$/, ".ts"));
+      }
+    };
+    walk("");
+    const sources = compiled.filter((f) => !f.startsWith("typechain-types/"));
+    expect(sources).to.include("keepers/cli.ts");
+    expect(Object.keys(stamp.files)).to.include.members(sources);
   });
 
   it("runs --help from dist/: exit 0, every subcommand listed, no notice", function () {
