@@ -6,10 +6,8 @@ import path from "node:path";
 import { Command, Option } from "commander";
 import { intOption } from "../shared/cli";
 import type { CliIo } from "../cli/io";
-import { DEFAULT_PORTS } from "./params";
-import { DEFAULT_DIR } from "./summary";
+import { DEFAULT_DIR, DEFAULT_PORTS, FAULT_KINDS, type FaultKind } from "./constants";
 import type { DevnetOptions } from "./stack";
-import { FAULT_KINDS, type FaultKind } from "./fault";
 
 interface RunFlags {
   dir: string;
@@ -61,7 +59,7 @@ export function devnetCommand(io: CliIo): Command {
         .argParser(intOption(1, 60))
         .default(1),
     )
-    .option("--no-dashboard", "do not start `vigil dashboard`")
+    .option("--no-dashboard", "do not start `vigil dashboard` (default: started)")
     .addOption(
       new Option("--ready-timeout <s>", "longest wait for every endpoint HEALTHY and the market open")
         .argParser(intOption(10, 3600))

@@ -15,8 +15,8 @@ import type { DevnetNode, DevnetState } from "./state";
  * - `halt`: the node answers but mines no more blocks (a stalled head).
  * - `resume`: undo either: SIGCONT, mining on again, and the blocks it missed mined so it catches up.
  */
-export const FAULT_KINDS = ["stop", "halt", "resume"] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+export { FAULT_KINDS, type FaultKind } from "./constants";
+import type { FaultKind } from "./constants";
 
 /**
  * The node `target` names: `active` (the service's active endpoint, read from the registry), a name

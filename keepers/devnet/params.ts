@@ -42,17 +42,8 @@ export const NODE_NAMES = ["primary", "backup-1", "backup-2"] as const;
  */
 export const QUORUM = 2;
 
-/** Default ports; `0` on the command line picks a free one. */
-export const DEFAULT_PORTS = {
-  /** Control chain JSON-RPC (where `--network localhost` and every example file point). */
-  chain: 8545,
-  /** First of the three demo nodes (8546, 8547, 8548). */
-  node: 8546,
-  /** First of the three attestors (9470, 9471, 9472), the attestor's default port and the next two. */
-  attestor: 9470,
-  responder: 9102,
-  dashboard: 9480,
-} as const;
+export { DEFAULT_PORTS } from "./constants";
+import { DEFAULT_PORTS } from "./constants";
 
 /** Ports of one devnet, every one resolved (no 0). */
 export interface DevnetPorts {

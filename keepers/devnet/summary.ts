@@ -4,8 +4,8 @@ import type { CliIo } from "../cli/io";
 import { DEVNET_TIMING } from "./params";
 import type { DevnetState } from "./state";
 
-/** The default `--dir`, relative to the working directory. */
-export const DEFAULT_DIR = ".vigil-devnet";
+export { DEFAULT_DIR } from "./constants";
+import { DEFAULT_DIR } from "./constants";
 
 /**
  * Print the summary of a ready devnet to `io.out`: chain, contracts, demo nodes (with pids), keepers

@@ -287,7 +287,10 @@ describe("responder integration (real contracts on anvil)", function () {
 
   it("GET / lists what the responder serves; with dashboard.enabled it serves the dashboard at /dashboard/", async function () {
     const plain = await responder(5);
-    const index = await (await fetch(`http://127.0.0.1:${plain.port}/`)).json();
+    const index = (await (await fetch(`http://127.0.0.1:${plain.port}/`)).json()) as {
+      paths: string[];
+      dashboard: string;
+    };
     expect(index.paths).to.include.members(["/healthz", "/metrics", "/v1/outbox"]);
     expect(index.dashboard).to.contain("vigil dashboard --config");
     expect((await fetch(`http://127.0.0.1:${plain.port}/dashboard/`)).status).to.equal(404);
@@ -296,7 +299,9 @@ describe("responder integration (real contracts on anvil)", function () {
 
     const withPage = await responder(6, undefined, undefined, { dashboard: true });
     const base = `http://127.0.0.1:${withPage.port}`;
-    expect((await (await fetch(`${base}/`)).json()).dashboard).to.equal("/dashboard/");
+    expect(((await (await fetch(`${base}/`)).json()) as { dashboard: string }).dashboard).to.equal(
+      "/dashboard/",
+    );
     const page = await fetch(`${base}/dashboard/`);
     expect(page.status).to.equal(200);
     expect(page.headers.get("content-type")).to.contain("text/html");
