@@ -121,12 +121,9 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
     function setMarketConfig(uint256 marketId, MarketConfig calldata config) external onlyOwner {
         _requireMarket(marketId);
         MarketIndex.validate(_registry, marketId, config, MAX_DEPENDENCIES);
-        MarketIndex.bindMarket(
-            _marketIds,
-            marketId,
-            address(_configs[marketId].market),
-            address(config.market)
-        );
+        address previous = address(_configs[marketId].market);
+        if (address(config.market) != previous) _requireSettled(marketId);
+        MarketIndex.bindMarket(_marketIds, marketId, previous, address(config.market));
         MarketIndex.remove(_marketsOf, marketId, _configs[marketId]);
         _configs[marketId] = config;
         MarketIndex.add(_marketsOf, marketId, config, MAX_MARKETS_PER_DEPENDENCY);
@@ -431,6 +428,14 @@ contract MarketGuard is IMarketGuard, IHealthListener, Ownable2Step, ReentrancyG
 
     function _requireMarket(uint256 marketId) private view {
         if (!_exists(marketId)) revert MarketGuardUnknownMarket(marketId);
+    }
+
+    /// @dev The market contract holds exactly the guard's state (open, every decision delivered), so the id can
+    /// move to another contract without leaving one paused behind or one open through an outage.
+    function _requireSettled(uint256 marketId) private view {
+        MarketState storage state = _states[marketId];
+        if (state.paused || state.delivery != Delivery.NONE)
+            revert MarketGuardMarketNotSettled(marketId, state.paused, state.delivery);
     }
 
     function _requireGuardian(uint256 marketId) private view {

@@ -116,6 +116,11 @@ interface IMarketGuard {
     error MarketGuardInsufficientGas(uint256 gasLeft, uint256 required);
     /// @notice {retryDelivery} was called for a market that has received the guard's last decision.
     error MarketGuardNothingToDeliver(uint256 marketId);
+    /// @notice {setMarketConfig} would move `marketId` to another market contract while the guard holds it paused
+    /// (`paused`) or still owes its current contract a pause or unpause (`delivery` not NONE): the new contract
+    /// would stay open through the outage and the old one paused for good. Move it once {resume} (and, when a call
+    /// failed, {retryDelivery}) has left both open; its other settings may change at any time.
+    error MarketGuardMarketNotSettled(uint256 marketId, bool paused, Delivery delivery);
 
     /**
      * @notice Register a market. Owner only (a timelock in production).
@@ -129,8 +134,16 @@ interface IMarketGuard {
      */
     function registerMarket(MarketConfig calldata config) external returns (uint256 marketId);
 
-    /// @notice Replace a market's settings, the market contract included. Owner only. Does not change the
-    /// paused state. Reverts {MarketGuardUnknownMarket} and as {registerMarket}.
+    /**
+     * @notice Replace a market's settings. Owner only. Does not change the paused state, nor call any market.
+     * Its guardian, threshold (bps), grace period (seconds) and dependencies may change at any time, paused or not
+     * (a paused market then resumes once its new dependencies are due, see {resumeStatus}). Its market
+     * contract may change only while the market is settled: open, and the guard's last decision delivered
+     * ({deliveryStatus} NONE). The old contract is then open and free to register again; the new one is assumed
+     * open (the guard does not call it).
+     * Reverts {MarketGuardUnknownMarket}; {MarketGuardMarketNotSettled} when `config.market` differs from the
+     * current contract while the market is paused or a delivery is pending; otherwise as {registerMarket}.
+     */
     function setMarketConfig(uint256 marketId, MarketConfig calldata config) external;
 
     /**

@@ -348,6 +348,114 @@ describe("MarketGuard", function () {
       });
     });
 
+    describe("moving a market id to another contract", function () {
+      it("refuses while the guard holds it paused, and keeps the old contract bound to it", async function () {
+        const { guard, market, config, oracle, rpcA } = await loadFixture(trippedFixture);
+        const replacement = await freshMarket();
+        await expect(guard.setMarketConfig(1, { ...config, market: replacement }))
+          .to.be.revertedWithCustomError(guard, "MarketGuardMarketNotSettled")
+          .withArgs(1, true, Delivery.NONE);
+        expect((await guard.marketConfig(1)).market).to.equal(config.market);
+        expect(await guard.marketIdOf(config.market)).to.equal(1n);
+        expect(await guard.marketIdOf(replacement)).to.equal(0n);
+        // The paused contract cannot come back as a new, open market id that nothing would ever unpause.
+        await expect(guard.registerMarket(config))
+          .to.be.revertedWithCustomError(guard, "MarketGuardMarketAlreadyRegistered")
+          .withArgs(config.market, 1);
+        // Once recovered, the old contract is open again and the move goes through.
+        await oracle.setStatus(rpcA, Status.HEALTHY, 10_000);
+        await time.increase(GRACE);
+        await guard.resume(1);
+        expect(await market.paused()).to.equal(false);
+        await expect(guard.setMarketConfig(1, { ...config, market: replacement })).to.emit(
+          guard,
+          "MarketConfigChanged",
+        );
+        expect(await guard.marketIdOf(replacement)).to.equal(1n);
+        expect(await guard.marketIdOf(config.market)).to.equal(0n);
+      });
+
+      it("still changes a paused market's other settings", async function () {
+        const { guard, config, seq, pausedAt } = await loadFixture(trippedFixture);
+        const next = {
+          ...config,
+          guardian: ZeroAddress,
+          pauseThresholdBps: 9_000,
+          gracePeriod: 1,
+          services: [seq],
+        };
+        await expect(guard.setMarketConfig(1, next)).to.emit(guard, "MarketConfigChanged");
+        const state = await guard.marketState(1);
+        expect([state.paused, state.pausedAt, state.delivery]).to.deep.equal([
+          true,
+          pausedAt,
+          BigInt(Delivery.NONE),
+        ]);
+      });
+
+      it("refuses while a pause the market refused is pending (PENDING_PAUSE)", async function () {
+        const { guard, flaky, rpc } = await loadFixture(pendingPauseFixture);
+        const replacement = await freshMarket();
+        await expect(guard.setMarketConfig(2, configFor(replacement, [rpc])))
+          .to.be.revertedWithCustomError(guard, "MarketGuardMarketNotSettled")
+          .withArgs(2, true, Delivery.PENDING_PAUSE);
+        // Same contract, other settings: allowed, and the pause stays owed to it.
+        await guard.setMarketConfig(2, { ...configFor(await flaky.getAddress(), [rpc]), gracePeriod: 1 });
+        expect(await guard.deliveryStatus(2)).to.equal(BigInt(Delivery.PENDING_PAUSE));
+        expect(await guard.marketIdOf(await flaky.getAddress())).to.equal(2n);
+      });
+
+      it("refuses while a resume the market refused is pending (PENDING_UNPAUSE), though the guard holds it open", async function () {
+        const { guard, flaky, rpc } = await loadFixture(pendingUnpauseFixture);
+        expect(await guard.isPaused(2)).to.equal(false);
+        expect(await flaky.paused()).to.equal(true);
+        const replacement = await freshMarket();
+        await expect(guard.setMarketConfig(2, configFor(replacement, [rpc])))
+          .to.be.revertedWithCustomError(guard, "MarketGuardMarketNotSettled")
+          .withArgs(2, false, Delivery.PENDING_UNPAUSE);
+        expect(await guard.marketIdOf(await flaky.getAddress())).to.equal(2n);
+        expect(await guard.marketIdOf(replacement)).to.equal(0n);
+      });
+
+      it("moves once the resume is delivered, leaving the old contract open and free to register", async function () {
+        const { guard, flaky, rpc } = await loadFixture(pendingUnpauseFixture);
+        const old = await flaky.getAddress();
+        await flaky.setRefusing(false);
+        await guard.retryDelivery(2);
+        const replacement = await freshMarket();
+        const next = configFor(replacement, [rpc]);
+        await expect(guard.setMarketConfig(2, next))
+          .to.emit(guard, "MarketConfigChanged")
+          .withArgs(2, [replacement, ZeroAddress, THRESHOLD, GRACE, [rpc], []]);
+        expect((await guard.marketConfig(2)).market).to.equal(replacement);
+        expect(await guard.marketIdOf(replacement)).to.equal(2n);
+        expect(await guard.marketIdOf(old)).to.equal(0n);
+        expect(await flaky.paused()).to.equal(false);
+        await expect(guard.registerMarket(configFor(old, [rpc])))
+          .to.emit(guard, "MarketRegistered")
+          .withArgs(3, old, anyValue);
+        expect(await guard.isPaused(3)).to.equal(false);
+      });
+
+      it("sends later pauses and resumes to the new contract only", async function () {
+        const f = await loadFixture(deployFixture);
+        const replacement = await ethers.deployContract("MockMarket");
+        await f.guard.setMarketConfig(1, { ...f.config, market: await replacement.getAddress() });
+        await setDown(f, [f.rpcA, f.rpcB]);
+        await f.guard.trip(1);
+        expect(await replacement.paused()).to.equal(true);
+        await f.oracle.setStatus(f.rpcA, Status.HEALTHY, 10_000);
+        await time.increase(GRACE);
+        await f.guard.resume(1);
+        expect(await replacement.paused()).to.equal(false);
+        expect([
+          await f.market.paused(),
+          await f.market.pauseCalls(),
+          await f.market.unpauseCalls(),
+        ]).to.deep.equal([false, 0n, 0n]);
+      });
+    });
+
     describe("when its dependencies are still UNKNOWN", function () {
       /** Market 2 on a new service "fresh" whose two endpoints were never reported (UNKNOWN). */
       async function unknownDepsFixture() {

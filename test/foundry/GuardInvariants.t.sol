@@ -17,7 +17,8 @@ import {TestReport, VigilTest} from "./utils/VigilTest.sol";
  * number of outsider keys, relays whatever round it likes (duplicates, any signer order, any values, any subset of
  * endpoints), replays honest rounds alone or padded with its own reports of the same round, pokes the listeners
  * directly, moves the clock, and lets anyone call `migrate`, `trip` and `resume`. Before each trigger it reads the
- * view that says whether it is due; ghost counters record every state change the views did not announce.
+ * view that says whether it is due; ghost counters record every state change the views did not announce. As the
+ * owner, it also moves market ids between a pool of market contracts at any moment, paused or not.
  */
 contract GuardHandler is VigilTest {
     HealthOracle internal immutable oracle;
@@ -28,6 +29,7 @@ contract GuardHandler is VigilTest {
     uint256[] internal minorityKeys;
     bytes32[] internal endpointIds;
     uint256[] internal marketIds;
+    MockMarket[] internal pool;
     bytes[] internal replays;
 
     // Ghost counters: violations (must stay zero) and coverage (how often the due paths ran).
@@ -35,6 +37,8 @@ contract GuardHandler is VigilTest {
     uint256 public pausesNotDue;
     uint256 public resumesNotDue;
     uint256 public unexplainedChanges;
+    /// @notice Market ids moved to another contract while paused or owed a delivery.
+    uint256 public movesNotSettled;
     /// @notice Endpoints that took a round relayed by the handler (a minority, outsiders, or replays).
     uint256 public adversarialUpdates;
     /// @notice Relays the oracle accepted (every endpoint skipped): the replay paths reach the per-endpoint rules.
@@ -42,6 +46,7 @@ contract GuardHandler is VigilTest {
     uint256 public migrations;
     uint256 public pauses;
     uint256 public resumes;
+    uint256 public moves;
 
     constructor(
         HealthOracle oracle_,
@@ -50,7 +55,8 @@ contract GuardHandler is VigilTest {
         bytes32 serviceId_,
         uint256[] memory minorityKeys_,
         bytes32[] memory endpointIds_,
-        uint256[] memory marketIds_
+        uint256[] memory marketIds_,
+        MockMarket[] memory pool_
     ) {
         oracle = oracle_;
         registry = registry_;
@@ -59,6 +65,7 @@ contract GuardHandler is VigilTest {
         minorityKeys = minorityKeys_;
         endpointIds = endpointIds_;
         marketIds = marketIds_;
+        pool = pool_;
     }
 
     /// @notice A full-quorum round an honest relayer already submitted, `abi.encode(spec, reports)`.
@@ -187,6 +194,25 @@ contract GuardHandler is VigilTest {
         _expectUnchanged(s);
     }
 
+    /// @notice As the owner, point a market id at a contract of the pool (its own, another id's, or a spare), with
+    /// its other settings unchanged. The guard must refuse unless the id is open and its last decision delivered.
+    function moveMarket(uint8 marketSel, uint8 poolSel) external {
+        uint256 marketId = marketIds[marketSel % marketIds.length];
+        IMarketGuard.MarketConfig memory config = guard.marketConfig(marketId);
+        address to = address(pool[poolSel % pool.length]);
+        if (to == address(config.market)) return;
+        bool settled =
+            !guard.isPaused(marketId) && guard.deliveryStatus(marketId) == IMarketGuard.Delivery.NONE;
+        config.market = IGuardedMarket(to);
+        _Snapshot memory s = _snapshot();
+        vm.prank(guard.owner());
+        try guard.setMarketConfig(marketId, config) {
+            ++moves;
+            if (!settled) ++movesNotSettled;
+        } catch {}
+        _expectUnchanged(s);
+    }
+
     function warp(uint16 seconds_) external {
         vm.warp(block.timestamp + (seconds_ % 301));
     }
@@ -266,6 +292,7 @@ contract GuardInvariantsTest is VigilTest {
     EndpointRegistry internal registry;
     MarketGuard internal guard;
     GuardHandler internal handler;
+    /// @dev The two markets' first contracts, then two spares the handler may move them to.
     MockMarket[] internal markets;
     bytes32[] internal endpointIds;
     IHealthOracle.EndpointHealth[] internal initial;
@@ -288,8 +315,7 @@ contract GuardInvariantsTest is VigilTest {
         services[0] = serviceId;
         bytes32[] memory direct = new bytes32[](1);
         direct[0] = endpointIds[2];
-        markets.push(new MockMarket());
-        markets.push(new MockMarket());
+        for (uint256 i; i < 4; ++i) markets.push(new MockMarket());
         marketIds[0] = guard.registerMarket(
             IMarketGuard.MarketConfig(
                 IGuardedMarket(address(markets[0])),
@@ -318,7 +344,8 @@ contract GuardInvariantsTest is VigilTest {
             serviceId,
             _prefix(keys, QUORUM - 1),
             endpointIds,
-            marketIds
+            marketIds,
+            markets
         );
 
         // Honest history: A HEALTHY first, B and C eight minutes later, so A lapses to UNKNOWN first.
@@ -341,7 +368,7 @@ contract GuardInvariantsTest is VigilTest {
 
     /// @dev ...and only its actions (not its setup function {GuardHandler.addReplay}).
     function targetSelectors() public view returns (FuzzSelector[] memory) {
-        bytes4[] memory selectors = new bytes4[](8);
+        bytes4[] memory selectors = new bytes4[](9);
         selectors[0] = GuardHandler.submit.selector;
         selectors[1] = GuardHandler.replay.selector;
         selectors[7] = GuardHandler.padReplay.selector;
@@ -350,11 +377,13 @@ contract GuardInvariantsTest is VigilTest {
         selectors[4] = GuardHandler.trip.selector;
         selectors[5] = GuardHandler.resume.selector;
         selectors[6] = GuardHandler.warp.selector;
+        selectors[8] = GuardHandler.moveMarket.selector;
         return _onlySelectors(address(handler), selectors);
     }
 
     /// @notice The handler's due paths are reachable from `setUp` (the invariants are not vacuous): A
-    /// lapses first and the service fails over to B, then everything lapses and both markets trip.
+    /// lapses first and the service fails over to B, then everything lapses and both markets trip. A market
+    /// moves to a spare contract while open, and not while paused.
     function test_handlerReachesDuePaths() public {
         // B and C's last honest round, replayed as it was and padded with quorum - 1 liars: both accepted,
         // neither taken (the round is stored and the liars cannot make a transition).
@@ -362,6 +391,8 @@ contract GuardInvariantsTest is VigilTest {
         handler.padReplay(3, 42);
         require(handler.acceptedRelays() == 2, "replays did not reach the oracle's per-endpoint rules");
         invariant_minorityNeverChangesHealth();
+        handler.moveMarket(0, 2);
+        require(handler.moves() == 1, "move while settled refused");
         handler.warp(200);
         handler.migrate(address(0xBEEF));
         require(handler.migrations() == 1, "failover not reached");
@@ -370,10 +401,14 @@ contract GuardInvariantsTest is VigilTest {
         handler.trip(address(0xBEEF), 0);
         handler.trip(address(0xBEEF), 1);
         require(handler.pauses() == 2, "trips not reached");
+        handler.moveMarket(0, 3);
+        handler.moveMarket(1, 3);
+        require(handler.moves() == 1, "moved while paused");
         invariant_noMigrationUnlessDue();
         invariant_noPauseOrResumeUnlessDue();
         invariant_noUnannouncedStateChange();
         invariant_marketsMirrorTheGuard();
+        invariant_noMoveUnlessSettled();
     }
 
     function invariant_noMigrationUnlessDue() public view {
@@ -383,6 +418,10 @@ contract GuardInvariantsTest is VigilTest {
     function invariant_noPauseOrResumeUnlessDue() public view {
         require(handler.pausesNotDue() == 0, "pause while the guard said not due");
         require(handler.resumesNotDue() == 0, "resume while the guard said not due");
+    }
+
+    function invariant_noMoveUnlessSettled() public view {
+        require(handler.movesNotSettled() == 0, "market id moved while paused or owed a delivery");
     }
 
     function invariant_noUnannouncedStateChange() public view {
@@ -406,11 +445,18 @@ contract GuardInvariantsTest is VigilTest {
         }
     }
 
-    /// @notice The guard's record and the market agree (well-behaved markets, enough gas: THREATS #17).
+    /// @notice Every decision is delivered (well-behaved markets, enough gas: THREATS #17), and then the guard's
+    /// record and each id's current contract agree, and no contract the ids moved away from is left paused.
     function invariant_marketsMirrorTheGuard() public view {
         uint256 count = guard.marketCount();
         for (uint256 id = 1; id <= count; ++id) {
-            require(guard.isPaused(id) == markets[id - 1].paused(), "guard and market disagree");
+            require(guard.deliveryStatus(id) == IMarketGuard.Delivery.NONE, "decision not delivered");
+            MockMarket market = MockMarket(address(guard.marketConfig(id).market));
+            require(guard.isPaused(id) == market.paused(), "guard and market disagree");
+        }
+        for (uint256 i; i < markets.length; ++i) {
+            if (guard.marketIdOf(address(markets[i])) == 0)
+                require(!markets[i].paused(), "a contract no id holds is left paused");
         }
     }
 
