@@ -127,7 +127,7 @@ export const CLIENT_JS = String.raw`"use strict";
   }
   function renderServices(s) {
     var frag = document.createDocumentFragment();
-    if (!s.services.length) frag.appendChild(el("div", { class: "empty" }, "no services registered"));
+    if (!s.services.length && !s.servicesNotShown && !s.unregisteredServices.length) frag.appendChild(el("div", { class: "empty" }, "no services registered"));
     var uriOf = {};
     s.services.forEach(function (sv) { sv.endpoints.forEach(function (e) { uriOf[e.id] = e.uri; }); });
     s.services.forEach(function (sv) {
@@ -161,6 +161,14 @@ export const CLIENT_JS = String.raw`"use strict";
         table(["", "endpoint", "kind", "status", "health", "since", "timeline"], rows),
         el("h2", null, "Migrations"), migrations));
     });
+    if (s.servicesNotShown > 0) {
+      frag.appendChild(el("div", { class: "empty", "data-services-not-shown": s.servicesNotShown },
+        s.servicesNotShown + " more services not shown (set services to choose)"));
+    }
+    if (s.unregisteredServices.length) {
+      frag.appendChild(el("div", { class: "empty", "data-unregistered": s.unregisteredServices.length },
+        "not registered: " + s.unregisteredServices.join(", ")));
+    }
     replace("services", frag);
   }
 

@@ -5,12 +5,13 @@
  */
 import { Command, Option } from "commander";
 import type { CliIo } from "../cli/io";
-import { commonFlags, intOption, withCommonOptions, type CommonOptions } from "../shared/cli";
+import { commonFlags, intOption, listOption, withCommonOptions, type CommonOptions } from "../shared/cli";
 import { DASHBOARD_PORT, loadDashboardConfig } from "./config";
 
 interface DashboardFlags extends CommonOptions {
   pollIntervalMs?: number;
   blockWindow?: number;
+  service?: string[];
 }
 
 /**
@@ -37,10 +38,20 @@ export function dashboardCommand(io: CliIo): Command {
         "blocks of history read at start (config blockWindow, env VIGIL_DASHBOARD_BLOCK_WINDOW; default 5000)",
       ).argParser(intOption(1, 1_000_000)),
     )
+    .option(
+      "--service <id...>",
+      "service id (bytes32) to show; several, repeated or comma-separated (config services, env VIGIL_DASHBOARD_SERVICES; default: the registry's first maxServices = 200)",
+      listOption,
+    )
     .action(async (flags: DashboardFlags) => {
       const config = loadDashboardConfig(
         flags.config,
-        { ...commonFlags(flags), pollIntervalMs: flags.pollIntervalMs, blockWindow: flags.blockWindow },
+        {
+          ...commonFlags(flags),
+          pollIntervalMs: flags.pollIntervalMs,
+          blockWindow: flags.blockWindow,
+          services: flags.service,
+        },
         io.env,
       );
       const [{ createLogger }, { Shutdown }, { runDashboard }] = await Promise.all([

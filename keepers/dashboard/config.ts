@@ -7,6 +7,7 @@ import { z } from "zod";
 import {
   COMMON_ENV,
   loadConfig,
+  zBytes32,
   zChain,
   zContracts,
   zHttp,
@@ -33,6 +34,19 @@ export const dashboardConfigSchema = z
     maxEvents: z.number().int().min(1).max(100_000).default(500),
     /** Most blocks per eth_getLogs request (providers cap it; 1000 suits most). */
     maxBlockRange: z.number().int().min(1).max(100_000).default(1000),
+    /**
+     * Service ids (bytes32) to show. Default: every service of the registry, up to `maxServices`; the
+     * registry is permissionless, so a dashboard beside a keeper should name the keeper's services.
+     */
+    services: z
+      .array(zBytes32)
+      .min(1, "give at least one service id, or leave services out to show the registry's")
+      .transform((ids) => [...new Set(ids.map((id) => id.toLowerCase()))])
+      .optional(),
+    /** Most services read per poll without `services` (the first registered); the page counts the rest. */
+    maxServices: z.number().int().min(1).max(10_000).default(200),
+    /** Most view calls in flight at once (the RPC may be a keeper's too). */
+    maxConcurrentCalls: z.number().int().min(1).max(64).default(8),
   })
   .passthrough();
 
@@ -43,6 +57,7 @@ export const DASHBOARD_ENV: readonly EnvOverride[] = [
   ...COMMON_ENV,
   { env: "VIGIL_DASHBOARD_POLL_INTERVAL_MS", path: "pollIntervalMs", type: "number" },
   { env: "VIGIL_DASHBOARD_BLOCK_WINDOW", path: "blockWindow", type: "number" },
+  { env: "VIGIL_DASHBOARD_SERVICES", path: "services", type: "list" },
 ];
 
 /**

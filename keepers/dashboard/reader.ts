@@ -3,8 +3,13 @@
  * present (services, endpoints, health, markets, attestor set) and `eth_getLogs` for the past (status
  * changes, migrations, market pauses, report rounds), in a bounded window of blocks and a bounded number
  * of events per kind. Incremental: each {@link ChainReader.poll} reads only the blocks since the last one.
+ *
+ * Bounded, because the registry is permissionless (anyone registers services, with names of any length)
+ * and the dashboard may share its RPC with the responder: only the `services` allow-list is read when
+ * given, else the first `maxServices` in registration order; at most `maxConcurrentCalls` view calls are
+ * in flight at once. Every market of the guard is read: markets are registered by the guard's owner only.
  */
-import type { AbstractProvider, Log } from "ethers";
+import { isError, type AbstractProvider, type Block, type Log } from "ethers";
 import {
   IEndpointRegistry__factory,
   IHealthOracle__factory,
@@ -12,6 +17,7 @@ import {
 } from "../../typechain-types";
 import { DELIVERIES, GUARD_CHECKS, MIGRATION_CHECKS } from "../cli/status";
 import { EndpointKind, statusName } from "../shared/health";
+import { createLimit, mapLimit, type Limit } from "./limit";
 import type { History, MarketEvent, Snapshot } from "./state";
 
 export interface ReaderOptions {
@@ -24,7 +30,19 @@ export interface ReaderOptions {
   maxEvents: number;
   /** Most blocks per `eth_getLogs` request. */
   maxBlockRange: number;
+  /** Service ids (bytes32) to read, in this order; undefined: the registry's, up to `maxServices`. */
+  services?: readonly string[];
+  /** Most services read per poll without a `services` allow-list (the first ones registered). */
+  maxServices: number;
+  /** Most view calls in flight at once during a snapshot. */
+  maxConcurrentCalls: number;
 }
+
+/**
+ * Blocks read again when the chain was reorganised under the dashboard (the head went back, or the last
+ * block read was replaced at the same height): events of deeper reorgs stay until they leave the window.
+ */
+export const REORG_DEPTH = 64;
 
 const oracleIface = IHealthOracle__factory.createInterface();
 const registryIface = IEndpointRegistry__factory.createInterface();
@@ -54,6 +72,8 @@ export class ChainReader {
   private readonly addresses: string[];
   /** First block not read yet; undefined before the first poll. */
   private next?: number;
+  /** The head of the last successful poll, to notice it being replaced. */
+  private last?: { number: number; hash: string };
   private readonly times = new Map<number, number>();
   readonly history: History = {
     fromBlock: 0,
@@ -91,11 +111,15 @@ export class ChainReader {
    * same blocks at the next poll: nothing is consumed before the whole poll succeeded).
    */
   async poll(): Promise<Snapshot> {
-    const head = await this.o.provider.getBlockNumber();
+    const latest = await this.o.provider.getBlock("latest");
+    if (!latest) throw new Error("latest block not found");
+    const head = latest.number;
     if (this.next === undefined) {
       await this.startWindow(Math.max(0, head - this.o.blockWindow + 1));
-    } else if (head < this.next - 1) {
-      this.dropAfter(head); // the head went back (reorg, node reset): forget what it undid
+    } else if (head < this.next - 1 || (await this.replaced(latest))) {
+      // The head went back or the last block read was replaced (reorg, node reset): forget the last
+      // REORG_DEPTH blocks read and read them again.
+      this.dropFrom(Math.max(this.history.fromBlock, Math.min(head + 1, this.next) - REORG_DEPTH));
     } else if (head - this.next + 1 > this.o.blockWindow) {
       this.history.gaps.push({ from: this.next, to: head - this.o.blockWindow });
       this.history.gaps.splice(0, this.history.gaps.length - 10);
@@ -114,10 +138,20 @@ export class ChainReader {
         })),
       );
     }
-    const snapshot = await this.snapshot(head);
+    const snapshot = await this.snapshot(head, latest);
     await this.apply(logs);
     this.next = Math.max(from, head + 1);
+    this.last = { number: head, hash: latest.hash! };
     return snapshot;
+  }
+
+  /** Whether the head of the last poll is no longer on the chain whose head is `latest`. */
+  private async replaced(latest: Block): Promise<boolean> {
+    const last = this.last;
+    if (!last) return false;
+    if (latest.number === last.number) return latest.hash !== last.hash;
+    if (latest.number === last.number + 1) return latest.parentHash !== last.hash;
+    return (await this.o.provider.getBlock(last.number))?.hash !== last.hash;
   }
 
   private async startWindow(fromBlock: number): Promise<void> {
@@ -132,16 +166,18 @@ export class ChainReader {
     this.next = fromBlock;
   }
 
-  private dropAfter(head: number): void {
+  /** Forget every event at or after block `from`, so the next read starts there. */
+  private dropFrom(from: number): void {
     const h = this.history;
-    h.statusChanges = h.statusChanges.filter((e) => e.block <= head);
-    h.migrations = h.migrations.filter((e) => e.block <= head);
-    h.marketEvents = h.marketEvents.filter((e) => e.block <= head);
-    h.rounds = h.rounds.filter((e) => e.block <= head);
-    h.jails = h.jails.filter((e) => e.block <= head);
-    h.attestorSets = h.attestorSets.filter((s, i) => i === 0 || s.fromBlock <= head);
-    for (const b of [...this.times.keys()]) if (b > head) this.times.delete(b);
-    this.next = head + 1;
+    h.statusChanges = h.statusChanges.filter((e) => e.block < from);
+    h.migrations = h.migrations.filter((e) => e.block < from);
+    h.marketEvents = h.marketEvents.filter((e) => e.block < from);
+    h.rounds = h.rounds.filter((e) => e.block < from);
+    h.jails = h.jails.filter((e) => e.block < from);
+    h.attestorSets = h.attestorSets.filter((s, i) => i === 0 || s.fromBlock < from);
+    for (const b of [...this.times.keys()]) if (b >= from) this.times.delete(b);
+    this.next = from;
+    this.last = undefined; // a retry after a failed poll reads on from `from`, not deeper
   }
 
   private async blockTime(block: number): Promise<number> {
@@ -234,83 +270,62 @@ export class ChainReader {
     if (h.attestorSets.length > max) h.attestorSets.splice(0, h.attestorSets.length - max);
   }
 
-  /** Every view the page shows, at block `head` (one consistent state). */
-  async snapshot(head: number): Promise<Snapshot> {
+  /**
+   * Every view the page shows, at block `head` (one consistent state): the attestor set, the services
+   * (the allow-list, else the registry's first `maxServices`) with their endpoints and health, and every
+   * market of the guard. At most `maxConcurrentCalls` calls in flight. `block` saves reading `head` again.
+   */
+  async snapshot(head: number, block?: Block | null): Promise<Snapshot> {
     const at = { blockTag: head };
-    const [block, set, serviceIds] = await Promise.all([
-      this.o.provider.getBlock(head),
-      this.oracle.attestorSet(at),
-      this.registry.services(at),
+    const call = createLimit(this.o.maxConcurrentCalls);
+    const [headBlock, set, listed] = await Promise.all([
+      block?.number === head ? block : call(() => this.o.provider.getBlock(head)),
+      call(() => this.oracle.attestorSet(at)),
+      this.o.services ? this.o.services : call(() => this.registry.services(at)),
     ]);
-    if (!block) throw new Error(`block ${head} not found`);
+    if (!headBlock) throw new Error(`block ${head} not found`);
     const attestors = [...set[2]];
-    const jailed = await Promise.all(attestors.map((a) => this.oracle.isJailed(a, at)));
-    const services = await Promise.all(
-      serviceIds.map(async (serviceId) => {
-        const [info, eps, migration, activeId] = await Promise.all([
-          this.registry.serviceInfo(serviceId, at),
-          this.registry.endpointsOf(serviceId, at),
-          this.registry.migrationStatus(serviceId, at),
-          this.registry.activeEndpointId(serviceId, at),
-        ]);
-        const health = await Promise.all(eps.map((e) => this.oracle.statusOf(e.id, at)));
-        return {
-          id: lower(serviceId),
-          name: info.name,
-          owner: info.owner,
-          activeEndpoint: /^0x0*$/.test(activeId) ? null : lower(activeId),
-          lastMigrationAt: Number(info.lastMigrationAt),
-          migration: {
-            check: listName(MIGRATION_CHECKS, migration[0]),
-            to: lower(migration[1]),
-            notBefore: Number(migration[2]),
-          },
-          endpoints: eps.map((e, i) => ({
-            id: lower(e.id),
-            kind: EndpointKind[Number(e.kind)] ?? String(e.kind),
-            priority: Number(e.priority),
-            uri: e.uri,
-            status: statusName(health[i].status),
-            healthBps: Number(health[i].healthBps),
-            floorBps: Number(health[i].floorBps),
-            ceilingBps: Number(health[i].ceilingBps),
-            since: Number(health[i].since),
-            round: Number(health[i].round),
-            updatedAt: Number(health[i].updatedAt),
-          })),
-        };
-      }),
-    );
+    const jailed = await mapLimit(attestors, call, (a) => this.oracle.isJailed(a, at));
+    const serviceIds = this.o.services ? listed : listed.slice(0, this.o.maxServices);
+    const read = await Promise.all(serviceIds.map((id) => this.service(id, at, call)));
+    const services = read.filter((s) => s !== null);
+    const unregistered = serviceIds.filter((_, i) => read[i] === null).map(lower);
     const markets: Snapshot["markets"] = [];
     if (this.guard) {
-      const count = Number(await this.guard.marketCount(at));
-      for (let id = 1; id <= count; id++) {
-        const [cfg, state, trip, resume] = await Promise.all([
-          this.guard.marketConfig(id, at),
-          this.guard.marketState(id, at),
-          this.guard.tripStatus(id, at),
-          this.guard.resumeStatus(id, at),
-        ]);
-        markets.push({
-          id,
-          market: cfg.market,
-          guardian: cfg.guardian,
-          pauseThresholdBps: Number(cfg.pauseThresholdBps),
-          gracePeriod: Number(cfg.gracePeriod),
-          services: cfg.services.map(lower),
-          endpoints: cfg.endpoints.map(lower),
-          paused: state.paused,
-          pausedAt: Number(state.pausedAt),
-          cause: lower(state.cause),
-          delivery: listName(DELIVERIES, state.delivery),
-          trip: { check: listName(GUARD_CHECKS, trip[0]), cause: lower(trip[1]) },
-          resume: { check: listName(GUARD_CHECKS, resume[0]), notBefore: Number(resume[1]) },
-        });
-      }
+      const guard = this.guard;
+      const count = Number(await call(() => guard.marketCount(at)));
+      const ids = Array.from({ length: count }, (_, i) => i + 1);
+      markets.push(
+        ...(await Promise.all(
+          ids.map(async (id) => {
+            const [cfg, state, trip, resume] = await Promise.all([
+              call(() => guard.marketConfig(id, at)),
+              call(() => guard.marketState(id, at)),
+              call(() => guard.tripStatus(id, at)),
+              call(() => guard.resumeStatus(id, at)),
+            ]);
+            return {
+              id,
+              market: cfg.market,
+              guardian: cfg.guardian,
+              pauseThresholdBps: Number(cfg.pauseThresholdBps),
+              gracePeriod: Number(cfg.gracePeriod),
+              services: cfg.services.map(lower),
+              endpoints: cfg.endpoints.map(lower),
+              paused: state.paused,
+              pausedAt: Number(state.pausedAt),
+              cause: lower(state.cause),
+              delivery: listName(DELIVERIES, state.delivery),
+              trip: { check: listName(GUARD_CHECKS, trip[0]), cause: lower(trip[1]) },
+              resume: { check: listName(GUARD_CHECKS, resume[0]), notBefore: Number(resume[1]) },
+            };
+          }),
+        )),
+      );
     }
     return {
       chainId: this.o.chainId,
-      block: { number: head, timestamp: block.timestamp },
+      block: { number: head, timestamp: headBlock.timestamp },
       contracts: {
         oracle: this.o.contracts.oracle,
         registry: this.o.contracts.registry,
@@ -322,7 +337,49 @@ export class ChainReader {
         attestors: attestors.map((address, i) => ({ address, jailed: jailed[i] })),
       },
       services,
+      servicesNotShown: this.o.services ? 0 : listed.length - serviceIds.length,
+      unregisteredServices: unregistered,
       markets,
+    };
+  }
+
+  /** One service at `at`, or null when the registry does not know its id (an allow-list entry). */
+  private async service(serviceId: string, at: { blockTag: number }, call: Limit) {
+    const info = await call(() => this.registry.serviceInfo(serviceId, at)).catch((e: unknown) => {
+      if (isError(e, "CALL_EXCEPTION") && e.revert?.name === "EndpointRegistryUnknownService") return null;
+      throw e;
+    });
+    if (!info) return null;
+    const [eps, migration, activeId] = await Promise.all([
+      call(() => this.registry.endpointsOf(serviceId, at)),
+      call(() => this.registry.migrationStatus(serviceId, at)),
+      call(() => this.registry.activeEndpointId(serviceId, at)),
+    ]);
+    const health = await mapLimit(eps, call, (e) => this.oracle.statusOf(e.id, at));
+    return {
+      id: lower(serviceId),
+      name: info.name,
+      owner: info.owner,
+      activeEndpoint: /^0x0*$/.test(activeId) ? null : lower(activeId),
+      lastMigrationAt: Number(info.lastMigrationAt),
+      migration: {
+        check: listName(MIGRATION_CHECKS, migration[0]),
+        to: lower(migration[1]),
+        notBefore: Number(migration[2]),
+      },
+      endpoints: eps.map((e, i) => ({
+        id: lower(e.id),
+        kind: EndpointKind[Number(e.kind)] ?? String(e.kind),
+        priority: Number(e.priority),
+        uri: e.uri,
+        status: statusName(health[i].status),
+        healthBps: Number(health[i].healthBps),
+        floorBps: Number(health[i].floorBps),
+        ceilingBps: Number(health[i].ceilingBps),
+        since: Number(health[i].since),
+        round: Number(health[i].round),
+        updatedAt: Number(health[i].updatedAt),
+      })),
     };
   }
 }

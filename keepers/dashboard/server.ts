@@ -28,6 +28,16 @@ export interface DashboardViewOptions {
   maxEvents?: number;
   /** Most blocks per `eth_getLogs`. Default 1000. */
   maxBlockRange?: number;
+  /**
+   * Service ids (bytes32) to show, e.g. the responder's `config.services`. Default: the registry's
+   * services, at most `maxServices` (the registry is permissionless: anyone adds services). Every market
+   * of the guard is shown either way (the guard's owner registers them).
+   */
+  services?: readonly string[];
+  /** Most services read per poll without `services`. Default 200. */
+  maxServices?: number;
+  /** Most view calls in flight at once during a poll. Default 8. */
+  maxConcurrentCalls?: number;
   signal: AbortSignal;
   logger: Logger;
   metrics?: Metrics;
@@ -59,6 +69,9 @@ export function startDashboardView(o: DashboardViewOptions): DashboardView {
     blockWindow: o.blockWindow ?? 5000,
     maxEvents: o.maxEvents ?? 500,
     maxBlockRange: o.maxBlockRange ?? 1000,
+    services: o.services?.map((id) => id.toLowerCase()),
+    maxServices: o.maxServices ?? 200,
+    maxConcurrentCalls: o.maxConcurrentCalls ?? 8,
   });
   let state: DashboardState | undefined;
   let json: string | undefined;

@@ -5,8 +5,19 @@
  *
  * Units: times are Unix seconds of block time (never the dashboard's own clock), health in basis points
  * (0..10_000), ids lower-case 0x hex. Every string that comes from the chain (service names, endpoint URIs)
- * is passed through as data: the page renders it as text, never as markup.
+ * is passed through as data: the page renders it as text, never as markup, and cut to {@link MAX_TEXT}
+ * characters (a registry name has no length limit).
  */
+
+/** Most characters of a service name or endpoint URI in the state; longer ones end with "…". */
+export const MAX_TEXT = 200;
+
+/** `text` cut to `max` characters (code points, so no half surrogate pair), the last one "…" when cut. */
+export function clip(text: string, max = MAX_TEXT): string {
+  if (text.length <= max) return text;
+  const chars = Array.from(text);
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join("")}…`;
+}
 
 /** One endpoint status change (`IHealthOracle.StatusChanged`), with the transaction that made it. */
 export interface StatusChange {
@@ -106,6 +117,10 @@ export interface Snapshot {
       updatedAt: number;
     }[];
   }[];
+  /** Registered services left out by the `maxServices` cap (0 with an allow-list). */
+  servicesNotShown: number;
+  /** Ids of the allow-list the registry does not know. */
+  unregisteredServices: string[];
   markets: {
     id: number;
     market: string;
@@ -174,6 +189,10 @@ export interface DashboardState {
     })[];
     migrations: Migration[];
   })[];
+  /** Registered services not read (the `maxServices` cap; 0 with an allow-list). */
+  servicesNotShown: number;
+  /** Ids of the allow-list the registry does not know. */
+  unregisteredServices: string[];
   markets: (Snapshot["markets"][number] & { causeLabel: string; events: MarketEvent[] })[];
   /** Newest first: each round with who signed, by index into `attestors.members` of the set then in force. */
   rounds: {
@@ -234,8 +253,8 @@ const short = (id: string) => (id.length > 14 ? `${id.slice(0, 8)}…${id.slice(
 export function labeller(snapshot: Snapshot): (id: string) => string {
   const names = new Map<string, string>();
   for (const s of snapshot.services) {
-    names.set(s.id, `service ${s.name}`);
-    for (const e of s.endpoints) names.set(e.id, `endpoint ${e.uri}`);
+    names.set(s.id, `service ${clip(s.name)}`);
+    for (const e of s.endpoints) names.set(e.id, `endpoint ${clip(e.uri)}`);
   }
   return (id) => names.get(id.toLowerCase()) ?? short(id);
 }
@@ -337,13 +356,17 @@ export function buildState(snapshot: Snapshot, history: History): DashboardState
     attestors: { version: snapshot.attestorSet.version, quorum: snapshot.attestorSet.quorum, members },
     services: snapshot.services.map((s) => ({
       ...s,
+      name: clip(s.name),
       endpoints: s.endpoints.map((e) => ({
         ...e,
+        uri: clip(e.uri),
         active: e.id === s.activeEndpoint,
         timeline: timelineOf(byEndpoint.get(e.id) ?? [], e.status, history.fromTime, now),
       })),
       migrations: history.migrations.filter((m) => m.serviceId === s.id).reverse(),
     })),
+    servicesNotShown: snapshot.servicesNotShown,
+    unregisteredServices: snapshot.unregisteredServices,
     markets: snapshot.markets.map((m) => ({
       ...m,
       causeLabel: !m.paused ? "" : ZERO.test(m.cause) ? "guardian" : label(m.cause),

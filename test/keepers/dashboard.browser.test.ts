@@ -162,6 +162,28 @@ describe("vigil dashboard in a real Chromium", function () {
     expect(s.markets.map((m) => m.paused)).to.deep.equal([false, true]);
   });
 
+  it("says how many services the maxServices cap left out", async function () {
+    const capped = await runDashboard(
+      parseConfig(dashboardConfigSchema, { ...(await stack.dashboardConfig()), maxServices: 2 }),
+      logger,
+    );
+    const other = await chrome.browser.newPage();
+    try {
+      await other.goto(capped.url, { waitUntil: "load" });
+      await other.waitForFunction(
+        () =>
+          (globalThis as unknown as PageGlobals).document
+            .querySelector("[data-services-not-shown]")
+            ?.textContent?.includes("1 more services not shown (set services to choose)") ?? false,
+        WAIT,
+      );
+      expect(await other.$$eval("[data-service-id]", (ns) => ns.length)).to.equal(2);
+    } finally {
+      await other.close();
+      await capped.stop();
+    }
+  });
+
   it("says the page is stale, keeping the last state, when the chain stops answering", async function () {
     await stack.stopChain();
     await page.waitForFunction(

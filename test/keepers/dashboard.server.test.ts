@@ -134,6 +134,56 @@ describe("dashboard configuration", function () {
     fs.rmSync(path.dirname(file), { recursive: true, force: true });
   });
 
+  it("reads every service up to 200 with 8 calls in flight unless told, and takes --service and VIGIL_DASHBOARD_SERVICES", function () {
+    const c = parseConfig(dashboardConfigSchema, base);
+    expect([c.services, c.maxServices, c.maxConcurrentCalls]).to.deep.equal([undefined, 200, 8]);
+    const A = "0x" + "A".repeat(64);
+    const B = "0x" + "b".repeat(64);
+    const fromEnv = loadDashboardConfig(
+      undefined,
+      {
+        "chain.rpcUrls": ["http://127.0.0.1:1"],
+        "chain.chainId": 31337,
+        "contracts.oracle": ADDR,
+        "contracts.registry": ADDR,
+      },
+      { VIGIL_DASHBOARD_SERVICES: `${A},${B},${A}` },
+    );
+    expect(fromEnv.services).to.deep.equal([A.toLowerCase(), B]);
+    expect(() => parseConfig(dashboardConfigSchema, { ...base, services: ["0x12"] })).to.throw(/services/);
+  });
+
+  it("takes --service ids into the config, naming services when one is malformed", async function () {
+    const out: string[] = [];
+    const cmd = dashboardCommand({ out: (t) => out.push(t), err: (t) => out.push(t), env: {} });
+    cmd.exitOverride().configureOutput({ writeErr: (t) => out.push(t), writeOut: (t) => out.push(t) });
+    // An unknown id format stops at config validation, naming the setting.
+    const e = await rejects(
+      new Command("vigil")
+        .addCommand(cmd)
+        .exitOverride()
+        .parseAsync(
+          [
+            "dashboard",
+            "--rpc-url",
+            "http://127.0.0.1:1",
+            "--chain-id",
+            "31337",
+            "--oracle",
+            ADDR,
+            "--registry",
+            ADDR,
+            "--service",
+            "0x12",
+          ],
+          {
+            from: "user",
+          },
+        ),
+    );
+    expect(e.message).to.contain("services");
+  });
+
   it("refuses --port out of range at the command line", async function () {
     const out: string[] = [];
     const cmd = dashboardCommand({ out: (t) => out.push(t), err: (t) => out.push(t), env: {} });

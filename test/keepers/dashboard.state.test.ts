@@ -3,7 +3,9 @@ import { expect } from "chai";
 import {
   actionsOf,
   buildState,
+  clip,
   decodeSigners,
+  MAX_TEXT,
   setAt,
   timelineOf,
   type History,
@@ -59,6 +61,8 @@ const snapshot = (): Snapshot => ({
       })),
     },
   ],
+  servicesNotShown: 0,
+  unregisteredServices: [],
   markets: [
     {
       id: 1,
@@ -161,5 +165,20 @@ describe("dashboard state", function () {
     expect(actions[0].summary).to.equal("market 1 (cause: service rpc)");
     expect(actions[1].summary).to.equal("service rpc: endpoint a → endpoint b");
     expect(actionsOf(history(), label, 2)).to.have.length(2);
+  });
+
+  it(`cuts service names and endpoint URIs to ${MAX_TEXT} characters, in the services and in the labels`, function () {
+    const snap = snapshot();
+    snap.services[0].name = "n".repeat(100_000); // a registry name has no length limit
+    snap.services[0].endpoints[0].uri = "u".repeat(256);
+    const s = buildState(snap, history());
+    expect(s.services[0].name).to.equal("n".repeat(MAX_TEXT - 1) + "…");
+    expect(s.services[0].endpoints[0].uri).to.have.length(MAX_TEXT);
+    expect(s.services[0].endpoints[1].uri).to.equal("https://1.example"); // short ones unchanged
+    expect(s.markets[0].causeLabel).to.equal(`service ${"n".repeat(MAX_TEXT - 1)}…`);
+    expect(s.actions.find((a) => a.kind === "status")!.summary).to.have.length.below(2 * MAX_TEXT);
+    expect(JSON.stringify(s).length).to.be.below(10_000);
+    // Counted in code points: an emoji is never split in half.
+    expect(Array.from(clip("😀".repeat(300)))).to.deep.equal([...Array(MAX_TEXT - 1).fill("😀"), "…"]);
   });
 });
