@@ -231,6 +231,9 @@ export async function startResponder(
         provider,
         chainId: config.chain.chainId,
         contracts: config.contracts,
+        // Only the services this responder watches: the registry is permissionless, and an unbounded page
+        // would spend the RPC the responder needs to trip markets.
+        services: config.services,
         signal: shutdown.signal,
         logger,
         metrics,
@@ -249,7 +252,8 @@ export async function startResponder(
           dashboard:
             "not served here: run `vigil dashboard --config <this responder's file>`, or set dashboard.enabled",
         },
-    loops: () => (view ? [loop.health, view.health] : [loop.health]),
+    // Liveness is the responder's own loop: a slow dashboard poll must never get the responder restarted.
+    loops: () => [loop.health],
     conditions: () => [engine.quorum.condition()],
     routes: {
       "/v1/outbox": () => ({ status: 200, body: { signer: wallet.address, actions: outbox.list(100) } }),
@@ -458,6 +462,8 @@ class Engine {
   /** `policyOf` per endpoint (lower-case id), cached until a policy event. */
   private readonly _policies = new Map<string, Policy>();
   private _watched?: string;
+  /** Whether the local clock was last seen off the node's by more than maxSkew (logged once per change). */
+  private _clockOff = false;
   /**
    * Pairs the oracle answered `HealthOracleNotEquivocation` for (config digest and both report digests): an
    * answer, never asked again. Bounded: the oldest is forgotten first.
@@ -614,7 +620,18 @@ class Engine {
     const ctx = await this._context();
     // Judge reports and due-ness by the time the next block will have, not the latest block's: on a chain with
     // sparse blocks (an idle automining dev chain, 12 s on Ethereum) the latter lags the wall clock.
-    const now = (await readChainClock(this.d.provider)).next;
+    const clock = await readChainClock(this.d.provider);
+    const now = clock.next;
+    const off = clock.skewSec !== undefined && Math.abs(clock.skewSec) > ctx.maxSkew;
+    if (off !== this._clockOff) {
+      this._clockOff = off;
+      if (off)
+        this._log.warn(
+          { skewSec: clock.skewSec, maxSkew: ctx.maxSkew },
+          "the local clock differs from the control-chain node's by more than maxSkew: judging by the node's clock; fix NTP",
+        );
+      else this._log.info({ skewSec: clock.skewSec }, "the local clock agrees with the node's again");
+    }
 
     // What this responder watches: the configured services, their endpoints, their markets.
     const serviceIds = this.config.services;

@@ -78,7 +78,8 @@ export async function assertChain(provider: Provider, chainId: number): Promise<
 }
 
 /**
- * The time the next block will have, Unix seconds: `max(latestTimestamp + 1, localNow)`.
+ * The time the next block will have, Unix seconds, from the local clock: `max(latestTimestamp + 1, localNow)`.
+ * {@link readChainClock} prefers the node's pending block and uses this only when the node serves none.
  *
  * Keepers judge reports (too far in the future? expired?) and due-ness (a grace period or cooldown over?)
  * against this, not against the latest block's timestamp, because a transaction sent now is executed in the
@@ -108,21 +109,53 @@ export interface ChainClock {
   block: number;
   /** Latest block timestamp, Unix seconds. */
   latest: number;
-  /** Estimated timestamp of the next block, Unix seconds ({@link nextBlockTime}). */
+  /** Estimated timestamp of the next block, Unix seconds (see {@link readChainClock}). */
   next: number;
+  /** Where `next` came from: the node's pending block (its clock), or the local clock ({@link nextBlockTime}). */
+  source: "node" | "local";
+  /**
+   * Local clock minus the node's pending timestamp, seconds (positive: the local clock is ahead); undefined
+   * when the node serves no pending block. A keeper warns when it is large: the attestors sign with their
+   * clocks, and the node's is the one the next block will carry.
+   */
+  skewSec?: number;
 }
 
 /**
- * Read the latest block and estimate the next block's time ({@link nextBlockTime}).
+ * Read the latest block and the time the next block will have. The node's own answer comes first: the
+ * pending block it would mine now (`eth_getBlockByNumber("pending")`), stamped by the node's clock, the same
+ * clock that stamps the block a transaction sent now lands in (anvil, hardhat, geth serve one). So a wrong
+ * local clock changes nothing while the node answers: a fast one would otherwise throw fresh reports away as
+ * expired (`observedAt + maxAge < now`), a slow one on an idle automining chain would bring back "from the
+ * future". A node that serves no pending block (some providers refuse the tag, or answer with the latest
+ * block) leaves the local estimate, {@link nextBlockTime}. Never earlier than the latest block + 1.
  * @throws when the node has no latest block or the call fails (a transport error, for the caller's loop to log).
  */
 export async function readChainClock(
   provider: Pick<Provider, "getBlock">,
   localNow: () => number = Date.now,
 ): Promise<ChainClock> {
-  const block = await provider.getBlock("latest");
+  const [block, pending] = await Promise.all([
+    provider.getBlock("latest"),
+    provider.getBlock("pending").catch(() => null),
+  ]);
   if (!block) throw new Error("the node returned no latest block");
-  return { block: block.number, latest: block.timestamp, next: nextBlockTime(block.timestamp, localNow()) };
+  const local = localNow();
+  if (pending && Number.isSafeInteger(pending.timestamp) && pending.timestamp > block.timestamp) {
+    return {
+      block: block.number,
+      latest: block.timestamp,
+      next: pending.timestamp,
+      source: "node",
+      skewSec: Math.floor(local / 1000) - pending.timestamp,
+    };
+  }
+  return {
+    block: block.number,
+    latest: block.timestamp,
+    next: nextBlockTime(block.timestamp, local),
+    source: "local",
+  };
 }
 
 export interface KeySource {

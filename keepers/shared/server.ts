@@ -100,11 +100,11 @@ export class KeeperServer {
       const url = new URL(req.url ?? "/", "http://localhost");
       if (url.pathname === "/") {
         // An index of what this keeper serves, so an operator who opens the port finds the rest.
-        const paths = ["/healthz", ...(this.options.metricsEnabled === false ? [] : ["/metrics"])];
+        const paths = ["/healthz", "/readyz", ...(this.options.metricsEnabled === false ? [] : ["/metrics"])];
         const all = [...paths, ...Object.keys(this.options.routes ?? {})];
         return send(200, JSON.stringify({ paths: all, ...this.options.links }));
       }
-      if (url.pathname === "/healthz") {
+      if (url.pathname === "/healthz" || url.pathname === "/readyz") {
         const loops = this.options.loops().map((l) => ({
           name: l.name,
           healthy: l.healthy(),
@@ -120,7 +120,13 @@ export class KeeperServer {
         const live = loops.every((l) => l.healthy);
         const reasons = conditions.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
         const status = !live ? "stalled" : reasons.length ? "degraded" : "ok";
-        return send(status === "ok" ? 200 : 503, JSON.stringify({ status, reasons, loops, conditions }));
+        // /healthz is liveness: 503 only when a loop stalled (a restart may help). A degraded condition
+        // (e.g. fewer than quorum attestors answer) is not this process's fault and a restart would only
+        // lose time, so it is 200 with status "degraded"; /readyz is 503 for it, for monitors that read
+        // only the code.
+        const code =
+          status === "stalled" || (status === "degraded" && url.pathname === "/readyz") ? 503 : 200;
+        return send(code, JSON.stringify({ status, reasons, loops, conditions }));
       }
       if (url.pathname === "/metrics" && this.options.metricsEnabled !== false) {
         return send(

@@ -67,8 +67,11 @@ async function gauge(r: ResponderHandle, name: string, reason?: string): Promise
     .reduce((a, v) => a + v.value, 0);
 }
 
-async function healthz(port: number): Promise<{ code: number; body: { status: string; reasons: string[] } }> {
-  const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+async function healthz(
+  port: number,
+  path = "/readyz",
+): Promise<{ code: number; body: { status: string; reasons: string[] } }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
   return { code: res.status, body: (await res.json()) as { status: string; reasons: string[] } };
 }
 
@@ -260,9 +263,10 @@ for (const mode of ["automine", "12 s blocks"] as const) {
         const from = responderLog.lines.length;
         await Promise.all([attestors[0]!.stop(), attestors[1]!.stop()]);
         attestors[0] = attestors[1] = undefined;
-        await until("/healthz degraded", async () => (await healthz(responder.port)).code === 503, 60_000);
+        await until("/readyz degraded", async () => (await healthz(responder.port)).code === 503, 60_000);
         const h = await healthz(responder.port);
         expect(h.body.status).to.equal("degraded");
+        expect((await healthz(responder.port, "/healthz")).code).to.equal(200); // liveness: no restart loop
         expect(h.body.reasons.join())
           .to.contain("attestor_quorum: 1 of 3 attestors answer")
           .and.contain("quorum is 2");
@@ -284,7 +288,7 @@ for (const mode of ["automine", "12 s blocks"] as const) {
             logger: createLogger("attestor", { level: "info", destination: attestorLog }),
             metrics: new Metrics(false),
           });
-        await until("/healthz ok", async () => (await healthz(responder.port)).code === 200, 60_000);
+        await until("/readyz ok", async () => (await healthz(responder.port)).code === 200, 60_000);
         expect(await gauge(responder, "vigil_quorum_lost")).to.equal(0);
         expect(
           responderLog.lines.slice(from).filter((l) => l.msg === "attestor quorum answers again"),

@@ -70,7 +70,37 @@ describe("responder visibility and clocks", function () {
         { getBlock: async () => ({ number: 7, timestamp: 100 }) as never },
         () => 250_500,
       );
-      expect(clock).to.deep.equal({ block: 7, latest: 100, next: 250 });
+      expect(clock).to.deep.equal({ block: 7, latest: 100, next: 250, source: "local" });
+    });
+    it("readChainClock takes the node's pending timestamp over the local clock, and reports the skew", async function () {
+      const node = {
+        getBlock: async (tag: string) =>
+          (tag === "pending" ? { number: 8, timestamp: 400 } : { number: 7, timestamp: 100 }) as never,
+      };
+      // A local clock 5 minutes fast: without the node's answer every fresh report would look expired.
+      expect(await readChainClock(node, () => 700_000)).to.deep.equal({
+        block: 7,
+        latest: 100,
+        next: 400,
+        source: "node",
+        skewSec: 300,
+      });
+      // A slow local clock on an idle automining chain: the node's pending block still says "now".
+      expect((await readChainClock(node, () => 50_000)).next).to.equal(400);
+    });
+    it("readChainClock falls back to the local estimate when the node refuses or echoes the pending tag", async function () {
+      const refusing = {
+        getBlock: async (tag: string) => {
+          if (tag === "pending") throw new Error("unsupported block tag");
+          return { number: 7, timestamp: 100 } as never;
+        },
+      };
+      expect(await readChainClock(refusing, () => 250_500)).to.deep.equal({
+        block: 7,
+        latest: 100,
+        next: 250,
+        source: "local",
+      });
     });
   });
 
@@ -153,7 +183,7 @@ describe("responder visibility and clocks", function () {
   });
 
   describe("QuorumWatch and /healthz", function () {
-    it("reports fewer than quorum answering as 503 degraded with the reason, gauges set, one warning per change", async function () {
+    it("reports fewer than quorum answering as degraded with the reason (/healthz 200, /readyz 503), gauges set, one warning per change", async function () {
       const sink = new LogSink();
       const metrics = new Metrics(false);
       const watch = new QuorumWatch(createLogger("t", { level: "debug", destination: sink }), metrics);
@@ -165,17 +195,21 @@ describe("responder visibility and clocks", function () {
         conditions: () => [watch.condition()],
       });
       const port = await server.listen();
-      const get = async () => {
-        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      const get = async (path = "/healthz") => {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`);
         return { code: res.status, body: (await res.json()) as { status: string; reasons: string[] } };
       };
       try {
         watch.update(["0xa", "0xb", "0xc"], 3, 3);
         expect((await get()).code).to.equal(200);
+        expect((await get("/readyz")).code).to.equal(200);
         for (let i = 0; i < 3; i++) watch.update(["0xa", "0xb"], 3, 3);
-        const h = await get();
+        // Liveness stays 200 (a restart cannot bring attestors back); readiness says 503.
+        expect((await get()).code).to.equal(200);
+        const h = await get("/readyz");
         expect(h.code).to.equal(503);
         expect(h.body.status).to.equal("degraded");
+        expect((await get()).body.status).to.equal("degraded");
         expect(h.body.reasons).to.deep.equal([
           "attestor_quorum: 2 of 3 attestors answer with valid reports, the oracle's quorum is 3: no round can be relayed",
         ]);
@@ -184,6 +218,7 @@ describe("responder visibility and clocks", function () {
         expect(await value(metrics, "vigil_attestor_quorum")).to.equal(3);
         watch.update(["0xa", "0xb", "0xc"], 3, 3);
         expect((await get()).body.status).to.equal("ok");
+        expect((await get("/readyz")).code).to.equal(200);
         expect(await value(metrics, "vigil_quorum_lost")).to.equal(0);
         expect(sink.lines.map((l) => [l.level, l.msg])).to.deep.equal([
           [40, "fewer than quorum attestors answer: no round can be relayed"],
