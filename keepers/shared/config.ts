@@ -201,7 +201,16 @@ export function applyEnvOverrides(
           .filter(Boolean);
         break;
       case "boolean":
-        value = /^(1|true|yes|on)$/i.test(text);
+        // Strict: a typo (`ture`) must stop the process, not quietly turn a setting off.
+        if (/^(1|true|yes|on)$/i.test(text.trim())) value = true;
+        else if (/^(0|false|no|off)$/i.test(text.trim())) value = false;
+        else {
+          throw new VigilError(
+            "VIGIL_CONFIG",
+            `${o.env}=${JSON.stringify(text)} is not a boolean`,
+            "use true or false (also 1/0, yes/no, on/off)",
+          );
+        }
         break;
       default:
         value = text;

@@ -199,6 +199,15 @@ describe("attestor config", function () {
     expect(msg).to.contain("VIGIL_ATTESTOR_HTTP_PORT is now VIGIL_HTTP_PORT");
   });
 
+  it("rejects a boolean environment value that is not one, naming the variable", function () {
+    expect(
+      errorOf(() => loadAttestorConfig(writeConfig(base), {}, { VIGIL_METRICS_ENABLED: "ture" })),
+    ).to.contain("VIGIL_METRICS_ENABLED");
+    expect(
+      loadAttestorConfig(writeConfig(base), {}, { VIGIL_METRICS_ENABLED: "off" }).metrics.enabled,
+    ).to.equal(false);
+  });
+
   it("serves /metrics unless metrics.enabled is false", function () {
     expect(loadAttestorConfig(writeConfig(base), {}, {}).metrics.enabled).to.equal(true);
     const off = loadAttestorConfig(writeConfig({ ...base, metrics: { enabled: false } }), {}, {});
