@@ -9,6 +9,7 @@ import { Command } from "commander";
 import { withCommonOptions, type CommonOptions } from "../shared/cli";
 import { EndpointKind, statusName } from "../shared/health";
 // ./context (ethers, the contract typings, zod, yaml) loads when status runs, not for `vigil --help`.
+import type { IMarketGuard } from "../../typechain-types";
 import type { CliContext } from "./context";
 import type { CliIo } from "./io";
 
@@ -81,6 +82,42 @@ export interface MarketStatus {
   resume: { check: string; notBefore: number };
 }
 
+/**
+ * One guard market as `vigil status` and the dashboard show it: four views at one block (`blockTag`,
+ * default latest), each through `call` (the dashboard's concurrency limit; default: called at once).
+ * Ids and causes lower-case.
+ */
+export async function readMarketStatus(
+  guard: IMarketGuard,
+  id: number,
+  blockTag?: number,
+  call: <T>(f: () => Promise<T>) => Promise<T> = (f) => f(),
+): Promise<MarketStatus> {
+  const at = blockTag === undefined ? {} : { blockTag };
+  const [cfg, state, trip, resume] = await Promise.all([
+    call(() => guard.marketConfig(id, at)),
+    call(() => guard.marketState(id, at)),
+    call(() => guard.tripStatus(id, at)),
+    call(() => guard.resumeStatus(id, at)),
+  ]);
+  const lower = (s: string) => s.toLowerCase();
+  return {
+    id,
+    market: cfg.market,
+    guardian: cfg.guardian,
+    pauseThresholdBps: Number(cfg.pauseThresholdBps),
+    gracePeriod: Number(cfg.gracePeriod),
+    services: cfg.services.map(lower),
+    endpoints: cfg.endpoints.map(lower),
+    paused: state.paused,
+    pausedAt: Number(state.pausedAt),
+    cause: lower(state.cause),
+    delivery: name(DELIVERIES, state.delivery),
+    trip: { check: name(GUARD_CHECKS, trip[0]), cause: lower(trip[1]) },
+    resume: { check: name(GUARD_CHECKS, resume[0]), notBefore: Number(resume[1]) },
+  };
+}
+
 export interface StatusReport {
   chainId: number;
   /** Latest block: the clock `since` is measured against. */
@@ -139,29 +176,7 @@ export async function readStatus(ctx: CliContext): Promise<StatusReport> {
   if (ctx.config.contracts.guard) {
     const guard = ctx.guard();
     const count = Number(await guard.marketCount());
-    for (let id = 1; id <= count; id++) {
-      const [cfg, state, trip, resume] = await Promise.all([
-        guard.marketConfig(id),
-        guard.marketState(id),
-        guard.tripStatus(id),
-        guard.resumeStatus(id),
-      ]);
-      markets.push({
-        id,
-        market: cfg.market,
-        guardian: cfg.guardian,
-        pauseThresholdBps: Number(cfg.pauseThresholdBps),
-        gracePeriod: Number(cfg.gracePeriod),
-        services: cfg.services.map((s) => s.toLowerCase()),
-        endpoints: cfg.endpoints.map((s) => s.toLowerCase()),
-        paused: state.paused,
-        pausedAt: Number(state.pausedAt),
-        cause: state.cause,
-        delivery: name(DELIVERIES, state.delivery),
-        trip: { check: name(GUARD_CHECKS, trip[0]), cause: trip[1] },
-        resume: { check: name(GUARD_CHECKS, resume[0]), notBefore: Number(resume[1]) },
-      });
-    }
+    for (let id = 1; id <= count; id++) markets.push(await readMarketStatus(guard, id));
   }
   return {
     chainId: ctx.config.chain.chainId,

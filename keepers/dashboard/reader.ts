@@ -15,7 +15,7 @@ import {
   IHealthOracle__factory,
   IMarketGuard__factory,
 } from "../../typechain-types";
-import { DELIVERIES, GUARD_CHECKS, MIGRATION_CHECKS } from "../cli/status";
+import { MIGRATION_CHECKS, readMarketStatus } from "../cli/status";
 import { EndpointKind, statusName } from "../shared/health";
 import { createLimit, mapLimit, type Limit } from "./limit";
 import type { History, MarketEvent, Snapshot } from "./state";
@@ -295,33 +295,7 @@ export class ChainReader {
       const guard = this.guard;
       const count = Number(await call(() => guard.marketCount(at)));
       const ids = Array.from({ length: count }, (_, i) => i + 1);
-      markets.push(
-        ...(await Promise.all(
-          ids.map(async (id) => {
-            const [cfg, state, trip, resume] = await Promise.all([
-              call(() => guard.marketConfig(id, at)),
-              call(() => guard.marketState(id, at)),
-              call(() => guard.tripStatus(id, at)),
-              call(() => guard.resumeStatus(id, at)),
-            ]);
-            return {
-              id,
-              market: cfg.market,
-              guardian: cfg.guardian,
-              pauseThresholdBps: Number(cfg.pauseThresholdBps),
-              gracePeriod: Number(cfg.gracePeriod),
-              services: cfg.services.map(lower),
-              endpoints: cfg.endpoints.map(lower),
-              paused: state.paused,
-              pausedAt: Number(state.pausedAt),
-              cause: lower(state.cause),
-              delivery: listName(DELIVERIES, state.delivery),
-              trip: { check: listName(GUARD_CHECKS, trip[0]), cause: lower(trip[1]) },
-              resume: { check: listName(GUARD_CHECKS, resume[0]), notBefore: Number(resume[1]) },
-            };
-          }),
-        )),
-      );
+      markets.push(...(await Promise.all(ids.map((id) => readMarketStatus(guard, id, head, call)))));
     }
     return {
       chainId: this.o.chainId,

@@ -8,6 +8,7 @@
  * is passed through as data: the page renders it as text, never as markup, and cut to {@link MAX_TEXT}
  * characters (a registry name has no length limit).
  */
+import type { MarketStatus } from "../cli/status";
 
 /** Most characters of a service name or endpoint URI in the state; longer ones end with "…". */
 export const MAX_TEXT = 200;
@@ -121,21 +122,8 @@ export interface Snapshot {
   servicesNotShown: number;
   /** Ids of the allow-list the registry does not know. */
   unregisteredServices: string[];
-  markets: {
-    id: number;
-    market: string;
-    guardian: string;
-    pauseThresholdBps: number;
-    gracePeriod: number;
-    services: string[];
-    endpoints: string[];
-    paused: boolean;
-    pausedAt: number;
-    cause: string;
-    delivery: string;
-    trip: { check: string; cause: string };
-    resume: { check: string; notBefore: number };
-  }[];
+  /** Every guard market, as `vigil status` reads it (`readMarketStatus` in keepers/cli/status.ts). */
+  markets: MarketStatus[];
 }
 
 /** The events the dashboard keeps (each list bounded, oldest first). */

@@ -20,7 +20,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { JsonRpcProvider, Wallet, NonceManager, type Signer } from "ethers";
-import { ManagedNode, freePort, rpc, type NodeSpec } from "./nodes";
+import { ManagedNode, freePort, rpc, syncHeads, type NodeSpec } from "./nodes";
 import { ProcessRegistry } from "./processes";
 import { ChainWatcher, ObservationWatcher, describeEvent, type ChainEvent } from "./watch";
 import {
@@ -181,7 +181,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     ];
     const nodes = specs.map((s) => procs.addNode(new ManagedNode(s)));
     await Promise.all(nodes.map((n) => n.start(90_000)));
-    await syncHeads(nodes);
+    await syncNodes(nodes);
     for (const n of nodes)
       say("info", `monitored node ${n.spec.name}: ${n.spec.impl} on ${n.url} (chain ${MONITORED_CHAIN})`);
 
@@ -433,7 +433,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       (n) => n.kill(),
       async (n) => {
         await n.start(90_000);
-        await syncHeads(nodes);
+        await syncNodes(nodes);
       },
     );
     // 2. active node hangs
@@ -442,7 +442,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       async (n) => n.hang(),
       async (n) => {
         n.unhang();
-        await syncHeads(nodes);
+        await syncNodes(nodes);
       },
     );
     // 3. block production halts
@@ -451,7 +451,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       (n) => n.haltBlocks(),
       async (n) => {
         await n.resumeBlocks();
-        await syncHeads(nodes);
+        await syncNodes(nodes);
       },
     );
 
@@ -462,7 +462,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       async (n) => n.hang(),
       async (n) => {
         n.unhang();
-        await syncHeads(nodes);
+        await syncNodes(nodes);
       },
       true,
     );
@@ -514,7 +514,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       say("recover", "recover: backup-2 back on chain 1337, primary and backup-1 restarted");
       nodes[2].spec.chainId = MONITORED_CHAIN;
       await Promise.all([nodes[2].restart(), nodes[0].start(90_000), nodes[1].start(90_000)]);
-      await syncHeads(nodes);
+      await syncNodes(nodes);
       await resumeAfterPause(f);
       const b2 = watcher.events.find(
         (e) =>
@@ -714,37 +714,6 @@ async function waitUntil(cond: () => Promise<boolean>, timeoutMs: number): Promi
   return false;
 }
 
-/**
- * Bring every answering node's head up to the highest head, as a node that restarts or resumes
- * catches up with its peers by syncing (the drill's nodes are independent dev chains, so they mine
- * the missing blocks instead). Nodes that do not answer are skipped.
- */
-async function syncHeads(nodes: ManagedNode[]): Promise<void> {
-  const heads = await Promise.all(
-    nodes.map(async (n) => {
-      try {
-        return Number(BigInt(await rpc<string>(n.url, "eth_blockNumber", [], 1500)));
-      } catch {
-        return -1;
-      }
-    }),
-  );
-  const top = Math.max(...heads);
-  await Promise.all(
-    nodes.map(async (n, i) => {
-      const missing = top - heads[i];
-      if (heads[i] < 0 || missing <= 0) return;
-      if (n.spec.impl === "ganache") {
-        for (let k = 0; k < missing; k++) await rpc(n.url, "evm_mine", [], 2000);
-      } else if (n.spec.impl === "hardhat") {
-        await rpc(n.url, "hardhat_mine", [`0x${missing.toString(16)}`], 5000);
-      } else {
-        await rpc(n.url, "anvil_mine", [`0x${missing.toString(16)}`], 5000);
-      }
-    }),
-  );
-}
-
 interface KeeperSettings {
   rpcUrl: string;
   oracle: string;
@@ -804,3 +773,8 @@ function responderConfig(
 }
 
 export type { Signer };
+
+/** {@link syncHeads} over the drill's managed nodes. */
+function syncNodes(nodes: readonly ManagedNode[]): Promise<void> {
+  return syncHeads(nodes.map((n) => ({ url: n.url, impl: n.spec.impl })));
+}
