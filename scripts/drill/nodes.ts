@@ -13,7 +13,10 @@ export interface NodeSpec {
   /** Loopback TCP port. */
   port: number;
   chainId: number;
-  /** Seconds between blocks (interval mining). */
+  /**
+   * Seconds between blocks (interval mining). 0 (anvil only): no mining at all (`--no-mining`), the
+   * blocks come from a driver calling `evm_mine` (scripts/drill/replicas.ts).
+   */
   blockTimeSec: number;
   /** More command-line arguments for the node (anvil only), e.g. `["--balance", "10001"]`. */
   extraArgs?: string[];
@@ -62,8 +65,7 @@ export function nodeCommand(spec: NodeSpec): { cmd: string; args: string[]; env?
           String(spec.port),
           "--chain-id",
           String(spec.chainId),
-          "--block-time",
-          String(spec.blockTimeSec),
+          ...(spec.blockTimeSec > 0 ? ["--block-time", String(spec.blockTimeSec)] : ["--no-mining"]),
           "--silent",
           ...(spec.extraArgs ?? []),
         ],
