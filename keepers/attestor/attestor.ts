@@ -11,7 +11,10 @@
  *
  * A JSON-RPC endpoint is judged against the chain id its service must serve (`expectedChainIds`,
  * required for every watched service with JSON-RPC endpoints: without it the attestor probes but
- * does not sign), and lag and hash cross-checks compare it only with peers on the same chain.
+ * does not sign), and against its service's other endpoints on that chain, probed in the same round: state
+ * parity by block hash at a common height, lag behind a corroborated head, a claimed head it must serve
+ * (parity.ts, rpcService.ts). A node on a minority fork is BAD whatever its height, and stays BAD until it has
+ * matched the majority for `riseRounds` rounds in a row.
  *
  * Every probe carries its own timeout (below the interval, enforced by the config), so a slow or hung
  * endpoint never delays the others' observations nor the next round.
@@ -56,7 +59,7 @@ import { KeeperServer } from "../shared/server";
 import type { AttestorConfig } from "./config";
 import { reportMetrics, type ReportMetrics } from "./metrics";
 import { probeHttp, evaluateHttp } from "./probes/http";
-import { evaluateJsonRpc, probeJsonRpc, type PeerHead, type RpcHead } from "./probes/jsonRpc";
+import { evaluateJsonRpc, probeJsonRpc, type RpcHead, type RpcProbeResult } from "./probes/jsonRpc";
 import { evaluateFeed, parseCaip10, probeFeed } from "./probes/oracleFeed";
 import { ProbeFailure, type FetchFn } from "./probes/transport";
 import { forEachConcurrent } from "./pool";
@@ -64,7 +67,9 @@ import { attestorRoutes } from "./routes";
 import { SignedRoundLog } from "./signedRound";
 import { judgeRound, type StreakState } from "./streaks";
 import { refuseTarget } from "./targets";
-import { score, type Failure, type ScoreInput } from "./score";
+import type { ParityVerdict } from "./parity";
+import { checkServiceParity } from "./rpcService";
+import { score, scoreReason, type Failure, type ScoreInput, type ScoreReason } from "./score";
 import {
   contractOracleReader,
   registryEndpointSource,
@@ -99,6 +104,15 @@ interface EndpointState {
   head?: RpcHead & { at: number };
   lastScore?: number;
   lastFailure?: Failure;
+  /** Why the last score is below 10000 ({@link scoreReason}); undefined at 10000. */
+  lastReason?: ScoreReason;
+  /** What the last probe found, in words (no URLs). */
+  lastDetail?: string;
+  /**
+   * Rounds this endpoint must still match its service's majority before a `fork` verdict lifts (parity.ts):
+   * never fail back onto a minority chain. 0 or undefined: no hold.
+   */
+  forkHold?: number;
   lastProbeAt?: number;
   /** Set once we warned that this endpoint cannot be probed. */
   warned?: boolean;
@@ -106,11 +120,30 @@ interface EndpointState {
   refusedUri?: string;
 }
 
+/** One endpoint's probe before it is scored: a score input, or a JSON-RPC result awaiting parity. */
+interface Probed {
+  state: EndpointState;
+  input?: ScoreInput;
+  rpc?: RpcProbeResult;
+  detail?: string;
+  transportFailed: boolean;
+  /** Round-trip time of the probe itself, ms. */
+  latencyMs: number;
+}
+
+/** The parity phase's verdict on one JSON-RPC endpoint and the head its lag is measured against. */
+interface RpcJudgement {
+  parity?: ParityVerdict;
+  referenceHead?: number;
+}
+
 /** Result of one probe, for tests and the benchmark. */
 export interface ProbeOutcome {
   endpointId: string;
   healthBps: number;
   failure?: Failure;
+  /** Why the score is below 10000: the failure, or the weakest factor ({@link scoreReason}). */
+  reason?: ScoreReason;
   detail?: string;
   latencyMs: number;
   /**
@@ -312,28 +345,47 @@ export class Attestor {
   }
 
   /**
-   * Probe and score every watched endpoint once, at most `concurrency` at a time, then sign one report for
-   * the round of the signing time covering every endpoint judged (see the file comment). Never throws.
+   * Probe and score every watched endpoint once, at most `concurrency` at a time, judge each service's JSON-RPC
+   * endpoints against each other (state parity, parity.ts), then sign one report for the round of the signing
+   * time covering every endpoint judged (see the file comment). Never throws.
    */
   async probeRound(): Promise<RoundResult> {
-    const outcomes: ProbeOutcome[] = [];
-    await forEachConcurrent([...this._states.values()], this.o.config.concurrency, async (state) => {
-      const outcome = await this.probeEndpoint(state.endpoint.id);
-      if (outcome) outcomes.push(outcome);
-    });
+    const outcomes = await this._probeAll([...this._states.values()]);
     const { report, skipped } = await this._signReport(outcomes);
     return { outcomes, report, skipped };
   }
 
   /**
-   * Probe one endpoint and score it (no signing: {@link probeRound} signs the round's report). Never
-   * throws; returns undefined when the endpoint cannot be probed (unsupported kind, no RPC for a feed's
-   * chain) or must not be (a private, loopback or link-local target without `allowPrivateTargets`: no
-   * probe, counted in `vigil_probes_refused_total`).
+   * Probe one endpoint and score it (no signing: {@link probeRound} signs the round's report). A JSON-RPC
+   * endpoint is judged against its service's other JSON-RPC endpoints, which are probed with it (parity needs
+   * every replica's answer of this round). Never throws; returns undefined when the endpoint cannot be probed
+   * (unsupported kind, no RPC for a feed's chain) or must not be (a private, loopback or link-local target
+   * without `allowPrivateTargets`: no probe, counted in `vigil_probes_refused_total`).
    */
   async probeEndpoint(endpointId: string): Promise<ProbeOutcome | undefined> {
     const state = this._states.get(endpointId.toLowerCase());
     if (!state) return undefined;
+    const group =
+      state.endpoint.kind === EndpointKind.JSON_RPC
+        ? (this._rpcByService.get(state.endpoint.serviceId) ?? [state])
+        : [state];
+    const outcomes = await this._probeAll(group);
+    return outcomes.find((o) => o.endpointId === state.endpoint.id);
+  }
+
+  /** Probe `states` (bounded concurrency), run state parity per service and chain, score and record each. */
+  private async _probeAll(states: readonly EndpointState[]): Promise<ProbeOutcome[]> {
+    const probed: Probed[] = [];
+    await forEachConcurrent(states, this.o.config.concurrency, async (state) => {
+      const p = await this._probe(state);
+      if (p) probed.push(p);
+    });
+    const parity = await this._parity(probed);
+    return probed.map((p) => this._finish(p, parity.get(p.state)));
+  }
+
+  /** Phase 1: the probe itself. Undefined when the endpoint is not probed (see {@link probeEndpoint}). */
+  private async _probe(state: EndpointState): Promise<Probed | undefined> {
     const { config, metrics } = this.o;
     if (URL_KINDS.has(state.endpoint.kind)) {
       const refusal = refuseTarget(state.endpoint.uri, config.allowPrivateTargets);
@@ -352,53 +404,157 @@ export class Attestor {
       }
     }
     const started = performance.now();
-    let input: ScoreInput;
-    let detail: string | undefined;
-    let transportFailed = false;
     try {
       const measured = await this._measure(state);
       if (measured === undefined) return undefined;
-      input = measured;
+      return { state, ...measured, transportFailed: false, latencyMs: performance.now() - started };
     } catch (e) {
       const f =
         e instanceof ProbeFailure
           ? e
           : new ProbeFailure("invalid_response", (e as Error)?.message ?? String(e));
-      input = { failure: f.failure };
-      detail = f.message;
-      transportFailed = true;
       state.head = undefined;
+      return {
+        state,
+        input: { failure: f.failure },
+        detail: f.message,
+        transportFailed: true,
+        latencyMs: performance.now() - started,
+      };
     }
-    const latencyMs = performance.now() - started;
-    state.window.push(transportFailed);
+  }
+
+  /**
+   * Phase 2: state parity (parity.ts) over the JSON-RPC endpoints that answered, grouped by service and by the
+   * chain they serve (the expected one, or their own when none is configured: those are not signed anyway).
+   */
+  private async _parity(probed: readonly Probed[]): Promise<Map<EndpointState, RpcJudgement>> {
+    const { config } = this.o;
+    const groups = new Map<string, Array<Probed & { rpc: RpcProbeResult }>>();
+    for (const p of probed) {
+      if (!p.rpc) continue;
+      const expected = config.expectedChainIds[p.state.endpoint.serviceId];
+      if (expected !== undefined && p.rpc.head.chainId !== expected) continue; // wrong_chain on its own
+      const key = `${p.state.endpoint.serviceId}:${p.rpc.head.chainId}`;
+      const list = groups.get(key) ?? [];
+      list.push(p as Probed & { rpc: RpcProbeResult });
+      groups.set(key, list);
+    }
+    const out = new Map<EndpointState, RpcJudgement>();
+    await Promise.all(
+      [...groups.values()].map(async (list) => {
+        const serviceId = list[0].state.endpoint.serviceId;
+        const result = await checkServiceParity(
+          list.map((p) => ({ id: p.state.endpoint.id, url: p.state.endpoint.uri, result: p.rpc })),
+          {
+            window: config.thresholds.jsonRpc.lagBlocks.max,
+            timeoutMs: config.timeoutMs,
+            fetch: this.o.fetch,
+            referenceUrls: config.referenceRpcUrls[serviceId],
+          },
+        );
+        for (const p of list) {
+          out.set(p.state, {
+            parity: result.verdicts.get(p.state.endpoint.id),
+            referenceHead: result.referenceHeads.get(p.state.endpoint.id),
+          });
+        }
+      }),
+    );
+    return out;
+  }
+
+  /** Phase 3: score, hold a fork verdict until the endpoint is back on the majority chain, record, log. */
+  private _finish(p: Probed, judgement: RpcJudgement | undefined): ProbeOutcome {
+    const { config, metrics } = this.o;
+    const { state } = p;
+    let input = p.input;
+    let detail = p.detail;
+    const nowMs = this._now();
+    if (p.rpc) {
+      input = evaluateJsonRpc(p.rpc, {
+        nowSec: nowMs / 1000,
+        expectedChainId: config.expectedChainIds[state.endpoint.serviceId],
+        parity: judgement?.parity,
+        referenceHead: judgement?.referenceHead,
+        errorRate: this._errorRate(state, false),
+        maxFutureSec: config.maxFutureSec,
+      });
+      const parity = judgement?.parity;
+      if (parity && "detail" in parity) detail = parity.detail;
+      ({ input, detail } = this._holdFork(state, input, parity?.kind, detail));
+    } else if (state.endpoint.kind === EndpointKind.JSON_RPC && state.forkHold) {
+      // No answer this round: the hold neither counts down nor lifts.
+      detail = detail ?? "held: on a minority chain until it matches the majority again";
+    }
+    state.window.push(p.transportFailed);
     if (state.window.length > config.errorWindow) state.window.shift();
 
-    const healthBps = score(input, this._thresholds(state.endpoint.kind));
-    const failure = input.failure;
+    const thresholds = this._thresholds(state.endpoint.kind);
+    const healthBps = score(input!, thresholds);
+    const failure = input!.failure;
+    const reason = scoreReason(input!, thresholds);
     const outcome =
-      failure === "timeout" ? "timeout" : transportFailed ? "error" : healthBps >= 8_000 ? "ok" : "unhealthy";
+      failure === "timeout"
+        ? "timeout"
+        : p.transportFailed
+          ? "error"
+          : healthBps >= 8_000
+            ? "ok"
+            : "unhealthy";
     metrics.probes.inc({ kind: state.kindLabel, outcome });
-    if (!transportFailed) metrics.probeLatency.observe({ kind: state.kindLabel }, latencyMs / 1000);
+    if (!p.transportFailed) metrics.probeLatency.observe({ kind: state.kindLabel }, p.latencyMs / 1000);
     metrics.endpointHealth.set({ endpoint: state.endpoint.id }, healthBps);
 
-    const nowMs = this._now();
     const prevBand = state.lastScore === undefined ? undefined : band(state.lastScore);
     const nowBand = band(healthBps);
-    if (prevBand !== nowBand || state.log.isLevelEnabled("debug")) {
-      const fields = { healthBps, failure, detail, latencyMs: Math.round(latencyMs) };
-      if (prevBand !== nowBand) state.log.info(fields, `endpoint ${nowBand}`);
+    const changed = prevBand !== nowBand || state.lastReason !== reason;
+    if (changed || state.log.isLevelEnabled("debug")) {
+      const fields = { healthBps, reason, failure, detail, latencyMs: Math.round(p.latencyMs) };
+      if (changed) state.log.info(fields, `endpoint ${nowBand}${reason ? ` (${reason})` : ""}`);
       else state.log.debug(fields, "probed");
     }
     state.lastScore = healthBps;
     state.lastFailure = failure;
+    state.lastReason = reason;
+    state.lastDetail = detail;
     state.lastProbeAt = nowMs;
     return {
       endpointId: state.endpoint.id,
       healthBps,
       failure,
+      reason,
       detail,
-      latencyMs,
+      latencyMs: p.latencyMs,
       signable: this._chainKnown(state),
+    };
+  }
+
+  /**
+   * Never fail back onto a minority chain: after a `fork` verdict the endpoint stays `fork` until it has matched
+   * the majority at the compared height for its policy's `riseRounds` probe rounds in a row. A round in which it
+   * was not compared (too few peers answered) neither counts down nor lifts the hold.
+   */
+  private _holdFork(
+    state: EndpointState,
+    input: ScoreInput,
+    parity: ParityVerdict["kind"] | undefined,
+    detail: string | undefined,
+  ): { input: ScoreInput; detail: string | undefined } {
+    const need = Math.max(1, state.policy.riseRounds);
+    if (input.failure === "fork") {
+      state.forkHold = need;
+      return { input, detail };
+    }
+    if (!state.forkHold) return { input, detail };
+    if (parity === "agree") state.forkHold -= 1;
+    if (state.forkHold === 0) {
+      state.log.info({ rounds: need }, "back on the majority chain: fork verdict lifted");
+      return { input, detail };
+    }
+    return {
+      input: input.failure ? input : { failure: "fork" },
+      detail: `held: matched the majority for ${need - state.forkHold} of ${need} rounds since its fork`,
     };
   }
 
@@ -427,6 +583,8 @@ export class Attestor {
     kind: string;
     healthBps: number | null;
     failure: Failure | null;
+    reason: ScoreReason | null;
+    detail: string | null;
     probedAt: string | null;
   }> {
     return [...this._states.values()].map((s) => ({
@@ -435,6 +593,8 @@ export class Attestor {
       kind: EndpointKind[s.endpoint.kind] ?? String(s.endpoint.kind),
       healthBps: s.lastScore ?? null,
       failure: s.lastFailure ?? null,
+      reason: s.lastReason ?? null,
+      detail: s.lastDetail === undefined ? null : redactUrls(s.lastDetail),
       probedAt: s.lastProbeAt ? new Date(s.lastProbeAt).toISOString() : null,
     }));
   }
@@ -581,27 +741,25 @@ export class Attestor {
     return w.filter(Boolean).length / this.o.config.errorWindow;
   }
 
-  /** Run the probe for the endpoint's kind and evaluate it in context. Throws ProbeFailure. */
-  private async _measure(state: EndpointState): Promise<ScoreInput | undefined> {
+  /**
+   * Run the probe for the endpoint's kind. A JSON-RPC probe returns the raw result (judged after parity); the
+   * other kinds are evaluated at once. Throws ProbeFailure.
+   */
+  private async _measure(
+    state: EndpointState,
+  ): Promise<{ input?: ScoreInput; rpc?: RpcProbeResult } | undefined> {
     const { config } = this.o;
     const ep = state.endpoint;
     const opts = { timeoutMs: config.timeoutMs, fetch: this.o.fetch };
     switch (ep.kind) {
       case EndpointKind.JSON_RPC: {
-        const result = await probeJsonRpc(ep.uri, opts);
-        const nowMs = this._now();
-        state.head = { ...result.head, at: nowMs };
-        return evaluateJsonRpc(result, {
-          nowSec: nowMs / 1000,
-          expectedChainId: config.expectedChainIds[ep.serviceId],
-          peers: this._peerHeads(state, nowMs),
-          errorRate: this._errorRate(state, false),
-          maxFutureSec: config.maxFutureSec,
-        });
+        const rpc = await probeJsonRpc(ep.uri, opts);
+        state.head = { ...rpc.head, at: this._now() };
+        return { rpc };
       }
       case EndpointKind.HTTP: {
         const result = await probeHttp(ep.uri, opts);
-        return evaluateHttp(result, this._errorRate(state, false));
+        return { input: evaluateHttp(result, this._errorRate(state, false)) };
       }
       case EndpointKind.ORACLE_FEED:
       case EndpointKind.SEQUENCER_FEED: {
@@ -617,31 +775,20 @@ export class Attestor {
           return undefined;
         }
         const result = await probeFeed(rpcUrl, feed, opts);
-        return evaluateFeed(result, {
+        const input = evaluateFeed(result, {
           nowSec: this._now() / 1000,
           expectedChainId: feed.chainId,
           errorRate: this._errorRate(state, false),
           maxFutureSec: config.maxFutureSec,
           sequencer: ep.kind === EndpointKind.SEQUENCER_FEED,
         });
+        return { input };
       }
       default:
         if (!state.warned) state.log.warn({ kind: ep.kind }, "no probe for this endpoint kind: not attested");
         state.warned = true;
         return undefined;
     }
-  }
-
-  /** Latest heads of the same service's other JSON-RPC endpoints, seen within the freshness window. */
-  private _peerHeads(self: EndpointState, nowMs: number): PeerHead[] {
-    const oldest = nowMs - this.o.config.peerFreshIntervals * this.o.config.probeIntervalMs;
-    const out: PeerHead[] = [];
-    for (const s of this._rpcByService.get(self.endpoint.serviceId) ?? []) {
-      if (s === self || s.endpoint.serviceId !== self.endpoint.serviceId) continue;
-      if (s.endpoint.kind !== EndpointKind.JSON_RPC || !s.head || s.head.at < oldest) continue;
-      out.push({ number: s.head.number, hash: s.head.hash, chainId: s.head.chainId });
-    }
-    return out;
   }
 }
 

@@ -20,7 +20,7 @@ import {
   zUrl,
   type EnvOverride,
 } from "../shared/config";
-import { DEFAULT_THRESHOLDS } from "./score";
+import { DEFAULT_THRESHOLDS, type FactorThresholds } from "./score";
 
 const SERVICES_REQUIRED = "list the service ids to watch; the registry is permissionless";
 
@@ -34,6 +34,31 @@ const zFactor = (d: { ok: number; max: number; floor: number }) =>
     .strict()
     .refine((f) => f.ok < f.max, "ok must be below max")
     .default({});
+
+/** Latency thresholds as written: any field may be left out and is then derived from `timeoutMs`. */
+const zLatency = z
+  .object({
+    ok: z.number().nonnegative().optional(),
+    max: z.number().positive().optional(),
+    floor: z.number().min(0).max(1).optional(),
+  })
+  .strict()
+  .optional();
+
+/**
+ * The latency thresholds for a probe timeout (the latency policy in keepers/attestor/score.ts): the documented
+ * defaults (ok 500 ms, max 1500 ms, floor 0.6) where the timeout leaves room for them, else scaled down so the
+ * DEGRADED window between the latency bound and the timeout is never empty (max = ¾ of the timeout, ok = ⅓ of
+ * max). Fields given in the file win.
+ */
+export function latencyThresholds(
+  timeoutMs: number,
+  given: { ok?: number; max?: number; floor?: number } = {},
+): FactorThresholds {
+  const d = DEFAULT_THRESHOLDS.jsonRpc.latencyMs;
+  const max = given.max ?? Math.min(d.max, Math.floor(0.75 * timeoutMs));
+  return { ok: given.ok ?? Math.min(d.ok, Math.floor(max / 3)), max, floor: given.floor ?? d.floor };
+}
 
 /** The attestor's settings. Times in ms unless the name says otherwise. */
 export const attestorConfigSchema = z
@@ -73,8 +98,13 @@ export const attestorConfigSchema = z
     feedRpcUrls: z.record(z.string().regex(/^[1-9][0-9]*$/, "must be a decimal chain id"), zUrl).default({}),
     /** Milliseconds between probe rounds. Default 5000. Env `VIGIL_ATTESTOR_PROBE_INTERVAL_MS`. */
     probeIntervalMs: z.number().int().min(100).default(5_000),
-    /** Per-probe timeout, ms; must be below probeIntervalMs. Default 2000. Env `VIGIL_ATTESTOR_TIMEOUT_MS`. */
-    timeoutMs: z.number().int().min(10).default(2_000),
+    /**
+     * Per-probe timeout, ms; must be below probeIntervalMs and above every kind's `thresholds.*.latencyMs.max`
+     * (the latency policy in score.ts: a slow node is DEGRADED between that bound and the timeout, a failure past
+     * it). A round's parity checks (parity.ts) take at most one more timeout. Default 4000.
+     * Env `VIGIL_ATTESTOR_TIMEOUT_MS`.
+     */
+    timeoutMs: z.number().int().min(10).default(4_000),
     /** Probes in flight at once. Default 32. Env `VIGIL_ATTESTOR_CONCURRENCY`. */
     concurrency: z.number().int().min(1).max(4096).default(32),
     /** Milliseconds between reloads of the endpoint list from the registry. Default 30000. */
@@ -95,8 +125,16 @@ export const attestorConfigSchema = z
       .default(path.join(os.homedir(), ".vigil", "attestor")),
     /** Probes in the sliding error-rate window per endpoint. Default 20. */
     errorWindow: z.number().int().min(1).max(1_000).default(20),
-    /** A peer head older than this many probe intervals is ignored for lag and hash checks. Default 3. */
-    peerFreshIntervals: z.number().int().min(1).default(3),
+    /**
+     * Reference sources per JSON-RPC service (service id → RPC URLs of a second chain-data source, e.g. another
+     * provider's archive node): asked, in order, for the compared block only when the service's own endpoints have
+     * no strict majority at it (two endpoints that disagree). Without one, such endpoints are all judged
+     * `no_majority` (score 0). Not probed, never signed for. Default {}. See keepers/attestor/parity.ts.
+     */
+    referenceRpcUrls: z
+      .record(zBytes32, z.array(zUrl).min(1))
+      .transform((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k.toLowerCase(), v])))
+      .default({}),
     /** A block or feed timestamp further ahead than this is invalid, seconds. Default 30. */
     maxFutureSec: z.number().int().nonnegative().default(30),
     /** GET /v1/reports, /v1/endpoints, /healthz, /metrics. Default 127.0.0.1:9470. */
@@ -112,14 +150,14 @@ export const attestorConfigSchema = z
           .object({
             headAgeSec: zFactor(DEFAULT_THRESHOLDS.jsonRpc.headAgeSec),
             lagBlocks: zFactor(DEFAULT_THRESHOLDS.jsonRpc.lagBlocks),
-            latencyMs: zFactor(DEFAULT_THRESHOLDS.jsonRpc.latencyMs),
+            latencyMs: zLatency,
             errorRate: zFactor(DEFAULT_THRESHOLDS.jsonRpc.errorRate),
           })
           .strict()
           .default({}),
         http: z
           .object({
-            latencyMs: zFactor(DEFAULT_THRESHOLDS.http.latencyMs),
+            latencyMs: zLatency,
             errorRate: zFactor(DEFAULT_THRESHOLDS.http.errorRate),
           })
           .strict()
@@ -127,7 +165,7 @@ export const attestorConfigSchema = z
         oracleFeed: z
           .object({
             stalenessSec: zFactor(DEFAULT_THRESHOLDS.oracleFeed.stalenessSec),
-            latencyMs: zFactor(DEFAULT_THRESHOLDS.oracleFeed.latencyMs),
+            latencyMs: zLatency,
             errorRate: zFactor(DEFAULT_THRESHOLDS.oracleFeed.errorRate),
           })
           .strict()
@@ -138,6 +176,17 @@ export const attestorConfigSchema = z
     log: zLog,
   })
   .strict()
+  .transform((c) => {
+    const t = c.thresholds;
+    return {
+      ...c,
+      thresholds: {
+        jsonRpc: { ...t.jsonRpc, latencyMs: latencyThresholds(c.timeoutMs, t.jsonRpc.latencyMs) },
+        http: { ...t.http, latencyMs: latencyThresholds(c.timeoutMs, t.http.latencyMs) },
+        oracleFeed: { ...t.oracleFeed, latencyMs: latencyThresholds(c.timeoutMs, t.oracleFeed.latencyMs) },
+      },
+    };
+  })
   .superRefine((c, ctx) => {
     if (c.timeoutMs >= c.probeIntervalMs) {
       ctx.addIssue({
@@ -145,6 +194,24 @@ export const attestorConfigSchema = z
         path: ["timeoutMs"],
         message: `must be below probeIntervalMs (${c.probeIntervalMs}) so a hung endpoint never delays the next round`,
       });
+    }
+    for (const kind of ["jsonRpc", "http", "oracleFeed"] as const) {
+      const { ok, max } = c.thresholds[kind].latencyMs;
+      if (ok >= max) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ["thresholds", kind, "latencyMs", "ok"],
+          message: `ok must be below max (${max})`,
+        });
+      } else if (max >= c.timeoutMs) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ["thresholds", kind, "latencyMs", "max"],
+          message:
+            `is ${max} ms, not below timeoutMs (${c.timeoutMs} ms): a slow endpoint would time out (score 0) before ` +
+            `it could be judged DEGRADED; lower it or raise timeoutMs (latency policy in keepers/attestor/score.ts)`,
+        });
+      }
     }
   });
 

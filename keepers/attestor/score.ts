@@ -5,8 +5,8 @@
  * ## Formula
  *
  * 1. A hard failure (unreachable, timeout, HTTP error status, invalid or error response, wrong chain, a
- *    block hash that contradicts the peers, an invalid or down feed) scores **0**: the endpoint cannot
- *    be used, whatever else was measured.
+ *    block hash that contradicts the service's majority or no majority at all, a head it cannot serve, an
+ *    invalid or down feed) scores **0**: the endpoint cannot be used, whatever else was measured.
  * 2. Otherwise `healthBps = floor(10_000 × Π factor_i)` over the measurements present, where each
  *    factor is piecewise linear in its input `x` with thresholds `(ok, max, floor)`:
  *
@@ -26,16 +26,26 @@
  * | input | ok | max | floor | source |
  * |---|---|---|---|---|
  * | JSON-RPC head age, s | 30 | 120 | 0 | Chainlink L2 health adapter `DELTA` = 120 s (THREATS #28); 30 s ≈ two missed Ethereum slots |
- * | lag behind peers' median head, blocks | 2 | 6 | 0 | Chainlink L2 health adapter `DELTA_BLOCKS` = 6 (THREATS #28) |
- * | latency, ms | 500 | 3000 | 0.6 | a slow node is usable but DEGRADED: the floor keeps it at 6000 bps |
+ * | lag behind the corroborated head (lower median of verified peers), blocks | 2 | 6 | 0 | Chainlink L2 health adapter `DELTA_BLOCKS` = 6 (THREATS #28) |
+ * | latency, ms | 500 | 1500 | 0.6 | the latency policy below |
  * | JSON-RPC/HTTP error rate over the window | 0.05 | 0.5 | 0 | erroring half the time is as good as down |
  * | oracle feed staleness, s | 3660 | 5400 | 0 | Chainlink ETH/USD heartbeat 3600 s + 60 s slack; 1.5 × heartbeat is stale (THREATS #12) |
  *
  * With these defaults and the oracle's default `downBelowBps` = 5000 and `upAtBps` = 8000:
  * - a halted head (no new block for ≥ 120 s) scores 0 < 5000: DOWN;
  * - a node lagging ≥ 6 blocks scores 0: DOWN;
- * - a merely slow node (latency ≥ ~1.75 s, answers correct and fresh) scores 6000..8000: DEGRADED;
  * - a fresh, fast, in-step node scores 10_000.
+ *
+ * ## Latency policy
+ *
+ * A slow node is usable but should not be preferred: it is DEGRADED, never DOWN, for being slow; an answer that
+ * does not come before the probe timeout is a failure (`timeout`, score 0).
+ * - up to 1000 ms the latency factor stays ≥ 0.8: HEALTHY (with everything else perfect);
+ * - from 1000 ms to the timeout (default 4000 ms, config `timeoutMs`) it is 0.6..0.8: 6000..8000 bps, DEGRADED
+ *   under the oracle's defaults (the floor 0.6 sits above `downBelowBps` 5000);
+ * - at the timeout: failure.
+ * The attestor's config refuses a latency `max` at or above `timeoutMs`, so this DEGRADED window cannot be empty
+ * (the first version timed out at 2000 ms while its latency only reached the DEGRADED band at ~1750 ms).
  */
 import { MAX_BPS } from "../shared/health";
 
@@ -48,8 +58,16 @@ export type Failure =
   | "rpc_error"
   | "wrong_chain"
   | "fork"
+  | "no_majority"
+  | "unverified_head"
   | "feed_invalid"
   | "sequencer_down";
+
+/**
+ * Why a score is below 10_000: the hard failure, or the factor that took the most off (`lag` behind the
+ * corroborated head, `stale` head or feed, `latency`, `errors` in the window).
+ */
+export type ScoreReason = Failure | "lag" | "stale" | "latency" | "errors";
 
 /** Thresholds of one factor: 1 at or below `ok`, `floor` at or above `max`, linear between. */
 export interface FactorThresholds {
@@ -105,21 +123,45 @@ export function score(input: ScoreInput, t: ScoreThresholds): number {
   return Math.min(MAX_BPS, Math.max(0, bps));
 }
 
+/**
+ * Why `input` scores below 10_000 under `t`: its failure, else the factor with the lowest value (ties: the first
+ * of head age, lag, staleness, error rate, latency); undefined when every factor is 1. A score of 0 always has a
+ * reason. PURE.
+ */
+export function scoreReason(input: ScoreInput, t: ScoreThresholds): ScoreReason | undefined {
+  if (input.failure !== undefined) return input.failure;
+  const factors: Array<[ScoreReason, number | undefined, FactorThresholds | undefined]> = [
+    ["stale", input.headAgeSec, t.headAgeSec],
+    ["lag", input.lagBlocks, t.lagBlocks],
+    ["stale", input.stalenessSec, t.stalenessSec],
+    ["errors", input.errorRate, t.errorRate],
+    ["latency", input.latencyMs, t.latencyMs],
+  ];
+  let worst: ScoreReason | undefined;
+  let lowest = 1;
+  for (const [reason, x, th] of factors) {
+    if (x === undefined || !th) continue;
+    const f = factor(x, th);
+    if (f < lowest) [worst, lowest] = [reason, f];
+  }
+  return worst;
+}
+
 /** Default thresholds per kind (see the table in the module doc). */
 export const DEFAULT_THRESHOLDS = {
   jsonRpc: {
     headAgeSec: { ok: 30, max: 120, floor: 0 },
     lagBlocks: { ok: 2, max: 6, floor: 0 },
-    latencyMs: { ok: 500, max: 3000, floor: 0.6 },
+    latencyMs: { ok: 500, max: 1500, floor: 0.6 },
     errorRate: { ok: 0.05, max: 0.5, floor: 0 },
   },
   http: {
-    latencyMs: { ok: 500, max: 3000, floor: 0.6 },
+    latencyMs: { ok: 500, max: 1500, floor: 0.6 },
     errorRate: { ok: 0.05, max: 0.5, floor: 0 },
   },
   oracleFeed: {
     stalenessSec: { ok: 3660, max: 5400, floor: 0 },
-    latencyMs: { ok: 500, max: 3000, floor: 0.6 },
+    latencyMs: { ok: 500, max: 1500, floor: 0.6 },
     errorRate: { ok: 0.05, max: 0.5, floor: 0 },
   },
 } as const satisfies Record<string, ScoreThresholds>;

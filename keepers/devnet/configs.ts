@@ -72,26 +72,28 @@ const ATTESTOR_PROFILE = {
     allowPrivateTargets:
       "true                 # the demo nodes are on 127.0.0.1; production: false (SSRF guard)",
     probeIntervalMs: `${DEVNET_TIMING.probeIntervalMs}                    # one probe round every second (production: 5000)`,
-    timeoutMs: `${DEVNET_TIMING.probeTimeoutMs}                      # per probe; must be below probeIntervalMs`,
+    timeoutMs: `${DEVNET_TIMING.probeTimeoutMs}                      # per probe; below probeIntervalMs, above latencyMs.max`,
     registryRefreshMs: "5000",
     oracleRefreshMs: "5000",
     errorWindow:
       "5                            # probes in the error-rate window: a node that is back recovers in seconds",
     jsonRpc: `  jsonRpc:                                # the demo nodes mine a block every second
     headAgeSec: { ok: 3, max: 6, floor: 0 }        # production (12 s blocks): ok 30, max 120
-    lagBlocks: { ok: 3, max: 10, floor: 0 }        # behind the best peer head, in blocks`,
+    lagBlocks: { ok: 3, max: 10, floor: 0 }        # behind the corroborated head, in blocks
+    # latencyMs left out: derived from timeoutMs (max ¾ of it), so a slow node is DEGRADED before it times out`,
   },
   production: {
     allowPrivateTargets:
       "false                # true also probes 127.0.0.1, 10.x, 169.254.x, [::1], localhost: local stacks only (vigil devnet)",
     probeIntervalMs: "5000                     # one probe round every 5 s (vigil devnet: 1000)",
-    timeoutMs: "2000                           # per probe; must be below probeIntervalMs",
+    timeoutMs: "4000                           # per probe; below probeIntervalMs, above latencyMs.max",
     registryRefreshMs: "30000",
     oracleRefreshMs: "15000",
     errorWindow: "20                          # probes in the sliding error-rate window",
     jsonRpc: `  jsonRpc:
     headAgeSec: { ok: 30, max: 120, floor: 0 }     # Chainlink L2 health adapter DELTA = 120 s
-    lagBlocks: { ok: 2, max: 6, floor: 0 }         # Chainlink L2 health adapter DELTA_BLOCKS = 6`,
+    lagBlocks: { ok: 2, max: 6, floor: 0 }         # Chainlink L2 health adapter DELTA_BLOCKS = 6
+    latencyMs: { ok: 500, max: 1500, floor: 0.6 }  # HEALTHY to 1 s, DEGRADED from 1 s to the timeout, then a failure`,
   },
 } as const;
 
@@ -137,7 +139,6 @@ keepReports: 8                            # signed reports (one per round) serve
 dataDir: ${q(opts.dataDir)}   # default ~/.vigil/attestor; env VIGIL_ATTESTOR_DATA_DIR
 thresholds:                               # score factors: 1 at or below ok, floor at or above max
 ${p.jsonRpc}
-    latencyMs: { ok: 500, max: 3000, floor: 0.6 }  # slow but correct stays DEGRADED
     errorRate: { ok: 0.05, max: 0.5, floor: 0 }
 `);
 }

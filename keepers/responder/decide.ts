@@ -98,13 +98,6 @@ export function refreshDue(
   );
 }
 
-/** Lower median of `values` (the oracle's rule for the quorum's observation time). @throws RangeError when empty. */
-export function lowerMedian(values: readonly number[]): number {
-  if (values.length === 0) throw new RangeError("median of no values");
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)];
-}
-
 /**
  * Whether a quorum round is worth a transaction, predicting per endpoint what `HealthOracle.submit` will do
  * (the `check` of `config → check → act`: plain data in and out, no chain, no clock; `now` is chain time).

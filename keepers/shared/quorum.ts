@@ -117,3 +117,14 @@ export function quorumObservedAt(observedAt: readonly number[]): number {
   if (observedAt.length === 0) throw new RangeError("observation time of no reports");
   return Math.min(...observedAt);
 }
+
+/**
+ * Lower median of `values`: the middle value, or the lower of the two middle values (the oracle's rule for a
+ * round's health, {@link tally}; the attestor's reference head in keepers/attestor/parity.ts).
+ * @throws RangeError on an empty list.
+ */
+export function lowerMedian(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError("lower median of no values");
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[(sorted.length - 1) >> 1];
+}

@@ -5,7 +5,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { AbiCoder } from "ethers";
+import { AbiCoder, keccak256, toUtf8Bytes } from "ethers";
 
 export interface FakeFeed {
   roundId: bigint;
@@ -20,7 +20,17 @@ export interface FakeBehaviour {
   blockNumber?: number;
   /** Block timestamp, Unix seconds; default now. */
   blockTimestamp?: number;
+  /** Hash of the head block (latest and by its number); other blocks get {@link chainHash}. */
   blockHash?: string;
+  /**
+   * Blocks at or above this height are on a fork named `forkTag` (hashes differ from every other path's);
+   * below it the path shares the common chain. Default: no fork.
+   */
+  forkFrom?: number;
+  /** Name of the fork (paths with one tag and one `forkFrom` agree with each other). Default "fork". */
+  forkTag?: string;
+  /** Answer `null` for every block asked for by number (a head it cannot serve). */
+  unservable?: boolean;
   /** Wait this long before answering, ms. */
   delayMs?: number;
   /** Accept the request and never answer. */
@@ -38,6 +48,11 @@ export interface FakeBehaviour {
 }
 
 const hex = (n: number | bigint) => "0x" + n.toString(16);
+
+/** The hash of block `n` on the chain named `tag` ("main": the chain every path shares by default). */
+export function chainHash(tag: string, n: number): string {
+  return keccak256(toUtf8Bytes(`${tag}:${n}`));
+}
 
 export class FakeRpcServer {
   private readonly _server: http.Server;
@@ -96,7 +111,7 @@ export class FakeRpcServer {
           res.writeHead(status, { "content-type": "text/plain" });
           return res.end("ok");
         }
-        let call: { id?: unknown; method?: string };
+        let call: { id?: unknown; method?: string; params?: unknown[] };
         try {
           call = JSON.parse(Buffer.concat(chunks).toString("utf8"));
         } catch {
@@ -109,25 +124,41 @@ export class FakeRpcServer {
             JSON.stringify({ jsonrpc: "2.0", id: call.id, error: { code: -32000, message: "boom" } }),
           );
         }
-        res.end(JSON.stringify({ jsonrpc: "2.0", id: call.id, result: this._result(call.method ?? "", b) }));
+        res.end(
+          JSON.stringify({
+            jsonrpc: "2.0",
+            id: call.id,
+            result: this._result(call.method ?? "", b, call.params ?? []),
+          }),
+        );
       };
       if (b.delayMs) setTimeout(answer, b.delayMs);
       else answer();
     });
   }
 
-  private _result(method: string, b: FakeBehaviour): unknown {
+  private _result(method: string, b: FakeBehaviour, params: unknown[]): unknown {
     if (b.results && method in b.results) return b.results[method];
-    const number = b.blockNumber ?? 100;
+    const head = b.blockNumber ?? 100;
+    const asked = params[0];
+    const byNumber = typeof asked === "string" && asked.startsWith("0x");
+    const number = byNumber ? Number(BigInt(asked)) : head;
     switch (method) {
       case "eth_chainId":
         return hex(b.chainId ?? 31337);
       case "eth_blockNumber":
-        return hex(number);
+        return hex(head);
       case "eth_getBlockByNumber":
+        if (byNumber && (b.unservable || number > head)) return null;
         return {
           number: hex(number),
-          hash: b.blockHash ?? "0x" + number.toString(16).padStart(64, "a"),
+          hash:
+            b.blockHash && number === head
+              ? b.blockHash
+              : chainHash(
+                  b.forkFrom !== undefined && number >= b.forkFrom ? (b.forkTag ?? "fork") : "main",
+                  number,
+                ),
           timestamp: hex(b.blockTimestamp ?? Math.floor(Date.now() / 1000)),
         };
       case "eth_call": {

@@ -31,9 +31,22 @@ function errorOf(fn: () => unknown): string {
 }
 
 describe("attestor config", function () {
+  it("derives latency thresholds that leave a DEGRADED window below a short timeout", function () {
+    const c = loadAttestorConfig(writeConfig({ ...base, probeIntervalMs: 1_000, timeoutMs: 800 }), {}, {});
+    expect(c.thresholds.jsonRpc.latencyMs).to.deep.equal({ ok: 200, max: 600, floor: 0.6 });
+    const given = loadAttestorConfig(
+      writeConfig({ ...base, thresholds: { http: { latencyMs: { max: 3_000 } } } }),
+      {},
+      {},
+    );
+    expect(given.thresholds.http.latencyMs).to.deep.equal({ ok: 500, max: 3_000, floor: 0.6 });
+  });
+
   it("fills documented defaults", function () {
     const c = loadAttestorConfig(writeConfig(base), {}, {});
-    expect(c).to.include({ probeIntervalMs: 5_000, timeoutMs: 2_000, concurrency: 32, keepReports: 8 });
+    expect(c).to.include({ probeIntervalMs: 5_000, timeoutMs: 4_000, concurrency: 32, keepReports: 8 });
+    expect(c.thresholds.jsonRpc.latencyMs).to.deep.equal({ ok: 500, max: 1_500, floor: 0.6 });
+    expect(c.referenceRpcUrls).to.deep.equal({});
     expect(c.dataDir).to.equal(path.join(os.homedir(), ".vigil", "attestor"));
     expect(c.http).to.deep.equal({ host: "127.0.0.1", port: 9_470 });
     expect(c.key.envVar).to.equal("VIGIL_ATTESTOR_KEY");
@@ -126,6 +139,26 @@ describe("attestor config", function () {
       "a threshold with ok above max",
       { thresholds: { jsonRpc: { headAgeSec: { ok: 200, max: 100 } } } },
       "thresholds.jsonRpc.headAgeSec",
+    ],
+    [
+      "a latency bound at or above the timeout (no DEGRADED window)",
+      { timeoutMs: 1_000, thresholds: { jsonRpc: { latencyMs: { max: 1_000 } } } },
+      "thresholds.jsonRpc.latencyMs.max",
+    ],
+    [
+      "a latency ok at or above its max",
+      { thresholds: { http: { latencyMs: { ok: 900, max: 800 } } } },
+      "thresholds.http.latencyMs.ok",
+    ],
+    [
+      "a reference source that is not a URL",
+      { referenceRpcUrls: { [base.services[0]]: ["not a url"] } },
+      `referenceRpcUrls.${base.services[0]}.0`,
+    ],
+    [
+      "the removed peerFreshIntervals (peers are compared within one round)",
+      { peerFreshIntervals: 3 },
+      "Unrecognized key(s) in object: 'peerFreshIntervals'",
     ],
     [
       "a floor above 1",

@@ -1,12 +1,7 @@
 import { expect } from "chai";
 import { FakeRpcServer } from "../../scripts/bench/fakeRpc";
 import { evaluateHttp, probeHttp } from "../../keepers/attestor/probes/http";
-import {
-  evaluateJsonRpc,
-  median,
-  probeJsonRpc,
-  type RpcContext,
-} from "../../keepers/attestor/probes/jsonRpc";
+import { evaluateJsonRpc, probeJsonRpc, type RpcContext } from "../../keepers/attestor/probes/jsonRpc";
 import { evaluateFeed, parseCaip10, probeFeed } from "../../keepers/attestor/probes/oracleFeed";
 import { ProbeFailure, parseQuantity } from "../../keepers/attestor/probes/transport";
 import { DEFAULT_THRESHOLDS, score } from "../../keepers/attestor/score";
@@ -27,7 +22,6 @@ describe("attestor probes", function () {
   const ctx = (over: Partial<RpcContext> = {}): RpcContext => ({
     nowSec: now(),
     expectedChainId: 31337,
-    peers: [],
     errorRate: 0,
     maxFutureSec: 30,
     ...over,
@@ -61,42 +55,35 @@ describe("attestor probes", function () {
       expect(await rpcScore("/stale")).to.equal(0);
     });
 
-    it("measures lag against the median head of the peers", async function () {
+    it("measures lag against the reference head it is given", async function () {
       server.reset("/behind", { blockNumber: 90 });
-      const peers = [100, 101, 99].map((n) => ({ number: n, hash: "0x" + "1".repeat(64), chainId: 31337 }));
       const r = await probeJsonRpc(server.url("/behind"), { timeoutMs: 500 });
-      const input = evaluateJsonRpc(r, ctx({ peers }));
+      const input = evaluateJsonRpc(r, ctx({ referenceHead: 100 }));
       expect(input).to.include({ lagBlocks: 10 });
       expect(score(input, DEFAULT_THRESHOLDS.jsonRpc)).to.equal(0);
     });
 
-    it("ignores peers on another chain when measuring lag", async function () {
-      server.reset("/lagok", { blockNumber: 100 });
-      const peers = [{ number: 1_000_000, hash: "0x" + "1".repeat(64), chainId: 5 }];
-      expect(await rpcScore("/lagok", { peers })).to.equal(10_000);
-    });
-
-    it("ignores peers on another chain than its own even when no chain is expected", async function () {
-      server.reset("/lagnone", { chainId: 31337, blockNumber: 100 });
-      const peers = [{ number: 1_000_000, hash: "0x" + "1".repeat(64), chainId: 5 }];
+    it("measures no lag without a reference head, and none when ahead of it", async function () {
+      server.reset("/lagnone", { blockNumber: 100 });
       const r = await probeJsonRpc(server.url("/lagnone"), { timeoutMs: 500 });
-      const input = evaluateJsonRpc(r, ctx({ peers, expectedChainId: undefined }));
-      expect(input).to.include({ lagBlocks: undefined });
-      expect(score(input, DEFAULT_THRESHOLDS.jsonRpc)).to.equal(10_000);
+      expect(evaluateJsonRpc(r, ctx())).to.include({ lagBlocks: undefined });
+      expect(evaluateJsonRpc(r, ctx({ referenceHead: 90 }))).to.include({ lagBlocks: 0 });
     });
 
-    it("never cross-checks hashes against peers on another chain", async function () {
-      server.reset("/forkx", { chainId: 31337, blockNumber: 100, blockHash: "0x" + "b".repeat(64) });
-      const peers = [1, 2].map(() => ({ number: 100, hash: "0x" + "c".repeat(64), chainId: 5 }));
-      const r = await probeJsonRpc(server.url("/forkx"), { timeoutMs: 500 });
-      expect(evaluateJsonRpc(r, ctx({ peers, expectedChainId: undefined }))).to.not.have.property("failure");
-    });
+    for (const kind of ["fork", "no_majority", "unverified_head"] as const) {
+      it(`scores a ${kind} parity verdict 0 with that failure, whatever its lag`, async function () {
+        server.reset("/fork", { blockNumber: 100 });
+        const r = await probeJsonRpc(server.url("/fork"), { timeoutMs: 500 });
+        const parity = { kind, detail: "x" };
+        expect(evaluateJsonRpc(r, ctx({ parity, referenceHead: 100 }))).to.deep.equal({ failure: kind });
+      });
+    }
 
-    it("flags a head whose hash two peers contradict at the same height (fork)", async function () {
-      server.reset("/fork", { blockNumber: 100, blockHash: "0x" + "b".repeat(64) });
-      const peers = [1, 2].map(() => ({ number: 100, hash: "0x" + "c".repeat(64), chainId: 31337 }));
-      const r = await probeJsonRpc(server.url("/fork"), { timeoutMs: 500 });
-      expect(evaluateJsonRpc(r, ctx({ peers }))).to.deep.equal({ failure: "fork" });
+    it("judges the chain before parity: a wrong-chain node is wrong_chain, not fork", async function () {
+      server.reset("/wrongfork", { chainId: 5 });
+      const r = await probeJsonRpc(server.url("/wrongfork"), { timeoutMs: 500 });
+      const parity = { kind: "fork" as const, detail: "x" };
+      expect(evaluateJsonRpc(r, ctx({ parity }))).to.deep.equal({ failure: "wrong_chain" });
     });
 
     it("scores a slow node (latency over the max) DEGRADED", async function () {
@@ -177,10 +164,6 @@ describe("attestor probes", function () {
   });
 
   describe("helpers", function () {
-    it("computes medians", function () {
-      expect(median([3, 1, 2])).to.equal(2);
-      expect(median([4, 1, 2, 3])).to.equal(2.5);
-    });
     it("parses quantities strictly", function () {
       expect(parseQuantity("0x0", "x")).to.equal(0);
       expect(parseQuantity("0x1f", "x")).to.equal(31);

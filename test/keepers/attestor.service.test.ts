@@ -234,14 +234,16 @@ describe("attestor service", function () {
       endpoints = [rpcEndpoint(1, "/hang"), ...[2, 3, 4, 5, 6].map((i) => rpcEndpoint(i))];
       server.set("/hang", { hang: true });
       await start({ timeoutMs: 1_500, probeIntervalMs: 60_000, concurrency: 4 });
+      const asked = (i: number) => (server.hits.get(`/rpc/${i}`) ?? 0) > 0;
       const probed = (i: number) =>
         running!.attestor.endpointSummaries().find((e) => e.id === idOf(i))!.probedAt !== null;
-      const fast = () => [2, 3, 4, 5, 6].every(probed);
+      const fast = () => [2, 3, 4, 5, 6].every(asked);
       while (!fast() && !probed(1)) await new Promise((r) => setTimeout(r, 5));
-      // Ordered by what happened, not by a stopwatch: every fast endpoint was scored while the hung
-      // one's probe was still waiting for its 1.5 s timeout, and no report was signed yet.
-      expect(fast(), "fast endpoints scored before the hung endpoint timed out").to.equal(true);
-      expect(probed(1), "fast endpoints scored before the hung endpoint timed out").to.equal(false);
+      // Ordered by what happened, not by a stopwatch: every fast endpoint was asked while the hung one's probe
+      // was still waiting for its 1.5 s timeout (4 workers, 6 endpoints: the hung one does not hold a worker's
+      // queue), and nothing was scored or signed before the round's probes all settled (parity compares them).
+      expect(fast(), "fast endpoints probed before the hung endpoint timed out").to.equal(true);
+      expect(probed(1), "fast endpoints probed before the hung endpoint timed out").to.equal(false);
       expect(running!.attestor.store.size, "the round's report waits for the round's probes").to.equal(0);
       await firstRound();
       const [report] = running!.attestor.store.query();

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { Status } from "../../keepers/shared/health";
-import { nextStatus, tally } from "../../keepers/shared/quorum";
+import { lowerMedian, nextStatus, tally } from "../../keepers/shared/quorum";
 import type { EndpointValue } from "../../keepers/shared/report";
 import {
   decideProofs,
@@ -11,7 +11,6 @@ import {
   effectiveStatus,
   GuardCheck,
   isPauseAction,
-  lowerMedian,
   MigrationCheck,
   refreshDue,
   watchedMarkets,

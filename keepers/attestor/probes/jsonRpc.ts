@@ -5,6 +5,7 @@
  * the service's other endpoints, the sliding error rate.
  */
 import { performance } from "node:perf_hooks";
+import type { ParityVerdict } from "../parity";
 import type { ScoreInput } from "../score";
 import { jsonRpcCall, parseHash, parseQuantity, ProbeFailure, type FetchFn } from "./transport";
 
@@ -58,11 +59,31 @@ export async function probeJsonRpc(url: string, options: ProbeOptions): Promise<
   };
 }
 
-/** A peer endpoint's latest head, as seen in its own most recent probe. */
-export interface PeerHead {
-  number: number;
-  hash: string;
-  chainId: number;
+/**
+ * The hash of block `number` as the endpoint serves it (`eth_getBlockByNumber(number, false)`), lower-case 0x;
+ * `null` when the endpoint answers that it has no such block. Throws {@link ProbeFailure} on a transport or
+ * protocol failure, and `invalid_response` when the block returned is not the one asked for.
+ * @param number Block number, a safe non-negative integer.
+ */
+export async function fetchBlockHash(
+  url: string,
+  number: number,
+  options: ProbeOptions & { signal?: AbortSignal },
+): Promise<string | null> {
+  const signal = options.signal ?? AbortSignal.timeout(options.timeoutMs);
+  const raw = await jsonRpcCall(url, "eth_getBlockByNumber", ["0x" + number.toString(16), false], {
+    signal,
+    fetch: options.fetch,
+  });
+  if (raw === null) return null;
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    throw new ProbeFailure("invalid_response", `block ${number} is not an object`);
+  }
+  const b = raw as Record<string, unknown>;
+  if (parseQuantity(b.number, "block.number") !== number) {
+    throw new ProbeFailure("invalid_response", `asked for block ${number}, got another`);
+  }
+  return parseHash(b.hash, "block.hash").toLowerCase();
 }
 
 export interface RpcContext {
@@ -73,33 +94,34 @@ export interface RpcContext {
    * not judged, and the attestor does not sign the result.
    */
   expectedChainId?: number;
-  /** Latest heads of the service's OTHER JSON-RPC endpoints (fresh ones only), on any chain. */
-  peers: readonly PeerHead[];
+  /**
+   * This round's state-parity verdict on the endpoint (keepers/attestor/parity.ts); undefined when it was not
+   * judged (then no parity failure applies).
+   */
+  parity?: ParityVerdict;
+  /**
+   * The head this endpoint's lag is measured against: the lower median of its verified same-chain peers'
+   * heads (parity.ts `referenceHead`); undefined without peers (no lag measured).
+   */
+  referenceHead?: number;
   /** Failed share of the recent probes, 0..1. */
   errorRate: number;
   /** A block timestamp further than this in the future is an invalid response, s. */
   maxFutureSec: number;
 }
 
-/** Median of a non-empty list (mean of the two middle values for an even count). */
-export function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
 /**
  * Turn a probe result into score input. PURE.
  * - wrong chain (vs `expectedChainId`) ⇒ `wrong_chain`;
  * - a block timestamp beyond `maxFutureSec` ahead ⇒ `invalid_response`;
- * - hash cross-check (THREATS #28): when at least two peers on our chain report the same height
- *   with one hash, none reports ours, and ours differs ⇒ `fork`;
- * - head age = now − block timestamp (≥ 0); lag = median head of peers on our chain − our head
- *   (≥ 0; absent without such peers).
+ * - state parity (parity.ts, THREATS #28): another hash than the service's majority at the compared height ⇒
+ *   `fork`; a tie with no reference ⇒ `no_majority`; a claimed head or compared block it cannot serve ⇒
+ *   `unverified_head`;
+ * - head age = now − block timestamp (≥ 0); lag = `referenceHead` − our head (≥ 0; absent without peers).
  *
- * Lag and hash checks only ever compare heads of ONE chain: a peer that reports another chain id
- * than this endpoint is ignored (it is judged `wrong_chain` on its own probe). Otherwise a
- * wrong-chain peer with a far higher head would make an honest endpoint look lagging.
+ * Parity and lag only ever compare endpoints of ONE chain (the caller groups them by chain id): a peer on
+ * another chain would otherwise make an honest endpoint look lagging or forked; it is judged `wrong_chain`
+ * on its own probe.
  */
 export function evaluateJsonRpc(result: RpcProbeResult, ctx: RpcContext): ScoreInput {
   const { head } = result;
@@ -107,16 +129,12 @@ export function evaluateJsonRpc(result: RpcProbeResult, ctx: RpcContext): ScoreI
     return { failure: "wrong_chain" };
   }
   if (head.timestamp > ctx.nowSec + ctx.maxFutureSec) return { failure: "invalid_response" };
-  const peers = ctx.peers.filter((p) => p.chainId === head.chainId);
-  const sameHeight = peers.filter((p) => p.number === head.number);
-  if (sameHeight.length >= 2 && !sameHeight.some((p) => p.hash === head.hash)) {
-    const first = sameHeight[0].hash;
-    if (sameHeight.every((p) => p.hash === first)) return { failure: "fork" };
-  }
+  const p = ctx.parity?.kind;
+  if (p === "fork" || p === "no_majority" || p === "unverified_head") return { failure: p };
   return {
     latencyMs: result.latencyMs,
     errorRate: ctx.errorRate,
     headAgeSec: Math.max(0, ctx.nowSec - head.timestamp),
-    lagBlocks: peers.length ? Math.max(0, median(peers.map((p) => p.number)) - head.number) : undefined,
+    lagBlocks: ctx.referenceHead === undefined ? undefined : Math.max(0, ctx.referenceHead - head.number),
   };
 }

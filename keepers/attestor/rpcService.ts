@@ -1,0 +1,118 @@
+/**
+ * State parity for one service's JSON-RPC endpoints in one probe round: the block fetches behind the pure rules
+ * of parity.ts. Given the endpoints that answered this round's probe on one chain, it
+ *
+ * 1. fetches each endpoint's claimed head by number (verification),
+ * 2. picks the compared height and fetches that block from every verified endpoint at or above it,
+ * 3. asks the service's reference source (config `referenceRpcUrls`) only when the endpoints have no strict
+ *    majority,
+ *
+ * all in parallel, each call bounded by the probe timeout, so one round costs at most two timeouts however
+ * the endpoints behave (a hung endpoint already failed its probe and is not asked again).
+ */
+import {
+  comparedHeight,
+  judgeAtHeight,
+  referenceHead,
+  type BlockAnswer,
+  type ParityHead,
+  type ParityVerdict,
+} from "./parity";
+import { lowerMedian } from "../shared/quorum";
+import { fetchBlockHash, type RpcProbeResult } from "./probes/jsonRpc";
+import type { FetchFn } from "./probes/transport";
+
+/** One endpoint that answered this round's probe. */
+export interface ServiceEntry {
+  id: string;
+  url: string;
+  result: RpcProbeResult;
+}
+
+export interface ServiceParityOptions {
+  /** Blocks below the lower median within which heads are compared: the lag factor's `max`. */
+  window: number;
+  /** Per call, ms. */
+  timeoutMs: number;
+  fetch?: FetchFn;
+  /** The service's reference sources (a second chain-data source), asked in order on a tie. */
+  referenceUrls?: readonly string[];
+}
+
+/** The parity verdict of every entry, and the head each verified, non-forked one is measured against. */
+export interface ServiceParity {
+  verdicts: Map<string, ParityVerdict>;
+  /** Endpoint id → reference head (blocks) for its lag; absent without corroborating peers. */
+  referenceHeads: Map<string, number>;
+  /** The compared height, when two or more heads were verified. */
+  height?: number;
+  /** Lower median of the verified heads of endpoints on the service's chain, when any. */
+  medianHead?: number;
+}
+
+/**
+ * Judge one service's endpoints (all on one chain id) for this round. Never throws: an endpoint whose fetch
+ * fails is `unverified_head`; a reference source that fails is as if none were configured (`no_majority`).
+ */
+export async function checkServiceParity(
+  entries: readonly ServiceEntry[],
+  o: ServiceParityOptions,
+): Promise<ServiceParity> {
+  const verdicts = new Map<string, ParityVerdict>();
+  const get = (url: string, n: number): Promise<BlockAnswer> =>
+    fetchBlockHash(url, n, { timeoutMs: o.timeoutMs, fetch: o.fetch }).catch(() => undefined);
+
+  // 1. Each claimed head must come back by number with the same hash.
+  const checks = await Promise.all(entries.map((e) => get(e.url, e.result.head.number)));
+  const verified: Array<ParityHead & { url: string }> = [];
+  entries.forEach((e, i) => {
+    const { number, hash } = e.result.head;
+    if (checks[i] === hash) verified.push({ id: e.id, number, hash, url: e.url });
+    else
+      verdicts.set(e.id, {
+        kind: "unverified_head",
+        detail:
+          checks[i] === undefined
+            ? `no answer for its own head, block ${number}`
+            : `its head ${hash.slice(0, 10)}… at block ${number} comes back by number as ${checks[i] === null ? "no block" : `${checks[i]!.slice(0, 10)}…`}`,
+      });
+  });
+
+  // 2. Compare at one height.
+  const height = comparedHeight(verified, o.window);
+  if (height !== undefined) {
+    const compared = verified.filter((v) => v.number >= height);
+    const fetched = await Promise.all(
+      compared.map((v) => (v.number === height ? Promise.resolve(v.hash) : get(v.url, height))),
+    );
+    const answers = new Map<string, BlockAnswer>(compared.map((v, i) => [v.id, fetched[i]]));
+    let judged = judgeAtHeight(height, answers);
+    if (o.referenceUrls?.length && [...judged.values()].some((v) => v.kind === "no_majority")) {
+      let reference: BlockAnswer;
+      for (const url of o.referenceUrls) {
+        reference = await get(url, height);
+        if (typeof reference === "string") break;
+      }
+      judged = judgeAtHeight(height, answers, reference);
+    }
+    for (const [id, v] of judged) verdicts.set(id, v);
+  }
+  for (const v of verified) if (!verdicts.has(v.id)) verdicts.set(v.id, { kind: "not_compared" });
+
+  // 3. Lag is measured against heads that are verified and on the service's chain.
+  const trusted = verified.filter((v) => {
+    const k = verdicts.get(v.id)!.kind;
+    return k === "agree" || k === "not_compared";
+  });
+  const referenceHeads = new Map<string, number>();
+  for (const e of entries) {
+    const ref = referenceHead(e.id, trusted);
+    if (ref !== undefined) referenceHeads.set(e.id, ref);
+  }
+  return {
+    verdicts,
+    referenceHeads,
+    height,
+    medianHead: trusted.length ? lowerMedian(trusted.map((t) => t.number)) : undefined,
+  };
+}
