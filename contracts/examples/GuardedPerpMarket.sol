@@ -13,8 +13,8 @@ import {IGuardedMarket} from "../interfaces/IGuardedMarket.sol";
  * @notice A small perpetuals venue over one ERC-20 collateral, paused by the Vigil MarketGuard. While
  * paused it stops *opening* risk ({openPosition}, {increasePosition}); every exit ({closePosition},
  * {reducePosition}, {withdraw}) and {deposit} stay open, so a pause never locks a trader in.
- * @dev Deliberately simple economics: one position per account, a mark price set by the owner (an oracle
- * in a real venue), 10% initial margin, PnL settled into the account's collateral balance; no funding, no
+ * @dev Deliberately simple economics: one position per account, a mark price set by the owner (the
+ * FeedPricedPerpMarket variant reads it from a Chainlink feed, e.g. a Vigil FailoverFeed), 10% initial margin, PnL settled into the account's collateral balance; no funding, no
  * liquidations, no bad-debt socialisation (a loss beyond the balance is written off). Prices are collateral
  * units per 1e18 units of size.
  */
@@ -139,9 +139,9 @@ contract GuardedPerpMarket is IGuardedMarket, Ownable, Pausable, ReentrancyGuard
     function openPosition(uint256 size, bool isLong) external whenNotPaused {
         if (size == 0) revert GuardedPerpMarketZeroAmount();
         if (_positions[msg.sender].size != 0) revert GuardedPerpMarketPositionExists(msg.sender);
-        uint256 price = _markPrice;
+        uint256 price = _mark();
         _positions[msg.sender] = Position({size: size, entryPrice: price, isLong: isLong});
-        _requireMargin(msg.sender);
+        _requireMargin(msg.sender, price);
         emit PositionOpened(msg.sender, size, isLong, price);
     }
 
@@ -153,9 +153,10 @@ contract GuardedPerpMarket is IGuardedMarket, Ownable, Pausable, ReentrancyGuard
         uint256 size = p.size;
         if (size == 0) revert GuardedPerpMarketNoPosition(msg.sender);
         uint256 newSize = size + sizeDelta;
-        p.entryPrice = (size * p.entryPrice + sizeDelta * _markPrice) / newSize;
+        uint256 price = _mark();
+        p.entryPrice = (size * p.entryPrice + sizeDelta * price) / newSize;
         p.size = newSize;
-        _requireMargin(msg.sender);
+        _requireMargin(msg.sender, price);
         emit PositionIncreased(msg.sender, sizeDelta, newSize, p.entryPrice);
     }
 
@@ -180,7 +181,7 @@ contract GuardedPerpMarket is IGuardedMarket, Ownable, Pausable, ReentrancyGuard
     // ------------------------------------------------------------------------------------------------
 
     /// @notice Set the mark price (collateral units per 1e18 size). Owner only; non-zero.
-    function setMarkPrice(uint256 price) external onlyOwner {
+    function setMarkPrice(uint256 price) external virtual onlyOwner {
         if (price == 0) revert GuardedPerpMarketInvalidPrice(price);
         _markPrice = price;
         emit MarkPriceChanged(price);
@@ -192,10 +193,9 @@ contract GuardedPerpMarket is IGuardedMarket, Ownable, Pausable, ReentrancyGuard
 
     /// @notice Unrealised PnL of `account`'s position at the mark price, in collateral units.
     function unrealizedPnl(address account) public view returns (int256) {
-        Position storage p = _positions[account];
-        int256 move = int256(_markPrice) - int256(p.entryPrice);
-        int256 pnl = (int256(p.size) * move) / int256(UNIT);
-        return p.isLong ? pnl : -pnl;
+        // No position: no price needed, so deposit and withdraw never read the price feed.
+        if (_positions[account].size == 0) return 0;
+        return _pnlAt(account, _mark());
     }
 
     /// @notice Collateral balance plus unrealised PnL, in collateral units (may be negative).
@@ -205,15 +205,18 @@ contract GuardedPerpMarket is IGuardedMarket, Ownable, Pausable, ReentrancyGuard
 
     /// @notice Margin `account`'s position needs: INITIAL_MARGIN_BPS of its notional at the mark price.
     function requiredMargin(address account) public view returns (uint256) {
-        return (((_positions[account].size * _markPrice) / UNIT) * INITIAL_MARGIN_BPS) / 10_000;
+        if (_positions[account].size == 0) return 0;
+        return _marginAt(account, _mark());
     }
 
     /// @notice Collateral `account` may withdraw now: equity minus required margin, floored at 0 and
     /// capped at the balance.
     function freeCollateral(address account) public view returns (uint256) {
-        int256 free = equity(account) - int256(requiredMargin(account));
-        if (free <= 0) return 0;
         uint256 balance = _balances[account];
+        if (_positions[account].size == 0) return balance;
+        uint256 price = _mark();
+        int256 free = int256(balance) + _pnlAt(account, price) - int256(_marginAt(account, price));
+        if (free <= 0) return 0;
         return uint256(free) < balance ? uint256(free) : balance;
     }
 
@@ -226,8 +229,9 @@ contract GuardedPerpMarket is IGuardedMarket, Ownable, Pausable, ReentrancyGuard
         return _positions[account];
     }
 
+    /// @notice The mark price now, collateral units per 1e18 size (reverts as the feed does, when there is one).
     function markPrice() external view returns (uint256) {
-        return _markPrice;
+        return _mark();
     }
 
     function collateral() external view returns (IERC20) {
@@ -247,18 +251,38 @@ contract GuardedPerpMarket is IGuardedMarket, Ownable, Pausable, ReentrancyGuard
         uint256 size = p.size;
         if (size == 0) revert GuardedPerpMarketNoPosition(account);
         if (sizeDelta > size) revert GuardedPerpMarketReduceTooLarge(size, sizeDelta);
-        int256 pnl = (unrealizedPnl(account) * int256(sizeDelta)) / int256(size);
+        uint256 price = _mark();
+        int256 pnl = (_pnlAt(account, price) * int256(sizeDelta)) / int256(size);
         int256 balance = int256(_balances[account]) + pnl;
         _balances[account] = balance > 0 ? uint256(balance) : 0;
         uint256 remaining = size - sizeDelta;
         if (remaining == 0) delete _positions[account];
         else p.size = remaining;
-        emit PositionReduced(account, sizeDelta, remaining, _markPrice, pnl);
+        emit PositionReduced(account, sizeDelta, remaining, price, pnl);
     }
 
-    function _requireMargin(address account) private view {
-        int256 accountEquity = equity(account);
-        uint256 required = requiredMargin(account);
+    /// @dev The mark price, collateral units per 1e18 size: the owner-set price here; a variant reads a feed.
+    function _mark() internal view virtual returns (uint256) {
+        return _markPrice;
+    }
+
+    /// @dev PnL of `account`'s position at `price`, collateral units.
+    function _pnlAt(address account, uint256 price) private view returns (int256) {
+        Position storage p = _positions[account];
+        int256 move = int256(price) - int256(p.entryPrice);
+        int256 pnl = (int256(p.size) * move) / int256(UNIT);
+        return p.isLong ? pnl : -pnl;
+    }
+
+    /// @dev Margin `account`'s position needs at `price`.
+    function _marginAt(address account, uint256 price) private view returns (uint256) {
+        return (((_positions[account].size * price) / UNIT) * INITIAL_MARGIN_BPS) / 10_000;
+    }
+
+    /// @dev One price for both sides of the check (one feed read per transaction).
+    function _requireMargin(address account, uint256 price) private view {
+        int256 accountEquity = int256(_balances[account]) + _pnlAt(account, price);
+        uint256 required = _marginAt(account, price);
         if (accountEquity < int256(required)) {
             revert GuardedPerpMarketInsufficientMargin(account, accountEquity, required);
         }
