@@ -4,6 +4,7 @@ import { evaluateHttp, probeHttp } from "../../keepers/attestor/probes/http";
 import { evaluateJsonRpc, probeJsonRpc, type RpcContext } from "../../keepers/attestor/probes/jsonRpc";
 import { evaluateFeed, parseCaip10, probeFeed } from "../../keepers/attestor/probes/oracleFeed";
 import { ProbeFailure, parseQuantity } from "../../keepers/attestor/probes/transport";
+import { attestorConfigSchema } from "../../keepers/attestor/config";
 import { DEFAULT_THRESHOLDS, score } from "../../keepers/attestor/score";
 
 async function failureOf(p: Promise<unknown>): Promise<string> {
@@ -84,6 +85,20 @@ describe("attestor probes", function () {
       const r = await probeJsonRpc(server.url("/wrongfork"), { timeoutMs: 500 });
       const parity = { kind: "fork" as const, detail: "x" };
       expect(evaluateJsonRpc(r, ctx({ parity }))).to.deep.equal({ failure: "wrong_chain" });
+    });
+
+    it("scores a node answering in 1.2 s DEGRADED under the default policy, not a failure", async function () {
+      server.reset("/slow12", { delayMs: 1_200 });
+      const config = attestorConfigSchema.parse({
+        chain: { rpcUrls: ["http://127.0.0.1:1"], chainId: 31337 },
+        contracts: { oracle: "0x" + "99".repeat(20), registry: "0x" + "88".repeat(20) },
+        services: ["0x" + "5".repeat(64)],
+      });
+      const r = await probeJsonRpc(server.url("/slow12"), { timeoutMs: config.timeoutMs });
+      const bps = score(evaluateJsonRpc(r, ctx()), config.thresholds.jsonRpc);
+      // Between the latency bound (1 s) and the timeout (4 s) the latency factor is 0.6..0.8: DEGRADED
+      // (downBelowBps 5000 ≤ bps < upAtBps 8000), however slow the machine makes the answer short of the timeout.
+      expect(bps).to.be.at.least(6_000).and.below(8_000);
     });
 
     it("scores a slow node (latency over the max) DEGRADED", async function () {
