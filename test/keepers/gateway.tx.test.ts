@@ -73,6 +73,11 @@ describe("gateway: signed transactions (real nodes)", function () {
 
   const receiptOn = (node: Anvil, hash: string) =>
     node.send<{ status: string } | null>("eth_getTransactionReceipt", [hash]);
+  /** The receipt status once the node mined `hash` (anvil's automine may answer before the block is made). */
+  async function mined(node: Anvil, hash: string): Promise<string | undefined> {
+    await until(`${hash} mined`, async () => (await receiptOn(node, hash)) !== null, 20_000);
+    return (await receiptOn(node, hash))?.status;
+  }
   const sends = (svc: TestService) => svc.endpoints.map((e) => e.proxy.count("eth_sendRawTransaction"));
 
   it("answers keccak256(raw) and the transaction lands on the active endpoint's chain", async function () {
@@ -80,7 +85,7 @@ describe("gateway: signed transactions (real nodes)", function () {
     const raw = await signed(x);
     const r = await call(url, "eth_sendRawTransaction", [raw], 11);
     expect(r.body).to.deep.equal({ jsonrpc: "2.0", id: 11, result: keccak256(raw) });
-    expect((await receiptOn(x, keccak256(raw)))?.status).to.equal("0x1");
+    expect(await mined(x, keccak256(raw))).to.equal("0x1");
     expect(sends(svc)).to.deep.equal([1, 0]);
     expect(
       await metricValue(gw.gatewayMetrics.transactions, { service: svc.name, outcome: "sent" }),
@@ -93,7 +98,7 @@ describe("gateway: signed transactions (real nodes)", function () {
     const raw = await signed(y);
     const r = await call(url, "eth_sendRawTransaction", [raw]);
     expect(r.body.result).to.equal(keccak256(raw));
-    expect((await receiptOn(y, keccak256(raw)))?.status).to.equal("0x1");
+    expect(await mined(y, keccak256(raw))).to.equal("0x1");
     expect(sends(svc)).to.deep.equal([0, 1]);
   });
 
@@ -108,7 +113,7 @@ describe("gateway: signed transactions (real nodes)", function () {
     const raw = await signed(x);
     const r = await call(url, "eth_sendRawTransaction", [raw]);
     expect(r.body.result).to.equal(keccak256(raw));
-    expect((await receiptOn(x, keccak256(raw)))?.status).to.equal("0x1"); // mined once, from the first send
+    expect(await mined(x, keccak256(raw))).to.equal("0x1"); // mined once, from the first send
     expect(sends(svc)).to.deep.equal([1, 1]);
     expect(
       await metricValue(gw.gatewayMetrics.transactions, { service: svc.name, outcome: "already_known" }),
