@@ -189,7 +189,7 @@ export class RegistryFollower extends EventEmitter {
         intervalMs: this.o.pollIntervalMs,
         signal,
         logger: this.o.logger,
-        immediate: false,
+        // Immediate: runLoop's first wait is a plain sleep that no event can cut short.
         wakeup: this._wakeup,
       },
       () => this.refresh(),

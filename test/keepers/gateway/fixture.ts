@@ -208,6 +208,8 @@ export class ControlChain {
 
   /** One report round on chain time over {@link health}, relayed with `submit`. */
   async round(): Promise<void> {
+    // A test may have moved chain time itself (evm_increaseTime): never stamp a block before the latest.
+    this.chainTime = Math.max(this.chainTime, (await this.provider.getBlock("latest"))!.timestamp);
     this.chainTime = (Math.floor(this.chainTime / ROUND_SECONDS) + 1) * ROUND_SECONDS;
     const endpointIds = [...this.health.keys()];
     const signed = await this.panel.sign(this.oracle as never, {
