@@ -4,7 +4,8 @@
  * Reads the parameters file `ignition/parameters/<network>.json` (or the path in VIGIL_DEPLOY_PARAMS),
  * validates it (zod; an error names the bad setting), checks that the network has an RPC URL and a
  * deployer key, then deploys through Hardhat Ignition: core contracts, attestor set, services and
- * endpoints, markets, the optional adapters (HealthFeeds, VigilUpkeep), ownership. Ignition journals every
+ * endpoints, the optional FailoverFeeds, markets (a market may price from a FailoverFeed), the other optional adapters
+ * (HealthFeeds, VigilUpkeep), ownership. Ignition journals every
  * step, so an interrupted deployment resumes where it stopped when run again, but only on the chain the journal
  * was written for (scripts/deploy/journal.ts: a local chain that lost the contracts gets a fresh deployment id,
  * any other chain an error). Prints the addresses; with an explorer API key (ETHERSCAN_API_KEY or the
@@ -26,6 +27,8 @@ export interface DeployedVigil {
   markets: string[];
   /** HealthFeed adapters, in the order of `adapters.healthFeeds`. */
   healthFeeds: string[];
+  /** FailoverFeed adapters, in the order of `adapters.failoverFeeds`. */
+  failoverFeeds: string[];
   /** The VigilUpkeep adapter, when `adapters.upkeep` is set. */
   upkeep?: string;
 }
@@ -55,12 +58,16 @@ export async function deployVigil(
   const healthFeeds: string[] = [];
   for (let i = 0; result[`healthFeed${i}`]; i++)
     healthFeeds.push(await result[`healthFeed${i}`].getAddress());
+  const failoverFeeds: string[] = [];
+  for (let i = 0; result[`failoverFeed${i}`]; i++)
+    failoverFeeds.push(await result[`failoverFeed${i}`].getAddress());
   return {
     oracle: await result.oracle.getAddress(),
     registry: await result.registry.getAddress(),
     guard: await result.guard.getAddress(),
     markets,
     healthFeeds,
+    failoverFeeds,
     upkeep: result.upkeep ? await result.upkeep.getAddress() : undefined,
   };
 }
@@ -117,6 +124,7 @@ async function main(): Promise<void> {
       `MarketGuard       ${deployed.guard}`,
       ...deployed.markets.map((m, i) => `market #${i + 1}         ${m}`),
       ...deployed.healthFeeds.map((f, i) => `HealthFeed #${i + 1}     ${f}`),
+      ...deployed.failoverFeeds.map((f, i) => `FailoverFeed #${i + 1}   ${f}`),
       ...(deployed.upkeep ? [`VigilUpkeep       ${deployed.upkeep}`] : []),
       `deployment id     ${choice.id}`,
       "",

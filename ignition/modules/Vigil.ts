@@ -80,12 +80,18 @@ export const zDeployParams = z
           gracePeriod: z.number().int().min(0).default(120),
           /** Names of services declared above. */
           services: z.array(z.string()).default([]),
+          /**
+           * Index into `adapters.failoverFeeds`: deploy the example market as a FeedPricedPerpMarket whose mark price
+           * is that FailoverFeed (its service must be among `services`). Omit for the owner-set mark price.
+           */
+          priceFeed: z.number().int().min(0).optional(),
         }),
       )
       .default([]),
     /**
      * Optional adapters, deployed against the contracts above: a Chainlink-style HealthFeed per listed endpoint
-     * (`service` by name, `endpoint` its index in that service's list), and the Chainlink Automation VigilUpkeep.
+     * (`service` by name, `endpoint` its index in that service's list), the Chainlink Automation VigilUpkeep, and
+     * FailoverFeeds (a price feed that follows a service's failover).
      */
     adapters: z
       .object({
@@ -100,6 +106,23 @@ export const zDeployParams = z
           )
           .default([]),
         upkeep: z.boolean().default(false),
+        /**
+         * FailoverFeeds: one Chainlink feed address per listed service that answers from the service's active
+         * ORACLE_FEED endpoint (every endpoint of the service must be one, `eip155:<this chain>:<feed>`, feeds
+         * deployed before this deployment). `decimals` of its answers (each feed's at most this), `maxAge` the
+         * oldest accepted round of the active feed, seconds (its heartbeat plus the time a round takes to land).
+         */
+        failoverFeeds: z
+          .array(
+            z.object({
+              service: z.string(),
+              decimals: z.number().int().min(0).max(36).default(8),
+              maxAge: z.number().int().min(1),
+              /** Shown by the feed's `description()`; default `Vigil failover / <service>`. */
+              description: z.string().max(128).optional(),
+            }),
+          )
+          .default([]),
       })
       .default({}),
   })
@@ -130,6 +153,32 @@ export const zDeployParams = z
         });
       }
     });
+    p.adapters.failoverFeeds.forEach((f, i) => {
+      const service = p.services.find((s) => s.name === f.service);
+      const notFeed = service?.endpoints.findIndex((e) => e.kind !== "ORACLE_FEED") ?? -1;
+      if (!service || notFeed >= 0) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ["adapters", "failoverFeeds", i],
+          message: service
+            ? `service "${f.service}" endpoint #${notFeed} is ${service.endpoints[notFeed].kind}: a FailoverFeed reads ORACLE_FEED endpoints only`
+            : `unknown service "${f.service}"`,
+        });
+      }
+    });
+    p.markets.forEach((mk, i) => {
+      if (mk.priceFeed === undefined) return;
+      const feed = p.adapters.failoverFeeds[mk.priceFeed];
+      const problem = mk.address
+        ? "a priceFeed needs the example market (no address)"
+        : !feed
+          ? `adapters.failoverFeeds has no #${mk.priceFeed} (it has ${p.adapters.failoverFeeds.length})`
+          : !mk.services.includes(feed.service)
+            ? `the market reads its price from "${feed.service}": list it in services, so the guard pauses it when no feed of it is usable`
+            : undefined;
+      if (problem)
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["markets", i, "priceFeed"], message: problem });
+    });
     p.markets.forEach((mk, i) =>
       mk.services.forEach((s) => {
         if (!names.has(s))
@@ -146,8 +195,9 @@ export type DeployParams = z.output<typeof zDeployParams>;
 
 /**
  * Build the Ignition module for one deployment: the core contracts, the attestor set, the services
- * with their endpoints (in order: the first becomes active), the markets (the example market when no
- * address is given), the optional adapters (HealthFeeds, VigilUpkeep), then ownership handed to `owner`. Its shape depends on the parameters (how many
+ * with their endpoints (in order: the first becomes active), the the optional FailoverFeeds, the markets (the
+ * example market when no address is given, priced by a FailoverFeed when `priceFeed` is set), the other optional
+ * adapters (HealthFeeds, VigilUpkeep), then ownership handed to `owner`. Its shape depends on the parameters (how many
  * services and endpoints), so it is built from the validated file rather than from `m.getParameter`.
  * Deploy with `hre.ignition.deploy(module, { parameters: { VigilCore: params.core } })`.
  */
@@ -185,6 +235,25 @@ export function buildVigilModule(params: DeployParams) {
       serviceCalls.push(previous);
     });
 
+    // FailoverFeeds first: a market may price from one. Each reads its service's endpoints at construction, so it
+    // is deployed after the last of them is added.
+    const adapters: Record<string, unknown> = {};
+    const failoverFeeds = params.adapters.failoverFeeds.map((f, i) => {
+      const feed = m.contract(
+        "FailoverFeed",
+        [
+          registry,
+          serviceIds.get(f.service)!,
+          f.decimals,
+          f.maxAge,
+          f.description ?? `Vigil failover / ${f.service}`,
+        ],
+        { id: `FailoverFeed_${i}`, after: endpointCalls.get(f.service) },
+      );
+      adapters[`failoverFeed${i}`] = feed;
+      return feed;
+    });
+
     const markets: Record<string, unknown> = {};
     params.markets.forEach((mk, i) => {
       let market;
@@ -192,13 +261,18 @@ export function buildVigilModule(params: DeployParams) {
         market = mk.address;
       } else {
         const token = m.contract("MockERC20", ["Vigil Test USD", "vtUSD"], { id: `CollateralToken_${i}` });
-        market = m.contract(
-          "GuardedPerpMarket",
-          [token, guard, params.owner ?? deployer, 2_000n * 10n ** 18n],
-          {
-            id: `GuardedPerpMarket_${i}`,
-          },
-        );
+        market =
+          mk.priceFeed === undefined
+            ? m.contract("GuardedPerpMarket", [token, guard, params.owner ?? deployer, 2_000n * 10n ** 18n], {
+                id: `GuardedPerpMarket_${i}`,
+              })
+            : m.contract(
+                "FeedPricedPerpMarket",
+                [token, guard, params.owner ?? deployer, failoverFeeds[mk.priceFeed]],
+                {
+                  id: `FeedPricedPerpMarket_${i}`,
+                },
+              );
         markets[`market${i}`] = market;
         markets[`collateral${i}`] = token;
       }
@@ -219,7 +293,6 @@ export function buildVigilModule(params: DeployParams) {
       );
     });
 
-    const adapters: Record<string, unknown> = {};
     params.adapters.healthFeeds.forEach((f, i) => {
       const serviceIndex = params.services.findIndex((s) => s.name === f.service);
       const endpointId = m.readEventArgument(

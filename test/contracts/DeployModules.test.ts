@@ -1,5 +1,6 @@
 /**
- * The Ignition modules on the in-process Hardhat network: the adapters (HealthFeed, VigilUpkeep) deployed from
+ * The Ignition modules on the in-process Hardhat network: the adapters (HealthFeed, VigilUpkeep, FailoverFeed and a
+ * market priced by it) deployed from
  * the same parameters file as the core (ignition/modules/Vigil.ts `adapters`), the parameters they refuse, and
  * the standalone example market module (ignition/modules/ExampleMarket.ts) registered with a deployed guard.
  */
@@ -68,6 +69,89 @@ describe("Ignition modules", function () {
       expect(issues(ws)).to.deep.equal([
         "services.0.endpoints.0.kind: no attestor probes WebSocket endpoints: give the node's http(s) JSON-RPC URL with kind JSON_RPC",
       ]);
+    });
+  });
+
+  describe("FailoverFeeds from the parameters file", function () {
+    /** The example file plus a price-feed service over two live MockAggregators (8 and 18 decimals). */
+    async function withFeedService() {
+      const chainId = (await ethers.provider.getNetwork()).chainId;
+      const primary = await ethers.deployContract("MockAggregator", [8, "primary"]);
+      const backup = await ethers.deployContract("MockAggregator", [18, "backup"]);
+      await primary.updateAnswer(2_000n * 10n ** 8n);
+      await backup.updateAnswer(2_001n * 10n ** 18n);
+      const endpoints = [
+        { kind: "ORACLE_FEED", uri: `eip155:${chainId}:${await primary.getAddress()}`, priority: 0 },
+        { kind: "ORACLE_FEED", uri: `eip155:${chainId}:${await backup.getAddress()}`, priority: 1 },
+      ];
+      return {
+        ...example,
+        services: [...example.services, { name: "eth-usd-feed", endpoints }],
+      };
+    }
+
+    it("deploys a FailoverFeed per listed service and a market priced by it", async function () {
+      const params = await withFeedService();
+      const deployed = await deployVigil({
+        ...params,
+        markets: [{ services: ["eth-sepolia-rpc", "eth-usd-feed"], priceFeed: 0 }],
+        adapters: { failoverFeeds: [{ service: "eth-usd-feed", decimals: 18, maxAge: 3_600 }] },
+      });
+      expect(deployed.failoverFeeds).to.have.length(1);
+      const feed = await ethers.getContractAt("FailoverFeed", deployed.failoverFeeds[0]);
+      const registry = await ethers.getContractAt("EndpointRegistry", deployed.registry);
+      const services = await registry.services();
+      expect(await feed.serviceId()).to.equal(services[1]);
+      expect(await feed.phaseCount()).to.equal(2n);
+      expect(await feed.description()).to.equal("Vigil failover / eth-usd-feed");
+      expect(await feed.maxAge()).to.equal(3_600n);
+      expect((await feed.latestRoundData())[1]).to.equal(2_000n * 10n ** 18n);
+      const market = await ethers.getContractAt("FeedPricedPerpMarket", deployed.markets[0]);
+      expect(await market.priceFeed()).to.equal(deployed.failoverFeeds[0]);
+      expect(await market.markPrice()).to.equal(2_000n * 10n ** 18n);
+      const guard = await ethers.getContractAt("MarketGuard", deployed.guard);
+      expect((await guard.marketConfig(1)).services).to.deep.equal([services[0], services[1]]);
+    });
+
+    it("refuses a FailoverFeed on an unknown or non-feed service, and a priceFeed the market cannot use", async function () {
+      const params = await withFeedService();
+      const issues = (p: unknown) => {
+        const r = zDeployParams.safeParse(p);
+        return r.success ? [] : r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+      };
+      const feed = (service: string) => ({ adapters: { failoverFeeds: [{ service, maxAge: 60 }] } });
+      expect(issues({ ...params, ...feed("nope") })).to.deep.equal([
+        'adapters.failoverFeeds.0: unknown service "nope"',
+      ]);
+      expect(issues({ ...params, ...feed("eth-sepolia-rpc") })).to.deep.equal([
+        'adapters.failoverFeeds.0: service "eth-sepolia-rpc" endpoint #0 is JSON_RPC: a FailoverFeed reads ORACLE_FEED endpoints only',
+      ]);
+      const market = (m: object) => issues({ ...params, ...feed("eth-usd-feed"), markets: [m] });
+      expect(market({ services: ["eth-usd-feed"], priceFeed: 1 })).to.deep.equal([
+        "markets.0.priceFeed: adapters.failoverFeeds has no #1 (it has 1)",
+      ]);
+      expect(market({ services: ["eth-sepolia-rpc"], priceFeed: 0 })).to.deep.equal([
+        'markets.0.priceFeed: the market reads its price from "eth-usd-feed": list it in services, so the guard pauses it when no feed of it is usable',
+      ]);
+      expect(
+        market({ address: ZeroAddress.replace(/0$/, "1"), services: ["eth-usd-feed"], priceFeed: 0 }),
+      ).to.deep.equal(["markets.0.priceFeed: a priceFeed needs the example market (no address)"]);
+    });
+
+    it("stops the deployment when a feed endpoint names another chain (the FailoverFeed refuses it)", async function () {
+      const params = await withFeedService();
+      params.services[1].endpoints[1].uri = params.services[1].endpoints[1].uri.replace(
+        /^eip155:\d+:/,
+        "eip155:1:",
+      );
+      const error = await deployVigil({
+        ...params,
+        adapters: { failoverFeeds: [{ service: "eth-usd-feed", maxAge: 60, decimals: 18 }] },
+      }).then(
+        () => "deployed",
+        (e: unknown) => (e instanceof Error ? e.message : String(e)),
+      );
+      expect(error).to.match(/FailoverFeedWrongChain/);
     });
   });
 
