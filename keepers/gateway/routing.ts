@@ -134,6 +134,7 @@ export async function route(ctx: CallContext, cls: MethodClass, body: Buffer | s
       mayHaveReached: false,
     };
   }
+  const budget1 = remaining(ctx);
   const r1 = await attempt(ctx, first, body);
   if (r1.ok) return { ok: true, answer: r1.answer, via: first, retried: false };
   const log = ctx.logger.child({ service: ctx.service.name, endpointId: first.id });
@@ -141,8 +142,9 @@ export async function route(ctx: CallContext, cls: MethodClass, body: Buffer | s
   const backup = retryable ? retryTarget(ctx, [first.id]) : undefined;
   if (!backup || remaining(ctx) <= 0) {
     log.debug({ reason: r1.reason, detail: r1.detail }, "call failed, no retry");
-    return failure(ctx, r1);
+    return failure(ctx, r1, budget1);
   }
+  const budget2 = remaining(ctx);
   const r2 = await attempt(ctx, backup, body);
   ctx.metrics.retries.inc({ service: ctx.service.name, class: cls, outcome: r2.ok ? "ok" : "failed" });
   log.debug(
@@ -150,15 +152,17 @@ export async function route(ctx: CallContext, cls: MethodClass, body: Buffer | s
     "retried on a HEALTHY endpoint",
   );
   if (r2.ok) return { ok: true, answer: r2.answer, via: backup, retried: true };
-  return failure(ctx, r2, r1.mayHaveReached);
+  return failure(ctx, r2, budget2, r1.mayHaveReached);
 }
 
+/** A failed call; a timeout of an attempt that had only the rest of the deadline (`budget` ms) is `timeout`. */
 function failure(
   ctx: CallContext,
   r: Exclude<AttemptResult, { ok: true }>,
+  budget: number,
   reachedBefore = false,
 ): Routed & { ok: false } {
-  const timeout = r.reason === "timeout" && remaining(ctx) <= 0;
+  const timeout = r.reason === "timeout" && budget <= ctx.attemptTimeoutMs;
   return {
     ok: false,
     reason: timeout ? "timeout" : "failed",

@@ -178,7 +178,6 @@ async function handleCall(
   } else {
     [answer, outcome] = fromRouted(call, await route(ctx, cls, body));
   }
-  if (outcome === "failed" && Date.now() >= ctx.deadline) outcome = "timeout";
   o.metrics.requests.inc({ service: ctx.service.name, class: cls, outcome });
   o.metrics.duration.observe({ service: ctx.service.name, class: cls }, (Date.now() - started) / 1000);
   return answer;
