@@ -38,7 +38,7 @@
  */
 import { computeAddress, getAddress, keccak256, type AbstractProvider, type SigningKey } from "ethers";
 import { performance } from "node:perf_hooks";
-import { createProvider, loadWallet } from "../shared/chain";
+import { createProvider, loadWallet, readChainClock, type ChainClock } from "../shared/chain";
 import { VigilError } from "../shared/errors";
 import { EndpointKind, roundOf } from "../shared/health";
 import { runLoop, type LoopHealth } from "../shared/lifecycle";
@@ -56,6 +56,7 @@ import {
   type SignedReport,
 } from "../shared/report";
 import { KeeperServer } from "../shared/server";
+import { ClockGuard } from "./clockGuard";
 import type { AttestorConfig } from "./config";
 import { reportMetrics, type ReportMetrics } from "./metrics";
 import { probeHttp, evaluateHttp } from "./probes/http";
@@ -160,7 +161,8 @@ export type SkipReason =
   | "round_already_signed"
   | "sign_failed"
   | "persist_failed"
-  | "rotated";
+  | "rotated"
+  | "clock_skew";
 
 /** One probe round: every probe's outcome, and the report signed for it (or why none was). */
 export interface RoundResult {
@@ -180,6 +182,11 @@ export interface AttestorOptions {
   fetch?: FetchFn;
   /** Clock, ms since the epoch. Default Date.now. */
   now?: () => number;
+  /**
+   * Reads the control chain's clock for the clock discipline (clockGuard.ts); startAttestor passes
+   * `readChainClock` of its provider. None: the attestor signs until its probes' chains show its clock off.
+   */
+  controlClock?: () => Promise<ChainClock>;
 }
 
 /** Score bands for "status changed" log lines (oracle defaults: DOWN below 5000, HEALTHY from 8000). */
@@ -213,6 +220,8 @@ export class Attestor {
   private readonly _now: () => number;
   private readonly _log: Logger;
   private readonly _reportMetrics: ReportMetrics;
+  /** Clock discipline: no signature while the local clock is off chain time (clock.ts, clockGuard.ts). */
+  readonly clock: ClockGuard;
 
   /**
    * @throws VigilError `VIGIL_CONFIG` / `VIGIL_ATTESTATION` when the signed-round record in `config.dataDir`
@@ -224,6 +233,13 @@ export class Attestor {
     this._now = o.now ?? Date.now;
     this._log = o.logger;
     this._reportMetrics = reportMetrics(o.metrics);
+    this.clock = new ClockGuard({
+      config: o.config,
+      metrics: this._reportMetrics,
+      log: this._log,
+      now: this._now,
+      control: o.controlClock,
+    });
     this._signedRounds = new SignedRoundLog(o.config.dataDir, this.address);
     const last = this._signedRounds.last;
     if (last) {
@@ -297,6 +313,7 @@ export class Attestor {
     }
     this._oracle = next;
     this._separator = separator;
+    this.clock.onOracle(next.maxSkew);
   }
 
   /**
@@ -350,7 +367,10 @@ export class Attestor {
    * time covering every endpoint judged (see the file comment). Never throws.
    */
   async probeRound(): Promise<RoundResult> {
-    const outcomes = await this._probeAll([...this._states.values()]);
+    const [outcomes] = await Promise.all([
+      this._probeAll([...this._states.values()]),
+      this.clock.sampleControl(),
+    ]);
     const { report, skipped } = await this._signReport(outcomes);
     return { outcomes, report, skipped };
   }
@@ -566,8 +586,9 @@ export class Attestor {
     reports: SignedReport[];
   } {
     const digest = this._oracle?.configDigest ?? null;
-    // Never a report dated after the attestor's own clock (a clock stepped back after signing).
-    const notAfter = Math.floor(this._now() / 1000);
+    // Never a report dated after the attestor's own clock (a clock stepped back after signing), nor beyond the
+    // estimated chain time plus the clock bound (a report signed just before the clock was found fast).
+    const notAfter = this.clock.latestServable();
     return {
       attestor: this.address,
       configDigest: digest,
@@ -627,6 +648,8 @@ export class Attestor {
     outcomes: readonly ProbeOutcome[],
   ): Promise<{ report?: SignedReport; skipped?: SkipReason }> {
     const { metrics } = this.o;
+    // Every round: a clock off chain time would date the report and judge head ages wrongly (clock.ts).
+    const clock = this.clock.check();
     const oracle = this._oracle;
     const separator = this._separator;
     if (!oracle || !separator) return this._skip("no_oracle_state");
@@ -641,6 +664,10 @@ export class Attestor {
       judged.push({ state, healthBps: o.healthBps });
     }
     if (judged.length === 0) return this._skip("nothing_judged");
+    if (!clock.ok) {
+      metrics.observationsWithheld.inc({ reason: "clock_skew" }, judged.length);
+      return this._skip("clock_skew");
+    }
 
     const observedAt = Math.floor(this._now() / 1000);
     const round = roundOf(observedAt, oracle.roundSeconds);
@@ -755,6 +782,7 @@ export class Attestor {
       case EndpointKind.JSON_RPC: {
         const rpc = await probeJsonRpc(ep.uri, opts);
         state.head = { ...rpc.head, at: this._now() };
+        this.clock.observeRpc(ep.id, rpc, state.head.at);
         return { rpc };
       }
       case EndpointKind.HTTP: {
@@ -866,6 +894,7 @@ export async function startAttestor(
       metrics,
       fetch: deps.fetch,
       now: deps.now,
+      controlClock: provider ? () => readChainClock(provider!, deps.now) : undefined,
     });
     await attestor.refreshOracle().catch((e) => {
       throw chainError(
@@ -914,6 +943,7 @@ export async function startAttestor(
     metrics,
     metricsEnabled: config.metrics.enabled,
     loops: () => loops,
+    conditions: () => [attestor.clock.condition()],
     routes: attestorRoutes(attestor),
   });
   let port: number;

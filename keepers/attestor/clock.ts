@@ -19,7 +19,9 @@
  * raise it for chains whose blocks arrive late after their slot time). The control chain's PENDING block is
  * stamped with the node's own clock when it is asked, so one answer bounds θ on both sides:
  * `t − latency − ts − 1 ≤ θ ≤ t − ts`. Per node, over its samples of the last `freshMs`: `hi` = the smallest
- * upper bound, `lo` = the largest lower bound.
+ * upper bound, `lo` = the largest lower bound, newest samples first and as far back as they stay consistent
+ * (`lo ≤ hi`; an honest node's always are), so a clock that steps is seen at once. The offset reported (metric, `/healthz`) is the lower median of
+ * the sources' midpoints (`hi` alone without `lo`), over the sources that voted for the current state.
  *
  * ## Votes, sources, verdict
  *
@@ -192,7 +194,7 @@ export class ClockDiscipline {
     const oldest = nowMs - this._fresh;
     const b = this._bound;
     const sources: SourceVerdict[] = [];
-    const estimates: number[] = [];
+    const estimates: Array<{ vote: ClockVote; sec: number }> = [];
     for (const [source, nodes] of this._sources) {
       const votes: Record<string, ClockVote> = {};
       let lo = -Infinity;
@@ -200,10 +202,12 @@ export class ClockDiscipline {
       let voters = 0;
       for (const [name, node] of nodes) {
         node.evidence = node.evidence.filter((e) => e.atMs >= oldest && e.atMs <= nowMs);
-        if (node.evidence.length === 0) continue;
-        const nHi = Math.min(...node.evidence.map((e) => e.hi));
-        const los = node.evidence.filter((e) => e.lo !== undefined).map((e) => e.lo!);
-        const nLo = los.length ? Math.max(...los) : undefined;
+        if (node.evidence.length === 0) {
+          // Not sampled for `freshMs` (an endpoint that left, or stopped answering): forget it.
+          if (!node.last || node.last.localMs < oldest) nodes.delete(name);
+          continue;
+        }
+        const { lo: nLo, hi: nHi } = bounds(node.evidence);
         const vote = voteOf(nLo, nHi, b);
         votes[name] = vote;
         if (vote === "cannot_tell") continue;
@@ -212,6 +216,7 @@ export class ClockDiscipline {
         if (nLo !== undefined) lo = Math.max(lo, nLo);
       }
       const counted = Object.keys(votes).length;
+      if (nodes.size === 0) this._sources.delete(source);
       if (counted === 0) continue;
       const vote = majority(Object.values(votes), counted) ?? "cannot_tell";
       const verdict: SourceVerdict = {
@@ -223,12 +228,19 @@ export class ClockDiscipline {
       };
       sources.push(verdict);
       if (vote !== "cannot_tell" && verdict.hiSec !== null)
-        estimates.push(verdict.loSec !== null && verdict.loSec <= verdict.hiSec ? (lo + hi) / 2 : hi);
+        estimates.push({
+          vote,
+          sec: verdict.loSec !== null && verdict.loSec <= verdict.hiSec ? (lo + hi) / 2 : hi,
+        });
     }
     const decided = decide(sources);
     const before = this._state;
     if (decided) this._state = decided;
-    const offsetSec = estimates.length ? round3(lowerMedian(estimates)) : null;
+    // The offset from the sources that voted for the state, when any did (a tie won by the control chain
+    // reports the control chain's estimate), else from every source that voted.
+    const sided = estimates.filter((e) => e.vote === this._state);
+    const used = (sided.length ? sided : estimates).map((e) => e.sec);
+    const offsetSec = used.length ? round3(lowerMedian(used)) : null;
     const ok = this._state === "agree" || this._state === "unchecked";
     const check: ClockCheck = {
       ok,
@@ -284,6 +296,25 @@ function positive(v: number, name: string): number {
 function push(node: NodeState, ev: Evidence): void {
   node.evidence.push(ev);
   if (node.evidence.length > MAX_EVIDENCE) node.evidence.splice(0, node.evidence.length - MAX_EVIDENCE);
+}
+
+/**
+ * A node's bounds on θ over its evidence, newest first, as far back as it stays consistent (`lo ≤ hi`): after a
+ * clock step the new samples win at once instead of contradicting the old ones until they age out. An honest
+ * node's evidence is always consistent.
+ */
+function bounds(evidence: readonly Evidence[]): { lo: number | undefined; hi: number } {
+  let hi = Infinity;
+  let lo = -Infinity;
+  for (let i = evidence.length - 1; i >= 0; i--) {
+    const e = evidence[i];
+    const nextHi = Math.min(hi, e.hi);
+    const nextLo = e.lo === undefined ? lo : Math.max(lo, e.lo);
+    if (nextLo > nextHi && hi !== Infinity) break;
+    hi = nextHi;
+    lo = nextLo;
+  }
+  return { lo: lo === -Infinity ? undefined : lo, hi };
 }
 
 /** One node's vote from its bounds on θ (see the file comment). */

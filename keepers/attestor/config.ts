@@ -135,6 +135,26 @@ export const attestorConfigSchema = z
       .record(zBytes32, z.array(zUrl).min(1))
       .transform((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k.toLowerCase(), v])))
       .default({}),
+    /**
+     * Clock discipline (keepers/attestor/clock.ts): the attestor compares its clock with the chain time of the
+     * nodes it probes and of the control chain, and signs nothing while it is off by more than the bound.
+     * - `maxOffsetSec`: the bound, seconds; default half the HealthOracle's `maxSkew` (at least 1).
+     *   Env `VIGIL_ATTESTOR_CLOCK_MAX_OFFSET_SEC`.
+     * - `checkEveryRounds`: read the control chain's latest and pending block every this many probe rounds
+     *   (the probes' own blocks are samples every round). Default 3.
+     * - `freshIntervals`: samples older than this many probe intervals are forgotten. Default 10.
+     * - `slackSec`: allowance for a block stamped before it reached the node (slot-time chains whose blocks
+     *   arrive late: raise it), seconds. Default 1.
+     */
+    clock: z
+      .object({
+        maxOffsetSec: z.number().positive().optional(),
+        checkEveryRounds: z.number().int().min(1).default(3),
+        freshIntervals: z.number().int().min(2).max(1_000).default(10),
+        slackSec: z.number().nonnegative().max(60).default(1),
+      })
+      .strict()
+      .default({}),
     /** A block or feed timestamp further ahead than this is invalid, seconds. Default 30. */
     maxFutureSec: z.number().int().nonnegative().default(30),
     /** GET /v1/reports, /v1/endpoints, /healthz, /metrics. Default 127.0.0.1:9470. */
@@ -229,6 +249,7 @@ export const ATTESTOR_ENV: readonly EnvOverride[] = [
   { env: "VIGIL_ATTESTOR_CONCURRENCY", path: "concurrency", type: "number" },
   { env: "VIGIL_ATTESTOR_DATA_DIR", path: "dataDir", type: "string" },
   { env: "VIGIL_ATTESTOR_KEY_ENV", path: "key.envVar", type: "string" },
+  { env: "VIGIL_ATTESTOR_CLOCK_MAX_OFFSET_SEC", path: "clock.maxOffsetSec", type: "number" },
 ];
 
 /**

@@ -6,19 +6,26 @@
  * - `vigil_report_endpoints` — endpoints carried per signed report;
  * - `vigil_report_rounds_skipped_total{reason}` — rounds in which a probe round ended without a report
  *   (`round_already_signed`: a report of this round exists, before or across a restart; `nothing_judged`;
- *   `sign_failed`; `persist_failed`: the signed round could not be recorded, so the report was not served).
+ *   `sign_failed`; `persist_failed`: the signed round could not be recorded, so the report was not served;
+ *   `clock_skew`: the local clock is off chain time by more than the bound, see clock.ts);
+ * - `vigil_attestor_clock_ok` — 1 while the clock discipline allows signing, 0 while it does not (clock.ts);
+ * - `vigil_attestor_clock_offset_seconds` — the local clock minus chain time, estimated (positive: fast);
+ * - `vigil_attestor_clock_bound_seconds` — the largest offset accepted (half the oracle's `maxSkew` by default).
  *
  * The per-endpoint counters stay where they were: `vigil_observations_signed_total` counts endpoint values
  * signed (endpoints per report, summed) and `vigil_observations_withheld_total{reason}` endpoint values not
  * signed.
  */
-import { Counter, Histogram } from "prom-client";
+import { Counter, Gauge, Histogram } from "prom-client";
 import type { Metrics } from "../shared/metrics";
 
 export interface ReportMetrics {
   reportsSigned: Counter;
   reportEndpoints: Histogram;
   roundsSkipped: Counter<"reason">;
+  clockOk: Gauge;
+  clockOffset: Gauge;
+  clockBound: Gauge;
 }
 
 const byRegistry = new WeakMap<Metrics, ReportMetrics>();
@@ -44,6 +51,21 @@ export function reportMetrics(metrics: Metrics): ReportMetrics {
         name: "vigil_report_rounds_skipped_total",
         help: "Probe rounds that ended without a signed report, by reason.",
         labelNames: ["reason"],
+        registers,
+      }),
+      clockOk: new Gauge({
+        name: "vigil_attestor_clock_ok",
+        help: "1 while the local clock is within the bound of chain time (signing allowed), 0 otherwise.",
+        registers,
+      }),
+      clockOffset: new Gauge({
+        name: "vigil_attestor_clock_offset_seconds",
+        help: "Local clock minus chain time, estimated from the watched chains and the control chain (positive: fast).",
+        registers,
+      }),
+      clockBound: new Gauge({
+        name: "vigil_attestor_clock_bound_seconds",
+        help: "Largest clock offset at which this attestor signs (default: half the oracle's maxSkew).",
         registers,
       }),
     };

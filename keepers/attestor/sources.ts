@@ -70,6 +70,11 @@ export interface OracleState {
   /** Attestor set version and members (to warn when this attestor is not a member). */
   version: number;
   attestors: string[];
+  /**
+   * Seconds a report may lie in the future of the control chain's block time (`maxSkew`, immutable);
+   * undefined when the reader does not know it. Half of it bounds the attestor's clock (clockGuard.ts).
+   */
+  maxSkew?: number;
 }
 
 export interface OracleReader {
@@ -114,11 +119,12 @@ export function contractOracleReader(oracleAddress: string, provider: Provider):
   const erc5267 = new Contract(oracleAddress, ERC5267_ABI, provider) as unknown as Eip712DomainSource;
   return {
     async read() {
-      const [domain, configDigest, roundSeconds, set] = await Promise.all([
+      const [domain, configDigest, roundSeconds, set, maxSkew] = await Promise.all([
         readDomain(erc5267),
         oracle.configDigest(),
         oracle.roundSeconds(),
         oracle.attestorSet(),
+        oracle.maxSkew(),
       ]);
       return {
         domain,
@@ -126,6 +132,7 @@ export function contractOracleReader(oracleAddress: string, provider: Provider):
         roundSeconds: Number(roundSeconds),
         version: Number(set[0]),
         attestors: [...set[2]],
+        maxSkew: Number(maxSkew),
       };
     },
     async policiesOf(endpointIds) {
@@ -152,7 +159,8 @@ export function contractOracleReader(oracleAddress: string, provider: Provider):
 /**
  * A fixed oracle state (benchmarks, tests, dry runs without a chain): the oracle's EIP-712 domain
  * for chain 31337 and `verifyingContract`, digest `configDigest`, round length `roundSeconds`
- * (seconds), `attestors` as the version-1 set, and `policy` (default {@link DEFAULT_POLICY}) for every endpoint.
+ * (seconds), `attestors` as the version-1 set, `maxSkew` (seconds, default 15, the oracle's default) and
+ * `policy` (default {@link DEFAULT_POLICY}) for every endpoint.
  */
 export function staticOracleReader(opts: {
   attestors: string[];
@@ -160,6 +168,7 @@ export function staticOracleReader(opts: {
   configDigest?: string;
   roundSeconds?: number;
   chainId?: bigint;
+  maxSkew?: number;
   policy?: EndpointPolicy;
 }): OracleReader {
   const policy = opts.policy ?? DEFAULT_POLICY;
@@ -174,6 +183,7 @@ export function staticOracleReader(opts: {
     roundSeconds: opts.roundSeconds ?? 12,
     version: 1,
     attestors: [...opts.attestors],
+    maxSkew: opts.maxSkew ?? 15,
   };
   return {
     read: async () => ({ ...state, attestors: [...state.attestors] }),

@@ -79,6 +79,9 @@ describe("attestor reports", function () {
         probeIntervalMs: 1_000,
         timeoutMs: 500,
         dataDir,
+        // The test moves the attestor's clock by whole rounds, not the fake chain's: the clock discipline is
+        // tested in attestor.clock.test.ts and test/e2e/clock-skew.test.ts.
+        clock: { maxOffsetSec: 86_400 },
         ...over,
       }),
       key: wallet.signingKey,
