@@ -22,8 +22,8 @@ interface DrillFlags {
 export function drillProgram(name = "drill", result: { exitCode: number } = { exitCode: 0 }): Command {
   return new Command(name)
     .description(
-      "Outage drill: starts a control chain, deploys Vigil, starts three monitored nodes (anvil, hardhat, ganache), " +
-        "three attestors and a responder, injects faults one after another and measures every reaction. " +
+      "Outage drill: starts a control chain, deploys Vigil, starts a monitored service of three lockstep anvil replicas " +
+        "and an L2 sequencer with its uptime feed, three attestors and a responder, injects faults one after another and measures every reaction. " +
         "Writes reports/drill.json and reports/drill.svg. Exit code 1 when an expected reaction is missing or " +
         "anything reacted that should not have.",
     )

@@ -48,14 +48,17 @@ describe("outage drill (quick, end to end)", function () {
     expect(exitCode).to.equal(0);
   });
 
-  it("migrates off a killed, a hung and a stalled node, marks a wrong-chain node DOWN, and pauses when every node is down", function () {
-    expect(report.faults.map((f) => f.expected)).to.deep.equal([
-      "migrate",
-      "migrate",
-      "migrate",
-      "migrate",
-      "none",
-      "pause",
+  it("migrates off a killed, a hung, a stalled and a forked node, marks a forked backup and a wrong-chain node DOWN, and pauses when the L2 sequencer stops or every node is down", function () {
+    expect(report.faults.map((f) => [f.name, f.expected])).to.deep.equal([
+      ["primary node killed (SIGKILL)", "migrate"],
+      ["active node hangs (SIGSTOP)", "migrate"],
+      ["block production halts on the active node", "migrate"],
+      ["primary hangs right after a failback (inside the cooldown)", "migrate"],
+      ["diverged fork, same chain id, on a backup", "none"],
+      ["diverged fork, same chain id, on the active node", "migrate"],
+      ["sequencer stops producing blocks (L2)", "pause"],
+      ["a node answers for the wrong chain", "none"],
+      ["every node of the service down", "pause"],
     ]);
     for (const f of report.faults) {
       expect(f.statusChangedAtMs, f.name).to.not.equal(null);
@@ -70,8 +73,8 @@ describe("outage drill (quick, end to end)", function () {
     }
     for (const f of report.faults.filter((x) => x.expected === "pause")) {
       expect(f.resumedAtMs, f.name).to.not.equal(null);
-      // As MarketGuard defines it, in block time: the service's active endpoint HEALTHY (since after the
-      // pause) for at least the grace period before the resume.
+      // As MarketGuard defines it, in block time: every dependency's active endpoint HEALTHY (since after
+      // the pause) for at least the grace period before the resume (the evidence kept is the latest since).
       const r = f.resume!;
       expect(r, f.name).to.not.equal(null);
       expect(r.activeStatus, f.name).to.equal(1); // HEALTHY
