@@ -12,6 +12,7 @@ import { EndpointKind, statusName } from "../shared/health";
 import type { IMarketGuard } from "../../typechain-types";
 import type { CliContext } from "./context";
 import type { CliIo } from "./io";
+import { readFailoverFeeds, renderFailoverFeeds, type FailoverFeedStatus } from "./failoverFeedStatus";
 
 export const MIGRATION_CHECKS = [
   "DUE_FAILOVER",
@@ -125,10 +126,19 @@ export interface StatusReport {
   contracts: { oracle: string | null; registry: string | null; guard: string | null };
   services: ServiceStatus[];
   markets: MarketStatus[];
+  /** Present when some FailoverFeed is known: given with --failover-feed, or the price feed of a guarded market. */
+  failoverFeeds?: FailoverFeedStatus[];
 }
 
-/** Read everything the status table shows. Markets only when a guard address is configured. */
-export async function readStatus(ctx: CliContext): Promise<StatusReport> {
+/**
+ * Read everything the status table shows. Markets only when a guard address is configured. FailoverFeeds: the
+ * `failoverFeeds` addresses and those the markets price from ({@link readFailoverFeeds}); `failoverFeeds` is
+ * left out of the report when there is none, so the output without them is unchanged.
+ */
+export async function readStatus(
+  ctx: CliContext,
+  failoverFeeds: readonly string[] = [],
+): Promise<StatusReport> {
   const { txError } = await import("./context");
   const block = await ctx.provider.getBlock("latest");
   if (!block) throw txError(new Error("no latest block"), "reading the chain head");
@@ -178,6 +188,7 @@ export async function readStatus(ctx: CliContext): Promise<StatusReport> {
     const count = Number(await guard.marketCount());
     for (let id = 1; id <= count; id++) markets.push(await readMarketStatus(guard, id));
   }
+  const feeds = await readFailoverFeeds(ctx, failoverFeeds, markets, services);
   return {
     chainId: ctx.config.chain.chainId,
     block: { number: block.number, timestamp: block.timestamp },
@@ -188,6 +199,7 @@ export async function readStatus(ctx: CliContext): Promise<StatusReport> {
     },
     services,
     markets,
+    ...(feeds.length ? { failoverFeeds: feeds } : {}),
   };
 }
 
@@ -271,6 +283,7 @@ export function renderStatus(r: StatusReport): string {
         ),
       );
   }
+  if (r.failoverFeeds?.length) out.push("", renderFailoverFeeds(r.failoverFeeds, now));
   return out.join("\n").trimEnd() + "\n";
 }
 
@@ -281,11 +294,15 @@ export function statusCommand(io: CliIo): Command {
   );
   withCommonOptions(cmd, { guard: true })
     .option("--json", "print the report as JSON for machines (default: a table)")
-    .action(async (opts: CommonOptions & { json?: boolean }) => {
+    .option(
+      "--failover-feed <address...>",
+      "FailoverFeed adapters to show (which feed each serves now); those the markets price from are found without it",
+    )
+    .action(async (opts: CommonOptions & { json?: boolean; failoverFeed?: string[] }) => {
       const { openContext, txError } = await import("./context");
       const ctx = await openContext(opts, io.env);
       try {
-        const report = await readStatus(ctx).catch((e) => {
+        const report = await readStatus(ctx, opts.failoverFeed ?? []).catch((e) => {
           throw txError(e, "reading the contracts");
         });
         io.out(opts.json ? JSON.stringify(report, null, 2) + "\n" : renderStatus(report));
