@@ -76,6 +76,7 @@ export interface RefusedEvent {
   activeOnChain: boolean;
 }
 
+/** Settings of a {@link RegistryFollower}; intervals and timeouts in ms. */
 export interface FollowerOptions {
   /** Provider of the control chain (the one holding the registry and the oracle). */
   provider: AbstractProvider;

@@ -25,6 +25,7 @@ import type { RpcAnswer, Upstreams } from "./upstream";
 /** JSON-RPC error code of a call that failed in transport (no answer from any endpoint, or the deadline). */
 export const UPSTREAM_FAILED_CODE = -32603;
 
+/** What the handler routes with: the services and follower, connections, head tracker, metrics and limits (ms, bytes). */
 export interface GatewayHandlerOptions {
   services: readonly FollowedService[];
   follower: RegistryFollower;
