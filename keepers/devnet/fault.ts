@@ -1,19 +1,21 @@
 /**
  * Faults on the devnet's demo nodes, for trying a failover by hand: `vigil devnet fault <node> --kind
  * stop|halt|resume`. Works from any terminal: it reads the running devnet's `devnet.json` and acts on
- * the node process directly (signals) or through the node's own RPC, as the drill does.
+ * the node process directly (signals), or, for a halt, asks the devnet's replica driver to stop mining
+ * the node (`halted.json`, read before every block), as the drill does.
  */
 import fs from "node:fs";
 import { JsonRpcProvider } from "ethers";
 import { IEndpointRegistry__factory } from "../../typechain-types";
-import { rpc, syncHeads } from "../../scripts/drill/nodes";
+import { rpc } from "../../scripts/drill/nodes";
 import { VigilError } from "../shared/errors";
-import type { DevnetNode, DevnetState } from "./state";
+import { readHalts, writeHalts, type DevnetNode, type DevnetState } from "./state";
 
 /**
  * - `stop`: SIGSTOP the node: its socket stays open, it answers nothing (a hung node; the hardest case).
  * - `halt`: the node answers but mines no more blocks (a stalled head).
- * - `resume`: undo either: SIGCONT, mining on again, and the blocks it missed mined so it catches up.
+ * - `resume`: undo either: SIGCONT, mining on again; the driver replays the blocks it missed (same
+ *   timestamps, same hashes as its peers), and this waits until it has caught up.
  */
 export { FAULT_KINDS, type FaultKind } from "./constants";
 import type { FaultKind } from "./constants";
@@ -84,17 +86,61 @@ export async function applyFault(state: DevnetState, node: DevnetNode, kind: Fau
     case "stop":
       process.kill(node.pid, "SIGSTOP");
       return `${node.name} (${node.url}, pid ${node.pid}) stopped: it keeps its socket and answers nothing`;
-    case "halt":
-      await rpc(node.url, "evm_setAutomine", [false]);
-      await rpc(node.url, "evm_setIntervalMining", [0]);
+    case "halt": {
+      writeHalts(state.dir, [...readHalts(state.dir), node.name]);
+      await waitHeadStill(node, state.nodes);
       return `${node.name} (${node.url}) answers but mines no more blocks`;
+    }
     case "resume": {
       process.kill(node.pid, "SIGCONT");
+      writeHalts(
+        state.dir,
+        readHalts(state.dir).filter((n) => n !== node.name),
+      );
       await waitAnswering(node.url);
-      await rpc(node.url, "evm_setIntervalMining", [node.blockTimeSec]);
-      await syncHeads(state.nodes.map((n) => ({ url: n.url, impl: "anvil" as const })));
+      await waitCaughtUp(node, state.nodes);
       return `${node.name} (${node.url}) resumed: answering, mining, caught up with its peers`;
     }
+  }
+}
+
+const head = async (url: string) => Number(BigInt(await rpc<string>(url, "eth_blockNumber", [], 1000)));
+
+/** Highest head among the other nodes that answer (-1 when none does). */
+async function peersHead(node: DevnetNode, nodes: DevnetNode[]): Promise<number> {
+  const heads = await Promise.all(
+    nodes.filter((n) => n.url !== node.url).map((n) => head(n.url).catch(() => -1)),
+  );
+  return Math.max(-1, ...heads);
+}
+
+/** Wait until a peer is ahead of `node` (the driver has read the halt request); at most 3 block times. */
+async function waitHeadStill(node: DevnetNode, nodes: DevnetNode[]): Promise<void> {
+  const deadline = Date.now() + 3 * node.blockTimeSec * 1000 + 2000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await peersHead(node, nodes)) > (await head(node.url))) return;
+    } catch {
+      // a hung node does not answer: it mines nothing either way
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Wait until `node`'s head reaches its peers' (the driver replays what it missed). */
+async function waitCaughtUp(node: DevnetNode, nodes: DevnetNode[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [mine, peers] = await Promise.all([head(node.url).catch(() => -1), peersHead(node, nodes)]);
+    if (mine >= peers) return;
+    if (Date.now() > deadline)
+      throw new VigilError(
+        "VIGIL_CHAIN",
+        `${node.name} is at block ${mine}, its peers at ${peers}, ${timeoutMs / 1000} s after the resume`,
+        "is `vigil devnet` still running? its replica driver mines the nodes",
+      );
+    await new Promise((r) => setTimeout(r, 200));
   }
 }
 

@@ -1,6 +1,8 @@
 /**
  * `vigil devnet`: the whole system on loopback, in one process tree. A control chain (anvil, interval
- * mining), Vigil deployed by Ignition, a demo service of three anvil nodes with an example guarded market,
+ * mining), Vigil deployed by Ignition, a demo service of three anvil replicas of one chain (one genesis,
+ * mined in lockstep by scripts/drill/replicas.ts, so the attestors' state-parity check sees them agree)
+ * with an example guarded market,
  * keeper configs in the shared shape, three attestors and a responder started as an operator starts them
  * (`node bin/vigil.js <keeper> --config <file>`), and the dashboard when this build has it. Everything it
  * started stops when the abort signal fires (Ctrl-C).
@@ -15,6 +17,7 @@ import {
 } from "../../typechain-types";
 import { ManagedNode } from "../../scripts/drill/nodes";
 import { ProcessRegistry } from "../../scripts/drill/processes";
+import { ReplicaSet } from "../../scripts/drill/replicas";
 import { ChainWatcher, describeEvent } from "../../scripts/drill/watch";
 import { Status, statusName } from "../shared/health";
 import { VigilError } from "../shared/errors";
@@ -38,7 +41,7 @@ import {
   loopback,
 } from "./params";
 import { resolvePorts, type PortFlags } from "./ports";
-import { STATE_FILE, prepareDir, writeState, type DevnetState } from "./state";
+import { HALTS_FILE, STATE_FILE, prepareDir, readHalts, writeState, type DevnetState } from "./state";
 import { printSummary } from "./summary";
 
 export interface DevnetOptions extends PortFlags {
@@ -68,6 +71,7 @@ export async function runDevnet(opts: DevnetOptions, io: CliIo, signal: AbortSig
   const killAll = () => procs.killAllSync();
   process.on("exit", killAll);
   let watcher: ChainWatcher | undefined;
+  let replicas: ReplicaSet | undefined;
   let step = 0;
   const say = (text: string) => io.out(`[${++step}/7] ${text}\n`);
   const check = () => {
@@ -90,23 +94,20 @@ export async function runDevnet(opts: DevnetOptions, io: CliIo, signal: AbortSig
     );
     check();
 
-    // 2. the demo service's nodes
-    const nodes = NODE_NAMES.map((name, i) =>
-      procs.addNode(
-        new ManagedNode({
-          name,
-          impl: "anvil",
-          port: ports.nodes[i],
-          chainId: SERVED_CHAIN_ID,
-          blockTimeSec: opts.blockTime,
-          // Independent dev chains, not replicas: anvils with one genesis mine identical empty blocks, so
-          // two would agree on a hash the third lacks and the attestors would call it forked. A distinct
-          // genesis (dev balance) gives each its own hashes, as three implementations have in the drill.
-          extraArgs: ["--balance", String(10_000 + i)],
-        }),
-      ),
-    );
-    await Promise.all(nodes.map((n) => n.start()));
+    // 2. the demo service's nodes: replicas of one chain; `vigil devnet fault --kind halt` asks the driver
+    //    (through <dir>/halted.json) to stop mining one.
+    replicas = await ReplicaSet.create({
+      names: [...NODE_NAMES],
+      ports: ports.nodes,
+      chainId: SERVED_CHAIN_ID,
+      blockTimeSec: opts.blockTime,
+      beforeTick: () => {
+        const halted = new Set(readHalts(dir));
+        NODE_NAMES.forEach((name, i) => (halted.has(name) ? replicas!.halt(i) : replicas!.resume(i)));
+      },
+    });
+    const nodes = replicas.nodes.map((n) => procs.addNode(n));
+    await replicas.start();
     say(
       `demo service nodes (chain ${SERVED_CHAIN_ID}): ${nodes.map((n) => `${n.spec.name} ${n.url}`).join(", ")}`,
     );
@@ -293,7 +294,9 @@ export async function runDevnet(opts: DevnetOptions, io: CliIo, signal: AbortSig
     watcher?.stop();
     io.out("stopping: keepers first, then the nodes …\n");
     await procs.stopAll(5000);
+    await replicas?.stop();
     fs.rmSync(path.join(dir, STATE_FILE), { force: true });
+    fs.rmSync(path.join(dir, HALTS_FILE), { force: true });
     process.off("exit", killAll);
     io.out("stopped: every process vigil devnet started has exited\n");
   }

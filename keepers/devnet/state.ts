@@ -114,3 +114,27 @@ export function prepareDir(dir: string): void {
     "made by `vigil devnet`: its files here are replaced on every start\n",
   );
 }
+
+/**
+ * `<dir>/halted.json`: names of the demo nodes `vigil devnet fault <node> --kind halt` stopped. The demo
+ * nodes are replicas mined by the running devnet's driver (scripts/drill/replicas.ts), so a halt is a
+ * request to that driver, which reads this file before every block.
+ */
+export const HALTS_FILE = "halted.json";
+
+/** Node names in `<dir>/halted.json`; [] when there is none or it cannot be read. */
+export function readHalts(dir: string): string[] {
+  try {
+    const v = JSON.parse(fs.readFileSync(path.join(dir, HALTS_FILE), "utf8")) as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Replace `<dir>/halted.json` (atomically) with `names`. */
+export function writeHalts(dir: string, names: string[]): void {
+  const file = path.join(dir, HALTS_FILE);
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify([...new Set(names)]) + "\n");
+  fs.renameSync(`${file}.tmp`, file);
+}
