@@ -15,6 +15,7 @@ import { drillCommand } from "./cli/drill";
 import { deployExampleMarketCommand } from "./cli/market";
 import { dashboardCommand } from "./dashboard/command";
 import { devnetCommand } from "./devnet/command";
+import { gatewayCommand } from "./gateway/command";
 import { processIo, type CliIo } from "./cli/io";
 import { packageVersion } from "./cli/root";
 import { statusCommand } from "./cli/status";
@@ -37,6 +38,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   const commands = [
     attestorCommand(),
     responderCommand(),
+    gatewayCommand(io),
     statusCommand(io),
     registerServiceCommand(io),
     addEndpointCommand(io),

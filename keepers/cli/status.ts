@@ -296,7 +296,7 @@ export function statusCommand(io: CliIo): Command {
     .option("--json", "print the report as JSON for machines (default: a table)")
     .option(
       "--failover-feed <address...>",
-      "FailoverFeed adapters to show (which feed each serves now); those the markets price from are found without it",
+      "FailoverFeed adapters to show (which feed each serves now) (default: those the guarded markets price from)",
     )
     .action(async (opts: CommonOptions & { json?: boolean; failoverFeed?: string[] }) => {
       const { openContext, txError } = await import("./context");

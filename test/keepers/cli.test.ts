@@ -24,6 +24,7 @@ describe("vigil CLI", function () {
       expect(program.commands.map((c) => c.name())).to.include.members([
         "attestor",
         "responder",
+        "gateway",
         "status",
         "register-service",
         "add-endpoint",

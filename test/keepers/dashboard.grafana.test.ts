@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { reportMetrics } from "../../keepers/attestor/metrics";
+import { gatewayMetrics } from "../../keepers/gateway/metrics";
 import { responderMetrics } from "../../keepers/responder/metrics";
 import { Metrics } from "../../keepers/shared/metrics";
 import { checkDashboard, expressionsOf, metricsOf, type KnownMetric } from "./dashboard/grafana";
@@ -22,6 +23,7 @@ describe("Grafana dashboard docs/grafana/vigil.json", function () {
     const metrics = new Metrics();
     reportMetrics(metrics);
     responderMetrics(metrics);
+    gatewayMetrics(metrics);
     known = await metricsOf(metrics.registry);
   });
 
