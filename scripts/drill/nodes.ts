@@ -289,34 +289,3 @@ export class ManagedNode {
     }
   }
 }
-
-/**
- * Bring every answering node's head up to the highest head, as a node that restarts or resumes
- * catches up with its peers by syncing (these nodes are independent dev chains, so they mine the
- * missing blocks instead). Nodes that do not answer are skipped.
- */
-export async function syncHeads(nodes: readonly { url: string; impl: NodeImpl }[]): Promise<void> {
-  const heads = await Promise.all(
-    nodes.map(async (n) => {
-      try {
-        return Number(BigInt(await rpc<string>(n.url, "eth_blockNumber", [], 1500)));
-      } catch {
-        return -1;
-      }
-    }),
-  );
-  const top = Math.max(...heads);
-  await Promise.all(
-    nodes.map(async (n, i) => {
-      const missing = top - heads[i];
-      if (heads[i] < 0 || missing <= 0) return;
-      if (n.impl === "ganache") {
-        for (let k = 0; k < missing; k++) await rpc(n.url, "evm_mine", [], 2000);
-      } else if (n.impl === "hardhat") {
-        await rpc(n.url, "hardhat_mine", [`0x${missing.toString(16)}`], 5000);
-      } else {
-        await rpc(n.url, "anvil_mine", [`0x${missing.toString(16)}`], 5000);
-      }
-    }),
-  );
-}
