@@ -276,7 +276,13 @@ export class ClockDiscipline {
   condition(): HealthCondition {
     const c = this._last;
     const ok = this._state === "agree" || this._state === "unchecked";
-    return { name: "attestor_clock", ok, detail: c?.detail ?? describe(this._state, null, this._bound, []) };
+    // An attestor that does not sign is of no use: /healthz answers 503 (server.ts `halts`).
+    return {
+      name: "attestor_clock",
+      ok,
+      halts: true,
+      detail: c?.detail ?? describe(this._state, null, this._bound, []),
+    };
   }
 
   private _node(source: string, node: string): NodeState {

@@ -21,6 +21,12 @@ export interface HealthCondition {
   ok: boolean;
   /** What holds, or why not, in words for an operator; no URLs with secrets. */
   detail: string;
+  /**
+   * The keeper cannot do its job at all while this fails (an attestor whose clock is off signs nothing), so
+   * `/healthz` answers 503 for it too, not only `/readyz`. Default false: a degraded dependency (fewer than
+   * quorum attestors answer) is not this process's state, and `/healthz` stays 200.
+   */
+  halts?: boolean;
 }
 
 export interface ServerOptions {
@@ -49,8 +55,9 @@ export interface ServerOptions {
 
 /**
  * The small HTTP server every keeper runs: `GET /healthz` (200 `ok` when every loop completed an
- * iteration recently and every condition holds; 503 `stalled` when a loop did not, 503 `degraded` when a
- * condition does not hold, with `reasons`; JSON detail either way: per loop whether its latest iteration
+ * iteration recently and every condition holds; 503 `stalled` when a loop did not; `degraded` with `reasons`
+ * when a condition does not hold: 200, or 503 when that condition `halts` the keeper; `/readyz` the same but
+ * 503 for every failed condition; JSON detail either way: per loop whether its latest iteration
  * failed and when, with a short sanitized summary, never the raw error, and every condition), `GET /metrics` (Prometheus text) and
  * the keeper's own GET routes. Anything else is 404; non-GET is 405.
  */
@@ -120,12 +127,13 @@ export class KeeperServer {
         const live = loops.every((l) => l.healthy);
         const reasons = conditions.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
         const status = !live ? "stalled" : reasons.length ? "degraded" : "ok";
-        // /healthz is liveness: 503 only when a loop stalled (a restart may help). A degraded condition
-        // (e.g. fewer than quorum attestors answer) is not this process's fault and a restart would only
-        // lose time, so it is 200 with status "degraded"; /readyz is 503 for it, for monitors that read
-        // only the code.
+        // /healthz is liveness: 503 when a loop stalled (a restart may help) or a halting condition fails
+        // (the keeper does nothing useful: an attestor whose clock is off). A degraded condition (e.g. fewer
+        // than quorum attestors answer) is not this process's fault and a restart would only lose time, so it
+        // is 200 with status "degraded"; /readyz is 503 for it, for monitors that read only the code.
+        const halted = conditions.some((c) => !c.ok && c.halts);
         const code =
-          status === "stalled" || (status === "degraded" && url.pathname === "/readyz") ? 503 : 200;
+          status === "stalled" || halted || (status === "degraded" && url.pathname === "/readyz") ? 503 : 200;
         return send(code, JSON.stringify({ status, reasons, loops, conditions }));
       }
       if (url.pathname === "/metrics" && this.options.metricsEnabled !== false) {

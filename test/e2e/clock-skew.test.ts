@@ -248,6 +248,7 @@ describe("attestor clock discipline on a real stack (issue 12)", function () {
         expect(clock, health.text).to.include({ ok: false });
         expect(clock!.detail).to.match(new RegExp(`local clock ${state} (of )?chain time by more than`));
         expect(h.status).to.equal("degraded");
+        expect(health.status, "/healthz 503: an attestor that signs nothing is of no use").to.equal(503);
         expect(ready.status).to.equal(503);
         expect(metric(metrics.text, "vigil_attestor_clock_ok")).to.equal(0);
         expect(Math.abs(metric(metrics.text, "vigil_attestor_clock_offset_seconds")!)).to.be.above(25);
