@@ -1,34 +1,32 @@
 /**
- * The routing core the client libraries share (the ethers provider in ./ethers.ts, the viem transport in
- * ./viem.ts): a {@link RegistryFollower} for the services, and ONE call path that applies the gateway's
- * rules, imported from keepers/gateway/ rather than copied, so a library and the `vigil gateway` answer a
- * call the same way:
+ * The client libraries' router (the ethers provider in ./ethers.ts, the viem transport in ./viem.ts): a
+ * {@link RegistryFollower} for the services and the rule core of this folder, the same one the
+ * `vigil gateway` serves over HTTP, so a library and the gateway answer a call the same way:
  * - the call goes to the service's on-chain active endpoint, switched when the registry's `EndpointMigrated`
  *   lands (the follower re-reads on the event, polling as the fallback; chain id checked on every switch);
  * - a transport error or timeout of an idempotent read is retried ONCE on the best endpoint that is HEALTHY
- *   on-chain, never on a DOWN, DEGRADED or UNKNOWN one (keepers/gateway/routing.ts `route`);
+ *   on-chain, never on a DOWN, DEGRADED or UNKNOWN one (./routing.ts `route`);
  * - a JSON-RPC error answer (a revert) is an answer, passed on as it is;
- * - `eth_sendRawTransaction`: the same bytes to the next HEALTHY endpoint after a transport failure; the
- *   answer is `keccak256(raw)` or an error whose `data.mayHaveBeenBroadcast` says whether it may have been
- *   broadcast (keepers/gateway/tx.ts `routeTx`);
+ * - `eth_sendRawTransaction`: the same bytes to the next HEALTHY endpoint after a transport
+ *   failure; the answer is `keccak256(raw)` or an error whose `data.mayHaveBeenBroadcast` says whether it
+ *   may have been broadcast (./tx.ts);
  * - no time travel: `eth_blockNumber` and `latest` never answer below the highest block this router served
- *   for the service (keepers/gateway/head.ts `routeHead`);
+ *   for the service (./head.ts);
  * - every call has a deadline (`deadlineMs`), every attempt at most `attemptTimeoutMs`; URLs are cut to
  *   their origin in every error and log line.
- * Node only: attempts go over node:http(s) keep-alive connections (keepers/gateway/upstream.ts).
+ * Attempts go through an {@link UpstreamSender}: node:http(s) keep-alive connections by default; pass a
+ * {@link FetchUpstreams} where there is no node:http.
  */
 import type { AbstractProvider } from "ethers";
-import { routeHead, HeadTracker } from "../gateway/head";
-import { gatewayMetrics, type GatewayMetrics } from "../gateway/metrics";
-import { classify, route, type CallContext, type Routed, type RpcRequest } from "../gateway/routing";
-import { UPSTREAM_FAILED_CODE } from "../gateway/server";
-import { routeTx } from "../gateway/tx";
-import { Upstreams, type RpcAnswer } from "../gateway/upstream";
 import { VigilError } from "../shared/errors";
 import { createLogger, type Logger } from "../shared/logger";
 import { Metrics } from "../shared/metrics";
-import { redactUrls } from "../shared/redact";
+import { answerCall, UPSTREAM_FAILED_CODE } from "./call";
 import { RegistryFollower, type FollowedService } from "./follow";
+import { HeadTracker } from "./head";
+import { gatewayMetrics, type GatewayMetrics } from "./metrics";
+import type { CallContext, RpcRequest } from "./routing";
+import { HttpUpstreams, type RpcAnswer, type UpstreamSender } from "./upstream";
 
 export type { RpcAnswer, RpcRequest };
 export { UPSTREAM_FAILED_CODE };
@@ -53,6 +51,8 @@ export interface VigilRouterOptions {
   deadlineMs?: number;
   /** Longest single attempt on one endpoint. Default 1,000. */
   attemptTimeoutMs?: number;
+  /** What sends the calls; default node:http(s) keep-alive connections ({@link HttpUpstreams}). */
+  upstreams?: UpstreamSender;
   /** Keep-alive connections per endpoint. Default 16. */
   maxSocketsPerEndpoint?: number;
   /** pino logger; default a silent one. */
@@ -73,7 +73,7 @@ export class VigilRouter {
   readonly deadlineMs: number;
   readonly attemptTimeoutMs: number;
   private readonly _heads = new HeadTracker();
-  private readonly _upstreams: Upstreams;
+  private readonly _upstreams: UpstreamSender;
   private readonly _logger: Logger;
   private _id = 0;
 
@@ -86,7 +86,7 @@ export class VigilRouter {
     this.metrics = gatewayMetrics(this.registry);
     this.deadlineMs = o.deadlineMs ?? 3_000;
     this.attemptTimeoutMs = o.attemptTimeoutMs ?? 1_000;
-    this._upstreams = new Upstreams(o.maxSocketsPerEndpoint ?? 16);
+    this._upstreams = o.upstreams ?? new HttpUpstreams(o.maxSocketsPerEndpoint ?? 16);
     this._logger = logger;
   }
 
@@ -155,13 +155,7 @@ export class VigilRouter {
       metrics: this.metrics,
       logger: this._logger,
     };
-    const cls = classify(req);
-    if (cls === "tx") return (await routeTx(ctx, req)).answer;
-    if (cls === "head") {
-      const h = await routeHead(ctx, req, body, this._heads);
-      return h.kind === "routed" ? answerOf(req, h.routed) : h.answer;
-    }
-    return answerOf(req, await route(ctx, cls, body));
+    return (await answerCall(ctx, req, body, this._heads)).answer;
   }
 
   /** The highest block number served for `service` (the no-time-travel floor), if any. */
@@ -173,29 +167,11 @@ export class VigilRouter {
   async stop(): Promise<void> {
     this._stopping.abort();
     await this.follower.done;
-    this._upstreams.close();
+    this._upstreams.close?.();
   }
 }
 
-/** The JSON-RPC answer of a routed call, as the gateway gives it (keepers/gateway/server.ts). */
-function answerOf(req: RpcRequest, r: Routed): RpcAnswer {
-  if (r.ok) {
-    return r.answer.error
-      ? { jsonrpc: "2.0", id: req.id, error: r.answer.error }
-      : { jsonrpc: "2.0", id: req.id, result: r.answer.result };
-  }
-  return {
-    jsonrpc: "2.0",
-    id: req.id,
-    error: {
-      code: UPSTREAM_FAILED_CODE,
-      message: redactUrls(`upstream unavailable: ${r.detail}`),
-      data: { reason: r.reason },
-    },
-  };
-}
-
-/** What a transaction error's `data` says (keepers/gateway/tx.ts), or undefined for other errors. */
+/** What a transaction error's `data` says (./tx.ts), or undefined for other errors. */
 export function broadcastInfo(
   error: { data?: unknown } | undefined,
 ): { mayHaveBeenBroadcast: boolean; txHash?: string } | undefined {

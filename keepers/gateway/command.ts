@@ -1,6 +1,6 @@
 /**
  * `vigil gateway`: a JSON-RPC proxy that routes each service's calls to its on-chain active endpoint (see
- * keepers/gateway/server.ts for the endpoint, routing.ts, head.ts and tx.ts for the rules). This file loads
+ * keepers/gateway/server.ts for the endpoint; the rules are keepers/client/ routing.ts, head.ts and tx.ts). This file loads
  * only commander and the config schema; ethers and the rest load when the command runs.
  */
 import { Command, Option } from "commander";

@@ -5,6 +5,9 @@
  */
 import type { AbstractProvider } from "ethers";
 import { RegistryFollower, type FollowedService } from "../client/follow";
+import { HeadTracker } from "../client/head";
+import { gatewayMetrics, type GatewayMetrics } from "../client/metrics";
+import { HttpUpstreams } from "../client/upstream";
 import { assertChain, createProvider } from "../shared/chain";
 import { VigilError } from "../shared/errors";
 import type { Logger } from "../shared/logger";
@@ -12,10 +15,7 @@ import { Metrics } from "../shared/metrics";
 import { redactUrls } from "../shared/redact";
 import { KeeperServer } from "../shared/server";
 import type { GatewayConfig } from "./config";
-import { HeadTracker } from "./head";
-import { gatewayMetrics, type GatewayMetrics } from "./metrics";
 import { gatewayHandler } from "./server";
-import { Upstreams } from "./upstream";
 
 /** A running gateway. */
 export interface GatewayHandle {
@@ -55,7 +55,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   deps.signal?.addEventListener("abort", onAbort, { once: true });
   const metrics = new Metrics();
   const m = gatewayMetrics(metrics);
-  const upstreams = new Upstreams(config.maxSocketsPerEndpoint);
+  const upstreams = new HttpUpstreams(config.maxSocketsPerEndpoint);
   const services: FollowedService[] = config.services.map((s) => ({
     id: s.id,
     name: s.name,

@@ -13,23 +13,24 @@
  * JSON-RPC level answers use HTTP 200, as nodes do, so clients read the error object.
  */
 import type http from "node:http";
+import { answerCall, UPSTREAM_FAILED_CODE } from "../client/call";
 import type { RegistryFollower, FollowedService } from "../client/follow";
+import type { HeadTracker } from "../client/head";
+import type { GatewayMetrics } from "../client/metrics";
+import type { CallContext, RpcRequest } from "../client/routing";
+import type { RpcAnswer, UpstreamSender } from "../client/upstream";
 import type { Logger } from "../shared/logger";
-import { redactUrls } from "../shared/redact";
-import { routeHead, type HeadTracker } from "./head";
-import type { GatewayMetrics, MethodClass } from "./metrics";
-import { classify, route, type CallContext, type RpcRequest } from "./routing";
-import { routeTx } from "./tx";
-import type { RpcAnswer, Upstreams } from "./upstream";
 
-/** JSON-RPC error code of a call that failed in transport (no answer from any endpoint, or the deadline). */
-export const UPSTREAM_FAILED_CODE = -32603;
+export { UPSTREAM_FAILED_CODE };
 
-/** What the handler routes with: the services and follower, connections, head tracker, metrics and limits (ms, bytes). */
+/**
+ * What the handler routes with: the services and follower, the sender, head tracker, metrics and
+ * limits (ms, bytes). The rules themselves are keepers/client/ (routing, head, tx, call).
+ */
 export interface GatewayHandlerOptions {
   services: readonly FollowedService[];
   follower: RegistryFollower;
-  upstreams: Upstreams;
+  upstreams: UpstreamSender;
   heads: HeadTracker;
   metrics: GatewayMetrics;
   logger: Logger;
@@ -147,7 +148,7 @@ async function handlePost(
   res.end(JSON.stringify(out));
 }
 
-/** Route one call and answer it; counts it. Never throws. */
+/** Route one call and answer it (keepers/client/call.ts `answerCall`, which counts it). Never throws. */
 async function handleCall(
   o: GatewayHandlerOptions,
   ctx: CallContext,
@@ -164,46 +165,7 @@ async function handleCall(
       error: { code: -32600, message: "invalid request: a JSON-RPC 2.0 request object with a method" },
     };
   }
-  const cls = classify(call);
-  let answer: RpcAnswer;
-  let outcome: string;
-  if (cls === "tx") {
-    const r = await routeTx(ctx, call);
-    o.metrics.transactions.inc({ service: ctx.service.name, outcome: r.outcome });
-    answer = r.answer;
-    outcome = r.answer.error ? (r.outcome === "rejected" ? "rpc_error" : "failed") : "ok";
-  } else if (cls === "head") {
-    const h = await routeHead(ctx, call, body, o.heads);
-    if (h.kind === "routed") [answer, outcome] = fromRouted(call, h.routed);
-    else [answer, outcome] = [h.answer, h.kind === "retried" ? "retried_ok" : "held"];
-  } else {
-    [answer, outcome] = fromRouted(call, await route(ctx, cls, body));
-  }
-  o.metrics.requests.inc({ service: ctx.service.name, class: cls, outcome });
-  o.metrics.duration.observe({ service: ctx.service.name, class: cls }, (Date.now() - started) / 1000);
-  return answer;
-}
-
-function fromRouted(req: RpcRequest, r: Awaited<ReturnType<typeof route>>): [RpcAnswer, string] {
-  if (r.ok) {
-    const a = r.answer;
-    const answer: RpcAnswer = a.error
-      ? { jsonrpc: "2.0", id: req.id, error: a.error }
-      : { jsonrpc: "2.0", id: req.id, result: a.result };
-    return [answer, a.error ? "rpc_error" : r.retried ? "retried_ok" : "ok"];
-  }
-  return [
-    {
-      jsonrpc: "2.0",
-      id: req.id,
-      error: {
-        code: UPSTREAM_FAILED_CODE,
-        message: redactUrls(`upstream unavailable: ${r.detail}`),
-        data: { reason: r.reason },
-      },
-    },
-    r.reason === "timeout" ? "timeout" : "failed",
-  ];
+  return (await answerCall(ctx, call, body, o.heads, started)).answer;
 }
 
 function isRequest(v: unknown): v is RpcRequest {

@@ -1,11 +1,11 @@
 /**
- * docs/grafana/vigil.json has a panel for every gateway metric (keepers/gateway/metrics.ts), and its
+ * docs/grafana/vigil.json has a panel for every gateway metric (keepers/client/metrics.ts), and its
  * gateway queries name only metrics and labels the gateway's registry has.
  */
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
-import { gatewayMetrics } from "../../keepers/gateway/metrics";
+import { gatewayMetrics } from "../../keepers/client/metrics";
 import { Metrics } from "../../keepers/shared/metrics";
 import { checkDashboard, expressionsOf, metricsOf, type KnownMetric } from "./dashboard/grafana";
 

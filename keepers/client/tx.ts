@@ -67,7 +67,7 @@ export async function routeTx(
     tried.push(target.id);
     const r = await attempt(ctx, target, body);
     if (tried.length > 1) {
-      ctx.metrics.retries.inc({ service: ctx.service.name, class: "tx", outcome: r.ok ? "ok" : "failed" });
+      ctx.metrics?.retries.inc({ service: ctx.service.name, class: "tx", outcome: r.ok ? "ok" : "failed" });
     }
     if (!r.ok) {
       mayHave ||= r.mayHaveReached;

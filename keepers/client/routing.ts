@@ -1,5 +1,6 @@
 /**
- * Routing and the retry rule for one call. A call goes to the service's active endpoint as the follower
+ * Routing and the retry rule for one call: the rule core the `vigil gateway` (keepers/gateway/, an HTTP
+ * front on it) and the client libraries (./router.ts) share. A call goes to the service's active endpoint as the follower
  * reads it from the registry. Between an endpoint failing and the migration landing on-chain, a transport
  * failure or a timeout of an idempotent read (`read`, `head`) is retried ONCE, on the best endpoint that is
  * HEALTHY on-chain and serves the service's chain id (never a DOWN, DEGRADED or UNKNOWN one). A JSON-RPC
@@ -7,10 +8,12 @@
  * node would give the same, and retrying it would hide it behind a second delay. Other methods (filters,
  * subscriptions, anything with state on one node, unknown methods) go to the active endpoint only.
  */
-import type { EndpointView, FollowedService, RegistryFollower } from "../client/follow";
+import type { EndpointView, FollowedService, RegistryFollower } from "./follow";
 import type { Logger } from "../shared/logger";
 import type { GatewayMetrics, MethodClass } from "./metrics";
-import type { AttemptResult, RpcAnswer, Upstreams } from "./upstream";
+import type { AttemptResult, RpcAnswer, UpstreamSender } from "./upstream";
+
+export type { MethodClass };
 
 /** Methods whose answer depends only on the chain, not on which node is asked or how often. */
 const IDEMPOTENT = new Set([
@@ -71,12 +74,13 @@ export function classify(req: RpcRequest): MethodClass {
 export interface CallContext {
   service: FollowedService;
   follower: RegistryFollower;
-  upstreams: Upstreams;
+  upstreams: UpstreamSender;
   /** Absolute deadline of the call, ms since the epoch. */
   deadline: number;
   /** Longest single attempt, ms. */
   attemptTimeoutMs: number;
-  metrics: GatewayMetrics;
+  /** Where to count (the `vigil_gateway_*` set); undefined: nothing is counted. */
+  metrics?: GatewayMetrics;
   logger: Logger;
   /** Clock (tests may inject one); default `Date.now`. */
   now?: () => number;
@@ -146,7 +150,7 @@ export async function route(ctx: CallContext, cls: MethodClass, body: Buffer | s
   }
   const budget2 = remaining(ctx);
   const r2 = await attempt(ctx, backup, body);
-  ctx.metrics.retries.inc({ service: ctx.service.name, class: cls, outcome: r2.ok ? "ok" : "failed" });
+  ctx.metrics?.retries.inc({ service: ctx.service.name, class: cls, outcome: r2.ok ? "ok" : "failed" });
   log.debug(
     { reason: r1.reason, retryEndpointId: backup.id, retryOk: r2.ok },
     "retried on a HEALTHY endpoint",

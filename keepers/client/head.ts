@@ -80,12 +80,12 @@ export async function routeHead(
   const other = retryTarget(ctx, [routed.via.id]);
   if (other && !routed.retried) {
     const r = await attempt(ctx, other, body);
-    ctx.metrics.retries.inc({ service: name, class: "head", outcome: r.ok ? "ok" : "failed" });
+    ctx.metrics?.retries.inc({ service: name, class: "head", outcome: r.ok ? "ok" : "failed" });
     const n2 = r.ok && !r.answer.error ? headOf(req.method, r.answer.result) : undefined;
     highest = heads.highest(name)!; // other calls may have served a higher head meanwhile
     if (r.ok && n2 !== undefined && n2 >= highest) {
       record(ctx, heads, n2);
-      ctx.metrics.timeTravel.inc({ service: name, action: "retried" });
+      ctx.metrics?.timeTravel.inc({ service: name, action: "retried" });
       return { kind: "retried", answer: r.answer };
     }
   }
@@ -94,10 +94,10 @@ export async function routeHead(
     "head behind the highest served; not answered",
   );
   if (req.method === "eth_blockNumber") {
-    ctx.metrics.timeTravel.inc({ service: name, action: "held" });
+    ctx.metrics?.timeTravel.inc({ service: name, action: "held" });
     return { kind: "held", answer: { jsonrpc: "2.0", id: req.id, result: toQuantity(highest) } };
   }
-  ctx.metrics.timeTravel.inc({ service: name, action: "refused" });
+  ctx.metrics?.timeTravel.inc({ service: name, action: "refused" });
   return {
     kind: "refused",
     answer: {
@@ -114,5 +114,5 @@ export async function routeHead(
 
 function record(ctx: CallContext, heads: HeadTracker, n: bigint): void {
   heads.served(ctx.service.name, n);
-  ctx.metrics.head.set({ service: ctx.service.name }, Number(heads.highest(ctx.service.name)));
+  ctx.metrics?.head.set({ service: ctx.service.name }, Number(heads.highest(ctx.service.name)));
 }
