@@ -3,8 +3,9 @@
  * endpoint answers. The gateway keeps the highest block number it served per service (from
  * `eth_blockNumber` and `eth_getBlockByNumber("latest")` answers). An answer below it, typically from the
  * endpoint a migration just moved to, which is a few blocks behind the one that failed:
- * 1. is retried ONCE on the best other endpoint that is HEALTHY on-chain (never DOWN or UNKNOWN); an
- *    answer not below the highest served is served (`retried`);
+ * 1. is retried ONCE on the best other endpoint that is HEALTHY on-chain (never DOWN or UNKNOWN), unless
+ *    the call already spent its one retry or hedge (./routing.ts); an answer not below the highest served
+ *    is served (`retried`);
  * 2. otherwise, for `eth_blockNumber`, the gateway answers the highest block number it served (`held`):
  *    a client polling the head sees it pause until the new endpoint catches up, never step back;
  * 3. otherwise, for `eth_getBlockByNumber("latest")`, it answers a JSON-RPC error (code -32000, data
@@ -12,7 +13,7 @@
  *    clients retry reads.
  * Decided so because a block number can be held honestly (the block exists: it was served) while a block
  * object cannot be made up. The highest served is per process; a gateway restart starts again from the
- * first answer.
+ * first answer. Hedged reads change nothing here: whichever endpoint's answer won the race is checked.
  */
 import { toQuantity } from "ethers";
 import { attempt, retryTarget, route, type CallContext, type Routed, type RpcRequest } from "./routing";
@@ -78,7 +79,7 @@ export async function routeHead(
     return { kind: "routed", routed };
   }
   const other = retryTarget(ctx, [routed.via.id]);
-  if (other && !routed.retried) {
+  if (other && !routed.spent) {
     const r = await attempt(ctx, other, body);
     ctx.metrics?.retries.inc({ service: name, class: "head", outcome: r.ok ? "ok" : "failed" });
     const n2 = r.ok && !r.answer.error ? headOf(req.method, r.answer.result) : undefined;

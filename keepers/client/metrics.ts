@@ -37,6 +37,15 @@ export interface GatewayMetrics {
   /** Signed transactions by outcome: `sent`, `already_known` (broadcast before: hash answered),
    *  `rejected` (node's error, not broadcast), `may_have_been_broadcast`, `not_broadcast` (errors). */
   readonly transactions: Counter<"service" | "outcome">;
+  /**
+   * Hedged reads (a second attempt on the best HEALTHY endpoint after `hedgeAfterMs` without an answer), by
+   * outcome: `won` (the hedge answered first), `lost` (the first endpoint answered first), `failed` (neither).
+   */
+  readonly hedges: Counter<"service" | "class" | "outcome">;
+  /** State of each endpoint's local circuit breaker: 0 closed, 1 open, 2 half-open (./breaker.ts). */
+  readonly breakerState: Gauge<"service" | "endpoint">;
+  /** Breaker state changes, by the state entered (`open`, `half_open`, `closed`). */
+  readonly breakerTransitions: Counter<"service" | "to">;
 }
 
 const byRegistry = new WeakMap<Metrics, GatewayMetrics>();
@@ -94,6 +103,24 @@ export function gatewayMetrics(metrics: Metrics): GatewayMetrics {
       name: "vigil_gateway_transactions_total",
       help: "eth_sendRawTransaction calls by outcome.",
       labelNames: ["service", "outcome"],
+      registers,
+    }),
+    hedges: new Counter({
+      name: "vigil_gateway_hedges_total",
+      help: "Hedged reads on a HEALTHY backup, by service, method class and outcome (won, lost, failed).",
+      labelNames: ["service", "class", "outcome"],
+      registers,
+    }),
+    breakerState: new Gauge({
+      name: "vigil_gateway_breaker_state",
+      help: "Local circuit breaker per endpoint: 0 closed, 1 open, 2 half-open.",
+      labelNames: ["service", "endpoint"],
+      registers,
+    }),
+    breakerTransitions: new Counter({
+      name: "vigil_gateway_breaker_transitions_total",
+      help: "Circuit breaker state changes, by service and the state entered.",
+      labelNames: ["service", "to"],
       registers,
     }),
   };

@@ -4,10 +4,12 @@
  * `vigil gateway` serves over HTTP, so a library and the gateway answer a call the same way:
  * - the call goes to the service's on-chain active endpoint, switched when the registry's `EndpointMigrated`
  *   lands (the follower re-reads on the event, polling as the fallback; chain id checked on every switch);
- * - a transport error or timeout of an idempotent read is retried ONCE on the best endpoint that is HEALTHY
- *   on-chain, never on a DOWN, DEGRADED or UNKNOWN one (./routing.ts `route`);
+ * - an idempotent read gets ONE second attempt, on the best endpoint that is HEALTHY on-chain (never a DOWN,
+ *   DEGRADED or UNKNOWN one): a retry after a transport error or timeout, or a hedge after `hedgeAfterMs`
+ *   without an answer (first answer wins); a local circuit breaker sends reads straight to that endpoint
+ *   for `breakerOpenMs` after the active one failed (./routing.ts, ./breaker.ts);
  * - a JSON-RPC error answer (a revert) is an answer, passed on as it is;
- * - `eth_sendRawTransaction`: the same bytes to the next HEALTHY endpoint after a transport
+ * - `eth_sendRawTransaction`: never hedged; the same bytes to the next HEALTHY endpoint after a transport
  *   failure; the answer is `keccak256(raw)` or an error whose `data.mayHaveBeenBroadcast` says whether it
  *   may have been broadcast (./tx.ts);
  * - no time travel: `eth_blockNumber` and `latest` never answer below the highest block this router served
@@ -21,6 +23,7 @@ import type { AbstractProvider } from "ethers";
 import { VigilError } from "../shared/errors";
 import { createLogger, type Logger } from "../shared/logger";
 import { Metrics } from "../shared/metrics";
+import { Breakers, BREAKER_STATE_VALUE } from "./breaker";
 import { answerCall, UPSTREAM_FAILED_CODE } from "./call";
 import { RegistryFollower, type FollowedService } from "./follow";
 import { HeadTracker } from "./head";
@@ -51,6 +54,10 @@ export interface VigilRouterOptions {
   deadlineMs?: number;
   /** Longest single attempt on one endpoint. Default 1,000. */
   attemptTimeoutMs?: number;
+  /** Hedge an idempotent read after this many ms without an answer; 0: never. Default 150 (the gateway's). */
+  hedgeAfterMs?: number;
+  /** How long a failed endpoint's breaker stays open before a probe. Default 2,000 (the gateway's). */
+  breakerOpenMs?: number;
   /** What sends the calls; default node:http(s) keep-alive connections ({@link HttpUpstreams}). */
   upstreams?: UpstreamSender;
   /** Keep-alive connections per endpoint. Default 16. */
@@ -72,6 +79,9 @@ export class VigilRouter {
   readonly registry = new Metrics();
   readonly deadlineMs: number;
   readonly attemptTimeoutMs: number;
+  readonly hedgeAfterMs: number;
+  /** The endpoints' circuit breakers. */
+  readonly breakers: Breakers;
   private readonly _heads = new HeadTracker();
   private readonly _upstreams: UpstreamSender;
   private readonly _logger: Logger;
@@ -86,8 +96,17 @@ export class VigilRouter {
     this.metrics = gatewayMetrics(this.registry);
     this.deadlineMs = o.deadlineMs ?? 3_000;
     this.attemptTimeoutMs = o.attemptTimeoutMs ?? 1_000;
+    this.hedgeAfterMs = o.hedgeAfterMs ?? 150;
     this._upstreams = o.upstreams ?? new HttpUpstreams(o.maxSocketsPerEndpoint ?? 16);
     this._logger = logger;
+    const m = this.metrics;
+    this.breakers = new Breakers({
+      openMs: o.breakerOpenMs ?? 2_000,
+      onChange: (service, endpoint, _from, to) => {
+        m.breakerState.set({ service, endpoint }, BREAKER_STATE_VALUE[to]);
+        m.breakerTransitions.inc({ service, to });
+      },
+    });
   }
 
   /**
@@ -100,6 +119,11 @@ export class VigilRouter {
     for (const [k, v] of Object.entries({ deadlineMs: o.deadlineMs, attemptTimeoutMs: o.attemptTimeoutMs })) {
       if (v !== undefined && !(Number.isInteger(v) && v > 0)) {
         throw new VigilError("VIGIL_CONFIG", `${k} must be a positive integer of ms, got ${v}`);
+      }
+    }
+    for (const [k, v] of Object.entries({ hedgeAfterMs: o.hedgeAfterMs, breakerOpenMs: o.breakerOpenMs })) {
+      if (v !== undefined && !(Number.isInteger(v) && v >= 0)) {
+        throw new VigilError("VIGIL_CONFIG", `${k} must be an integer of ms >= 0, got ${v}`);
       }
     }
     const logger = (o.logger ?? createLogger("vigil-client", { level: "silent" })).child({
@@ -152,6 +176,8 @@ export class VigilRouter {
       upstreams: this._upstreams,
       deadline: Date.now() + this.deadlineMs,
       attemptTimeoutMs: this.attemptTimeoutMs,
+      hedgeAfterMs: this.hedgeAfterMs,
+      breakers: this.breakers,
       metrics: this.metrics,
       logger: this._logger,
     };

@@ -12,6 +12,8 @@
  *   reset after the body was sent: the node may have taken it), false when none did (connection refused, no
  *   endpoint) and the node's error answer came from the first node asked. A client that gets `true` should
  *   watch for `txHash` before signing a replacement. `upstream` carries the node's own error data.
+ * Never hedged: a second copy in flight before the first failed would make "may have been broadcast"
+ * unanswerable. The breakers are not consulted either: a transaction goes to the active endpoint first.
  */
 import { keccak256 } from "ethers";
 import { attempt, firstTarget, remaining, type CallContext, type RpcRequest } from "./routing";

@@ -11,6 +11,7 @@ import { GATEWAY_PORT, loadGatewayConfig } from "./config";
 interface GatewayFlags extends CommonOptions {
   deadlineMs?: number;
   attemptTimeoutMs?: number;
+  hedgeAfterMs?: number;
   maxBodyBytes?: number;
   maxBatch?: number;
 }
@@ -23,7 +24,7 @@ export function gatewayCommand(io: CliIo): Command {
   const cmd = new Command("gateway").description(
     "Serve a JSON-RPC proxy for front ends, market makers and bots: POST /<service> (single or batch) goes to the " +
       "service's on-chain active endpoint, following the registry's migrations; between a failure and the migration, " +
-      "idempotent reads are retried once on an endpoint HEALTHY on-chain; a signed transaction is never silently " +
+      "idempotent reads get one retry or hedge on an endpoint HEALTHY on-chain (a local circuit breaker skips a failing endpoint meanwhile); a signed transaction is never silently " +
       "lost; the head served never goes backwards. Services (name, id, chainId) come from the config file. " +
       "Also GET /healthz, /readyz, /metrics.",
   );
@@ -39,6 +40,12 @@ export function gatewayCommand(io: CliIo): Command {
         "--attempt-timeout-ms <ms>",
         "deadline of one attempt on one endpoint (config attemptTimeoutMs, env VIGIL_GATEWAY_ATTEMPT_TIMEOUT_MS; default 2000)",
       ).argParser(intOption(5, 600_000)),
+    )
+    .addOption(
+      new Option(
+        "--hedge-after-ms <ms>",
+        "send an idempotent read also to the best HEALTHY endpoint when the first has not answered after this long; 0: never (config hedgeAfterMs, env VIGIL_GATEWAY_HEDGE_AFTER_MS; default 150)",
+      ).argParser(intOption(0, 600_000)),
     )
     .addOption(
       new Option(
@@ -59,6 +66,7 @@ export function gatewayCommand(io: CliIo): Command {
           ...commonFlags(flags),
           deadlineMs: flags.deadlineMs,
           attemptTimeoutMs: flags.attemptTimeoutMs,
+          hedgeAfterMs: flags.hedgeAfterMs,
           maxBodyBytes: flags.maxBodyBytes,
           maxBatch: flags.maxBatch,
         },

@@ -63,6 +63,22 @@ export const gatewayConfigSchema = z
      * probe timeout). Env `VIGIL_GATEWAY_ATTEMPT_TIMEOUT_MS`.
      */
     attemptTimeoutMs: z.number().int().min(5).max(600_000).default(2_000),
+    /**
+     * Hedge: when the first attempt of an idempotent read has not answered after this many ms, the same read
+     * also goes to the best endpoint HEALTHY on-chain; the first answer wins, the other is aborted. It is the
+     * call's one retry. 0 disables hedging. Default 150 (issue 9's goal: a hanging node costs a client at most
+     * 250 ms; a loopback or same-region node answers `eth_blockNumber` in a few ms, so a healthy node is
+     * rarely hedged). Never `eth_sendRawTransaction` nor methods that are not idempotent. Env
+     * `VIGIL_GATEWAY_HEDGE_AFTER_MS`.
+     */
+    hedgeAfterMs: z.number().int().min(0).max(600_000).default(150),
+    /**
+     * Circuit breaker: after a transport failure, a timeout or a lost hedge, reads skip the endpoint for this
+     * many ms (they go to the best HEALTHY one), then one probe read may close it. 0: a failure is
+     * forgotten at once. Default 2000 (the attestors' probe timeout: about one probe round, well inside the
+     * rounds the on-chain verdict takes to move the service). Env `VIGIL_GATEWAY_BREAKER_OPEN_MS`.
+     */
+    breakerOpenMs: z.number().int().min(0).max(600_000).default(2_000),
     /** Largest request body, bytes; larger is refused with HTTP 413. Default 1 MiB (geth's own limit is 5 MiB). */
     maxBodyBytes: z
       .number()
@@ -114,6 +130,8 @@ export const GATEWAY_ENV: readonly EnvOverride[] = [
   ...COMMON_ENV,
   { env: "VIGIL_GATEWAY_DEADLINE_MS", path: "deadlineMs", type: "number" },
   { env: "VIGIL_GATEWAY_ATTEMPT_TIMEOUT_MS", path: "attemptTimeoutMs", type: "number" },
+  { env: "VIGIL_GATEWAY_HEDGE_AFTER_MS", path: "hedgeAfterMs", type: "number" },
+  { env: "VIGIL_GATEWAY_BREAKER_OPEN_MS", path: "breakerOpenMs", type: "number" },
   { env: "VIGIL_GATEWAY_MAX_BODY_BYTES", path: "maxBodyBytes", type: "number" },
   { env: "VIGIL_GATEWAY_MAX_BATCH", path: "maxBatch", type: "number" },
   { env: "VIGIL_GATEWAY_POLL_INTERVAL_MS", path: "pollIntervalMs", type: "number" },

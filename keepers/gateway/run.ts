@@ -4,6 +4,7 @@
  * command.ts so that `vigil --help` loads neither ethers nor the contract bindings.
  */
 import type { AbstractProvider } from "ethers";
+import { Breakers, BREAKER_STATE_VALUE } from "../client/breaker";
 import { RegistryFollower, type FollowedService } from "../client/follow";
 import { HeadTracker } from "../client/head";
 import { gatewayMetrics, type GatewayMetrics } from "../client/metrics";
@@ -23,6 +24,8 @@ export interface GatewayHandle {
   url: string;
   port: number;
   follower: RegistryFollower;
+  /** The endpoints' circuit breakers (keepers/client/breaker.ts). */
+  breakers: Breakers;
   metrics: Metrics;
   gatewayMetrics: GatewayMetrics;
   /** Stop serving, stop following, close every connection. Idempotent. */
@@ -56,6 +59,14 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const metrics = new Metrics();
   const m = gatewayMetrics(metrics);
   const upstreams = new HttpUpstreams(config.maxSocketsPerEndpoint);
+  const breakers = new Breakers({
+    openMs: config.breakerOpenMs,
+    onChange: (service, endpoint, from, to) => {
+      m.breakerState.set({ service, endpoint }, BREAKER_STATE_VALUE[to]);
+      m.breakerTransitions.inc({ service, to });
+      logger[to === "open" ? "warn" : "info"]({ service, endpointId: endpoint, from, to }, "circuit breaker");
+    },
+  });
   const services: FollowedService[] = config.services.map((s) => ({
     id: s.id,
     name: s.name,
@@ -123,10 +134,12 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
           follower,
           upstreams,
           heads: new HeadTracker(),
+          breakers,
           metrics: m,
           logger,
           deadlineMs: config.deadlineMs,
           attemptTimeoutMs: config.attemptTimeoutMs,
+          hedgeAfterMs: config.hedgeAfterMs,
           maxBodyBytes: config.maxBodyBytes,
           maxBatch: config.maxBatch,
         }),
@@ -140,7 +153,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     let stopped: Promise<void> | undefined;
     const stop = () => (stopped ??= cleanup());
     stopping.signal.addEventListener("abort", () => void stop(), { once: true });
-    return { url, port, follower, metrics, gatewayMetrics: m, stop };
+    return { url, port, follower, breakers, metrics, gatewayMetrics: m, stop };
   } catch (e) {
     await cleanup();
     throw e;

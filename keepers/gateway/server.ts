@@ -13,6 +13,7 @@
  * JSON-RPC level answers use HTTP 200, as nodes do, so clients read the error object.
  */
 import type http from "node:http";
+import type { Breakers } from "../client/breaker";
 import { answerCall, UPSTREAM_FAILED_CODE } from "../client/call";
 import type { RegistryFollower, FollowedService } from "../client/follow";
 import type { HeadTracker } from "../client/head";
@@ -24,7 +25,7 @@ import type { Logger } from "../shared/logger";
 export { UPSTREAM_FAILED_CODE };
 
 /**
- * What the handler routes with: the services and follower, the sender, head tracker, metrics and
+ * What the handler routes with: the services and follower, the sender, head tracker, breakers, metrics and
  * limits (ms, bytes). The rules themselves are keepers/client/ (routing, head, tx, call).
  */
 export interface GatewayHandlerOptions {
@@ -32,10 +33,13 @@ export interface GatewayHandlerOptions {
   follower: RegistryFollower;
   upstreams: UpstreamSender;
   heads: HeadTracker;
+  breakers?: Breakers;
   metrics: GatewayMetrics;
   logger: Logger;
   deadlineMs: number;
   attemptTimeoutMs: number;
+  /** Hedge an idempotent read after this many ms without an answer (0: never). */
+  hedgeAfterMs?: number;
   maxBodyBytes: number;
   maxBatch: number;
 }
@@ -125,6 +129,8 @@ async function handlePost(
     upstreams: o.upstreams,
     deadline: started + o.deadlineMs,
     attemptTimeoutMs: o.attemptTimeoutMs,
+    hedgeAfterMs: o.hedgeAfterMs,
+    breakers: o.breakers,
     metrics: o.metrics,
     logger: o.logger,
   });

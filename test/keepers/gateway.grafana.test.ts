@@ -27,7 +27,7 @@ describe("Grafana dashboard: gateway panels", function () {
     const missing = [...known.keys()].filter(
       (n) => n.startsWith("vigil_gateway_") && !new RegExp(`\\b${n}(_bucket|_sum|_count)?\\b`).test(queried),
     );
-    expect([...known.keys()].filter((n) => n.startsWith("vigil_gateway_"))).to.have.length(8);
+    expect([...known.keys()].filter((n) => n.startsWith("vigil_gateway_"))).to.have.length(11);
     expect(missing, "gateway metrics without a panel").to.deep.equal([]);
   });
 

@@ -38,6 +38,7 @@ describe("gateway limits and rejections", function () {
       maxBatch: 3,
       deadlineMs: 600,
       attemptTimeoutMs: 300,
+      hedgeAfterMs: 0, // the deadline test below times the plain retry (hedges: gateway.hedge.test.ts)
     });
     url = `${gw.url}/${svc.name}`;
   });
@@ -179,6 +180,8 @@ describe("gateway limits and rejections", function () {
         attemptTimeoutMs: 2000,
         maxBodyBytes: 1048576,
         maxBatch: 100,
+        hedgeAfterMs: 150,
+        breakerOpenMs: 2000,
       });
       expect(c.http.port).to.equal(9490);
     });
@@ -202,6 +205,8 @@ describe("gateway limits and rejections", function () {
         "services.0.id",
       );
       expect(problems({ ...base, maxBatch: 0 })).to.contain("maxBatch");
+      expect(problems({ ...base, hedgeAfterMs: -1 })).to.contain("hedgeAfterMs");
+      expect(problems({ ...base, breakerOpenMs: 1.5 })).to.contain("breakerOpenMs");
       expect(problems({ ...base, maxBodyBytes: 10 })).to.contain("maxBodyBytes");
       expect(problems({ ...base, surprise: 1 })).to.contain("surprise");
     });
@@ -216,6 +221,7 @@ describe("gateway limits and rejections", function () {
       "--port",
       "--log-level",
       "--deadline-ms",
+      "--hedge-after-ms",
       "--max-batch",
     ]) {
       expect(help).to.contain(flag);
