@@ -104,11 +104,17 @@ describe("attestor signing against the HealthOracle contract", function () {
       metrics: new Metrics(false),
       now: () => clockSec * 1000, // the chain's clock
     });
-    /** Move the chain to the start of the next round and the attestor's clock with it. */
+    /**
+     * Move the chain to the start of the next round and the attestor's clock with it, and the fake nodes' head
+     * timestamps too: one clock for all, as on a real network (earlier test files may have moved the chain's
+     * time hours ahead; nodes stamped with the wall clock would then make the attestor's clock look fast, and
+     * its clock discipline would rightly stop signing).
+     */
     const nextRound = async () => {
       const now = await time.latest();
       clockSec = (Math.floor(now / ROUND_SECONDS) + 1) * ROUND_SECONDS;
       await time.setNextBlockTimestamp(clockSec + 1);
+      for (const i of [1, 2]) server.set(`/rpc/${i}`, { blockTimestamp: clockSec - 1 });
     };
     await nextRound();
     await attestor.refreshOracle();
@@ -158,7 +164,7 @@ describe("attestor signing against the HealthOracle contract", function () {
       expect((await oracle.statusOf(ids[1])).status).to.equal(BigInt(Status.DOWN));
       expect((await oracle.statusOf(ids[0])).status).to.equal(BigInt(Status.DEGRADED));
     } finally {
-      for (const i of [1, 2]) server.reset(`/rpc/${i}`);
+      for (const i of [1, 2]) server.set(`/rpc/${i}`, { delayMs: 0 });
     }
   });
 });
