@@ -25,6 +25,8 @@ export class ForkedNode {
   forkBlock = 0;
   position: ForkPosition = "equal";
   private _mining: Promise<void> = Promise.resolve();
+  /** Set by {@link undo}/{@link stop}: never mine again (the port then serves an honest replica). */
+  private _done = false;
 
   private constructor(
     readonly set: ReplicaSet,
@@ -76,9 +78,11 @@ export class ForkedNode {
 
   /**
    * Mine the fork up to `tip + OFFSET[position]` (never backwards: a fork ahead of its target waits for the
-   * tip). Calls are serialised, so a hook and a test may both call it. @returns the fork's head.
+   * tip). Calls are serialised, so a hook and a test may both call it; after {@link undo} or {@link stop} it mines
+   * nothing (the port may already serve an honest replica). @returns the fork's head.
    */
   follow(tip: number): Promise<number> {
+    if (this._done) return Promise.resolve(this.head);
     const job = this._mining.then(() => this._mineTo(tip + OFFSET[this.position]));
     this._mining = job.catch(() => undefined);
     return job.then(() => this.head);
@@ -86,6 +90,7 @@ export class ForkedNode {
 
   /** Stop the fork and restart the slot as an honest replica, replayed to the tip; resolves once in sync. */
   async undo(timeoutMs = 60_000): Promise<void> {
+    this._done = true;
     await this._mining;
     await this.node.stop();
     await this.set.restart(this.slot, timeoutMs);
@@ -93,6 +98,7 @@ export class ForkedNode {
 
   /** Stop the fork process (idempotent). */
   stop(): Promise<void> {
+    this._done = true;
     return this.node.stop();
   }
 
