@@ -18,6 +18,14 @@
  *   keeps being mined with its own blocks at equal height, one behind or one ahead of the others: same
  *   chain id, same timestamps, different hashes. unfork(i) restarts it as a replica and replays it.
  *
+ * Transactions are replicated (scripts/drill/txledger.ts): before each tick, and every `gossipMs` between
+ * ticks, the driver collects every replica's pending transactions into its {@link TxLedger}; block n's raw
+ * transactions are sent to each replica before it mines n there, and the block it mined is checked against
+ * the honest block n (a transaction that arrived in between is kept, the block rolled back with
+ * `anvil_rollback` and mined again). A replica replayed from genesis gets every block's transactions again.
+ * Transactions a forked replica mined into its own blocks are adopted too (a client's order is not lost
+ * because it reached a forked node), except the fork's own transaction.
+ *
  * A tick never waits on a hung replica longer than `callTimeoutMs`: each replica has at most one
  * catch-up job in flight, the tick waits for the jobs up to that deadline and leaves slower ones running.
  * A job's request is never aborted: a SIGSTOPped anvil answers it when continued, so the driver always
@@ -25,44 +33,11 @@
  * driver no longer expects).
  */
 import { ManagedNode, freePort, rpc } from "./nodes";
+import { TxLedger, adoptBlock, collectPool, mineHonest, nodeCall as call } from "./txledger";
 
-/** Where a forked replica's head stays relative to the honest replicas' head. */
-export type ForkPosition = "equal" | "behind" | "ahead";
+import type { ForkPosition, ReplicaSetOptions, ReplicaState } from "./replicaOptions";
 
-export interface ReplicaSetOptions {
-  /** One name per replica, e.g. `["primary", "backup-1", "backup-2"]`; their count is N. */
-  names: string[];
-  /** Loopback ports, one per replica; free ports when omitted. */
-  ports?: number[];
-  chainId: number;
-  /** Seconds between blocks: block n has timestamp `genesisTimestamp + n·blockTimeSec`. Integer ≥ 1. */
-  blockTimeSec: number;
-  /** Genesis timestamp T0, Unix seconds. Default: now (so block times track the wall clock). */
-  genesisTimestamp?: number;
-  /** Longest a tick waits for one replica, ms. Default 1,000. */
-  callTimeoutMs?: number;
-  /**
-   * `"wall"` (default): {@link ReplicaSet.start} runs a loop that mines block n once the wall clock
-   * reaches its timestamp (several at once after a stall), so head ages are real. `"manual"`: no loop;
-   * blocks come only from {@link ReplicaSet.tick} (tests).
-   */
-  clock?: "wall" | "manual";
-  /** Called before each tick of the wall-clock loop (e.g. to read fault requests); errors are ignored. */
-  beforeTick?: () => void | Promise<void>;
-}
-
-/** One replica's state as the driver sees it. */
-export interface ReplicaState {
-  name: string;
-  url: string;
-  /** `live`: mined each tick; `halted`: answering, not mined; `dead`: process killed. */
-  mode: "live" | "halted" | "dead";
-  fork: ForkPosition | null;
-  /** Last head the driver knows it mined or read; null when unknown (restarted, or a call failed). */
-  head: number | null;
-  /** A catch-up job is in flight (e.g. a hung replica that has not answered). */
-  busy: boolean;
-}
+export type { ForkPosition, ReplicaSetOptions, ReplicaState };
 
 interface Replica {
   node: ManagedNode;
@@ -77,7 +52,7 @@ interface Replica {
 }
 
 /** anvil's dev account #9 (mnemonic "test test … junk"): sends the transaction that forks a replica. */
-const FORK_SENDER = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720";
+const FORK_SENDER = "0xa0ee7a142d267c1f36714e4a8f75612f20a79720";
 
 /** N anvil replicas of one chain, mined in lockstep. See the file comment. */
 export class ReplicaSet {
@@ -86,10 +61,14 @@ export class ReplicaSet {
   /** Genesis timestamp T0, Unix seconds. */
   readonly genesisTimestamp: number;
   readonly blockTimeSec: number;
+  /** The honest chain's transactions (pending, and per block). */
+  readonly ledger = new TxLedger();
   private readonly _r: Replica[];
   private readonly _callTimeoutMs: number;
   private _tip = 0;
   private _timer?: NodeJS.Timeout;
+  private _gossip?: NodeJS.Timeout;
+  private _collecting: Promise<void> | null = null;
   private _stopped = false;
 
   /** Builds the set without starting anything; ports are needed, so use {@link ReplicaSet.create}. */
@@ -108,7 +87,11 @@ export class ReplicaSet {
           port: _opts.ports[i],
           chainId: _opts.chainId,
           blockTimeSec: 0, // --no-mining: this driver mines
-          extraArgs: ["--timestamp", String(this.genesisTimestamp)],
+          extraArgs: [
+            "--timestamp",
+            String(this.genesisTimestamp),
+            ...(_opts.accounts ? ["--accounts", String(_opts.accounts)] : []),
+          ],
         }),
     );
     this._r = this.nodes.map((node) => ({
@@ -158,6 +141,8 @@ export class ReplicaSet {
     if ((this._opts.clock ?? "wall") === "wall") {
       await this._advance(this._wallTip());
       this._schedule();
+      this._gossip = setInterval(() => void this.collect(), this._opts.gossipMs ?? 250);
+      this._gossip.unref?.();
     }
   }
 
@@ -165,6 +150,7 @@ export class ReplicaSet {
   async stop(): Promise<void> {
     this._stopped = true;
     clearTimeout(this._timer);
+    clearInterval(this._gossip);
     await Promise.all(this.nodes.map((n) => n.stop()));
   }
 
@@ -199,8 +185,12 @@ export class ReplicaSet {
     this._kick(i);
   }
 
-  /** SIGKILL replica i (no clean shutdown); its port is free until {@link restart}. */
+  /**
+   * SIGKILL replica i (no clean shutdown); its port is free until {@link restart}. Its pool is collected
+   * first, as a real node would have gossiped what it accepted.
+   */
   async kill(i: number): Promise<void> {
+    await this._collectFrom(i);
     const r = this._r[i];
     r.mode = "dead";
     r.gen++;
@@ -289,6 +279,22 @@ export class ReplicaSet {
     return b?.hash ?? null;
   }
 
+  /** Number of the honest block that includes transaction `hash`; undefined while it is not included. */
+  includedIn(hash: string): number | undefined {
+    return this.ledger.blockOf(hash);
+  }
+
+  /**
+   * Copy every replica's pending transactions into the ledger (read-only calls with a deadline, so a hung
+   * replica costs at most `callTimeoutMs`). Never two collections at once. Errors are ignored.
+   */
+  collect(): Promise<void> {
+    this._collecting ??= Promise.all(this._r.map((_, i) => this._collectFrom(i)))
+      .then(() => undefined)
+      .finally(() => (this._collecting = null));
+    return this._collecting;
+  }
+
   /** Head number of replica i, read from the node. */
   async headOf(i: number, timeoutMs = 2000): Promise<number> {
     return Number(BigInt(await rpc<string>(this.url(i), "eth_blockNumber", [], timeoutMs)));
@@ -324,6 +330,7 @@ export class ReplicaSet {
   private async _advance(tip: number): Promise<void> {
     // Overlapping calls are harmless: each replica has at most one job in flight (_kick).
     this._tip = Math.max(this._tip, tip);
+    await this.collect();
     const jobs = this._r.map((_, i) => this._kick(i)).filter((j): j is Promise<void> => !!j);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -372,24 +379,20 @@ export class ReplicaSet {
     }
     while (r.gen === gen && r.mode === "live" && !this._stopped && r.head! < this._target(r)) {
       const next: number = r.head! + 1;
-      await call(url, "evm_mine", [this.timestampOf(next)]);
+      if (r.fork === null) await mineHonest(this.ledger, url, next, this.timestampOf(next), FORK_SENDER);
+      else {
+        await call(url, "evm_mine", [this.timestampOf(next)]);
+        await adoptBlock(this.ledger, url, next, FORK_SENDER);
+      }
       if (r.gen !== gen) return;
       r.head = next;
     }
   }
-}
 
-/**
- * One JSON-RPC call without a client-side abort (see the file comment: the driver must know whether a
- * call ran). A dead process rejects at once (connection refused or reset).
- */
-async function call<T = unknown>(url: string, method: string, params: unknown[] = []): Promise<T> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-  });
-  const body = (await res.json()) as { result?: T; error?: { message: string } };
-  if (body.error) throw new Error(`${method}: ${body.error.message}`);
-  return body.result as T;
+  /** Copy replica i's pool into the ledger (with a deadline; a dead or hung replica is skipped). */
+  private async _collectFrom(i: number): Promise<void> {
+    const r = this._r[i];
+    if (!r.node.running || this._stopped) return;
+    await collectPool(this.ledger, r.node.url, Math.min(this._callTimeoutMs, 500), FORK_SENDER);
+  }
 }

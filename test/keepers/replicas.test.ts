@@ -1,5 +1,7 @@
 import { expect } from "chai";
+import { Wallet } from "ethers";
 import { ReplicaSet } from "../../scripts/drill/replicas";
+import { DEV_KEYS } from "../../scripts/drill/setup";
 import { until } from "./helpers/until";
 
 /** Real anvils driven by the lockstep replica driver (scripts/drill/replicas.ts), manual clock. */
@@ -108,6 +110,120 @@ describe("ReplicaSet (lockstep anvil replicas)", function () {
       await sameChain([1, 2]);
     });
   }
+
+  describe("with transactions", () => {
+    /** A signed ETH transfer from dev account `k` (chain 4242), sent raw to replica `i`; @returns its hash. */
+    const sendTo = async (i: number, k: number, nonce = 0) => {
+      const raw = await new Wallet(DEV_KEYS[k]).signTransaction({
+        type: 2,
+        chainId: 4242,
+        nonce,
+        to: "0x000000000000000000000000000000000000dEaD",
+        value: 1n,
+        gasLimit: 21_000n,
+        maxFeePerGas: 10n ** 10n,
+        maxPriorityFeePerGas: 10n ** 9n,
+      });
+      return (await rpcCall<string>(set.url(i), "eth_sendRawTransaction", [raw])).toLowerCase();
+    };
+    const rpcCall = async <T>(url: string, method: string, params: unknown[]) => {
+      const body = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+      }).then((r) => r.json() as Promise<{ result: T; error?: { message: string } }>);
+      if (body.error) throw new Error(body.error.message);
+      return body.result;
+    };
+    /** Block number of `hash` on replica i, or null while it has no receipt. */
+    const minedOn = async (i: number, hash: string) => {
+      const r = await rpcCall<{ blockNumber: string } | null>(set.url(i), "eth_getTransactionReceipt", [
+        hash,
+      ]);
+      return r ? Number(BigInt(r.blockNumber)) : null;
+    };
+
+    it("mines a transaction sent to one replica into the same block on every replica", async () => {
+      await ticks(1);
+      const a = await sendTo(1, 1);
+      const b = await sendTo(2, 2);
+      await ticks(2);
+      expect(set.includedIn(a)).to.equal(2);
+      expect(set.includedIn(b)).to.equal(2);
+      for (const i of [0, 1, 2]) {
+        expect(await minedOn(i, a), `replica ${i}`).to.equal(2);
+        expect(await minedOn(i, b), `replica ${i}`).to.equal(2);
+      }
+      await sameChain([1, 2]);
+    });
+
+    it("mines the same block when replicas received the same transactions in other orders", async () => {
+      await ticks(1);
+      const a = await sendTo(0, 1);
+      const b = await sendTo(0, 2);
+      expect(await sendTo(1, 2)).to.equal(b);
+      expect(await sendTo(1, 1)).to.equal(a);
+      await ticks(2);
+      expect(set.includedIn(a)).to.equal(2);
+      expect(set.includedIn(b)).to.equal(2);
+      await sameChain([1, 2]);
+    });
+
+    it("replays the transactions on a killed and restarted replica", async () => {
+      await ticks(1);
+      const a = await sendTo(0, 1);
+      await ticks(1);
+      const b = await sendTo(2, 1, 1);
+      await ticks(1);
+      await set.kill(1);
+      const c = await sendTo(0, 2);
+      await ticks(2);
+      await set.restart(1);
+      for (const [h, n] of [
+        [a, 2],
+        [b, 3],
+        [c, 4],
+      ] as const)
+        expect(await minedOn(1, h), `restarted replica has ${h} in block ${n}`).to.equal(n);
+      await sameChain([1, 2]);
+    });
+
+    it("includes a transaction a halted replica accepted, and replays it there on resume", async () => {
+      await ticks(1);
+      set.halt(1);
+      const a = await sendTo(1, 3);
+      await ticks(2);
+      expect(set.includedIn(a)).to.equal(2);
+      expect(await minedOn(0, a)).to.equal(2);
+      set.resume(1);
+      await set.waitInSync(1);
+      expect(await minedOn(1, a)).to.equal(2);
+      await sameChain([1, 2]);
+    });
+
+    it("takes a transaction sent to a killed replica just before the kill onto the others", async () => {
+      await ticks(1);
+      const a = await sendTo(2, 3);
+      await set.kill(2);
+      await ticks(1);
+      expect(set.includedIn(a)).to.equal(2);
+      expect(await minedOn(0, a)).to.equal(2);
+      expect(await minedOn(1, a)).to.equal(2);
+    });
+    it("takes a transaction a forked replica mined onto the honest chain, but never the fork's own", async () => {
+      await ticks(1);
+      set.fork(1, "equal");
+      await ticks(1);
+      const a = await sendTo(1, 4);
+      await ticks(2);
+      expect(set.includedIn(a)).to.be.a("number");
+      expect(await minedOn(0, a)).to.equal(set.includedIn(a));
+      expect(await minedOn(2, a)).to.equal(set.includedIn(a));
+      expect(set.ledger.counts.mined, "only the client's transaction").to.equal(1);
+      await set.unfork(1);
+      await sameChain([1, 2]);
+    });
+  });
 
   describe("with the wall clock", () => {
     it("mines block n once the clock reaches its timestamp, on every replica alike", async () => {
