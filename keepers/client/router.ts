@@ -16,8 +16,8 @@
  *   for the service (./head.ts);
  * - every call has a deadline (`deadlineMs`), every attempt at most `attemptTimeoutMs`; URLs are cut to
  *   their origin in every error and log line.
- * Attempts go through an {@link UpstreamSender}: node:http(s) keep-alive connections by default; pass a
- * {@link FetchUpstreams} where there is no node:http.
+ * Attempts go through an {@link UpstreamSender}: an undici Pool per endpoint by default (./undici.ts); pass
+ * a `FetchUpstreams` (./upstream.ts) where there is no Node.
  */
 import type { AbstractProvider } from "ethers";
 import { VigilError } from "../shared/errors";
@@ -29,7 +29,8 @@ import { RegistryFollower, type FollowedService } from "./follow";
 import { HeadTracker } from "./head";
 import { gatewayMetrics, type GatewayMetrics } from "./metrics";
 import type { CallContext, RpcRequest } from "./routing";
-import { HttpUpstreams, type RpcAnswer, type UpstreamSender } from "./upstream";
+import { UndiciUpstreams } from "./undici";
+import type { RpcAnswer, UpstreamSender } from "./upstream";
 
 export type { RpcAnswer, RpcRequest };
 export { UPSTREAM_FAILED_CODE };
@@ -58,7 +59,7 @@ export interface VigilRouterOptions {
   hedgeAfterMs?: number;
   /** How long a failed endpoint's breaker stays open before a probe. Default 2,000 (the gateway's). */
   breakerOpenMs?: number;
-  /** What sends the calls; default node:http(s) keep-alive connections ({@link HttpUpstreams}). */
+  /** What sends the calls; default an undici Pool per endpoint ({@link UndiciUpstreams}). */
   upstreams?: UpstreamSender;
   /** Keep-alive connections per endpoint. Default 16. */
   maxSocketsPerEndpoint?: number;
@@ -97,7 +98,7 @@ export class VigilRouter {
     this.deadlineMs = o.deadlineMs ?? 3_000;
     this.attemptTimeoutMs = o.attemptTimeoutMs ?? 1_000;
     this.hedgeAfterMs = o.hedgeAfterMs ?? 150;
-    this._upstreams = o.upstreams ?? new HttpUpstreams(o.maxSocketsPerEndpoint ?? 16);
+    this._upstreams = o.upstreams ?? new UndiciUpstreams(o.maxSocketsPerEndpoint ?? 16);
     this._logger = logger;
     const m = this.metrics;
     this.breakers = new Breakers({

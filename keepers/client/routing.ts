@@ -23,7 +23,7 @@ import type { Breakers } from "./breaker";
 import type { EndpointView, FollowedService, RegistryFollower } from "./follow";
 import type { Logger } from "../shared/logger";
 import type { GatewayMetrics, MethodClass } from "./metrics";
-import type { AttemptResult, RpcAnswer, UpstreamSender } from "./upstream";
+import type { AttemptHandle, AttemptResult, RpcAnswer, UpstreamSender } from "./upstream";
 
 export type { MethodClass };
 
@@ -164,13 +164,13 @@ export async function attempt(
   ctx: CallContext,
   target: EndpointView,
   body: Buffer | string,
-  signal?: AbortSignal,
+  handle?: AttemptHandle,
 ): Promise<AttemptResult> {
   const r = await ctx.upstreams.send(
     target.uri,
     body,
     Math.max(1, Math.min(ctx.attemptTimeoutMs, remaining(ctx))),
-    signal,
+    handle,
   );
   const b = ctx.breakers;
   if (b) {
@@ -198,8 +198,8 @@ export async function route(ctx: CallContext, cls: MethodClass, body: Buffer | s
   }
   const name = ctx.service.name;
   const budget1 = remaining(ctx);
-  const c1 = new AbortController();
-  const p1 = attempt(ctx, first, body, c1.signal);
+  const h1: AttemptHandle = {};
+  const p1 = attempt(ctx, first, body, h1);
   const hedgeAfter = idempotent ? (ctx.hedgeAfterMs ?? 0) : 0;
   const r1 = hedgeAfter > 0 && hedgeAfter < budget1 ? await within(p1, hedgeAfter) : await p1;
   if (r1 && r1.ok) return { ok: true, answer: r1.answer, via: first, retried: false, spent: false };
@@ -207,7 +207,7 @@ export async function route(ctx: CallContext, cls: MethodClass, body: Buffer | s
   const active = ctx.follower.active(name)?.id;
   const backup = idempotent ? retryTarget(ctx, active ? [first.id, active] : [first.id]) : undefined;
   const log = ctx.logger.child({ service: name, endpointId: first.id });
-  if (!r1) return hedge(ctx, cls, first, p1, c1, backup, body, log);
+  if (!r1) return hedge(ctx, cls, first, p1, h1, backup, body, log);
   if (!backup || remaining(ctx) <= 0) {
     log.debug({ reason: r1.reason, detail: r1.detail }, "call failed, no retry");
     return failure(ctx, r1, budget1);
@@ -233,7 +233,7 @@ async function hedge(
   cls: MethodClass,
   first: EndpointView,
   p1: Promise<AttemptResult>,
-  c1: AbortController,
+  h1: AttemptHandle,
   backup: EndpointView | undefined,
   body: Buffer | string,
   log: Logger,
@@ -245,12 +245,12 @@ async function hedge(
     if (r1.ok) return { ok: true, answer: r1.answer, via: first, retried: false, spent: false };
     return failure(ctx, r1, budget);
   }
-  const c2 = new AbortController();
-  const p2 = attempt(ctx, backup, body, c2.signal);
+  const h2: AttemptHandle = {};
+  const p2 = attempt(ctx, backup, body, h2);
   const tagged = [p1.then((r) => ({ r, i: 0 })), p2.then((r) => ({ r, i: 1 }))];
   let w = await Promise.race(tagged);
   if (!w.r.ok) w = await tagged[1 - w.i]; // one failed: the other may still answer
-  const other = await (w.r.ok ? abortOther(w.i === 0 ? c2 : c1, tagged[1 - w.i]) : tagged[w.i]);
+  const other = await (w.r.ok ? abortOther(w.i === 0 ? h2 : h1, tagged[1 - w.i]) : tagged[w.i]);
   const outcome = w.r.ok ? (w.i === 1 ? "won" : "lost") : "failed";
   ctx.metrics?.hedges.inc({ service: name, class: cls, outcome });
   if (w.r.ok && w.i === 1 && other.r.ok === false && other.r.reason === "aborted") {
@@ -266,17 +266,20 @@ async function hedge(
   return failure(ctx, r2, budget, r1.mayHaveReached);
 }
 
-function abortOther<T>(c: AbortController, p: Promise<T>): Promise<T> {
-  c.abort();
+function abortOther<T>(h: AttemptHandle, p: Promise<T>): Promise<T> {
+  h.abort?.();
   return p;
 }
 
-/** `p`'s result if it settles within `ms`, else undefined (`p` keeps running). */
+/** `p`'s result if it settles within `ms`, else undefined (`p` keeps running). `p` must not reject. */
 function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let t: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<undefined>((r) => (t = setTimeout(() => r(undefined), ms)))]).finally(
-    () => clearTimeout(t),
-  );
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(undefined), ms);
+    void p.then((v) => {
+      clearTimeout(t);
+      resolve(v);
+    });
+  });
 }
 
 /** A failed call; a timeout of an attempt that had only the rest of the deadline (`budget` ms) is `timeout`. */

@@ -1,8 +1,10 @@
 /**
  * One attempt of one JSON-RPC call on one endpoint. The routing rules (./routing.ts) talk to nodes only
- * through an {@link UpstreamSender}: `send(uri, body, timeoutMs, signal?)`. Two senders:
- * - {@link HttpUpstreams} (Node): keep-alive connections per endpoint over node:http(s); what the
- *   `vigil gateway` and the Node client libraries use;
+ * through an {@link UpstreamSender}: `send(uri, body, timeoutMs, handle?)`. Senders:
+ * - `UndiciUpstreams` (./undici.ts, Node): an undici Pool per endpoint; what the `vigil gateway` and the
+ *   Node client libraries use by default;
+ * - {@link HttpUpstreams} (Node): keep-alive connections per endpoint over node:http(s) (gateway config
+ *   `upstreamClient: http`);
  * - {@link FetchUpstreams}: the WHATWG `fetch` (browsers, Deno, Node), for a client that has no node:http.
  * The outcome is either an answer (HTTP 200 with a JSON-RPC response object: a result or the node's error,
  * both answers) or a transport failure, with whether the request may have reached the node (what decides
@@ -38,15 +40,24 @@ export type AttemptResult =
     };
 
 /**
+ * Lets the caller give up an attempt: the sender sets `abort` when it starts one; calling it ends the
+ * attempt at once with reason `aborted` (the loser of a hedge). A plain object, not an AbortSignal: one
+ * is made per attempt, and EventTarget listeners cost the gateway measurably per call.
+ */
+export interface AttemptHandle {
+  abort?: () => void;
+}
+
+/**
  * What the routing rules send calls with. Implementations never throw and never reject: every failure is
  * an {@link AttemptResult} with `ok: false`.
  */
 export interface UpstreamSender {
   /**
    * POST `body` (one JSON-RPC request, serialized) to `uri`; wait at most `timeoutMs`; give up at once
-   * (reason `aborted`) when `signal` aborts.
+   * (reason `aborted`) when the caller calls `handle.abort`.
    */
-  send(uri: string, body: Buffer | string, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult>;
+  send(uri: string, body: Buffer | string, timeoutMs: number, handle?: AttemptHandle): Promise<AttemptResult>;
   /** Close kept connections (optional). */
   close?(): void;
 }
@@ -78,14 +89,18 @@ export class HttpUpstreams implements UpstreamSender {
   /** @param maxSockets Connections kept per endpoint. */
   constructor(private readonly maxSockets: number) {}
 
-  send(uri: string, body: Buffer | string, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult> {
+  send(
+    uri: string,
+    body: Buffer | string,
+    timeoutMs: number,
+    handle?: AttemptHandle,
+  ): Promise<AttemptResult> {
     let url: URL;
     try {
       url = new URL(uri);
     } catch {
       return Promise.resolve(failed("error", false, "invalid endpoint URI"));
     }
-    if (signal?.aborted) return Promise.resolve(failed("aborted", false, "aborted before sending"));
     const secure = url.protocol === "https:";
     const agent = this._agent(url.origin, secure);
     return new Promise((resolve) => {
@@ -95,7 +110,6 @@ export class HttpUpstreams implements UpstreamSender {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
         resolve(r);
       };
       const fail = (reason: FailReason, detail: string) => done(failed(reason, finished, detail));
@@ -121,11 +135,12 @@ export class HttpUpstreams implements UpstreamSender {
           );
         },
       );
-      const onAbort = () => {
-        fail("aborted", `${url.origin}: given up (another endpoint answered first)`);
-        req.destroy();
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
+      if (handle) {
+        handle.abort = () => {
+          fail("aborted", `${url.origin}: given up (another endpoint answered first)`);
+          req.destroy();
+        };
+      }
       const timer = setTimeout(() => {
         fail("timeout", `${url.origin} did not answer within ${timeoutMs} ms`);
         req.destroy();
@@ -168,7 +183,7 @@ export class FetchUpstreams implements UpstreamSender {
     uri: string,
     body: Buffer | string,
     timeoutMs: number,
-    signal?: AbortSignal,
+    handle?: AttemptHandle,
   ): Promise<AttemptResult> {
     let origin: string;
     try {
@@ -176,9 +191,17 @@ export class FetchUpstreams implements UpstreamSender {
     } catch {
       return failed("error", false, "invalid endpoint URI");
     }
-    if (signal?.aborted) return failed("aborted", false, "aborted before sending");
     const timeout = AbortSignal.timeout(timeoutMs);
-    const both = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    let given = false;
+    let both = timeout;
+    if (handle) {
+      const c = new AbortController();
+      handle.abort = () => {
+        given = true;
+        c.abort();
+      };
+      both = AbortSignal.any([c.signal, timeout]);
+    }
     try {
       const res = await this.fetchFn(uri, {
         method: "POST",
@@ -188,13 +211,12 @@ export class FetchUpstreams implements UpstreamSender {
       });
       return parseAnswer(res.status, await res.text(), origin);
     } catch (e) {
-      if (signal?.aborted)
-        return failed("aborted", true, `${origin}: given up (another endpoint answered first)`);
+      if (given) return failed("aborted", true, `${origin}: given up (another endpoint answered first)`);
       if (timeout.aborted) return failed("timeout", true, `${origin} did not answer within ${timeoutMs} ms`);
       const code = (e as { cause?: { code?: string } }).cause?.code;
       if (code === "ECONNREFUSED") return failed("refused", false, `${origin}: ECONNREFUSED`);
       return failed(
-        code === "ECONNRESET" ? "reset" : "error",
+        code === "ECONNRESET" || code === "UND_ERR_SOCKET" ? "reset" : "error",
         true,
         `${origin}: ${code ?? (e as Error).message}`,
       );

@@ -94,6 +94,11 @@ export const gatewayConfigSchema = z
     eventIntervalMs: z.number().int().min(50).max(600_000).default(500),
     /** Deadline of the `eth_chainId` check of an endpoint, ms. Default 2000. */
     chainIdTimeoutMs: z.number().int().min(10).max(60_000).default(2_000),
+    /**
+     * What sends calls to the endpoints: `undici` (an undici Pool per endpoint, the default: the faster one in
+     * `npm run bench:gateway`) or `http` (node:http keep-alive agents).
+     */
+    upstreamClient: z.enum(["undici", "http"]).default("undici"),
     /** Open connections kept per endpoint (HTTP keep-alive). Default 64. */
     maxSocketsPerEndpoint: z.number().int().min(1).max(4096).default(64),
   })

@@ -8,6 +8,7 @@ import { Breakers, BREAKER_STATE_VALUE } from "../client/breaker";
 import { RegistryFollower, type FollowedService } from "../client/follow";
 import { HeadTracker } from "../client/head";
 import { gatewayMetrics, type GatewayMetrics } from "../client/metrics";
+import { UndiciUpstreams } from "../client/undici";
 import { HttpUpstreams } from "../client/upstream";
 import { assertChain, createProvider } from "../shared/chain";
 import { VigilError } from "../shared/errors";
@@ -58,7 +59,10 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   deps.signal?.addEventListener("abort", onAbort, { once: true });
   const metrics = new Metrics();
   const m = gatewayMetrics(metrics);
-  const upstreams = new HttpUpstreams(config.maxSocketsPerEndpoint);
+  const upstreams =
+    config.upstreamClient === "http"
+      ? new HttpUpstreams(config.maxSocketsPerEndpoint)
+      : new UndiciUpstreams(config.maxSocketsPerEndpoint);
   const breakers = new Breakers({
     openMs: config.breakerOpenMs,
     onChange: (service, endpoint, from, to) => {

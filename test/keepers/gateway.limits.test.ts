@@ -182,6 +182,7 @@ describe("gateway limits and rejections", function () {
         maxBatch: 100,
         hedgeAfterMs: 150,
         breakerOpenMs: 2000,
+        upstreamClient: "undici",
       });
       expect(c.http.port).to.equal(9490);
     });
@@ -207,6 +208,7 @@ describe("gateway limits and rejections", function () {
       expect(problems({ ...base, maxBatch: 0 })).to.contain("maxBatch");
       expect(problems({ ...base, hedgeAfterMs: -1 })).to.contain("hedgeAfterMs");
       expect(problems({ ...base, breakerOpenMs: 1.5 })).to.contain("breakerOpenMs");
+      expect(problems({ ...base, upstreamClient: "curl" })).to.contain("upstreamClient");
       expect(problems({ ...base, maxBodyBytes: 10 })).to.contain("maxBodyBytes");
       expect(problems({ ...base, surprise: 1 })).to.contain("surprise");
     });
