@@ -202,6 +202,7 @@ export class Prober {
             timeoutMs: config.timeoutMs,
             fetch: this.o.fetch,
             referenceUrls: config.referenceRpcUrls[serviceId],
+            held: new Set(list.filter((p) => p.state.forkHold).map((p) => p.state.endpoint.id)),
           },
         );
         for (const p of list) {

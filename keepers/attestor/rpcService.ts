@@ -35,8 +35,13 @@ export interface ServiceParityOptions {
   /** Per call, ms. */
   timeoutMs: number;
   fetch?: FetchFn;
-  /** The service's reference sources (a second chain-data source), asked in order on a tie. */
+  /** The service's reference sources (a second chain-data source), asked in order on a tie or for a lone endpoint. */
   referenceUrls?: readonly string[];
+  /**
+   * Endpoints under a fork hold (judged `fork` in a recent round): they are compared, but do not vote while
+   * another endpoint does, so a known minority node cannot turn an honest survivor's round into a tie.
+   */
+  held?: ReadonlySet<string>;
 }
 
 /** The parity verdict of every entry, and the head each verified, non-forked one is measured against. */
@@ -78,24 +83,69 @@ export async function checkServiceParity(
       });
   });
 
-  // 2. Compare at one height.
-  const height = comparedHeight(verified, o.window);
+  // 2. Compare at one height (a lone endpoint: at its head, against the reference source when there is one).
+  const askReference = async (n: number): Promise<BlockAnswer> => {
+    let answer: BlockAnswer;
+    for (const url of o.referenceUrls ?? []) {
+      answer = await get(url, n);
+      if (typeof answer === "string") break;
+    }
+    return answer;
+  };
+  const lone = verified.length === 1 && o.referenceUrls?.length ? verified[0] : undefined;
+  // Two blocks below a lone endpoint's head: a reference source on another provider is often a block behind.
+  const height = lone ? Math.max(0, lone.number - 2) : comparedHeight(verified, o.window);
   if (height !== undefined) {
     const compared = verified.filter((v) => v.number >= height);
     const fetched = await Promise.all(
       compared.map((v) => (v.number === height ? Promise.resolve(v.hash) : get(v.url, height))),
     );
     const answers = new Map<string, BlockAnswer>(compared.map((v, i) => [v.id, fetched[i]]));
-    let judged = judgeAtHeight(height, answers);
-    if (o.referenceUrls?.length && [...judged.values()].some((v) => v.kind === "no_majority")) {
-      let reference: BlockAnswer;
-      for (const url of o.referenceUrls) {
-        reference = await get(url, height);
-        if (typeof reference === "string") break;
-      }
-      judged = judgeAtHeight(height, answers, reference);
+    // Held endpoints do not vote while another endpoint can: they are judged against the others' verdict.
+    const voting = new Map([...answers].filter(([id]) => !o.held?.has(id)));
+    const voters = voting.size ? voting : answers;
+    let reference: BlockAnswer;
+    let judged = judgeAtHeight(height, voters);
+    if (o.referenceUrls?.length && (lone || [...judged.values()].some((v) => v.kind === "no_majority"))) {
+      reference = await askReference(height);
+      if (!lone) judged = judgeAtHeight(height, voters, reference);
+      else if (typeof reference !== "string") judged = new Map([[lone.id, { kind: "not_compared" }]]);
+      else if (typeof answers.get(lone.id) !== "string") judged = judgeAtHeight(height, answers);
+      else
+        judged = new Map([
+          [
+            lone.id,
+            answers.get(lone.id) === reference
+              ? { kind: "agree" }
+              : {
+                  kind: "fork",
+                  detail: `block ${height} is ${answers.get(lone.id)!.slice(0, 10)}…, the reference source has ${reference.slice(0, 10)}…`,
+                },
+          ],
+        ]);
     }
     for (const [id, v] of judged) verdicts.set(id, v);
+    const agreed = [...judged].find(([, v]) => v.kind === "agree")?.[0];
+    const chainHash = agreed !== undefined ? answers.get(agreed) : undefined;
+    for (const [id, hash] of answers) {
+      if (verdicts.has(id)) continue; // voted
+      if (typeof hash !== "string") {
+        verdicts.set(id, {
+          kind: "unverified_head",
+          detail: `no block ${height} though its head is at or above it`,
+        });
+      } else if (typeof chainHash === "string") {
+        verdicts.set(
+          id,
+          hash === chainHash
+            ? { kind: "agree" }
+            : {
+                kind: "fork",
+                detail: `block ${height} is ${hash.slice(0, 10)}…, the majority has ${chainHash.slice(0, 10)}…`,
+              },
+        );
+      }
+    }
   }
   for (const v of verified) if (!verdicts.has(v.id)) verdicts.set(v.id, { kind: "not_compared" });
 

@@ -224,6 +224,34 @@ describe("attestor state parity", function () {
       expect(o.get(idOf(2))).to.include({ healthBps: 0, failure: "fork" });
     });
 
+    it("does not let a node under a fork hold turn an honest survivor's round into a tie", async function () {
+      server.set("/rpc/3", { blockNumber: 100, forkFrom: 95 });
+      await build();
+      expect((await round()).get(idOf(3))).to.include({ failure: "fork" });
+      server.set("/rpc/2", { hang: true }); // one honest endpoint left, beside the held fork
+      const o = await round();
+      expect(o.get(idOf(1))).to.include({ healthBps: 10_000 });
+      expect(o.get(idOf(3))).to.include({ healthBps: 0, failure: "fork" });
+    });
+
+    it("checks a lone endpoint against the reference source, a little below its head", async function () {
+      endpoints = [rpc(1)];
+      server.set("/rpc/1", { forkFrom: 90 });
+      server.set("/reference", { blockNumber: 99 }); // a block behind, as another provider often is
+      await build({ referenceRpcUrls: { [SERVICE]: [server.url("/reference")] } });
+      expect((await round()).get(idOf(1))).to.include({ healthBps: 0, failure: "fork" });
+      server.reset("/rpc/1", {});
+      await build({ referenceRpcUrls: { [SERVICE]: [server.url("/reference")] } });
+      expect((await round()).get(idOf(1))).to.include({ healthBps: 10_000 });
+    });
+
+    it("leaves a lone endpoint unjudged by parity without a reference source", async function () {
+      endpoints = [rpc(1)];
+      server.set("/rpc/1", { forkFrom: 90 });
+      await build();
+      expect((await round()).get(idOf(1))).to.include({ healthBps: 10_000 });
+    });
+
     it("never compares a node with a peer on another chain (wrong_chain is judged on its own)", async function () {
       server.set("/rpc/3", { chainId: 5, blockNumber: 1_000_000, forkFrom: 0 });
       await build();
