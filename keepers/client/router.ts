@@ -5,8 +5,8 @@
  * - the call goes to the service's on-chain active endpoint, switched when the registry's `EndpointMigrated`
  *   lands (the follower re-reads on the event, polling as the fallback; chain id checked on every switch);
  * - an idempotent read gets ONE second attempt, on the best endpoint that is HEALTHY on-chain (never a DOWN,
- *   DEGRADED or UNKNOWN one): a retry after a transport error or timeout, or a hedge after `hedgeAfterMs`
- *   without an answer (first answer wins); a local circuit breaker sends reads straight to that endpoint
+ *   DEGRADED or UNKNOWN one): a retry after a transport error or timeout, or a hedge when the endpoint is
+ *   silent for longer than it usually takes (at most `hedgeAfterMs`; first answer wins); a local circuit breaker sends reads straight to that endpoint
  *   for `breakerOpenMs` after the active one failed (./routing.ts, ./breaker.ts);
  * - a JSON-RPC error answer (a revert) is an answer, passed on as it is;
  * - `eth_sendRawTransaction`: never hedged; the same bytes to the next HEALTHY endpoint after a transport
@@ -27,6 +27,7 @@ import { Breakers, BREAKER_STATE_VALUE } from "./breaker";
 import { answerCall, UPSTREAM_FAILED_CODE } from "./call";
 import { RegistryFollower, type FollowedService } from "./follow";
 import { HeadTracker } from "./head";
+import { LatencyTracker } from "./latency";
 import { gatewayMetrics, type GatewayMetrics } from "./metrics";
 import type { CallContext, RpcRequest } from "./routing";
 import { UndiciUpstreams } from "./undici";
@@ -55,8 +56,13 @@ export interface VigilRouterOptions {
   deadlineMs?: number;
   /** Longest single attempt on one endpoint. Default 1,000. */
   attemptTimeoutMs?: number;
-  /** Hedge an idempotent read after this many ms without an answer; 0: never. Default 150 (the gateway's). */
+  /**
+   * Longest wait before hedging an idempotent read (below it the delay follows the endpoint's observed
+   * latency, ./latency.ts); 0: never. Default 150 (the gateway's).
+   */
   hedgeAfterMs?: number;
+  /** Shortest hedge delay. Default 30 (the gateway's). */
+  hedgeMinMs?: number;
   /** How long a failed endpoint's breaker stays open before a probe. Default 2,000 (the gateway's). */
   breakerOpenMs?: number;
   /** What sends the calls; default an undici Pool per endpoint ({@link UndiciUpstreams}). */
@@ -84,6 +90,7 @@ export class VigilRouter {
   /** The endpoints' circuit breakers. */
   readonly breakers: Breakers;
   private readonly _heads = new HeadTracker();
+  private readonly _latency: LatencyTracker;
   private readonly _upstreams: UpstreamSender;
   private readonly _logger: Logger;
   private _id = 0;
@@ -98,6 +105,10 @@ export class VigilRouter {
     this.deadlineMs = o.deadlineMs ?? 3_000;
     this.attemptTimeoutMs = o.attemptTimeoutMs ?? 1_000;
     this.hedgeAfterMs = o.hedgeAfterMs ?? 150;
+    this._latency = new LatencyTracker({
+      minMs: Math.min(o.hedgeMinMs ?? 30, this.hedgeAfterMs),
+      maxMs: this.hedgeAfterMs,
+    });
     this._upstreams = o.upstreams ?? new UndiciUpstreams(o.maxSocketsPerEndpoint ?? 16);
     this._logger = logger;
     const m = this.metrics;
@@ -122,7 +133,11 @@ export class VigilRouter {
         throw new VigilError("VIGIL_CONFIG", `${k} must be a positive integer of ms, got ${v}`);
       }
     }
-    for (const [k, v] of Object.entries({ hedgeAfterMs: o.hedgeAfterMs, breakerOpenMs: o.breakerOpenMs })) {
+    for (const [k, v] of Object.entries({
+      hedgeAfterMs: o.hedgeAfterMs,
+      hedgeMinMs: o.hedgeMinMs,
+      breakerOpenMs: o.breakerOpenMs,
+    })) {
       if (v !== undefined && !(Number.isInteger(v) && v >= 0)) {
         throw new VigilError("VIGIL_CONFIG", `${k} must be an integer of ms >= 0, got ${v}`);
       }
@@ -178,6 +193,7 @@ export class VigilRouter {
       deadline: Date.now() + this.deadlineMs,
       attemptTimeoutMs: this.attemptTimeoutMs,
       hedgeAfterMs: this.hedgeAfterMs,
+      latency: this._latency,
       breakers: this.breakers,
       metrics: this.metrics,
       logger: this._logger,

@@ -7,8 +7,9 @@
  * attempt, always on the best endpoint that is HEALTHY on-chain and serves the service's chain id (never a
  * DOWN, DEGRADED or UNKNOWN one), and never a third:
  * - a RETRY, at once, after a transport failure or a timeout of the first attempt; or
- * - a HEDGE, when the first has not answered after `hedgeAfterMs`: the same read goes to that endpoint
- *   too, the first answer wins and the other attempt is aborted. A hedge counts as the one retry.
+ * - a HEDGE, when the first has not answered after its usual latency plus four deviations (./latency.ts;
+ *   at most `hedgeAfterMs`): the same read goes to that endpoint too, the first answer wins and the other
+ *   attempt is aborted. A hedge counts as the one retry.
  * And, per endpoint, a local circuit breaker (./breaker.ts): after a transport failure, a timeout or a lost
  * hedge, reads skip that endpoint for `openMs` and go straight to the best HEALTHY one (then one probe).
  * Together they bound what a client sees of a hanging node to about `hedgeAfterMs` once, instead of
@@ -20,6 +21,7 @@
  * only, never retried nor hedged; `eth_sendRawTransaction` has its own rule (./tx.ts) and is never hedged.
  */
 import type { Breakers } from "./breaker";
+import type { LatencyTracker } from "./latency";
 import type { EndpointView, FollowedService, RegistryFollower } from "./follow";
 import type { Logger } from "../shared/logger";
 import type { GatewayMetrics, MethodClass } from "./metrics";
@@ -93,6 +95,11 @@ export interface CallContext {
   attemptTimeoutMs: number;
   /** Hedge an idempotent read after this many ms without an answer; undefined or 0: no hedging. */
   hedgeAfterMs?: number;
+  /**
+   * Observed latencies: when set, a read is hedged after the first endpoint's usual latency plus four
+   * deviations (./latency.ts), at most `hedgeAfterMs`.
+   */
+  latency?: LatencyTracker;
   /** The endpoints' circuit breakers; undefined: none (every read goes to the active endpoint first). */
   breakers?: Breakers;
   /** Where to count (the `vigil_gateway_*` set); undefined: nothing is counted. */
@@ -165,13 +172,16 @@ export async function attempt(
   target: EndpointView,
   body: Buffer | string,
   handle?: AttemptHandle,
+  cls?: MethodClass,
 ): Promise<AttemptResult> {
+  const t0 = ctx.latency && cls ? performance.now() : 0;
   const r = await ctx.upstreams.send(
     target.uri,
     body,
     Math.max(1, Math.min(ctx.attemptTimeoutMs, remaining(ctx))),
     handle,
   );
+  if (t0 && r.ok) ctx.latency!.observe(target.id, cls!, performance.now() - t0);
   const b = ctx.breakers;
   if (b) {
     if (r.ok) b.success(ctx.service.name, target.id);
@@ -199,8 +209,9 @@ export async function route(ctx: CallContext, cls: MethodClass, body: Buffer | s
   const name = ctx.service.name;
   const budget1 = remaining(ctx);
   const h1: AttemptHandle = {};
-  const p1 = attempt(ctx, first, body, h1);
-  const hedgeAfter = idempotent ? (ctx.hedgeAfterMs ?? 0) : 0;
+  const p1 = attempt(ctx, first, body, h1, cls);
+  const ceiling = idempotent ? (ctx.hedgeAfterMs ?? 0) : 0;
+  const hedgeAfter = ceiling > 0 && ctx.latency ? ctx.latency.hedgeAfter(first.id, cls) : ceiling;
   const r1 = hedgeAfter > 0 && hedgeAfter < budget1 ? await within(p1, hedgeAfter) : await p1;
   if (r1 && r1.ok) return { ok: true, answer: r1.answer, via: first, retried: false, spent: false };
   // Avoid the endpoint that failed, and the active one when the breaker sent the read elsewhere.
@@ -213,7 +224,7 @@ export async function route(ctx: CallContext, cls: MethodClass, body: Buffer | s
     return failure(ctx, r1, budget1);
   }
   const budget2 = remaining(ctx);
-  const r2 = await attempt(ctx, backup, body);
+  const r2 = await attempt(ctx, backup, body, undefined, cls);
   ctx.metrics?.retries.inc({ service: name, class: cls, outcome: r2.ok ? "ok" : "failed" });
   log.debug(
     { reason: r1.reason, retryEndpointId: backup.id, retryOk: r2.ok },
@@ -246,7 +257,7 @@ async function hedge(
     return failure(ctx, r1, budget);
   }
   const h2: AttemptHandle = {};
-  const p2 = attempt(ctx, backup, body, h2);
+  const p2 = attempt(ctx, backup, body, h2, cls);
   const tagged = [p1.then((r) => ({ r, i: 0 })), p2.then((r) => ({ r, i: 1 }))];
   let w = await Promise.race(tagged);
   if (!w.r.ok) w = await tagged[1 - w.i]; // one failed: the other may still answer

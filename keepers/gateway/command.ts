@@ -44,7 +44,7 @@ export function gatewayCommand(io: CliIo): Command {
     .addOption(
       new Option(
         "--hedge-after-ms <ms>",
-        "send an idempotent read also to the best HEALTHY endpoint when the first has not answered after this long; 0: never (config hedgeAfterMs, env VIGIL_GATEWAY_HEDGE_AFTER_MS; default 150)",
+        "longest wait before an idempotent read also goes to the best HEALTHY endpoint (a hedge); 0: never (config hedgeAfterMs, env VIGIL_GATEWAY_HEDGE_AFTER_MS; default 150; the delay follows the endpoint's observed latency below that, at least hedgeMinMs)",
       ).argParser(intOption(0, 600_000)),
     )
     .addOption(

@@ -64,14 +64,21 @@ export const gatewayConfigSchema = z
      */
     attemptTimeoutMs: z.number().int().min(5).max(600_000).default(2_000),
     /**
-     * Hedge: when the first attempt of an idempotent read has not answered after this many ms, the same read
-     * also goes to the best endpoint HEALTHY on-chain; the first answer wins, the other is aborted. It is the
-     * call's one retry. 0 disables hedging. Default 150 (issue 9's goal: a hanging node costs a client at most
-     * 250 ms; a loopback or same-region node answers `eth_blockNumber` in a few ms, so a healthy node is
-     * rarely hedged). Never `eth_sendRawTransaction` nor methods that are not idempotent. Env
+     * Hedge: when the first attempt of an idempotent read is silent for longer than that endpoint usually
+     * takes (its smoothed latency plus four deviations, as TCP's retransmission timeout; keepers/client/
+     * latency.ts), the same read also goes to the best endpoint HEALTHY on-chain; the first answer wins, the
+     * other is aborted. It is the call's one retry. This is the CEILING of that delay (and the delay before
+     * an endpoint answered anything); 0 disables hedging. Default 150: issue 9's goal is that a hanging
+     * node costs a client at most 250 ms, and the client's polling interval and the hedge's own round trip
+     * come on top. Never `eth_sendRawTransaction` nor methods that are not idempotent. Env
      * `VIGIL_GATEWAY_HEDGE_AFTER_MS`.
      */
     hedgeAfterMs: z.number().int().min(0).max(600_000).default(150),
+    /**
+     * The floor of the hedge delay, ms: never hedge sooner, however fast the endpoint usually is (a GC pause
+     * or a slow `eth_getLogs` should not double the load). Default 30.
+     */
+    hedgeMinMs: z.number().int().min(0).max(600_000).default(30),
     /**
      * Circuit breaker: after a transport failure, a timeout or a lost hedge, reads skip the endpoint for this
      * many ms (they go to the best HEALTHY one), then one probe read may close it. 0: a failure is
@@ -136,6 +143,7 @@ export const GATEWAY_ENV: readonly EnvOverride[] = [
   { env: "VIGIL_GATEWAY_DEADLINE_MS", path: "deadlineMs", type: "number" },
   { env: "VIGIL_GATEWAY_ATTEMPT_TIMEOUT_MS", path: "attemptTimeoutMs", type: "number" },
   { env: "VIGIL_GATEWAY_HEDGE_AFTER_MS", path: "hedgeAfterMs", type: "number" },
+  { env: "VIGIL_GATEWAY_HEDGE_MIN_MS", path: "hedgeMinMs", type: "number" },
   { env: "VIGIL_GATEWAY_BREAKER_OPEN_MS", path: "breakerOpenMs", type: "number" },
   { env: "VIGIL_GATEWAY_MAX_BODY_BYTES", path: "maxBodyBytes", type: "number" },
   { env: "VIGIL_GATEWAY_MAX_BATCH", path: "maxBatch", type: "number" },

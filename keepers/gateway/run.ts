@@ -7,6 +7,7 @@ import type { AbstractProvider } from "ethers";
 import { Breakers, BREAKER_STATE_VALUE } from "../client/breaker";
 import { RegistryFollower, type FollowedService } from "../client/follow";
 import { HeadTracker } from "../client/head";
+import { LatencyTracker } from "../client/latency";
 import { gatewayMetrics, type GatewayMetrics } from "../client/metrics";
 import { UndiciUpstreams } from "../client/undici";
 import { HttpUpstreams } from "../client/upstream";
@@ -144,6 +145,10 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
           deadlineMs: config.deadlineMs,
           attemptTimeoutMs: config.attemptTimeoutMs,
           hedgeAfterMs: config.hedgeAfterMs,
+          latency: new LatencyTracker({
+            minMs: Math.min(config.hedgeMinMs, config.hedgeAfterMs),
+            maxMs: config.hedgeAfterMs,
+          }),
           maxBodyBytes: config.maxBodyBytes,
           maxBatch: config.maxBatch,
         }),

@@ -17,6 +17,7 @@ import type { Breakers } from "../client/breaker";
 import { answerCall, UPSTREAM_FAILED_CODE } from "../client/call";
 import type { RegistryFollower, FollowedService } from "../client/follow";
 import type { HeadTracker } from "../client/head";
+import type { LatencyTracker } from "../client/latency";
 import type { GatewayMetrics } from "../client/metrics";
 import type { CallContext, RpcRequest } from "../client/routing";
 import type { RpcAnswer, UpstreamSender } from "../client/upstream";
@@ -38,8 +39,10 @@ export interface GatewayHandlerOptions {
   logger: Logger;
   deadlineMs: number;
   attemptTimeoutMs: number;
-  /** Hedge an idempotent read after this many ms without an answer (0: never). */
+  /** Longest wait before hedging an idempotent read, ms (0: never). */
   hedgeAfterMs?: number;
+  /** Observed latencies, from which the hedge delay follows (at most `hedgeAfterMs`). */
+  latency?: LatencyTracker;
   maxBodyBytes: number;
   maxBatch: number;
 }
@@ -130,6 +133,7 @@ async function handlePost(
     deadline: started + o.deadlineMs,
     attemptTimeoutMs: o.attemptTimeoutMs,
     hedgeAfterMs: o.hedgeAfterMs,
+    latency: o.latency,
     breakers: o.breakers,
     metrics: o.metrics,
     logger: o.logger,

@@ -29,11 +29,18 @@ type Fault = (typeof FAULTS)[number];
 const CLIENTS = [
   "direct to primary",
   "ethers FallbackProvider (quorum 1)",
+  "viem fallback (defaults)",
   "viem fallback (rank, 1 s timeout)",
   "Vigil gateway",
   "Vigil ethers provider",
   "Vigil viem transport",
 ] as const;
+/**
+ * The URL tag of each baseline client (`?client=<tag>` on every proxy URL it uses), so each proxy counts
+ * what each client sent it: a row measured a fault only if its client sent requests to the faulty node
+ * after the fault. The Vigil rows reach the registry's URIs, untagged (shared with the attestors).
+ */
+const TAGS: (string | undefined)[] = ["direct", "ethers-fb", "viem-default", "viem-rank"];
 /** Requests per second per client, and how long a client waits for one answer. */
 const RATE = 20;
 const CLIENT_DEADLINE_MS = 2000;
@@ -68,6 +75,13 @@ export interface ClientRow {
   migratedAfterMs: number | null;
   /** The most frequent failure messages with their counts. */
   errors: Record<string, number>;
+  /**
+   * Requests this client sent to each node's proxy (primary, backup-1, backup-2) from the fault to the
+   * end; null for the Vigil rows (their URIs are the registry's, untagged). Under `hang`, `frozen` and
+   * `fork` a baseline row whose primary count is 0 never met the fault: its figures say nothing about it.
+   * Under `refused` the primary's count is 0 by design (no connection is accepted).
+   */
+  sentAfterFault: number[] | null;
 }
 
 const chain = defineChain({
@@ -77,19 +91,29 @@ const chain = defineChain({
   rpcUrls: { default: { http: [] } },
 });
 
-/** The six clients, each a function that asks the head once. */
+/** The clients, each a function that asks the head once. */
 function clients(s: ClientsStack): { poll: (() => Promise<number>)[]; close: () => void } {
   const network = Network.from(SERVED_CHAIN);
   const plain = (url: string) =>
     new JsonRpcProvider(url, network, { staticNetwork: network, batchMaxCount: 1, cacheTimeout: -1 });
-  const direct = plain(s.proxies[0].url);
-  const members = s.proxies.map((p, i) => ({ provider: plain(p.url), priority: i + 1, weight: 1 }));
+  const tagged = (url: string, i: number) => `${url}?client=${TAGS[i]}`;
+  const direct = plain(tagged(s.proxies[0].url, 0));
+  const members = s.proxies.map((p, i) => ({
+    provider: plain(tagged(p.url, 1)),
+    priority: i + 1,
+    weight: 1,
+  }));
   const fb = new FallbackProvider(members, network, { quorum: 1, cacheTimeout: -1 });
+  const viemDefault = createPublicClient({
+    chain,
+    cacheTime: 0,
+    transport: fallback(s.proxies.map((p) => http(tagged(p.url, 2)))),
+  });
   const viemFb = createPublicClient({
     chain,
     cacheTime: 0,
     transport: fallback(
-      s.proxies.map((p) => http(p.url, { timeout: 1000 })),
+      s.proxies.map((p) => http(tagged(p.url, 3), { timeout: 1000 })),
       { rank: true },
     ),
   });
@@ -104,6 +128,7 @@ function clients(s: ClientsStack): { poll: (() => Promise<number>)[]; close: () 
     poll: [
       () => direct.getBlockNumber(),
       () => fb.getBlockNumber(),
+      async () => Number(await viemDefault.getBlockNumber()),
       async () => Number(await viemFb.getBlockNumber()),
       () => gw.getBlockNumber(),
       () => vp.getBlockNumber(),
@@ -142,6 +167,9 @@ async function runFault(fault: Fault, seconds: number, say: (s: string) => void)
     const faultAt = start + Math.round((seconds * 1000) / 3);
     let injected = false;
     let migratedAt: number | null = null;
+    const sent = () => TAGS.map((t) => (t ? s.proxies.map((p) => p.countPath(`?client=${t}`)) : null));
+    let sentAtFault = sent();
+    const pending: Promise<void>[] = [];
     const watch = setInterval(() => {
       if (!injected || migratedAt !== null) return;
       void s
@@ -157,8 +185,10 @@ async function runFault(fault: Fault, seconds: number, say: (s: string) => void)
       await new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
       if (!injected && Date.now() >= faultAt) {
         injected = true;
-        await inject(s, fault);
-        say(`  ${fault}: injected at ${((Date.now() - start) / 1000).toFixed(1)} s`);
+        sentAtFault = sent();
+        // Not awaited: the load keeps its rate while the fault is set up (closing a proxy takes a moment).
+        const at = ((Date.now() - start) / 1000).toFixed(1);
+        pending.push(inject(s, fault).then(() => say(`  ${fault}: injected at ${at} s`)));
       }
       c.poll.forEach((poll, i) => {
         const p = withDeadline(poll(), CLIENT_DEADLINE_MS).then(
@@ -175,12 +205,18 @@ async function runFault(fault: Fault, seconds: number, say: (s: string) => void)
         void p.finally(() => inflight.delete(p));
       });
     }
-    await Promise.all([...inflight]);
+    await Promise.all([...inflight, ...pending]);
     clearInterval(watch);
+    // The bench's own noise floor: the longest gap any client saw BEFORE the fault (no fault to explain it:
+    // event-loop stalls of this process, which also runs the gateway, routers and keepers, under load).
+    const floor = Math.max(...samples.map((xs) => longestGap(xs, start, faultAt)));
+    say(`  ${fault}: longest gap of any client before the fault (noise floor) ${floor} ms`);
+    const sentAtEnd = sent();
     const finished = end; // the last request was sent just before `end`
-    return CLIENTS.map((client, i) =>
-      summarize(fault, client, samples[i], start, finished, migratedAt && migratedAt - faultAt),
-    );
+    return CLIENTS.map((client, i) => ({
+      ...summarize(fault, client, samples[i], start, finished, migratedAt && migratedAt - faultAt),
+      sentAfterFault: sentAtEnd[i]?.map((n, k) => n - sentAtFault[i]![k]) ?? null,
+    }));
   } finally {
     c.close();
     await s.stop();
@@ -194,7 +230,7 @@ function summarize(
   start: number,
   end: number,
   migratedAfterMs: number | null,
-): ClientRow {
+): Omit<ClientRow, "sentAfterFault"> {
   const ok = samples.filter((x) => x.ok).sort((a, b) => a.doneAt - b.doneAt);
   let gap = 0;
   let prev = start;
@@ -226,22 +262,51 @@ function summarize(
   };
 }
 
+/** Longest time between answers of `samples` within [from, to], ms. */
+function longestGap(samples: Sample[], from: number, to: number): number {
+  let gap = 0;
+  let prev = from;
+  for (const x of samples.filter((y) => y.ok && y.doneAt <= to).sort((a, b) => a.doneAt - b.doneAt)) {
+    gap = Math.max(gap, x.doneAt - prev);
+    prev = x.doneAt;
+  }
+  return gap;
+}
+
 function topErrors(samples: Sample[]): Record<string, number> {
   const counts = new Map<string, number>();
   for (const x of samples) if (x.error) counts.set(x.error, (counts.get(x.error) ?? 0) + 1);
   return Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).slice(0, 3));
 }
 
+/**
+ * Requests to each node after the fault. Under `refused` the primary's proxy takes no connection, so it
+ * counts nothing by design; under the other faults a baseline that sent the primary nothing after the
+ * fault did not meet it ("fault not reached"), and one that sent it under a tenth of its requests
+ * ("barely reached": viem's `rank` pings every transport now and then) measured little of it.
+ */
+function sentCell(r: ClientRow): string {
+  if (!r.sentAfterFault) return "—";
+  const [primary, ...rest] = r.sentAfterFault;
+  if (r.fault === "refused") return `refused/${rest.join("/")}`;
+  const all = primary + rest.reduce((x, y) => x + y, 0);
+  const counts = r.sentAfterFault.join("/");
+  if (primary === 0) return `${counts}, fault not reached`;
+  // viem's rank pings every transport now and then: a few requests to the primary are not its traffic.
+  if (primary < all / 10) return `${counts}, fault barely reached (${Math.round((100 * primary) / all)}%)`;
+  return counts;
+}
+
 /** The markdown table of `rows`. */
 export function formatClientTable(rows: readonly ClientRow[]): string {
   const out = [
-    "| fault | client | failed | longest gap (ms) | stale (≥ 3 behind) | foreign (fork) | backward steps | migrated after (ms) |",
-    "|---|---|---|---|---|---|---|---|",
+    "| fault | client | failed | longest gap (ms) | stale (≥ 3 behind) | foreign (fork) | backward steps | migrated after (ms) | sent after fault (primary/b1/b2) |",
+    "|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of rows) {
     const gap = `${r.longestGapMs}${r.recovered ? "" : ", never recovers"}`;
     out.push(
-      `| ${r.fault} | ${r.client} | ${r.failed}/${r.requests} (${r.failedPct}%) | ${gap} | ${r.stale} | ${r.foreign} | ${r.backwardSteps} | ${r.migratedAfterMs ?? "—"} |`,
+      `| ${r.fault} | ${r.client} | ${r.failed}/${r.requests} (${r.failedPct}%) | ${gap} | ${r.stale} | ${r.foreign} | ${r.backwardSteps} | ${r.migratedAfterMs ?? "—"} | ${sentCell(r)} |`,
     );
   }
   return out.join("\n");

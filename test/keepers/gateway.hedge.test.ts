@@ -90,6 +90,25 @@ describe("gateway: hedged reads and circuit breakers (real nodes)", function () 
     await a.proxy.setMode("pass");
   });
 
+  it("hedges after the endpoint's observed latency, far below the configured ceiling", async function () {
+    // Ceiling 60 s, attempts 20 s: without the observed latency the read would wait 20 s and be retried.
+    const { svc, gw, url, a } = await bed({
+      hedgeAfterMs: 60_000,
+      hedgeMinMs: 30,
+      attemptTimeoutMs: 20_000,
+      deadlineMs: 30_000,
+      breakerOpenMs: 600_000,
+    });
+    for (let i = 0; i < 5; i++) {
+      expect((await call(url, "eth_getBalance", [WATCHED, "latest"])).body.result).to.equal("0x1");
+    }
+    await a.proxy.setMode("hang");
+    expect((await call(url, "eth_getBalance", [WATCHED, "latest"])).body.result).to.equal("0x2");
+    expect(await metric(gw, "hedges", { service: svc.name, class: "read", outcome: "won" })).to.equal(1);
+    expect(await metric(gw, "retries", { service: svc.name, class: "read", outcome: "ok" })).to.equal(0);
+    await a.proxy.setMode("pass");
+  });
+
   it("never hedges to a DOWN, UNKNOWN or DEGRADED endpoint: without a HEALTHY one the read waits for the active one", async function () {
     const { svc, gw, url, a, e, others } = await bed(
       { hedgeAfterMs: 50, attemptTimeoutMs: 400, deadlineMs: 3000, breakerOpenMs: 600_000 },

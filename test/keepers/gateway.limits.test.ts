@@ -181,6 +181,7 @@ describe("gateway limits and rejections", function () {
         maxBodyBytes: 1048576,
         maxBatch: 100,
         hedgeAfterMs: 150,
+        hedgeMinMs: 30,
         breakerOpenMs: 2000,
         upstreamClient: "undici",
       });

@@ -123,7 +123,12 @@ describe("gateway routing (real nodes)", function () {
       await chain.round();
       // The retry rule alone: no hedge, and a breaker that forgets a failure at once (gateway.hedge.test.ts
       // covers both).
-      gw = await gatewayFor(svc, { attemptTimeoutMs: 400, deadlineMs: 3000, hedgeAfterMs: 0, breakerOpenMs: 0 });
+      gw = await gatewayFor(svc, {
+        attemptTimeoutMs: 400,
+        deadlineMs: 3000,
+        hedgeAfterMs: 0,
+        breakerOpenMs: 0,
+      });
       expect(gw.follower.healthyBackups(svc.name).map((x) => x.id)).to.deep.equal([e.id]);
     });
 

@@ -39,6 +39,8 @@ export type ProxyMode = "pass" | "refuse" | "hang" | "swallow";
 export class FaultProxy {
   /** Methods received (any mode), in order. */
   readonly methods: string[] = [];
+  /** Requests received per request path with query (clients may tag their URL, e.g. `?client=viem`). */
+  readonly byPath = new Map<string, number>();
   private mode: ProxyMode = "pass";
   private readonly sockets = new Set<Socket>();
   private readonly server: http.Server;
@@ -90,7 +92,16 @@ export class FaultProxy {
     this.port = (this.server.address() as AddressInfo).port;
   }
 
+  /** Requests received whose path ends with `suffix` (a client's tag, e.g. `?client=viem`). */
+  countPath(suffix: string): number {
+    let n = 0;
+    for (const [p, c] of this.byPath) if (p.endsWith(suffix)) n += c;
+    return n;
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = req.url ?? "/";
+    this.byPath.set(path, (this.byPath.get(path) ?? 0) + 1);
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString("utf8");
