@@ -43,7 +43,7 @@ export interface VigilProviderConnect extends Omit<VigilRouterOptions, "provider
 }
 
 /**
- * A provider for ONE service of a {@link VigilRouter}. Its network is the service's expected chain id
+ * A provider for ONE service of a {@link VigilRouter}; `batchMaxCount` defaults to 1 (see the constructor). Its network is the service's expected chain id
  * (static: never asked, the router checks chain ids on every switch). JSON-RPC errors become ethers errors
  * as usual (`isError(e, "CALL_EXCEPTION")` for a revert); a signed transaction's error also carries
  * `mayHaveBeenBroadcast` (boolean) and `txHash`, and its message starts with what the client must do.
@@ -65,7 +65,10 @@ export class VigilProvider extends JsonRpcApiProvider {
   ) {
     const cfg = router.service(service);
     const network = Network.from(cfg.expectedChainId);
-    super(network, { ...options, staticNetwork: network });
+    // One call per _send unless asked otherwise: a batch resolves its calls together in request order, so
+    // two head calls decided in one order by the router (never backwards) could reach the caller in the
+    // other; and the router routes each call on its own anyway (no HTTP batch to save).
+    super(network, { batchMaxCount: 1, ...options, staticNetwork: network });
     this.serviceName = cfg.name;
   }
 
