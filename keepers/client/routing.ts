@@ -285,7 +285,8 @@ function abortOther<T>(h: AttemptHandle, p: Promise<T>): Promise<T> {
 /** `p`'s result if it settles within `ms`, else undefined (`p` keeps running). `p` must not reject. */
 function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(undefined), ms);
+    // One I/O turn late: after an event-loop stall, an answer already received settles `p` first.
+    const t = setTimeout(() => setImmediate(() => resolve(undefined)), ms);
     void p.then((v) => {
       clearTimeout(t);
       resolve(v);

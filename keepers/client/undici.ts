@@ -51,11 +51,17 @@ export class UndiciUpstreams implements UpstreamSender {
         resolve(r);
       };
       const giveUp = (r: AttemptResult) => {
+        if (settled) return;
         done(r);
         abort?.();
       };
+      // The timeout is decided one I/O turn late (setImmediate): after an event-loop stall the timer and the
+      // answer are both due, timers run first, and an answer already in the socket must win.
       const timer = setTimeout(
-        () => giveUp(failed("timeout", true, `${origin} did not answer within ${timeoutMs} ms`)),
+        () =>
+          setImmediate(() =>
+            giveUp(failed("timeout", true, `${origin} did not answer within ${timeoutMs} ms`)),
+          ),
         timeoutMs,
       );
       if (handle) {

@@ -141,10 +141,17 @@ export class HttpUpstreams implements UpstreamSender {
           req.destroy();
         };
       }
-      const timer = setTimeout(() => {
-        fail("timeout", `${url.origin} did not answer within ${timeoutMs} ms`);
-        req.destroy();
-      }, timeoutMs);
+      // Decided one I/O turn late (setImmediate): after an event-loop stall an answer already in the socket
+      // must win over the timer that became due at the same time.
+      const timer = setTimeout(
+        () =>
+          setImmediate(() => {
+            if (settled) return;
+            fail("timeout", `${url.origin} did not answer within ${timeoutMs} ms`);
+            req.destroy();
+          }),
+        timeoutMs,
+      );
       req.on("finish", () => (finished = true));
       req.on("error", (e: NodeJS.ErrnoException) => {
         const reason = e.code === "ECONNREFUSED" ? "refused" : e.code === "ECONNRESET" ? "reset" : "error";

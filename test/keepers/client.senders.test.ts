@@ -90,6 +90,25 @@ describe("client: upstream senders (real node)", function () {
           .and.not.contain("SECRETKEY");
       });
 
+      it("lets an answer that arrived during an event-loop stall win over the timeout that fell due in it", async function () {
+        if (name === "fetch") this.skip(); // AbortSignal.timeout decides inside fetch
+        await sender.send(node.url, CHAIN_ID, 5000); // a kept connection
+        const p = sender.send(node.url, CHAIN_ID, 50);
+        // Until the request is on the wire: node:http writes it on the next turn, undici once its pool
+        // counts it running.
+        const running = () =>
+          [
+            ...((
+              sender as unknown as { _pools?: Map<string, { stats: { running: number } }> }
+            )._pools?.values() ?? []),
+          ].some((x) => x.stats.running > 0);
+        do await new Promise((r) => setImmediate(r));
+        while (name === "undici" && !running());
+        const until = Date.now() + 400;
+        while (Date.now() < until); // the loop stalls; the node answers meanwhile
+        expect((await p).ok).to.equal(true);
+      });
+
       it("gives an attempt up when the caller aborts it", async function () {
         await proxy.setMode("hang");
         const before = proxy.count();
