@@ -1,3 +1,4 @@
+import { formatClientTable } from "./clients";
 import type { DrillReport, FaultRecord } from "./report";
 
 const COLORS = {
@@ -31,7 +32,12 @@ export function renderChart(report: DrillReport): string {
   const width = 1000;
   const rowH = 44;
   const top = 60;
-  const height = top + faults.length * rowH + 90;
+  // Under the timeline, the client table (scripts/drill/clients.ts): gateway vs direct, per fault.
+  const clientLines = faults.some((f) => f.clients) ? formatClientTable(faults).split("\n") : [];
+  const clientTop = top + faults.length * rowH + 110;
+  const height = clientLines.length
+    ? clientTop + 20 + clientLines.length * 15
+    : top + faults.length * rowH + 90;
   const x = (ms: number) => left + ((ms - t0) / (t1 - t0)) * (width - left - right);
   const parts: string[] = [];
   parts.push(
@@ -118,6 +124,16 @@ export function renderChart(report: DrillReport): string {
   parts.push(
     `<text x="16" y="${ly + 32}" fill="#555">black line: fault injected · green line: fault undone</text>`,
   );
+  if (clientLines.length) {
+    parts.push(
+      `<text x="16" y="${clientTop}" font-weight="bold">What clients saw: the same load through vigil gateway and directly to the primary (failed requests, longest gap without an answer, stale answers ≥ 3 blocks behind, transactions sent/included/lost, eth_blockNumber backward steps)</text>`,
+    );
+    clientLines.forEach((l, i) =>
+      parts.push(
+        `<text x="16" y="${clientTop + 20 + i * 15}" font-family="Menlo, Consolas, monospace" font-size="10.5" xml:space="preserve">${esc(l)}</text>`,
+      ),
+    );
+  }
   parts.push("</svg>");
   return parts.join("\n");
 }

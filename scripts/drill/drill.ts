@@ -29,25 +29,30 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ManagedNode } from "./nodes";
 import { ProcessRegistry } from "./processes";
 import { ChainWatcher, ObservationWatcher, describeEvent, type ChainEvent } from "./watch";
 import {
   computeRto,
   formatEvidence,
   formatTable,
-  newFault,
   type DrillReport,
   type FaultRecord,
   type TimelineEvent,
 } from "./report";
 import { renderChart } from "./chart";
-import { Status } from "../../keepers/shared/health";
-import { checkExitsOpen, migrateFault, pauseFault, resumeAfterPause, type DrillContext } from "./faults";
+import { migrateFault, type DrillContext } from "./faults";
 import { activeForkFault, backupForkFault } from "./forks";
 import { sequencerFault } from "./sequencer";
+import { bothFeedsFault, primaryFeedFault, type FeedFaultDeps } from "./feeds";
+import { slowNodeFault } from "./slow";
+import { wrongChainThenOutage } from "./outage";
+import { clientStats, faultWindow, formatClientTable, gatewayFailures, startGatewayProcess } from "./clients";
+import { ClientLoad } from "./load";
 import { startStack, type DrillStack } from "./stack";
-import { WRONG_CHAIN, sleep, timing } from "./setup";
+import { MONITORED_CHAIN, sleep, timing, waitUntil } from "./setup";
+
+/** Fresh genesis accounts per client load (one per transaction, one every 2 s): quick and full drill. */
+const CLIENT_ACCOUNTS = { quick: 400, full: 800 };
 
 export interface DrillOptions {
   /** Shorter intervals and grace periods, for CI. */
@@ -91,8 +96,17 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
 
   let watcher: ChainWatcher | undefined;
   let report: DrillReport | undefined;
+  const loads: ClientLoad[] = [];
   try {
-    stack = await startStack(t, procs, workDir, (text) => say("info", text), `drill-${startedMs}`);
+    const perClient = opts.quick ? CLIENT_ACCOUNTS.quick : CLIENT_ACCOUNTS.full;
+    stack = await startStack(
+      t,
+      procs,
+      workDir,
+      (text) => say("info", text),
+      `drill-${startedMs}`,
+      10 + 2 * perClient,
+    );
     const s = stack;
     const { replicas, ids, guard } = s;
     watcher = new ChainWatcher(s.provider, s.deployed);
@@ -104,6 +118,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       failures,
       faults,
       affectedBy: new Map(),
+      affectedFeeds: new Map(),
       pausedMarket: new Map(),
       provider: s.provider,
       oracle: s.oracle,
@@ -113,9 +128,35 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       observations: new ObservationWatcher(s.attestorUrls, t.roundSeconds),
       attestorUrls: s.attestorUrls,
       serviceId: s.serviceIds[0],
+      marketId: s.marketIds[0],
       ids,
       replicas,
     };
+    // Clients: the same load through `vigil gateway` and directly to the primary's URL, for the whole run.
+    const gatewayUrl = await startGatewayProcess(procs, workDir, {
+      controlUrl: s.control.url,
+      oracle: s.deployed.oracle,
+      registry: s.deployed.registry,
+      name: "drill-rpc",
+      serviceId: s.serviceIds[0],
+      chainId: MONITORED_CHAIN,
+    });
+    say("info", `vigil gateway serving ${gatewayUrl}; client load (20 reads/s, a transfer every 2 s) starts`);
+    const honestHead = () => replicas.tip;
+    const gateway = new ClientLoad({
+      url: gatewayUrl,
+      chainId: MONITORED_CHAIN,
+      accounts: [10, 10 + perClient],
+      honestHead,
+    });
+    const direct = new ClientLoad({
+      url: s.endpointUrls[0],
+      chainId: MONITORED_CHAIN,
+      accounts: [10 + perClient, 10 + 2 * perClient],
+      honestHead,
+    });
+    loads.push(gateway, direct);
+    loads.forEach((l) => l.start());
     const steadyAtMs = Date.now();
     say("info", "steady state: every endpoint HEALTHY, both markets open — injecting faults");
 
@@ -150,72 +191,35 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     await backupForkFault(ctx, 2);
     await activeForkFault(ctx);
     // 7: the L2 sequencer stops producing blocks; market 2 pauses, market 1 stays open.
-    await sequencerFault(ctx, s.l2, s.l2Ids, [s.serviceIds[1], s.serviceIds[2]], 2n);
+    await sequencerFault(ctx, s.l2, s.l2Ids, [s.serviceIds[1], s.serviceIds[2]], s.marketIds[1]);
 
-    // 8. wrong chain: a foreign node (ganache) answering for another chain id takes backup-2's address.
-    //    It answers quickly and looks alive, but attestors check the chain id: DOWN, and nothing else.
-    const wrong = newFault("a node answers for the wrong chain", "none");
-    faults.push(wrong);
-    ctx.affectedBy.set(wrong, [2]);
-    const foreign = procs.addNode(
-      new ManagedNode({
-        name: "backup-2 (ganache, wrong chain)",
-        impl: "ganache",
-        port: replicas.nodes[2].spec.port,
-        chainId: WRONG_CHAIN,
-        blockTimeSec: 1,
-      }),
-    );
-    wrong.injectedAtMs = Date.now();
-    say("fault", `FAULT ${faults.length}: backup-2 replaced by a ganache node on chain id ${WRONG_CHAIN}`);
-    await replicas.kill(2);
-    await foreign.start(90_000);
-    const [firstBad, down] = await Promise.all([
-      ctx.observations.firstBelow(ids[2], 5000, wrong.injectedAtMs, t.reactionTimeoutMs),
-      watcher.waitFor(
-        (e) => e.kind === "status" && e.endpointId.toLowerCase() === ids[2] && e.current === Status.DOWN,
-        wrong.injectedAtMs,
-        t.reactionTimeoutMs,
-      ),
-    ]);
-    wrong.firstUnhealthyAtMs = firstBad;
-    wrong.statusChangedAtMs = down?.seenAtMs ?? null;
-    if (!down) failures.push(`${wrong.name}: the wrong-chain node was not marked DOWN`);
+    // 8-9: the price-feed service: the primary feed stops (migrate, market 1 keeps trading), then both stop
+    //      (market 1 paused, resumed after the grace period).
+    const feedDeps: FeedFaultDeps = {
+      feeder: s.feeds.feeder,
+      failoverFeed: s.failoverFeed,
+      market: s.market,
+      serviceId: s.serviceIds[3],
+      feedIds: s.feedIds,
+    };
+    await primaryFeedFault(ctx, feedDeps);
+    await bothFeedsFault(ctx, feedDeps);
+    // 10: a slow backup (3 s per answer): DOWN once, no storm, nothing migrates or pauses.
+    await slowNodeFault(ctx, s.slowProxy, 2);
+    // 11-12: the foreign node on backup-2's port, then every node down (scripts/drill/outage.ts).
+    await wrongChainThenOutage(ctx, procs, s.market);
 
-    // 9. every node of the service down at once: primary and backup-1 killed while the wrong-chain node
-    //    still answers at backup-2 — the only node answering must never be chosen: pause instead, and
-    //    the market's exits stay open.
-    const f = newFault("every node of the service down", "pause");
-    faults.push(f);
-    ctx.affectedBy.set(f, [0, 1, 2]);
-    ctx.pausedMarket.set(f, 1n);
-    f.injectedAtMs = Date.now();
-    say("fault", `FAULT ${faults.length}: primary and backup-1 killed; only the wrong-chain node answers`);
-    const active =
-      ids[await ctx.registry.activeEndpoint(ctx.serviceId).then((e) => ids.indexOf(e.id.toLowerCase()))];
-    await Promise.all([replicas.kill(0), replicas.kill(1)]);
-    await pauseFault(ctx, f, 1n, active, [ids[0], ids[1]]);
-    if (
-      watcher.events.some(
-        (e) => e.kind === "migration" && e.to.toLowerCase() === ids[2] && e.seenAtMs >= wrong.injectedAtMs!,
-      )
-    )
-      failures.push(`${f.name}: migrated to the wrong-chain node`);
-    await checkExitsOpen(ctx, f.name, s.market, 1n);
-    f.recoveredAtMs = Date.now();
-    wrong.recoveredAtMs = f.recoveredAtMs;
-    say("recover", "recover: the ganache node stopped; every replica restarted and replayed from genesis");
-    await foreign.stop();
-    await Promise.all([0, 1, 2].map((i) => replicas.restart(i, 90_000)));
-    await resumeAfterPause(ctx, f, 1n, [ctx.serviceId], ids, true);
-    const b2 = watcher.events.find(
-      (e) =>
-        e.kind === "status" &&
-        e.endpointId.toLowerCase() === ids[2] &&
-        e.current === Status.HEALTHY &&
-        e.seenAtMs >= f.recoveredAtMs!,
-    );
-    wrong.healthyAtMs = b2?.seenAtMs ?? null;
+    // ------------------------------------------------------------------ clients
+    await Promise.all(loads.map((l) => l.stop()));
+    const included = (h: string) => replicas.includedIn(h) !== undefined;
+    // Transactions answered last are included within a block or two: wait for them (bounded).
+    await waitUntil(async () => gateway.txs.every((x) => !x.accepted || included(x.hash)), 15_000);
+    for (const f of faults) {
+      const w = faultWindow(f);
+      if (w)
+        f.clients = { gateway: clientStats(gateway, w, included), direct: clientStats(direct, w, included) };
+    }
+    failures.push(...gatewayFailures(gateway, included));
 
     // ------------------------------------------------------------------ verdict
     await sleep(2000);
@@ -230,9 +234,19 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     const after = watcher.events.filter((e) => e.seenAtMs >= steadyAtMs);
     // A failback is the recovery path (the contract requires the target HEALTHY for the recovery
     // period); a failover is false when it leaves an endpoint no fault touched.
+    const underFeedFault = (id: string, atMs: number) =>
+      faults.some(
+        (x) =>
+          (ctx.affectedFeeds.get(x) ?? []).includes(id) &&
+          atMs >= x.injectedAtMs! &&
+          atMs <= (x.healthyAtMs ?? endMs) + 2000,
+      );
     const falseMigrations = after.filter(
       (e) =>
-        e.kind === "migration" && !e.failback && !underFault(ids.indexOf(e.from.toLowerCase()), e.seenAtMs),
+        e.kind === "migration" &&
+        !e.failback &&
+        !underFault(ids.indexOf(e.from.toLowerCase()), e.seenAtMs) &&
+        !underFeedFault(e.from.toLowerCase(), e.seenAtMs),
     ).length;
     // A pause is false unless a pause fault expecting that very market was in force.
     const falsePauses = after.filter(
@@ -258,6 +272,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
         ...t,
         monitoredNodes: replicas.nodes.map((n) => `${n.spec.name}:anvil replica`),
         l2: "sequencer:anvil + uptime feed",
+        priceFeeds: "2 MockAggregator (8 and 6 decimals), a round each second; FailoverFeed 8 decimals",
+        clients: "20 reads/s + a transfer every 2 s, through vigil gateway and direct to the primary",
         quorum: "2 of 3",
       },
       faults,
@@ -269,6 +285,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     };
     writeReport(report, opts.outDir);
     process.stdout.write(`\n${formatTable(faults)}\n\n${formatEvidence(faults)}\n\n`);
+    process.stdout.write(`What clients saw (through the gateway vs directly to the primary):\n`);
+    process.stdout.write(`${formatClientTable(faults)}\n\n`);
     process.stdout.write(
       `RTO (max fault → reaction): ${report.rtoMs ?? "—"} ms · false migrations ${falseMigrations} · false pauses ${falsePauses}\n`,
     );
@@ -307,6 +325,9 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     return report;
   } finally {
     watcher?.stop();
+    await Promise.all(loads.map((l) => l.stop()));
+    stack?.feeds.feeder.stop();
+    await stack?.slowProxy.close();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     await stack?.replicas.stop();

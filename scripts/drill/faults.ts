@@ -25,6 +25,8 @@ export interface DrillContext {
   faults: FaultRecord[];
   /** Replicated-service endpoints (indices into `ids`) each fault affects: judges every failover. */
   affectedBy: Map<FaultRecord, number[]>;
+  /** Price-feed endpoints (ids, lower case) each fault affects: judges the feed service's failovers. */
+  affectedFeeds: Map<FaultRecord, string[]>;
   /** The market each pause fault is expected to pause: judges every pause. */
   pausedMarket: Map<FaultRecord, bigint>;
   provider: JsonRpcProvider;
@@ -36,6 +38,8 @@ export interface DrillContext {
   attestorUrls: string[];
   /** The replicated service (market 1 depends on it). */
   serviceId: string;
+  /** Market 1's id at the guard (Ignition may register the markets in another order than listed). */
+  marketId: bigint;
   /** Its endpoint ids, lower case; index i is replica i. */
   ids: string[];
   replicas: ReplicaSet;

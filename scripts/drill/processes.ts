@@ -22,7 +22,7 @@ export class ProcessRegistry {
    */
   startKeeper(
     name: string,
-    command: "attestor" | "responder" | "dashboard",
+    command: "attestor" | "responder" | "dashboard" | "gateway",
     configFile: string,
     env: NodeJS.ProcessEnv,
     logFile: string,

@@ -330,7 +330,10 @@ export class ReplicaSet {
   private async _advance(tip: number): Promise<void> {
     // Overlapping calls are harmless: each replica has at most one job in flight (_kick).
     this._tip = Math.max(this._tip, tip);
-    await this.collect();
+    // Gossip first, but never hold the chain for it: what is collected late goes into the next block.
+    const gossip = this.collect();
+    if (this._opts.clock === "manual") await gossip;
+    else await Promise.race([gossip, new Promise((res) => setTimeout(res, 150))]);
     const jobs = this._r.map((_, i) => this._kick(i)).filter((j): j is Promise<void> => !!j);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([

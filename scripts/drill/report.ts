@@ -30,6 +30,48 @@ export interface FaultRecord {
   cooldown: CooldownEvidence | null;
   /** For a pause fault: the resume's block time against the guard's grace-period rule. */
   resume: ResumeEvidence | null;
+  /**
+   * The price-feed failover fault: the position market 1 opened on the backup feed. `price` is the opening
+   * price (collateral units per 1e18 size, decimal string); `backupAnswers` the backup feed's answer scaled the
+   * same way at the end of the block before the trade and of the trade's block (the price must be one of them).
+   */
+  trade: { openedAtMs: number; price: string; backupAnswers: string[] } | null;
+  /**
+   * The slow-node fault: verdict changes of the slow endpoint while the fault lasted, between usable (HEALTHY,
+   * DEGRADED) and not (DOWN, UNKNOWN). 1 is the expected fall to DOWN; more is a storm (the drill fails).
+   */
+  statusChanges: number | null;
+  /**
+   * What clients saw from injection until the fault was fully undone (`healthyAtMs`, or `resumedAtMs` when
+   * later): the same load through `vigil gateway` and sent directly to the primary's URL. Null when no load ran.
+   */
+  clients: { gateway: ClientStats; direct: ClientStats } | null;
+}
+
+/**
+ * One client's figures over one fault window (scripts/drill/clients.ts). A request belongs to the window it
+ * was sent in.
+ */
+export interface ClientStats {
+  /** Reads sent (`eth_blockNumber` and `eth_getBlockByNumber("latest")`, about 20 per second). */
+  reads: number;
+  /** Reads and transactions that failed: an error answer, a transport error, or no answer within 6 s. */
+  failedRequests: number;
+  /**
+   * Longest time the client went without a successful read answer, ms: between two answers, or from the window's
+   * start to the first / from the last to its end.
+   */
+  longestGapMs: number;
+  /** Read answers 3 or more blocks behind the honest head (the replica driver's tip) when they arrived. */
+  staleAnswers: number;
+  /** `eth_blockNumber` answers lower than one this client had already received (time travel). */
+  backwardSteps: number;
+  /** Transactions answered with their hash. */
+  txSent: number;
+  /** Of those, included in a block of the honest replicas. */
+  txIncluded: number;
+  /** Of those, never included: answered with a hash and lost. */
+  txLost: number;
 }
 
 export interface DrillReport {
@@ -68,6 +110,9 @@ export function newFault(name: string, expected: Expected): FaultRecord {
     resumedAtMs: null,
     cooldown: null,
     resume: null,
+    trade: null,
+    statusChanges: null,
+    clients: null,
   };
 }
 

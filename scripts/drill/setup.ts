@@ -45,6 +45,11 @@ export interface Timing {
   reactionTimeoutMs: number;
   /** How long a forked replica is held at each position (equal, one ahead, one behind), in rounds. */
   forkHoldRounds: number;
+  /**
+   * The FailoverFeed's `maxAge`, s: the feeds' 1 s heartbeat, a block to land, and slack. Past it the adapter
+   * refuses the active feed (market 1 fails closed) until the service migrates or the feed updates.
+   */
+  feedMaxAge: number;
 }
 
 /** The drill's timing: `quick` for CI (~3-4 min), else the full drill. */
@@ -64,6 +69,7 @@ export function timing(quick: boolean): Timing {
         gracePeriod: 4,
         reactionTimeoutMs: 60_000,
         forkHoldRounds: 3,
+        feedMaxAge: 10,
       }
     : {
         roundSeconds: 3,
@@ -79,6 +85,7 @@ export function timing(quick: boolean): Timing {
         gracePeriod: 10,
         reactionTimeoutMs: 90_000,
         forkHoldRounds: 5,
+        feedMaxAge: 10,
       };
 }
 
@@ -134,9 +141,11 @@ export function attestorConfig(
     registryRefreshMs: 5_000,
     oracleRefreshMs: 5_000,
     http: { host: "127.0.0.1", port: s.port },
-    // Local nodes mine every second: a head older than 3 s is late, older than 6 s is halted.
+    // Local nodes mine every second: a head older than 3 s is late, older than 6 s is halted. The drill's
+    // price feeds get a round every second (scripts/drill/feeds.ts): older than 3 s is late, 6 s stale.
     thresholds: {
       jsonRpc: { headAgeSec: { ok: 3, max: 6, floor: 0 }, lagBlocks: { ok: 3, max: 10, floor: 0 } },
+      oracleFeed: { stalenessSec: { ok: 3, max: 6, floor: 0 } },
     },
     log: { level: "info" },
   };

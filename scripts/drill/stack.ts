@@ -10,17 +10,21 @@ import {
   IEndpointRegistry__factory,
   IHealthOracle__factory,
   IMarketGuard__factory,
+  IFailoverFeed__factory,
   GuardedPerpMarket__factory,
   MockERC20__factory,
   type GuardedPerpMarket,
   type IEndpointRegistry,
   type IHealthOracle,
   type IMarketGuard,
+  type IFailoverFeed,
 } from "../../typechain-types";
 import { Status } from "../../keepers/shared/health";
 import { ManagedNode, freePort } from "./nodes";
 import type { ProcessRegistry } from "./processes";
 import { ReplicaSet } from "./replicas";
+import { FAILOVER_DECIMALS, startFeeds, type FeedStack } from "./feeds";
+import { LatencyProxy } from "./proxy";
 import { l2DeployParams, startL2, type L2Stack } from "./sequencer";
 import {
   CONTROL_CHAIN,
@@ -38,16 +42,28 @@ export interface DrillStack {
   provider: JsonRpcProvider;
   replicas: ReplicaSet;
   l2: L2Stack;
-  deployed: { oracle: string; registry: string; guard: string; markets: string[] };
+  /** The price-feed service's feeds and their feeder. */
+  feeds: FeedStack;
+  /** The FailoverFeed over `drill-feed` that prices market 1. */
+  failoverFeed: IFailoverFeed;
+  /** The pass-through proxy in front of backup-2 (the slow-node fault); its URL is backup-2's endpoint. */
+  slowProxy: LatencyProxy;
+  deployed: { oracle: string; registry: string; guard: string; markets: string[]; failoverFeeds: string[] };
   oracle: IHealthOracle;
   registry: IEndpointRegistry;
   guard: IMarketGuard;
-  /** Service ids: the replicated service, `l2-rpc`, `l2-sequencer`. */
-  serviceIds: [string, string, string];
+  /** Service ids: the replicated service, `l2-rpc`, `l2-sequencer`, `drill-feed`. */
+  serviceIds: [string, string, string, string];
+  /** Endpoint ids of `drill-feed` (lower case): the primary feed, the backup feed. */
+  feedIds: [string, string];
+  /** The replicated service's endpoint URIs as registered (backup-2's is the proxy's). */
+  endpointUrls: string[];
   /** The replicated service's endpoint ids (lower case), index i = replica i. */
   ids: string[];
   /** Endpoint ids of `l2-rpc` and `l2-sequencer` (lower case). */
   l2Ids: [string, string];
+  /** Guard ids of market 1 (replicated service and price feed) and market 2 (L2). */
+  marketIds: [bigint, bigint];
   /** Market 1 (on the replicated service), connected with the trader, who has a deposit. */
   market: GuardedPerpMarket;
   attestorUrls: string[];
@@ -65,6 +81,7 @@ export async function startStack(
   workDir: string,
   say: (text: string) => void,
   deploymentId: string,
+  clientAccounts = 0,
 ): Promise<DrillStack> {
   const control = procs.addNode(
     new ManagedNode({
@@ -84,6 +101,8 @@ export async function startStack(
     chainId: MONITORED_CHAIN,
     blockTimeSec: 1,
     callTimeoutMs: 500,
+    // funded genesis accounts: the drill's traders send each transaction from a fresh one (scripts/drill/load.ts)
+    accounts: clientAccounts > 10 ? clientAccounts : undefined,
   });
   replicas.nodes.forEach((n) => procs.addNode(n));
   await replicas.start(90_000);
@@ -95,6 +114,11 @@ export async function startStack(
   const provider = new JsonRpcProvider(control.url, CONTROL_CHAIN, { staticNetwork: true, polling: true });
   provider.pollingInterval = 250;
   const l2 = await startL2(procs, provider);
+  const feeds = await startFeeds(provider);
+  say(`price feeds: ${feeds.uris.join(", ")} (a new round each second, deterministic walk)`);
+  const slowProxy = new LatencyProxy(replicas.url(2));
+  await slowProxy.listen();
+  const endpointUrls = [replicas.url(0), replicas.url(1), slowProxy.url];
   say(
     `L2 sequencer: anvil on ${l2.sequencer.url} (chain ${L2_CHAIN}); uptime feed ${l2.feedUri} (answer 0 = up)`,
   );
@@ -126,11 +150,35 @@ export async function startStack(
         name: "drill-rpc",
         cooldown: t.cooldown,
         recoveryPeriod: t.recoveryPeriod,
-        endpoints: replicas.urls.map((uri, i) => ({ kind: "JSON_RPC", uri, priority: i })),
+        endpoints: endpointUrls.map((uri, i) => ({ kind: "JSON_RPC", uri, priority: i })),
       },
       ...l2p.services,
+      {
+        name: "drill-feed",
+        cooldown: t.cooldown,
+        recoveryPeriod: t.recoveryPeriod,
+        endpoints: feeds.uris.map((uri, i) => ({ kind: "ORACLE_FEED", uri, priority: i })),
+      },
     ],
-    markets: [{ pauseThresholdBps: 5000, gracePeriod: t.gracePeriod, services: ["drill-rpc"] }, l2p.market],
+    markets: [
+      {
+        pauseThresholdBps: 5000,
+        gracePeriod: t.gracePeriod,
+        services: ["drill-rpc", "drill-feed"],
+        priceFeed: 0,
+      },
+      l2p.market,
+    ],
+    adapters: {
+      failoverFeeds: [
+        {
+          service: "drill-feed",
+          decimals: FAILOVER_DECIMALS,
+          maxAge: t.feedMaxAge,
+          description: "ETH / USD (drill)",
+        },
+      ],
+    },
   };
   let deployed;
   try {
@@ -148,14 +196,28 @@ export async function startStack(
   const oracle = IHealthOracle__factory.connect(deployed.oracle, provider);
   const registry = IEndpointRegistry__factory.connect(deployed.registry, provider);
   const guard = IMarketGuard__factory.connect(deployed.guard, provider);
-  const serviceIds = (await registry.services()).map((s) => s.toLowerCase()) as [string, string, string];
+  const serviceIds = (await registry.services()).map((s) => s.toLowerCase()) as [
+    string,
+    string,
+    string,
+    string,
+  ];
+  const failoverFeed = IFailoverFeed__factory.connect(deployed.failoverFeeds[0], provider);
+  const marketIds = [
+    await guard.marketIdOf(deployed.markets[0]),
+    await guard.marketIdOf(deployed.markets[1]),
+  ] as [bigint, bigint];
   const endpointsOf = async (s: string) => (await registry.endpointsOf(s)).map((e) => e.id.toLowerCase());
   const ids = await endpointsOf(serviceIds[0]);
   const l2Ids = [(await endpointsOf(serviceIds[1]))[0], (await endpointsOf(serviceIds[2]))[0]] as [
     string,
     string,
   ];
+  const feedIds = (await endpointsOf(serviceIds[3])) as [string, string];
   const names = new Map<string, string>(ids.map((id, i) => [id, replicas.nodes[i].spec.name]));
+  names.set(feedIds[0], "primary price feed");
+  names.set(feedIds[1], "backup price feed");
+  names.set(serviceIds[3], "service drill-feed");
   names.set(serviceIds[0], "service drill-rpc");
   names.set(l2Ids[0], "L2 sequencer RPC");
   names.set(l2Ids[1], "L2 uptime feed");
@@ -208,7 +270,7 @@ export async function startStack(
 
   // Steady state: every endpoint HEALTHY on-chain, both markets open (a market whose dependencies were
   // never attested is tripped at start-up and resumes once they have been HEALTHY for its grace period).
-  const all = [...ids, ...l2Ids];
+  const all = [...ids, ...l2Ids, ...feedIds];
   const ready = await waitUntil(async () => {
     const s = await Promise.all(all.map((id) => oracle.statusOf(id)));
     return s.every((h) => Number(h.status) === Status.HEALTHY);
@@ -224,6 +286,9 @@ export async function startStack(
     provider,
     replicas,
     l2,
+    feeds,
+    failoverFeed,
+    slowProxy,
     deployed,
     oracle,
     registry,
@@ -231,6 +296,9 @@ export async function startStack(
     serviceIds,
     ids,
     l2Ids,
+    feedIds,
+    endpointUrls,
+    marketIds,
     market,
     attestorUrls,
     names,

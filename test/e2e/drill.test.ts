@@ -48,7 +48,7 @@ describe("outage drill (quick, end to end)", function () {
     expect(exitCode).to.equal(0);
   });
 
-  it("migrates off a killed, a hung, a stalled and a forked node, marks a forked backup and a wrong-chain node DOWN, and pauses when the L2 sequencer stops or every node is down", function () {
+  it("migrates off a killed, a hung, a stalled and a forked node and off a stopped price feed, marks a forked, a slow and a wrong-chain backup DOWN, and pauses when the L2 sequencer, both price feeds or every node stop", function () {
     expect(report.faults.map((f) => [f.name, f.expected])).to.deep.equal([
       ["primary node killed (SIGKILL)", "migrate"],
       ["active node hangs (SIGSTOP)", "migrate"],
@@ -57,6 +57,9 @@ describe("outage drill (quick, end to end)", function () {
       ["diverged fork, same chain id, on a backup", "none"],
       ["diverged fork, same chain id, on the active node", "migrate"],
       ["sequencer stops producing blocks (L2)", "pause"],
+      ["primary price feed stops updating", "migrate"],
+      ["both price feeds stop updating", "pause"],
+      ["a backup answers 3 s late (slow node)", "none"],
       ["a node answers for the wrong chain", "none"],
       ["every node of the service down", "pause"],
     ]);
@@ -94,6 +97,38 @@ describe("outage drill (quick, end to end)", function () {
     expect(c.failoverAtS).to.be.at.least(c.failbackAtS);
     expect(c.failoverAtS - c.failbackAtS).to.be.lessThan(c.cooldownS);
     expect(report.falsePauses).to.equal(0);
+  });
+
+  it("keeps market 1 trading on the backup feed: a position opens at the backup's answer, scaled", function () {
+    const f = report.faults.find((x) => x.name === "primary price feed stops updating")!;
+    expect(f.trade, "a trade during the fault").to.not.equal(null);
+    expect(f.trade!.backupAnswers).to.include(f.trade!.price);
+    expect(f.trade!.openedAtMs).to.be.within(f.injectedAtMs!, f.recoveredAtMs!);
+  });
+
+  it("marks the slow node DOWN once and keeps it there while it is slow (no storm)", function () {
+    const f = report.faults.find((x) => x.name.includes("slow node"))!;
+    expect(f.statusChanges).to.equal(1);
+  });
+
+  it("measures every fault for the gateway and the direct baseline; the gateway loses no transaction and never goes back", function () {
+    let reads = 0;
+    let windowMs = 0;
+    for (const f of report.faults) {
+      const c = f.clients!;
+      expect(c, f.name).to.not.equal(null);
+      expect(c.gateway.txLost, `${f.name}: gateway transactions lost`).to.equal(0);
+      expect(c.gateway.backwardSteps, `${f.name}: gateway eth_blockNumber backward steps`).to.equal(0);
+      expect(c.gateway.txIncluded, f.name).to.equal(c.gateway.txSent);
+      expect(c.gateway.txSent + c.direct.txSent, `${f.name}: transactions sent`).to.be.greaterThan(0);
+      reads += c.gateway.reads;
+      windowMs += Math.max(f.healthyAtMs!, f.resumedAtMs ?? 0) - f.injectedAtMs!;
+    }
+    // 20 reads/s sent during every fault (a little slack for timer drift on a busy machine)
+    expect(reads / (windowMs / 1000), "gateway reads per second").to.be.at.least(18);
+    // the direct baseline does see the primary die: the load is real
+    const killed = report.faults[0].clients!;
+    expect(killed.direct.failedRequests).to.be.greaterThan(killed.gateway.failedRequests);
   });
 
   it("never migrates or pauses when no fault calls for it", function () {
