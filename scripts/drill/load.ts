@@ -63,10 +63,20 @@ export class ClientLoad {
     this._next = o.accounts[0];
   }
 
-  /** Start sending (reads at once, the first transaction after one interval). */
+  /**
+   * Start sending (reads at once, the first transaction after one interval). Reads keep to the rate on
+   * average: each timer tick sends every read due since the start, so a late timer never lowers the rate.
+   */
   start(): void {
-    const readMs = 1000 / (this.o.readsPerSecond ?? 20);
-    this._timers.push(setInterval(() => this._track(this._read()), readMs));
+    const rate = this.o.readsPerSecond ?? 20;
+    const startedAt = Date.now();
+    let sent = 0;
+    this._timers.push(
+      setInterval(() => {
+        const due = Math.floor(((Date.now() - startedAt) * rate) / 1000);
+        for (; sent < due; sent++) this._track(this._read());
+      }, 1000 / rate),
+    );
     this._timers.push(setInterval(() => this._track(this._sendTx()), this.o.txIntervalMs ?? 2000));
   }
 

@@ -124,8 +124,8 @@ describe("outage drill (quick, end to end)", function () {
       reads += c.gateway.reads;
       windowMs += Math.max(f.healthyAtMs!, f.resumedAtMs ?? 0) - f.injectedAtMs!;
     }
-    // 20 reads/s sent during every fault (a little slack for timer drift on a busy machine)
-    expect(reads / (windowMs / 1000), "gateway reads per second").to.be.at.least(18);
+    // 20 reads/s sent during every fault (the load keeps to its rate; slack for the windows' edges)
+    expect(reads / (windowMs / 1000), "gateway reads per second").to.be.at.least(19.5);
     // the direct baseline does see the primary die: the load is real
     const killed = report.faults[0].clients!;
     expect(killed.direct.failedRequests).to.be.greaterThan(killed.gateway.failedRequests);
