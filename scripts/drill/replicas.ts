@@ -22,9 +22,8 @@
  * ticks, the driver collects every replica's pending transactions into its {@link TxLedger}; block n's raw
  * transactions are sent to each replica before it mines n there, and the block it mined is checked against
  * the honest block n (a transaction that arrived in between is kept, the block rolled back with
- * `anvil_rollback` and mined again). A replica replayed from genesis gets every block's transactions again.
- * Transactions a forked replica mined into its own blocks are adopted too (a client's order is not lost
- * because it reached a forked node), except the fork's own transaction.
+ * `anvil_rollback` and mined again). A replica replayed from genesis gets every block's transactions again;
+ * those a forked replica mined are adopted too (but the fork's own), so an order sent there is not lost.
  *
  * A tick never waits on a hung replica longer than `callTimeoutMs`: each replica has at most one
  * catch-up job in flight, the tick waits for the jobs up to that deadline and leaves slower ones running.
@@ -333,7 +332,7 @@ export class ReplicaSet {
     // Gossip first, but never hold the chain for it: what is collected late goes into the next block.
     const gossip = this.collect();
     if (this._opts.clock === "manual") await gossip;
-    else await Promise.race([gossip, new Promise((res) => setTimeout(res, 150))]);
+    else await Promise.race([gossip, new Promise((r) => setTimeout(r, 150))]);
     const jobs = this._r.map((_, i) => this._kick(i)).filter((j): j is Promise<void> => !!j);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
