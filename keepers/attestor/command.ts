@@ -1,5 +1,5 @@
 /**
- * `vigil attestor`: run one attestor until SIGINT/SIGTERM. The same `startAttestor` the tests, the
+ * `vigil attestor`: run one attestor until SIGINT/SIGTERM. The same `startAttestor` (service.ts) the tests, the
  * benchmark and the drill use.
  */
 import { Command, Option } from "commander";
@@ -64,7 +64,7 @@ export function attestorCommand(): Command {
       const [{ Shutdown }, { createLogger }, { startAttestor }, { loadAttestorConfig }] = await Promise.all([
         import("../shared/lifecycle"),
         import("../shared/logger"),
-        import("./attestor"),
+        import("./service"),
         import("./config"),
       ]);
       const config = loadAttestorConfig(flags.config, {

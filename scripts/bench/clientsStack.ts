@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { JsonRpcProvider, Network, NonceManager, Wallet } from "ethers";
 import { EndpointRegistry__factory, HealthOracle__factory } from "../../typechain-types";
-import { startAttestor, type RunningAttestor } from "../../keepers/attestor/attestor";
+import { startAttestor, type RunningAttestor } from "../../keepers/attestor/service";
 import { attestorConfigSchema } from "../../keepers/attestor/config";
 import { VigilRouter } from "../../keepers/client/router";
 import { gatewayConfigSchema } from "../../keepers/gateway/config";

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { Wallet, type TypedDataDomain } from "ethers";
-import { startAttestor, type RunningAttestor } from "../../keepers/attestor/attestor";
+import { startAttestor, type RunningAttestor } from "../../keepers/attestor/service";
 import { attestorConfigSchema, type AttestorConfigInput } from "../../keepers/attestor/config";
 import type { OracleState, WatchedEndpoint } from "../../keepers/attestor/sources";
 import { EndpointKind } from "../../keepers/shared/health";

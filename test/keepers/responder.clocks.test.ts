@@ -16,7 +16,7 @@ import { Writable } from "node:stream";
 import { expect } from "chai";
 import hre from "hardhat";
 import { Wallet, type Contract, type JsonRpcProvider } from "ethers";
-import { startAttestor, type RunningAttestor } from "../../keepers/attestor/attestor";
+import { startAttestor, type RunningAttestor } from "../../keepers/attestor/service";
 import { attestorConfigSchema } from "../../keepers/attestor/config";
 import { parseResponderConfig } from "../../keepers/responder/config";
 import { startResponder, type ResponderHandle } from "../../keepers/responder/responder";

@@ -23,7 +23,7 @@ import path from "node:path";
 import { expect } from "chai";
 import hre from "hardhat";
 import { Wallet, type Contract, type EventLog, type JsonRpcProvider } from "ethers";
-import { startAttestor, type RunningAttestor } from "../../keepers/attestor/attestor";
+import { startAttestor, type RunningAttestor } from "../../keepers/attestor/service";
 import { attestorConfigSchema } from "../../keepers/attestor/config";
 import { parseResponderConfig } from "../../keepers/responder/config";
 import { startResponder, type ResponderHandle } from "../../keepers/responder/responder";
