@@ -6,6 +6,7 @@
 import { Status, type Policy } from "../shared/health";
 import { nextStatus, tally, quorumObservedAt } from "../shared/quorum";
 import type { EndpointValue } from "../shared/report";
+import type { ActionKind } from "./outbox";
 
 export type { Policy } from "../shared/health";
 
@@ -233,6 +234,16 @@ export type RecoveryAction =
 /** True for the actions that make markets safer (a trip, a pending pause delivery): they go first. */
 export function isPauseAction(a: RecoveryAction): boolean {
   return a.kind === "trip" || (a.kind === "deliver" && a.delivery === Delivery.PENDING_PAUSE);
+}
+
+/**
+ * The one rule for "safety action": a `trip`, a `migrate`, and a `deliver` of a pending pause (a market the guard
+ * holds paused that has yet to receive the pause). A safety action may pay up to `fees.safetyMaxFeeCapGwei`;
+ * everything else (submit, resume, an unpause delivery, prove) stays under `fees.maxFeeCapGwei`.
+ * @param delivery For `deliver`: what is pending (`deliveryStatus`); without it a `deliver` is not safety.
+ */
+export function isSafety(kind: ActionKind, delivery?: Delivery): boolean {
+  return kind === "trip" || kind === "migrate" || (kind === "deliver" && delivery === Delivery.PENDING_PAUSE);
 }
 
 /**

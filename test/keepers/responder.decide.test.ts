@@ -11,6 +11,7 @@ import {
   effectiveStatus,
   GuardCheck,
   isPauseAction,
+  isSafety,
   MigrationCheck,
   refreshDue,
   watchedMarkets,
@@ -393,6 +394,16 @@ describe("responder decide", function () {
         { kind: "deliver", target: "5", delivery: Delivery.PENDING_UNPAUSE },
       ]);
       expect(actions.map(isPauseAction)).to.deep.equal([true, true, false, false, false, false]);
+    });
+
+    it("isSafety: trip, migrate and a pending pause delivery only", function () {
+      expect(isSafety("trip")).to.equal(true);
+      expect(isSafety("migrate")).to.equal(true);
+      expect(isSafety("deliver", Delivery.PENDING_PAUSE)).to.equal(true);
+      expect(isSafety("deliver", Delivery.PENDING_UNPAUSE)).to.equal(false);
+      expect(isSafety("deliver", Delivery.NONE)).to.equal(false);
+      expect(isSafety("deliver")).to.equal(false);
+      for (const k of ["submit", "resume", "prove"] as const) expect(isSafety(k)).to.equal(false);
     });
 
     it("a due trip or resume supersedes a pending delivery of the same market", function () {
