@@ -2,235 +2,50 @@
  * A transaction manager for ONE signer (the `act` of `config → check → act`): sends are serialised,
  * the nonce comes from the chain (`pending`) for every send, so any error leaves nothing to roll back
  * (unlike ethers' NonceManager, which increments blindly); every call is simulated (`eth_call` and
- * `eth_estimateGas`) before it is signed; a *NotDue revert means another keeper won the race, which is
- * normal; a transaction not mined after `stuckAfterMs` is replaced at the same nonce with both
- * EIP-1559 fees raised by at least 12.5% (geth's price bump), up to a cap; confirmations are awaited.
+ * `eth_estimateGas`) before it is signed; a revert the injected {@link RevertClassifier} calls a lost race
+ * means another keeper won, which is normal; a transaction not mined after `stuckAfterMs` is replaced at the
+ * same nonce with both EIP-1559 fees raised by at least 12.5% (geth's price bump), up to a cap; past its
+ * deadline (wall clock) the nonce is cancelled by a 0-value self-send; confirmations are awaited within
+ * `confirmTimeoutMs`; a receipt that vanishes (reorg) is answered by re-broadcasting the signed bytes.
+ * It knows no contract: revert decoding comes from `reverts` (the responder's is keepers/responder/reverts.ts).
  */
-import {
-  Interface,
-  isError,
-  Transaction,
-  type AbstractProvider,
-  type TransactionReceipt,
-  type Wallet,
-} from "ethers";
-import {
-  IEndpointRegistry__factory,
-  IHealthOracle__factory,
-  IMarketGuard__factory,
-} from "../../typechain-types";
+import { isError, Transaction, type TransactionReceipt } from "ethers";
+import type { CrashPoint } from "../shared/crash";
 import { VigilError } from "../shared/errors";
 import { sleep } from "../shared/lifecycle";
 import type { Logger } from "../shared/logger";
-
-/** Every custom error of the Vigil contracts, for decoding revert data. */
-export const VIGIL_ERRORS = new Interface([
-  ...IHealthOracle__factory.abi.filter((f) => f.type === "error"),
-  ...IEndpointRegistry__factory.abi.filter((f) => f.type === "error"),
-  ...IMarketGuard__factory.abi.filter((f) => f.type === "error"),
-]);
-
-/**
- * Reverts that mean "nothing to do": already done by someone else (another keeper, the oracle's listener), or
- * no longer applicable. Answers, not faults: the action is dropped, never retried.
- */
-export const LOST_RACE_ERRORS: ReadonlySet<string> = new Set([
-  "EndpointRegistryMigrationNotDue",
-  "MarketGuardTripNotDue",
-  "MarketGuardResumeNotDue",
-  // retryDelivery when the market already received the decision: another keeper delivered it first.
-  "MarketGuardNothingToDeliver",
-  // proveEquivocation when the signer is already jailed: another prover (or our earlier proof) was first.
-  "HealthOracleAlreadyJailed",
-  // proveEquivocation of a pair the oracle does not take (the set was replaced since, releasing everyone):
-  // nothing to prove, an answer like the others, never retried.
-  "HealthOracleNotEquivocation",
-  // (No oracle error: `submit` skips rounds already stored instead of reverting; the responder reads the
-  // simulated and the mined (updated, skipped) instead.)
-]);
-
-export interface DecodedRevert {
-  /** Custom error name, when the data decodes against {@link VIGIL_ERRORS}. */
-  name?: string;
-  args?: readonly unknown[];
-  /** Raw revert data, when the node returned it. */
-  data?: string;
-  message: string;
-}
-
-/** Decode revert data (from an ethers CALL_EXCEPTION, or raw hex). */
-export function decodeRevert(e: unknown): DecodedRevert {
-  let data: string | undefined;
-  if (typeof e === "string") data = e;
-  else if (e && typeof e === "object") {
-    const err = e as { data?: unknown; error?: { data?: unknown }; info?: { error?: { data?: unknown } } };
-    const d = err.data ?? err.error?.data ?? err.info?.error?.data;
-    if (typeof d === "string" && d.startsWith("0x")) data = d;
-  }
-  const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
-  if (!data || data === "0x") return { data, message };
-  try {
-    const parsed = VIGIL_ERRORS.parseError(data);
-    if (parsed) return { name: parsed.name, args: [...parsed.args], data, message: parsed.name };
-  } catch {
-    /* not one of ours */
-  }
-  return { data, message };
-}
-
-/** True when a revert means another keeper won the race (not an error, not retried). */
-export function isLostRace(revert: DecodedRevert): boolean {
-  return revert.name !== undefined && LOST_RACE_ERRORS.has(revert.name);
-}
-
-/**
- * Transient transport failures worth retrying (viem's `shouldRetry` idea): timeouts, connection
- * errors, HTTP 408/429/5xx, JSON-RPC "limit exceeded" / internal errors. A revert is never transient.
- */
-export function isTransient(e: unknown): boolean {
-  if (isError(e, "CALL_EXCEPTION") || isError(e, "INSUFFICIENT_FUNDS") || isError(e, "NONCE_EXPIRED"))
-    return false;
-  if (isError(e, "TIMEOUT") || isError(e, "NETWORK_ERROR")) return true;
-  const text = (
-    e instanceof Error ? `${e.message} ${(e as { code?: unknown }).code ?? ""}` : String(e)
-  ).toLowerCase();
-  if (isError(e, "SERVER_ERROR")) return true;
-  return /econnrefused|econnreset|etimedout|socket hang up|fetch failed|\b(408|429|500|502|503|504)\b|-32005|-32603|rate limit|limit exceeded|timeout/.test(
-    text,
-  );
-}
-
-/** Retry `fn` on transient errors with exponential backoff (200 ms, 400 ms, …). */
-export async function withRetry<T>(
-  fn: () => Promise<T>,
-  retries = 3,
-  baseMs = 200,
-  signal?: AbortSignal,
-): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (attempt >= retries || !isTransient(e) || signal?.aborted) throw e;
-      await sleep(baseMs * 2 ** attempt, signal);
-    }
-  }
-}
-
-export interface Fees {
-  maxFeePerGas: bigint;
-  maxPriorityFeePerGas: bigint;
-}
-
-/**
- * The next fees for a replacement: both raised by `bumpPercent` (rounded up, and at least +1 wei),
- * the max fee capped at `capWei` and the tip never above the max fee. @returns undefined when the cap
- * leaves no room for a valid replacement (both fees must rise by at least 12.5%).
- */
-export function bumpFees(fees: Fees, bumpPercent: number, capWei: bigint): Fees | undefined {
-  const scale = BigInt(Math.round(bumpPercent * 1000));
-  const up = (v: bigint) => {
-    const next = (v * (100_000n + scale) + 99_999n) / 100_000n;
-    return next > v ? next : v + 1n;
-  };
-  const minUp = (v: bigint) => (v * 1125n + 999n) / 1000n;
-  const maxFee = up(fees.maxFeePerGas) > capWei ? capWei : up(fees.maxFeePerGas);
-  let tip = up(fees.maxPriorityFeePerGas);
-  if (tip > maxFee) tip = maxFee;
-  if (maxFee < minUp(fees.maxFeePerGas) || tip < minUp(fees.maxPriorityFeePerGas)) return undefined;
-  return { maxFeePerGas: maxFee, maxPriorityFeePerGas: tip };
-}
-
-/**
- * Fees of a cancel that replaces `fees` at the same nonce: a bump within `capWei` when there is room,
- * else the smallest valid replacement (both fees +12.5%) even above the cap: a cancel costs 21,000 gas
- * and frees the nonce every later action waits behind, so it must be accepted.
- */
-export function cancelFees(fees: Fees, bumpPercent: number, capWei: bigint): Fees {
-  const bumped = bumpFees(fees, bumpPercent, capWei);
-  if (bumped) return bumped;
-  const minUp = (v: bigint) => {
-    const n = (v * 1125n + 999n) / 1000n;
-    return n > v ? n : v + 1n;
-  };
-  return { maxFeePerGas: minUp(fees.maxFeePerGas), maxPriorityFeePerGas: minUp(fees.maxPriorityFeePerGas) };
-}
-
-export interface TxRequest {
-  to: string;
-  data: string;
-}
-
-export type SimulationResult =
-  /** `returnData`: what the `eth_call` returned (e.g. `submit`'s `(updated, skipped)`). */
-  | { ok: true; gasLimit: bigint; returnData: string }
-  | { ok: false; lostRace: boolean; revert: DecodedRevert };
-
-export type ExecuteOutcome =
-  | { outcome: "confirmed"; receipt: TransactionReceipt; nonce: number; replacements: number }
-  | { outcome: "lost_race"; revert: DecodedRevert; stage: "simulation" | "mined" }
-  | { outcome: "failed"; error: string; revert?: DecodedRevert }
-  /** Shutdown began while the transaction waited to be mined; the outbox keeps it for the next start. */
-  | { outcome: "persisted"; nonce: number }
-  /**
-   * The deadline passed before the action was mined: its nonce was replaced by a 0-value self-send.
-   * `mined`: the cancel was mined (false: still pending when the wait for it ended; it holds the nonce).
-   */
-  | { outcome: "cancelled"; nonce: number; hash: string; mined: boolean };
-
-export interface ExecuteHooks {
-  /** Called with each signed transaction BEFORE it is broadcast (the outbox records nonce and hash). */
-  onSigned?(nonce: number, tx: { hash: string; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }): void;
-  /** Hashes recorded by an earlier run for this action (crash recovery): adopted if still pending. */
-  resumeHashes?: readonly string[];
-  /** Skip the simulation (the caller just simulated). */
-  gasLimit?: bigint;
-  /**
-   * Wall-clock time (ms) after which the action is no longer worth mining; then its nonce is
-   * cancelled. Default: now + `actionTimeoutMs`.
-   */
-  deadlineMs?: number;
-  /** Max fee per gas for this action, wei (a safety action may pay more). Default: `maxFeeCapWei`. */
-  maxFeeCapWei?: bigint;
-}
-
-export interface TxManagerOptions {
-  /** The signer, connected to `provider`. */
-  wallet: Wallet;
-  provider: AbstractProvider;
-  chainId: number;
-  logger: Logger;
-  /** Blocks to wait after inclusion. Default 1. */
-  confirmations?: number;
-  /** Percent both fees rise per replacement; at least 12.5. Default 12.5. */
-  bumpPercent?: number;
-  /** Max fee per gas never exceeds this, wei. */
-  maxFeeCapWei: bigint;
-  /** Replace when not mined after this many ms. Default 30000. */
-  stuckAfterMs?: number;
-  /** Default deadline of an action, ms after it starts. Default 300000 (5 minutes). */
-  actionTimeoutMs?: number;
-  /**
-   * Ceiling of a cancel's max fee, wei (a cancel costs 21,000 gas and frees the nonce that every
-   * later action, a trip included, waits behind). Default: the larger of `maxFeeCapWei` and the
-   * action's cap.
-   */
-  cancelMaxFeeCapWei?: bigint;
-  /** Receipt polling interval, ms. Default 500. */
-  pollMs?: number;
-  /** Gas estimate headroom, percent. Default 25 (listener calls in the same tx are gas-bounded). */
-  gasHeadroomPercent?: number;
-}
+// Compatibility until the responder passes `reverts` and imports decodeRevert from ./reverts (then removed).
+import { vigilReverts } from "./reverts";
+import { bumpFees, cancelFees, type Fees } from "./tx/fees";
+import { CANCEL_GAS, isCancel, resumeFlight } from "./tx/resume";
+import { errText, isTransient, withRetry } from "./tx/retry";
+import type {
+  ExecuteHooks,
+  ExecuteOutcome,
+  RecordedTx,
+  RevertClassifier,
+  SimulationResult,
+  TxManagerOptions,
+  TxRequest,
+  TxRole,
+} from "./tx/types";
+import type { Flight } from "./tx/resume";
+export { decodeRevert, isLostRace, LOST_RACE_ERRORS, VIGIL_ERRORS } from "./reverts";
+export * from "./tx/fees";
+export { isTransient, withRetry } from "./tx/retry";
+export * from "./tx/types";
 
 /** One signer's transaction pipeline. */
 export class TxManager {
   readonly address: string;
   private _queue: Promise<unknown> = Promise.resolve();
   private readonly _log: Logger;
+  private readonly _reverts: RevertClassifier;
 
   constructor(private readonly o: TxManagerOptions) {
     this.address = o.wallet.address;
     this._log = o.logger.child({ component: "tx", signer: this.address });
+    this._reverts = o.reverts ?? vigilReverts;
     if ((o.bumpPercent ?? 12.5) < 12.5) {
       throw new VigilError("VIGIL_CONFIG", "fees.bumpPercent must be at least 12.5");
     }
@@ -252,16 +67,20 @@ export class TxManager {
       return { ok: true, gasLimit: (estimate * (100n + headroom)) / 100n, returnData };
     } catch (e) {
       if (!isError(e, "CALL_EXCEPTION")) throw e;
-      const revert = decodeRevert(e);
-      return { ok: false, lostRace: isLostRace(revert), revert };
+      const revert = this._reverts.decode(e);
+      return { ok: false, lostRace: this._reverts.isLostRace(revert), revert };
     }
   }
 
   /**
    * Simulate, sign, broadcast and wait for `confirmations`, replacing the transaction when stuck and
    * cancelling it (a 0-value self-send at the same nonce) once its deadline passes. Serialised: one
-   * execution at a time for this signer. Never throws for a revert or a send failure; throws only
-   * when the transport stays down after retries (the outbox keeps the action open for reconciliation).
+   * execution at a time for this signer. With `resumeTxs` (crash recovery) an earlier run's transactions are
+   * finished first: a mined cancel is "cancelled" (the action never ran), a mined action is confirmed or its
+   * revert decoded, a pending one is adopted, a recorded one the node lost is re-broadcast while its nonce is
+   * free; only when none of them can still be mined is the action simulated and sent anew. Never throws for a
+   * revert or a send failure; throws only when the transport stays down after retries (the outbox keeps the
+   * action open for reconciliation).
    */
   execute(req: TxRequest, hooks: ExecuteHooks = {}, signal?: AbortSignal): Promise<ExecuteOutcome> {
     const run = this._queue.then(() => this._execute(req, hooks, signal));
@@ -279,32 +98,19 @@ export class TxManager {
   }
 
   private async _execute(req: TxRequest, hooks: ExecuteHooks, signal?: AbortSignal): Promise<ExecuteOutcome> {
-    // 1. An earlier run's transaction may be mined or still pending: finish it rather than send again.
-    if (hooks.resumeHashes?.length) {
-      const receipt = await this._findReceipt(hooks.resumeHashes);
-      if (receipt) {
-        const mined = await withRetry(() => this.o.provider.getTransaction(receipt.hash));
-        return this._afterMined(req, receipt, mined?.nonce ?? -1, 0, signal);
-      }
-      for (const h of hooks.resumeHashes) {
-        const pendingTx = await withRetry(() => this.o.provider.getTransaction(h), 3, 200, signal);
-        if (pendingTx && pendingTx.blockNumber == null && pendingTx.maxFeePerGas != null) {
-          this._log.info({ hash: h, nonce: pendingTx.nonce }, "adopting a transaction from the previous run");
-          const fees = {
-            maxFeePerGas: pendingTx.maxFeePerGas,
-            maxPriorityFeePerGas: pendingTx.maxPriorityFeePerGas ?? 0n,
-          };
-          return this._watch(
-            req,
-            pendingTx.nonce,
-            pendingTx.gasLimit,
-            fees,
-            [...hooks.resumeHashes],
-            hooks,
-            signal,
-          );
-        }
-      }
+    // 1. An earlier run's transaction may be mined, pending or lost by the node: finish it rather than send again.
+    const recorded: RecordedTx[] = hooks.resumeTxs?.length
+      ? [...hooks.resumeTxs]
+      : (hooks.resumeHashes ?? []).map((hash) => ({ hash }));
+    if (recorded.length) {
+      const env = {
+        provider: this.o.provider,
+        address: this.address,
+        log: this._log,
+        broadcast: (raw: string) => this._broadcast(raw),
+      };
+      const flight = await resumeFlight(env, recorded, hooks, signal);
+      if (flight) return this._watch(req, flight, hooks, signal);
     }
     // 2. Simulate.
     let gasLimit = hooks.gasLimit;
@@ -327,17 +133,17 @@ export class TxManager {
       signal,
     );
     const fees = await this._initialFees(this._cap(hooks), signal);
-    const hashes: string[] = [];
+    const flight: Flight = { nonce, gasLimit, fees, sent: new Map(), cancelling: false, replacements: 0 };
     let lastError: unknown;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        await this._signAndBroadcast(req, nonce, gasLimit, fees, hooks, hashes);
-        return this._watch(req, nonce, gasLimit, fees, hashes, hooks, signal);
+        await this._send(req, flight, fees, "action", hooks);
+        return this._watch(req, flight, hooks, signal);
       } catch (e) {
         lastError = e;
-        if (await this._anyKnown(hashes, signal)) {
+        if (await this._anyKnown([...flight.sent.keys()], signal)) {
           this._log.warn({ err: errText(e), nonce }, "broadcast reported an error but reached the node");
-          return this._watch(req, nonce, gasLimit, fees, hashes, hooks, signal);
+          return this._watch(req, flight, hooks, signal);
         }
         this._log.warn({ err: errText(e), attempt, nonce }, "send failed; signing again at the same nonce");
         if (isError(e, "INSUFFICIENT_FUNDS") || isError(e, "NONCE_EXPIRED")) break;
@@ -346,6 +152,11 @@ export class TxManager {
     return { outcome: "failed", error: errText(lastError) };
   }
 
+  /**
+   * Rebuild the flight of an earlier run from its recorded transactions. @returns undefined when none of them
+   * can still be mined (none mined, none pending, and the nonce was used by another transaction or nothing
+   * was recorded that could be re-broadcast): the action is then sent anew.
+   */
   /** The action's fee cap. */
   private _cap(hooks: ExecuteHooks): bigint {
     return hooks.maxFeeCapWei ?? this.o.maxFeeCapWei;
@@ -368,130 +179,161 @@ export class TxManager {
     return { maxFeePerGas: maxFee, maxPriorityFeePerGas: tip > maxFee ? maxFee : tip };
   }
 
-  /** Sign, record (hook, and `hashes` when given) and broadcast. @returns the hash. */
-  private async _signAndBroadcast(
-    req: TxRequest,
-    nonce: number,
-    gasLimit: bigint,
+  private _crash(point: CrashPoint): void {
+    this.o.crash?.(point);
+  }
+
+  private async _broadcast(raw: string): Promise<void> {
+    await withRetry(() => this.o.provider.broadcastTransaction(raw), 3, 200);
+  }
+
+  /**
+   * Sign `tx` at the flight's nonce, record it (`onSigned`, then the flight), crash point "signed" /
+   * "cancel_signed", broadcast, crash point "broadcast" / "cancel_broadcast". @returns the hash.
+   */
+  private async _send(
+    tx: TxRequest,
+    f: Flight,
     fees: Fees,
+    role: TxRole,
     hooks: ExecuteHooks,
-    hashes?: string[],
   ): Promise<string> {
-    const signed = await this.o.wallet.signTransaction({
+    const raw = await this.o.wallet.signTransaction({
       type: 2,
       chainId: this.o.chainId,
-      to: req.to,
-      data: req.data,
-      nonce,
-      gasLimit,
+      to: tx.to,
+      data: tx.data,
+      nonce: f.nonce,
+      gasLimit: role === "cancel" ? CANCEL_GAS : f.gasLimit,
       maxFeePerGas: fees.maxFeePerGas,
       maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
       value: 0n,
     });
-    const hash = Transaction.from(signed).hash!;
-    hooks.onSigned?.(nonce, { hash, ...fees });
-    if (hashes && !hashes.includes(hash)) hashes.push(hash);
-    await withRetry(() => this.o.provider.broadcastTransaction(signed), 3, 200);
-    this._log.debug({ hash, nonce, maxFeePerGas: String(fees.maxFeePerGas) }, "broadcast");
+    const hash = Transaction.from(raw).hash!;
+    hooks.onSigned?.(f.nonce, { hash, raw, role, ...fees });
+    if (!f.sent.has(hash)) f.sent.set(hash, { role, raw });
+    this._crash(role === "cancel" ? "cancel_signed" : "signed");
+    await this._broadcast(raw);
+    this._log.debug({ hash, nonce: f.nonce, role, maxFeePerGas: String(fees.maxFeePerGas) }, "broadcast");
+    this._crash(role === "cancel" ? "cancel_broadcast" : "broadcast");
     return hash;
   }
 
   /**
-   * Wait for one of `hashes` to be mined with confirmations; replace at the same nonce when stuck.
-   * Once the deadline passes, replace the nonce with a 0-value self-send (the cancel), keep raising
-   * it when stuck, and stop waiting after `4 × stuckAfterMs` more: the loop never blocks forever.
+   * Wait for one of the flight's transactions to be mined with confirmations; replace at the same nonce when
+   * stuck. Once the deadline (wall clock) passes, replace the nonce with a 0-value self-send (the cancel), keep
+   * raising it when stuck, and stop waiting after `4 × stuckAfterMs` more. A mined transaction is waited on for
+   * `confirmTimeoutMs` at most; if its receipt vanishes (a reorg), its signed bytes are broadcast again. Every
+   * wait ends: the loop never blocks forever.
    */
   private async _watch(
     req: TxRequest,
-    nonce: number,
-    gasLimit: bigint,
-    startFees: Fees,
-    hashes: string[],
+    f: Flight,
     hooks: ExecuteHooks,
     signal?: AbortSignal,
   ): Promise<ExecuteOutcome> {
     const pollMs = this.o.pollMs ?? 500;
     const stuckAfter = this.o.stuckAfterMs ?? 30_000;
+    const want = this.o.confirmations ?? 1;
+    const confirmTimeout = this.o.confirmTimeoutMs ?? 120_000;
     const deadline = hooks.deadlineMs ?? Date.now() + (this.o.actionTimeoutMs ?? 300_000);
     const cap = this._cap(hooks);
-    let fees = startFees;
+    const cancel: TxRequest = { to: this.address, data: "0x" };
+    let giveUpAt = f.cancelling ? Date.now() + 4 * stuckAfter : Infinity;
     let lastSend = Date.now();
-    let replacements = 0;
     let capped = false;
-    // Set once the deadline passed and a cancel was signed.
-    let cancel: { hashes: string[]; giveUpAt: number } | undefined;
+    let mined: { hash: string; since: number } | undefined;
     for (;;) {
-      const receipt = await this._findReceipt(hashes).catch((e) => {
+      this._crash("awaiting_receipt");
+      const receipt = await this._findReceipt([...f.sent.keys()]).catch((e) => {
         if (!isTransient(e)) throw e;
         return null;
       });
-      if (receipt) {
-        if (cancel?.hashes.includes(receipt.hash)) {
-          this._log.warn({ nonce, hash: receipt.hash }, "deadline passed: the action was cancelled");
-          return { outcome: "cancelled", nonce, hash: receipt.hash, mined: true };
-        }
-        return this._afterMined(req, receipt, nonce, replacements, signal);
-      }
-      if (signal?.aborted) return { outcome: "persisted", nonce };
       const now = Date.now();
-      if (cancel && now >= cancel.giveUpAt) {
-        const hash = cancel.hashes[cancel.hashes.length - 1];
-        this._log.warn({ nonce, hash }, "cancel not mined yet; moving on (it holds the nonce)");
-        return { outcome: "cancelled", nonce, hash, mined: false };
-      }
-      if (!cancel && now >= deadline) {
-        const next = cancelFees(fees, this.o.bumpPercent ?? 12.5, this._cancelCap(cap));
-        cancel = { hashes: [], giveUpAt: now + 4 * stuckAfter };
-        try {
-          await this._signAndBroadcast(
-            { to: this.address, data: "0x" },
-            nonce,
-            21_000n,
-            next,
-            hooks,
-            cancel.hashes,
+      if (receipt) {
+        const confirmations = await receipt.confirmations().catch(() => 0);
+        if (confirmations >= want) return this._settle(req, f, receipt, signal);
+        if (mined?.hash !== receipt.hash) mined = { hash: receipt.hash, since: now };
+        else if (now - mined.since >= confirmTimeout) {
+          this._log.warn(
+            { nonce: f.nonce, hash: receipt.hash, confirmations, want },
+            "mined, not confirmed in time",
           );
-        } catch (e) {
-          this._log.warn({ err: errText(e), nonce }, "cancel not accepted");
+          return { outcome: "persisted", nonce: f.nonce };
         }
-        hashes.push(...cancel.hashes);
-        fees = next;
-        capped = false;
-        lastSend = now;
-        this._log.warn({ nonce, maxFeePerGas: String(next.maxFeePerGas) }, "deadline passed: cancelling");
-      } else if (now - lastSend >= stuckAfter && !capped) {
-        const next = bumpFees(fees, this.o.bumpPercent ?? 12.5, cancel ? this._cancelCap(cap) : cap);
-        if (!next) {
-          capped = true;
-          this._log.warn({ nonce, maxFeePerGas: String(fees.maxFeePerGas) }, "stuck at the fee cap; waiting");
-        } else {
-          const tx = cancel ? { to: this.address, data: "0x" } : req;
-          const sent: string[] = [];
-          try {
-            await this._signAndBroadcast(tx, nonce, cancel ? 21_000n : gasLimit, next, hooks, sent);
-            replacements += 1;
-            this._log.info(
-              {
-                nonce,
-                hash: sent[0],
-                cancel: !!cancel,
-                maxFeePerGas: String(next.maxFeePerGas),
-                tip: String(next.maxPriorityFeePerGas),
-              },
-              "replaced a stuck transaction",
+      } else {
+        if (mined) {
+          // Mined, then gone: a reorg dropped the block. The same bytes again (same nonce: it cannot apply twice).
+          const raw = f.sent.get(mined.hash)?.raw;
+          this._log.warn(
+            { nonce: f.nonce, hash: mined.hash, rebroadcast: !!raw },
+            "receipt vanished (reorg)",
+          );
+          if (raw)
+            await this._broadcast(raw).catch((e) =>
+              this._log.warn({ err: errText(e) }, "re-broadcast failed"),
             );
-          } catch (e) {
-            // "nonce too low": one of ours was mined meanwhile (found on the next poll).
-            // "underpriced": the node wants more; the next bump goes higher.
-            this._log.warn({ err: errText(e), nonce }, "replacement not accepted");
+          mined = undefined;
+          lastSend = now;
+        }
+        if (signal?.aborted) return { outcome: "persisted", nonce: f.nonce };
+        if (f.cancelling && now >= giveUpAt) {
+          const hash = [...f.sent].filter(([, t]) => t.role === "cancel").pop()?.[0] ?? "";
+          this._log.warn({ nonce: f.nonce, hash }, "cancel not mined yet; moving on (it holds the nonce)");
+          return { outcome: "cancelled", nonce: f.nonce, hash, mined: false };
+        }
+        if (!f.cancelling && now >= deadline) {
+          const next = cancelFees(f.fees, this.o.bumpPercent ?? 12.5, this._cancelCap(cap));
+          f.cancelling = true;
+          giveUpAt = now + 4 * stuckAfter;
+          this._log.warn(
+            { nonce: f.nonce, maxFeePerGas: String(next.maxFeePerGas) },
+            "deadline passed: cancelling",
+          );
+          await this._send(cancel, f, next, "cancel", hooks).catch((e) =>
+            this._log.warn({ err: errText(e), nonce: f.nonce }, "cancel not accepted"),
+          );
+          f.fees = next;
+          capped = false;
+          lastSend = now;
+        } else if (now - lastSend >= stuckAfter && !capped) {
+          const next = bumpFees(
+            f.fees,
+            this.o.bumpPercent ?? 12.5,
+            f.cancelling ? this._cancelCap(cap) : cap,
+          );
+          if (!next) {
+            capped = true;
+            this._log.warn(
+              { nonce: f.nonce, maxFeePerGas: String(f.fees.maxFeePerGas) },
+              "stuck at the fee cap; waiting",
+            );
+          } else {
+            const role: TxRole = f.cancelling ? "cancel" : "action";
+            try {
+              const hash = await this._send(f.cancelling ? cancel : req, f, next, role, hooks);
+              f.replacements += 1;
+              this._log.info(
+                {
+                  nonce: f.nonce,
+                  hash,
+                  cancel: f.cancelling,
+                  maxFeePerGas: String(next.maxFeePerGas),
+                  tip: String(next.maxPriorityFeePerGas),
+                },
+                "replaced a stuck transaction",
+              );
+            } catch (e) {
+              // "nonce too low": one of ours was mined meanwhile (found on the next poll).
+              // "underpriced": the node wants more; the next bump goes higher.
+              this._log.warn({ err: errText(e), nonce: f.nonce }, "replacement not accepted");
+            }
+            f.fees = next;
+            lastSend = Date.now();
           }
-          hashes.push(...sent);
-          cancel?.hashes.push(...sent);
-          fees = next;
-          lastSend = Date.now();
         }
       }
-      if (!(await sleep(pollMs, signal))) return { outcome: "persisted", nonce };
+      if (!(await sleep(pollMs, signal))) return { outcome: "persisted", nonce: f.nonce };
     }
   }
 
@@ -508,33 +350,33 @@ export class TxManager {
     return null;
   }
 
-  private async _afterMined(
+  /**
+   * The outcome of a confirmed receipt: the cancel's receipt is "cancelled" (the action never ran), never
+   * "confirmed"; the action's own is "confirmed" when it succeeded, else its revert is read by simulating the
+   * action again (a lost race, or "failed").
+   */
+  private async _settle(
     req: TxRequest,
+    f: Flight,
     receipt: TransactionReceipt,
-    nonce: number,
-    replacements: number,
     signal?: AbortSignal,
   ): Promise<ExecuteOutcome> {
-    const want = this.o.confirmations ?? 1;
-    let current: TransactionReceipt | null = receipt;
-    while (current && (await current.confirmations()) < want) {
-      if (!(await sleep(this.o.pollMs ?? 500, signal))) return { outcome: "persisted", nonce };
-      current = await withRetry(() => this.o.provider.getTransactionReceipt(receipt.hash));
+    const role =
+      f.sent.get(receipt.hash)?.role ??
+      (isCancel({ to: receipt.to, data: "0x", value: 0n }, this.address) ? "cancel" : "action");
+    if (role === "cancel") {
+      this._log.warn({ nonce: f.nonce, hash: receipt.hash }, "deadline passed: the action was cancelled");
+      return { outcome: "cancelled", nonce: f.nonce, hash: receipt.hash, mined: true, receipt };
     }
-    if (!current) return { outcome: "failed", error: `receipt of ${receipt.hash} vanished (reorg)` };
-    if (current.status === 1) return { outcome: "confirmed", receipt: current, nonce, replacements };
+    if (receipt.status === 1)
+      return { outcome: "confirmed", receipt, nonce: f.nonce, replacements: f.replacements };
     // Reverted on-chain although the simulation passed: someone acted in the same block, or the state moved.
     const sim = await this.simulate(req, signal).catch(() => undefined);
     if (sim && !sim.ok && sim.lostRace) return { outcome: "lost_race", revert: sim.revert, stage: "mined" };
     return {
       outcome: "failed",
-      error: `transaction ${current.hash} reverted`,
+      error: `transaction ${receipt.hash} reverted`,
       revert: sim && !sim.ok ? sim.revert : undefined,
     };
   }
-}
-
-function errText(e: unknown): string {
-  if (e instanceof Error) return e.message.split("\n")[0];
-  return String(e);
 }

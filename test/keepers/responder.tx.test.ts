@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { JsonRpcProvider, Network, parseUnits, toQuantity, Transaction, Wallet } from "ethers";
 import { createLogger } from "../../keepers/shared/logger";
-import { bumpFees, decodeRevert, isTransient, TxManager, VIGIL_ERRORS } from "../../keepers/responder/tx";
+import { decodeRevert, VIGIL_ERRORS } from "../../keepers/responder/reverts";
+import { bumpFees, isTransient, TxManager } from "../../keepers/responder/tx";
 import { Anvil, ANVIL_KEYS } from "./helpers/anvil";
 
 /** Runtime `slot0 += 1` (PUSH1 1 PUSH1 0 SLOAD ADD PUSH1 0 SSTORE STOP) behind a minimal constructor. */
