@@ -7,13 +7,15 @@
  */
 import Database from "better-sqlite3";
 import { VigilError } from "../shared/errors";
+import type { ExecuteOutcome, TxRole } from "./tx";
 
 /**
  * Bumped whenever the tables change; a newer file is refused rather than misread, an older one is
  * migrated in place. 1: the first schema. 2: kind `deliver` (`MarketGuard.retryDelivery`). 3: kind `prove`
- * (`HealthOracle.proveEquivocation`).
+ * (`HealthOracle.proveEquivocation`). 4: status `cancelled`; per transaction its `role` (action or cancel), its
+ * signed bytes (`raw`) and, for the one a confirmed action was mined in, `block_number` and `block_hash`.
  */
-export const OUTBOX_SCHEMA_VERSION = 3;
+export const OUTBOX_SCHEMA_VERSION = 4;
 
 export type ActionKind = "submit" | "migrate" | "trip" | "resume" | "deliver" | "prove";
 
@@ -24,34 +26,64 @@ const ACTIONS_TABLE = (name: string) => `
     target TEXT NOT NULL,
     to_addr TEXT NOT NULL,
     calldata TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending','sent','confirmed','dropped','failed')),
+    status TEXT NOT NULL CHECK (status IN ('pending','sent','confirmed','dropped','failed','cancelled')),
     nonce INTEGER,
     note TEXT,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
   )`;
 const ACTIONS_INDEX = `CREATE INDEX IF NOT EXISTS actions_open ON actions(status) WHERE status IN ('pending','sent')`;
+/** The columns schema 4 adds to `txs` (NULL in rows written before: role and bytes unknown). */
+const TXS_V4_COLUMNS = [
+  "role TEXT CHECK (role IN ('action','cancel'))",
+  "raw TEXT",
+  "block_number INTEGER",
+  "block_hash TEXT",
+];
 const TXS_TABLE = `
   CREATE TABLE IF NOT EXISTS txs (
     action_id INTEGER NOT NULL REFERENCES actions(id),
     hash TEXT NOT NULL UNIQUE,
     max_fee_per_gas TEXT NOT NULL,
     max_priority_fee_per_gas TEXT NOT NULL,
-    sent_at INTEGER NOT NULL
+    sent_at INTEGER NOT NULL,
+    ${TXS_V4_COLUMNS.join(",\n    ")}
   )`;
 
 /**
  * `pending`: recorded, not broadcast. `sent`: broadcast, outcome unknown. Terminal: `confirmed`
- * (mined, succeeded, confirmations reached), `dropped` (no longer due: another keeper or the oracle's
- * listener did it), `failed` (reverted or could not be sent).
+ * (mined, succeeded, confirmations reached; reopened to `sent` if a reorg removes it), `dropped` (no longer due:
+ * another keeper or the oracle's listener did it), `failed` (reverted or could not be sent), `cancelled` (its
+ * deadline passed and a 0-value self-send took its nonce: mined, so the action never ran).
  */
-export type ActionStatus = "pending" | "sent" | "confirmed" | "dropped" | "failed";
+export type ActionStatus = "pending" | "sent" | "confirmed" | "dropped" | "failed" | "cancelled";
+
+/** A terminal status. */
+export type FinalStatus = "confirmed" | "dropped" | "failed" | "cancelled";
 
 export interface OutboxTx {
   hash: string;
   maxFeePerGas: string;
   maxPriorityFeePerGas: string;
   sentAt: number;
+  /** The action itself (or a replacement) or its deadline cancel; null when recorded before schema 4. */
+  role: TxRole | null;
+  /** The signed bytes (re-broadcast verbatim after a crash or a reorg); null when recorded before schema 4. */
+  raw: string | null;
+  /** Where the transaction of a confirmed action was mined (what a reorg check compares); else null. */
+  blockNumber: number | null;
+  blockHash: string | null;
+}
+
+/** A transaction as `recordBroadcast` takes it (role and raw optional for callers that predate them). */
+export type OutboxTxInput = Pick<OutboxTx, "hash" | "maxFeePerGas" | "maxPriorityFeePerGas"> &
+  Partial<Pick<OutboxTx, "role" | "raw">>;
+
+/** Where a confirmed action's transaction was mined. */
+export interface MinedAt {
+  hash: string;
+  blockNumber: number;
+  blockHash: string;
 }
 
 export interface OutboxAction {
@@ -117,7 +149,8 @@ export class Outbox {
         PRAGMA user_version = ${OUTBOX_SCHEMA_VERSION};`);
       return;
     }
-    // Version 1 or 2 → 3: the `kind` CHECK gains 'deliver' (2) and 'prove' (3). SQLite cannot alter a
+    // Version 1, 2 or 3 → 4: the `kind` CHECK gains 'deliver' (2) and 'prove' (3), the `status` CHECK gains
+    // 'cancelled' (4), `txs` gains role, raw and the mined block (4, NULL for older rows). SQLite cannot alter a
     // CHECK, so the table is rebuilt (sqlite.org/lang_altertable.html, "other kinds of table schema
     // changes"): foreign keys off, new table, copy every row with its id, swap, keep the AUTOINCREMENT
     // counter, verify, commit.
@@ -134,6 +167,7 @@ export class Outbox {
           ALTER TABLE actions_next RENAME TO actions;
           ${ACTIONS_INDEX};
         `);
+        for (const column of TXS_V4_COLUMNS) this._db.exec(`ALTER TABLE txs ADD COLUMN ${column}`);
         if (seq)
           this._db
             .prepare(`UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'actions'`)
@@ -167,7 +201,7 @@ export class Outbox {
   }
 
   /** Record a broadcast (first send or a replacement) of action `id` at `nonce`. */
-  recordBroadcast(id: number, nonce: number, tx: Omit<OutboxTx, "sentAt">): void {
+  recordBroadcast(id: number, nonce: number, tx: OutboxTxInput): void {
     const t = this.now();
     this._db.transaction(() => {
       this._db
@@ -175,21 +209,115 @@ export class Outbox {
         .run(nonce, t, id);
       this._db
         .prepare(
-          `INSERT OR IGNORE INTO txs (action_id, hash, max_fee_per_gas, max_priority_fee_per_gas, sent_at)
-           VALUES (?, ?, ?, ?, ?)`,
+          `INSERT OR IGNORE INTO txs (action_id, hash, max_fee_per_gas, max_priority_fee_per_gas, sent_at, role, raw)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(id, tx.hash, tx.maxFeePerGas, tx.maxPriorityFeePerGas, t);
+        .run(id, tx.hash, tx.maxFeePerGas, tx.maxPriorityFeePerGas, t, tx.role ?? null, tx.raw ?? null);
     })();
   }
 
-  /** Move action `id` to a terminal status. Finishing an action twice is a no-op. */
-  finish(id: number, status: "confirmed" | "dropped" | "failed", note?: string): boolean {
-    const r = this._db
+  /**
+   * Move action `id` to a terminal status; `mined` (a confirmed action's receipt) is kept on its transaction for
+   * the reorg check. Finishing an action twice is a no-op. @returns true when this call finished it.
+   */
+  finish(id: number, status: FinalStatus, note?: string, mined?: MinedAt): boolean {
+    return this._db.transaction(() => {
+      const r = this._db
+        .prepare(
+          `UPDATE actions SET status = ?, note = ?, updated_at = ? WHERE id = ? AND status IN ('pending','sent')`,
+        )
+        .run(status, note ?? null, this.now(), id);
+      if (r.changes === 1 && mined)
+        this._db
+          .prepare(`UPDATE txs SET block_number = ?, block_hash = ? WHERE action_id = ? AND hash = ?`)
+          .run(mined.blockNumber, mined.blockHash, id, mined.hash);
+      return r.changes === 1;
+    })();
+  }
+
+  /**
+   * Write a {@link TxManager} outcome, truthfully: "confirmed" with its block; a mined cancel is "cancelled"
+   * (the action never ran); a cancel still pending leaves the action open (`sent`: either transaction may be
+   * mined, the next reconcile finds which); "lost_race" is "dropped"; "failed" is "failed", or "dropped" when
+   * `reconciling` and nothing reverted on-chain (the action no longer applies); "persisted" stays open.
+   * @returns the action's status afterwards (unchanged when it was already terminal).
+   */
+  settle(id: number, outcome: ExecuteOutcome, reconciling = false): ActionStatus {
+    switch (outcome.outcome) {
+      case "confirmed": {
+        const r = outcome.receipt;
+        this.finish(id, "confirmed", r.hash, {
+          hash: r.hash,
+          blockNumber: r.blockNumber,
+          blockHash: r.blockHash,
+        });
+        break;
+      }
+      case "lost_race":
+        this.finish(id, "dropped", `lost race: ${outcome.revert.name ?? outcome.revert.message}`);
+        break;
+      case "failed":
+        this.finish(
+          id,
+          reconciling && !outcome.error.includes("reverted") ? "dropped" : "failed",
+          outcome.error,
+        );
+        break;
+      case "cancelled":
+        if (outcome.mined)
+          this.finish(
+            id,
+            "cancelled",
+            `deadline passed: cancelled at nonce ${outcome.nonce} by ${outcome.hash}`,
+          );
+        else
+          this._note(id, `deadline passed: cancel ${outcome.hash} at nonce ${outcome.nonce} still pending`);
+        break;
+      case "persisted":
+        break;
+    }
+    return this.get(id)!.status;
+  }
+
+  /**
+   * Confirmed actions whose transaction was mined at `fromBlock` or later (what a reorg may still remove),
+   * oldest nonce first, each with `mined`: the transaction and block recorded at confirmation.
+   */
+  confirmedSince(fromBlock: number): Array<OutboxAction & { mined: MinedAt }> {
+    const rows = this._db
       .prepare(
-        `UPDATE actions SET status = ?, note = ?, updated_at = ? WHERE id = ? AND status IN ('pending','sent')`,
+        `SELECT a.*, t.hash AS mined_hash, t.block_number AS mined_block, t.block_hash AS mined_block_hash
+         FROM actions a JOIN txs t ON t.action_id = a.id
+         WHERE a.status = 'confirmed' AND t.block_number IS NOT NULL AND t.block_number >= ?
+         ORDER BY a.nonce, a.id`,
       )
-      .run(status, note ?? null, this.now(), id);
-    return r.changes === 1;
+      .all(fromBlock) as Array<Row & { mined_hash: string; mined_block: number; mined_block_hash: string }>;
+    return rows.map((r) => ({
+      ...this._toAction(r),
+      mined: { hash: r.mined_hash, blockNumber: r.mined_block, blockHash: r.mined_block_hash },
+    }));
+  }
+
+  /**
+   * Reopen a confirmed action whose receipt a reorg removed: back to `sent` with `note`, the recorded block
+   * cleared (its transactions and their bytes kept, so reconcile re-broadcasts or finds them).
+   * @returns true when this call reopened it (false: not confirmed).
+   */
+  reopen(id: number, note: string): boolean {
+    return this._db.transaction(() => {
+      const r = this._db
+        .prepare(
+          `UPDATE actions SET status = 'sent', note = ?, updated_at = ? WHERE id = ? AND status = 'confirmed'`,
+        )
+        .run(note, this.now(), id);
+      if (r.changes === 1)
+        this._db.prepare(`UPDATE txs SET block_number = NULL, block_hash = NULL WHERE action_id = ?`).run(id);
+      return r.changes === 1;
+    })();
+  }
+
+  private _note(id: number, note: string): void {
+    this._db.prepare(`UPDATE actions SET note = ?, updated_at = ? WHERE id = ?`).run(note, this.now(), id);
   }
 
   /** One action with its transactions. */
@@ -227,19 +355,28 @@ export class Outbox {
     const txs = (
       this._db
         .prepare(
-          `SELECT hash, max_fee_per_gas, max_priority_fee_per_gas, sent_at FROM txs WHERE action_id = ? ORDER BY rowid`,
+          `SELECT hash, max_fee_per_gas, max_priority_fee_per_gas, sent_at, role, raw, block_number, block_hash
+           FROM txs WHERE action_id = ? ORDER BY rowid`,
         )
         .all(row.id) as Array<{
         hash: string;
         max_fee_per_gas: string;
         max_priority_fee_per_gas: string;
         sent_at: number;
+        role: TxRole | null;
+        raw: string | null;
+        block_number: number | null;
+        block_hash: string | null;
       }>
     ).map((t) => ({
       hash: t.hash,
       maxFeePerGas: t.max_fee_per_gas,
       maxPriorityFeePerGas: t.max_priority_fee_per_gas,
       sentAt: t.sent_at,
+      role: t.role,
+      raw: t.raw,
+      blockNumber: t.block_number,
+      blockHash: t.block_hash,
     }));
     return {
       id: row.id,
