@@ -2,7 +2,8 @@
  * One probe pass over a set of endpoints, in three phases (the attestor's rounds and single-endpoint probes
  * both run it):
  *
- * 1. probe each endpoint (bounded concurrency; a private target is refused, never probed: SSRF);
+ * 1. probe each endpoint (bounded concurrency; a target whose URI or resolved address is private is refused,
+ *    never probed, and its probes connect only to the checked address: SSRF, targets.ts and resolve.ts);
  * 2. state parity over each service's JSON-RPC endpoints that answered, grouped by the chain they serve
  *    (parity.ts, rpcService.ts);
  * 3. score each (score.ts), hold a fork verdict until the endpoint is back on the majority chain, record the
@@ -22,18 +23,12 @@ import { evaluateHttp, probeHttp } from "./probes/http";
 import { evaluateJsonRpc, probeJsonRpc, type RpcHead, type RpcProbeResult } from "./probes/jsonRpc";
 import { evaluateFeed, parseCaip10, probeFeed } from "./probes/oracleFeed";
 import { ProbeFailure, type FetchFn } from "./probes/transport";
+import { recordRefusal, TargetRefused, TargetResolver, type HostResolver } from "./resolve";
 import { checkServiceParity } from "./rpcService";
 import { score, scoreReason, type Failure, type ScoreInput, type ScoreReason } from "./score";
 import type { EndpointPolicy, WatchedEndpoint } from "./sources";
 import type { StreakState } from "./streaks";
-import { refuseTarget } from "./targets";
-
-/** Endpoint kinds whose URI is a URL the attestor connects to (checked by {@link refuseTarget}). */
-const URL_KINDS: ReadonlySet<EndpointKind> = new Set([
-  EndpointKind.JSON_RPC,
-  EndpointKind.WEBSOCKET,
-  EndpointKind.HTTP,
-]);
+import { refuseTarget, URL_KINDS } from "./targets";
 
 /** Per-endpoint state between probes. */
 export interface EndpointState {
@@ -115,6 +110,8 @@ export interface ProberOptions {
   /** Samples every JSON-RPC probe's head for the clock discipline. */
   clock: ClockGuard;
   fetch?: FetchFn;
+  /** Resolves registry targets' host names (default: the system's `dns.lookup`); tests inject names. */
+  resolve?: HostResolver;
 }
 
 /** Probes, judges and scores endpoints: see the file comment. */
@@ -122,7 +119,13 @@ export class Prober {
   /** Services whose missing `expectedChainIds` entry was already logged. */
   private readonly _missingChainIds = new Set<string>();
 
-  constructor(private readonly o: ProberOptions) {}
+  /** The SSRF guard by address: resolves, judges and pins registry targets (resolve.ts). */
+  private readonly _targets: TargetResolver;
+
+  constructor(private readonly o: ProberOptions) {
+    const { allowPrivateTargets: allowPrivate, timeoutMs } = o.config;
+    this._targets = new TargetResolver({ allowPrivate, timeoutMs, resolve: o.resolve });
+  }
 
   /** Probe `states` (bounded concurrency), run state parity per service and chain, score and record each. */
   async probeAll(states: readonly EndpointState[]): Promise<ProbeOutcome[]> {
@@ -137,29 +140,17 @@ export class Prober {
 
   /** Phase 1: the probe itself. Undefined when the endpoint is not probed (see `Attestor.probeEndpoint`). */
   private async _probe(state: EndpointState): Promise<Probed | undefined> {
-    const { config, metrics } = this.o;
-    if (URL_KINDS.has(state.endpoint.kind)) {
-      const refusal = refuseTarget(state.endpoint.uri, config.allowPrivateTargets);
-      if (refusal) {
-        metrics.probesRefused.inc({ reason: refusal });
-        if (state.refusedUri !== state.endpoint.uri) {
-          state.refusedUri = state.endpoint.uri;
-          state.log.warn(
-            { reason: refusal },
-            refusal === "private_target"
-              ? "refusing to probe a private, loopback or link-local address (set allowPrivateTargets only for local tests)"
-              : "refusing to probe a URI that is not an http(s) or ws(s) URL",
-          );
-        }
-        return undefined;
-      }
-    }
+    const refusal = URL_KINDS.has(state.endpoint.kind)
+      ? refuseTarget(state.endpoint.uri, this.o.config.allowPrivateTargets)
+      : undefined;
+    if (refusal) return recordRefusal(this.o.metrics, state, refusal);
     const started = performance.now();
     try {
       const measured = await this._measure(state);
       if (measured === undefined) return undefined;
       return { state, ...measured, transportFailed: false, latencyMs: performance.now() - started };
     } catch (e) {
+      if (e instanceof TargetRefused) return recordRefusal(this.o.metrics, state, e.refusal, e.address);
       const f =
         e instanceof ProbeFailure
           ? e
@@ -201,6 +192,7 @@ export class Prober {
             window: config.thresholds.jsonRpc.lagBlocks.max,
             timeoutMs: config.timeoutMs,
             fetch: this.o.fetch,
+            agents: this._targets.agents,
             referenceUrls: config.referenceRpcUrls[serviceId],
             held: new Set(list.filter((p) => p.state.forkHold).map((p) => p.state.endpoint.id)),
           },
@@ -358,13 +350,13 @@ export class Prober {
     const opts = { timeoutMs: config.timeoutMs, fetch: this.o.fetch };
     switch (ep.kind) {
       case EndpointKind.JSON_RPC: {
-        const rpc = await probeJsonRpc(ep.uri, opts);
+        const rpc = await probeJsonRpc(ep.uri, await this._targets.pin(ep.uri, opts));
         state.head = { ...rpc.head, at: this.o.now() };
         this.o.clock.observeRpc(ep.id, rpc, state.head.at);
         return { rpc };
       }
       case EndpointKind.HTTP: {
-        const result = await probeHttp(ep.uri, opts);
+        const result = await probeHttp(ep.uri, await this._targets.pin(ep.uri, opts));
         return { input: evaluateHttp(result, this._errorRate(state, false)) };
       }
       case EndpointKind.ORACLE_FEED:

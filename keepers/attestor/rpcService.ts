@@ -20,7 +20,7 @@ import {
 } from "./parity";
 import { lowerMedian } from "../shared/quorum";
 import { fetchBlockHash, type RpcProbeResult } from "./probes/jsonRpc";
-import type { FetchFn } from "./probes/transport";
+import type { FetchFn, ProbeAgents } from "./probes/transport";
 
 /** One endpoint that answered this round's probe. */
 export interface ServiceEntry {
@@ -35,6 +35,11 @@ export interface ServiceParityOptions {
   /** Per call, ms. */
   timeoutMs: number;
   fetch?: FetchFn;
+  /**
+   * Connection pools for the entries' URLs (registry targets): the SSRF guard's (resolve.ts). Not used for
+   * `referenceUrls`, which the operator configures.
+   */
+  agents?: ProbeAgents;
   /** The service's reference sources (a second chain-data source), asked in order on a tie or for a lone endpoint. */
   referenceUrls?: readonly string[];
   /**
@@ -64,11 +69,11 @@ export async function checkServiceParity(
   o: ServiceParityOptions,
 ): Promise<ServiceParity> {
   const verdicts = new Map<string, ParityVerdict>();
-  const get = (url: string, n: number): Promise<BlockAnswer> =>
-    fetchBlockHash(url, n, { timeoutMs: o.timeoutMs, fetch: o.fetch }).catch(() => undefined);
+  const get = (url: string, n: number, agents?: ProbeAgents): Promise<BlockAnswer> =>
+    fetchBlockHash(url, n, { timeoutMs: o.timeoutMs, fetch: o.fetch, agents }).catch(() => undefined);
 
   // 1. Each claimed head must come back by number with the same hash.
-  const checks = await Promise.all(entries.map((e) => get(e.url, e.result.head.number)));
+  const checks = await Promise.all(entries.map((e) => get(e.url, e.result.head.number, o.agents)));
   const verified: Array<ParityHead & { url: string }> = [];
   entries.forEach((e, i) => {
     const { number, hash } = e.result.head;
@@ -98,7 +103,7 @@ export async function checkServiceParity(
   if (height !== undefined) {
     const compared = verified.filter((v) => v.number >= height);
     const fetched = await Promise.all(
-      compared.map((v) => (v.number === height ? Promise.resolve(v.hash) : get(v.url, height))),
+      compared.map((v) => (v.number === height ? Promise.resolve(v.hash) : get(v.url, height, o.agents))),
     );
     const answers = new Map<string, BlockAnswer>(compared.map((v, i) => [v.id, fetched[i]]));
     // Held endpoints do not vote while another endpoint can: they are judged against the others' verdict.

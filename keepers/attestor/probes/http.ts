@@ -4,25 +4,41 @@
  */
 import { performance } from "node:perf_hooks";
 import type { ScoreInput } from "../score";
-import { classifyTransportError, ProbeFailure, readBodyLimited, type FetchFn } from "./transport";
+import {
+  classifyTransportError,
+  getLimited,
+  ProbeFailure,
+  readBodyLimited,
+  type FetchFn,
+  type ProbeAgents,
+} from "./transport";
 
 export interface HttpProbeResult {
   status: number;
   latencyMs: number;
 }
 
-/** Probe one HTTP endpoint. Throws {@link ProbeFailure} (`timeout`, `unreachable`, `http_status`). */
+/**
+ * Probe one HTTP endpoint over node:http(s) keep-alive pools (`agents`: the SSRF guard's for a registry
+ * target, resolve.ts), or through `fetch` when one is injected. Throws {@link ProbeFailure} (`timeout`,
+ * `unreachable`, `http_status`).
+ */
 export async function probeHttp(
   url: string,
-  options: { timeoutMs: number; fetch?: FetchFn; maxBodyBytes?: number },
+  options: { timeoutMs: number; fetch?: FetchFn; maxBodyBytes?: number; agents?: ProbeAgents },
 ): Promise<HttpProbeResult> {
   const signal = AbortSignal.timeout(options.timeoutMs);
   const started = performance.now();
+  const maxBytes = options.maxBodyBytes ?? 1 << 20;
   let status: number;
   try {
-    const res = await (options.fetch ?? fetch)(url, { method: "GET", redirect: "manual", signal });
-    status = res.status;
-    await readBodyLimited(res, options.maxBodyBytes ?? 1 << 20);
+    if (options.fetch) {
+      const res = await options.fetch(url, { method: "GET", redirect: "manual", signal });
+      status = res.status;
+      await readBodyLimited(res, maxBytes);
+    } else {
+      ({ status } = await getLimited(url, signal, maxBytes, options.agents));
+    }
   } catch (e) {
     throw classifyTransportError(e, signal);
   }

@@ -7,7 +7,14 @@
 import { performance } from "node:perf_hooks";
 import type { ParityVerdict } from "../parity";
 import type { ScoreInput } from "../score";
-import { jsonRpcCall, parseHash, parseQuantity, ProbeFailure, type FetchFn } from "./transport";
+import {
+  jsonRpcCall,
+  parseHash,
+  parseQuantity,
+  ProbeFailure,
+  type FetchFn,
+  type ProbeAgents,
+} from "./transport";
 
 /** The latest block as an endpoint reports it. */
 export interface RpcHead {
@@ -28,6 +35,8 @@ export interface RpcProbeResult {
 export interface ProbeOptions {
   timeoutMs: number;
   fetch?: FetchFn;
+  /** Connection pools: the SSRF guard's for a registry target (resolve.ts); default plain ones. */
+  agents?: ProbeAgents;
 }
 
 /**
@@ -36,7 +45,7 @@ export interface ProbeOptions {
  */
 export async function probeJsonRpc(url: string, options: ProbeOptions): Promise<RpcProbeResult> {
   const signal = AbortSignal.timeout(options.timeoutMs);
-  const req = { signal, fetch: options.fetch };
+  const req = { signal, fetch: options.fetch, agents: options.agents };
   const started = performance.now();
   const [chainIdRaw, blockRaw] = await Promise.all([
     jsonRpcCall(url, "eth_chainId", [], req),
@@ -74,6 +83,7 @@ export async function fetchBlockHash(
   const raw = await jsonRpcCall(url, "eth_getBlockByNumber", ["0x" + number.toString(16), false], {
     signal,
     fetch: options.fetch,
+    agents: options.agents,
   });
   if (raw === null) return null;
   if (typeof raw !== "object" || Array.isArray(raw)) {

@@ -26,6 +26,12 @@ export interface RequestOptions {
   signal: AbortSignal;
   /** Send JSON-RPC calls through this `fetch`; default: node:http(s) with keep-alive ({@link postJson}). */
   fetch?: FetchFn;
+  /**
+   * Keep-alive pools for the node:http(s) requests; default: plain pools (operator-configured URLs). A
+   * registry target's probes use the SSRF guard's pools (resolve.ts), whose sockets connect only to
+   * checked addresses.
+   */
+  agents?: ProbeAgents;
   /** Largest body accepted, bytes. Default 1 MiB. */
   maxBodyBytes?: number;
 }
@@ -33,6 +39,9 @@ export interface RequestOptions {
 /** Map an exception thrown by fetch or a body read to a probe failure. */
 export function classifyTransportError(e: unknown, signal: AbortSignal): ProbeFailure {
   if (e instanceof ProbeFailure) return e;
+  // The SSRF guard's lookup (resolve.ts) fails a connection with its own verdict: keep it.
+  const cause = (e as { cause?: unknown })?.cause;
+  if (cause instanceof ProbeFailure && !signal.aborted) return cause;
   if (signal.aborted) return new ProbeFailure("timeout", "no answer before the timeout");
   const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (err?.name === "TimeoutError" || err?.name === "AbortError") {
@@ -64,8 +73,14 @@ export async function readBodyLimited(res: Response, maxBytes: number): Promise<
   return Buffer.concat(chunks).toString("utf8");
 }
 
-/** Keep-alive agents for JSON-RPC probes: one connection pool per endpoint host, reused round after round. */
-const AGENTS = {
+/** Keep-alive connection pools by protocol, the way a probe request reaches the network. */
+export interface ProbeAgents {
+  "http:": http.Agent;
+  "https:": https.Agent;
+}
+
+/** Keep-alive agents for probes: one connection pool per endpoint host, reused round after round. */
+const AGENTS: ProbeAgents = {
   "http:": new http.Agent({ keepAlive: true }),
   "https:": new https.Agent({ keepAlive: true }),
 };
@@ -76,12 +91,38 @@ const AGENTS = {
  * times the CPU per request (web streams, per-request objects), which capped an attestor near 1,000 endpoints
  * per second. Redirects are never followed (a 3xx is a non-2xx status). Throws what fetch would: an
  * `AbortError` on `signal`, a network error with `cause.code`, or a {@link ProbeFailure} for an oversized body.
+ * @param agents Connection pools (default: plain keep-alive pools).
  */
 export function postJson(
   url: string,
   body: string,
   signal: AbortSignal,
   maxBytes: number,
+  agents: ProbeAgents = AGENTS,
+): Promise<{ status: number; text: string }> {
+  return send("POST", url, body, signal, maxBytes, agents);
+}
+
+/**
+ * GET `url` with node:http(s) over a keep-alive connection and read the answer, at most `maxBytes`; as
+ * {@link postJson} (no redirect followed, the same errors).
+ */
+export function getLimited(
+  url: string,
+  signal: AbortSignal,
+  maxBytes: number,
+  agents: ProbeAgents = AGENTS,
+): Promise<{ status: number; text: string }> {
+  return send("GET", url, undefined, signal, maxBytes, agents);
+}
+
+function send(
+  method: "GET" | "POST",
+  url: string,
+  body: string | undefined,
+  signal: AbortSignal,
+  maxBytes: number,
+  agents: ProbeAgents,
 ): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     let target: URL;
@@ -98,9 +139,12 @@ export function postJson(
     const req = lib.request(
       target,
       {
-        method: "POST",
-        agent: AGENTS[target.protocol as "http:" | "https:"],
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+        method,
+        agent: agents[target.protocol as "http:" | "https:"],
+        headers:
+          body === undefined
+            ? {}
+            : { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
         signal,
       },
       (res) => {
@@ -160,7 +204,7 @@ export async function jsonRpcCall(
       status = res.status;
       text = await readBodyLimited(res, maxBytes);
     } else {
-      ({ status, text } = await postJson(url, request, options.signal, maxBytes));
+      ({ status, text } = await postJson(url, request, options.signal, maxBytes, options.agents));
     }
   } catch (e) {
     throw classifyTransportError(e, options.signal);
