@@ -1,71 +1,85 @@
 import fs from "node:fs";
-import {
-  FallbackProvider,
-  JsonRpcProvider,
-  Network,
-  Wallet,
-  type AbstractProvider,
-  type Provider,
-  type Signer,
-} from "ethers";
+import { Wallet, type AbstractProvider, type JsonRpcProvider, type Provider, type Signer } from "ethers";
 import { VigilError } from "./errors";
+import type { Logger } from "./logger";
+import type { Metrics } from "./metrics";
+import { RpcPool, poolOf } from "./rpcPool";
 
 export interface ProviderSettings {
   /** One or more JSON-RPC URLs of the chain that holds the Vigil contracts. */
   rpcUrls: readonly string[];
-  /** Expected chain id; fixes the network (ethers `staticNetwork`) so a node for another chain
-   *  cannot silently change it. */
+  /** Expected chain id; fixes the network (no detection) so a node for another chain cannot silently change it. */
   chainId: number;
-  /** Poll interval for ethers' block/event polling, ms. Default 1000. */
+  /** Poll interval for ethers' block/event polling and the pool's head checks, ms. Default 1000. */
   pollingIntervalMs?: number;
-  /** Per-request stall timeout before FallbackProvider asks the next provider, ms. Default 2000. */
+  /** Deadline of every request to one RPC, ms (config `chain.rpcTimeoutMs`). Default 2000. */
   stallTimeoutMs?: number;
+  /** Blocks behind the highest head beyond which an RPC counts as lagging. Default 3. */
+  lagBlocks?: number;
+  /** How long an RPC may sit behind the highest head without advancing before it counts as frozen, ms.
+   *  Default 10 000. */
+  frozenAfterMs?: number;
+  /** Where the pool logs each change of an RPC's state (down, frozen, lagging, fresh again). */
+  logger?: Logger;
+  /** Registry for `vigil_rpc_faults_total`, `vigil_rpc_up`, `vigil_rpc_head_lag_blocks`. */
+  metrics?: Metrics;
 }
 
 /**
- * A provider for the control chain. One URL: a `JsonRpcProvider` with a static network. Several: an
- * ethers `FallbackProvider` (quorum 1, priority in the given order), so one dead or hung RPC does not
- * stop the keeper. A revert is an answer from the chain, and ethers does not fail it over.
+ * The RPC pool of the control chain over `rpcUrls` (one URL or several): every request to one RPC has a
+ * deadline, a dead or hung RPC is skipped and re-probed, transactions go to every RPC, receipts come from any,
+ * the highest head wins, and the rest fails over from the freshest RPC (keepers/shared/rpcPool.ts).
+ * The caller destroys it (`pool.destroy()` or `pool.provider.destroy()`).
+ * @throws VigilError VIGIL_CONFIG when `rpcUrls` is empty.
+ */
+export function createRpcPool(settings: ProviderSettings): RpcPool {
+  return new RpcPool({
+    urls: settings.rpcUrls,
+    chainId: settings.chainId,
+    timeoutMs: settings.stallTimeoutMs,
+    pollingIntervalMs: settings.pollingIntervalMs,
+    lagBlocks: settings.lagBlocks,
+    frozenAfterMs: settings.frozenAfterMs,
+    logger: settings.logger,
+    metrics: settings.metrics,
+  });
+}
+
+/**
+ * A provider for the control chain: the ethers facade of {@link createRpcPool}, for any number of URLs. With
+ * one URL a hung RPC makes each request fail with a TIMEOUT after `stallTimeoutMs` instead of hanging; with
+ * several, one dead, hung, frozen or lagging RPC does not stop the keeper. A revert is an answer from the
+ * chain and is not failed over. (ethers' `FallbackProvider` with quorum 1 is no failover: it throws the first
+ * provider's connection error and waits on a hung one; see TOOLCHAIN.md.)
+ * @throws VigilError VIGIL_CONFIG when `rpcUrls` is empty.
  */
 export function createProvider(settings: ProviderSettings): AbstractProvider {
-  if (settings.rpcUrls.length === 0) {
-    throw new VigilError(
-      "VIGIL_CONFIG",
-      "rpcUrls is empty",
-      "give at least one JSON-RPC URL of the control chain",
-    );
-  }
-  const network = Network.from(settings.chainId);
-  const make = (url: string) => {
-    // cacheTimeout -1: ethers otherwise answers a repeated call within 250 ms from a cache, which hands a
-    // keeper a stale `pending` nonce right after it sent a transaction ("nonce too low").
-    const p = new JsonRpcProvider(url, network, {
-      staticNetwork: network,
-      batchMaxCount: 1,
-      polling: true,
-      cacheTimeout: -1,
-    });
-    p.pollingInterval = settings.pollingIntervalMs ?? 1000;
-    return p;
-  };
-  if (settings.rpcUrls.length === 1) return make(settings.rpcUrls[0]);
-  const fallback = new FallbackProvider(
-    settings.rpcUrls.map((url, i) => ({
-      provider: make(url),
-      priority: i + 1,
-      weight: 1,
-      stallTimeout: settings.stallTimeoutMs ?? 2000,
-    })),
-    network,
-    { quorum: 1, pollingInterval: settings.pollingIntervalMs ?? 1000, cacheTimeout: -1 },
-  );
-  return fallback;
+  return createRpcPool(settings).provider;
 }
 
 /**
- * Check that the provider serves the expected chain. Throws VIGIL_CHAIN when it does not.
+ * Check that the provider serves the expected chain. For a pool every RPC that answers is asked, and one
+ * serving another chain fails the check; RPCs that do not answer are left to the pool (it re-probes them).
+ * @throws VigilError VIGIL_CHAIN when an RPC serves another chain; the transport error when none answers.
  */
 export async function assertChain(provider: Provider, chainId: number): Promise<void> {
+  const pool = poolOf(provider);
+  if (pool) {
+    const answers = await pool.each((p) => p.send("eth_chainId", []) as Promise<string>);
+    const ok = answers.filter((a) => a.ok);
+    if (ok.length === 0) throw answers.find((a) => !a.ok)?.error ?? new Error("no RPC answered eth_chainId");
+    for (const a of ok) {
+      const actual = Number(BigInt(a.value));
+      if (actual !== chainId) {
+        throw new VigilError(
+          "VIGIL_CHAIN",
+          `RPC serves chain ${actual}, config says ${chainId} (${a.member.label})`,
+          "fix chainId or rpcUrls",
+        );
+      }
+    }
+    return;
+  }
   const raw = (await (provider as JsonRpcProvider).send?.("eth_chainId", [])) as string | undefined;
   const actual = raw !== undefined ? Number(BigInt(raw)) : Number((await provider.getNetwork()).chainId);
   if (actual !== chainId) {
