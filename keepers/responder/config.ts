@@ -104,6 +104,42 @@ export const responderConfigSchema = z
      * Default 300000 (5 minutes).
      */
     actionDeadlineMs: zMillis.default(300_000),
+    /**
+     * Reverted transactions the responder pays for within an hour before it gets stricter: past it, an action is
+     * sent only when it simulates cleanly on every fresh RPC of `chain.rpcUrls` (not just on one that called it
+     * due). Bounds what lying RPCs can cost. Default 6.
+     */
+    maxRevertedTxPerHour: z.number().int().nonnegative().default(6),
+    /** Pending deliveries (`retryDelivery`), judged by outcome. */
+    delivery: z
+      .object({
+        /** Wait after a market's first refusal, ms; doubles per consecutive refusal. Default 30000. */
+        backoffBaseMs: zMillis.default(30_000),
+        /** Longest wait between two tries of one market's delivery, ms. Default 3600000 (an hour). */
+        backoffMaxMs: zMillis.default(3_600_000),
+        /**
+         * Gas all `retryDelivery` transactions of one market may use within an hour. Default 1000000 (a delivery
+         * costs about 60,000 plus the guard's `marketCallGas` at most).
+         */
+        maxGasPerMarketPerHour: z.number().int().positive().default(1_000_000),
+      })
+      .strict()
+      .default({})
+      .refine((d) => d.backoffMaxMs >= d.backoffBaseMs, {
+        message: "backoffMaxMs must be at least backoffBaseMs",
+        path: ["backoffMaxMs"],
+      }),
+    /** Reorganisations of the control chain. */
+    reorg: z
+      .object({
+        /**
+         * Confirmed actions within this many blocks of the head are re-checked every iteration: a receipt that
+         * vanished or moved to another block reopens the action. Default 64.
+         */
+        windowBlocks: z.number().int().positive().max(10_000).default(64),
+      })
+      .strict()
+      .default({}),
     /** SQLite outbox file. Default `./vigil-responder.sqlite`. */
     outboxPath: z.string().min(1).default("./vigil-responder.sqlite"),
     /** /healthz, /metrics, /v1/outbox. Default 127.0.0.1:9102. */
@@ -144,6 +180,15 @@ export const RESPONDER_ENV: readonly EnvOverride[] = [
   { env: "VIGIL_ACTION_DEADLINE_MS", path: "actionDeadlineMs", type: "number" },
   { env: "VIGIL_STUCK_AFTER_MS", path: "fees.stuckAfterMs", type: "number" },
   { env: "VIGIL_OUTBOX_PATH", path: "outboxPath", type: "string" },
+  { env: "VIGIL_MAX_REVERTED_TX_PER_HOUR", path: "maxRevertedTxPerHour", type: "number" },
+  { env: "VIGIL_DELIVERY_BACKOFF_BASE_MS", path: "delivery.backoffBaseMs", type: "number" },
+  { env: "VIGIL_DELIVERY_BACKOFF_MAX_MS", path: "delivery.backoffMaxMs", type: "number" },
+  {
+    env: "VIGIL_DELIVERY_MAX_GAS_PER_MARKET_PER_HOUR",
+    path: "delivery.maxGasPerMarketPerHour",
+    type: "number",
+  },
+  { env: "VIGIL_REORG_WINDOW_BLOCKS", path: "reorg.windowBlocks", type: "number" },
   { env: "VIGIL_RESPONDER_DASHBOARD", path: "dashboard.enabled", type: "boolean" },
 ];
 

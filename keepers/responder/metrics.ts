@@ -21,6 +21,16 @@ export interface ResponderMetrics {
   readonly attestorQuorum: Gauge;
   /** 1 while fewer than quorum attestors answer (no round can be relayed), else 0. */
   readonly quorumLost: Gauge;
+  /** Gas used by `retryDelivery` transactions, per market (a reverted one counts its gas limit). */
+  readonly deliveryGas: Counter<"market">;
+  /** Refused deliveries per market: by the hook's `eth_call`, or by outcome (confirmed, still pending). */
+  readonly deliveryRefusals: Counter<"market">;
+  /** The responder's transactions that reverted on-chain, by action. */
+  readonly revertedTxs: Counter<"action">;
+  /** Reverted transactions within the last hour (against `maxRevertedTxPerHour`). */
+  readonly revertedLastHour: Gauge;
+  /** Actions some RPCs of the pool called due and others not, by action (the union acted on them). */
+  readonly rpcDisagreements: Counter<"action">;
 }
 
 const byRegistry = new WeakMap<Metrics, ResponderMetrics>();
@@ -62,6 +72,35 @@ export function responderMetrics(metrics: Metrics): ResponderMetrics {
       quorumLost: new Gauge({
         name: "vigil_quorum_lost",
         help: "1 while fewer than quorum attestors answer (no round can be relayed), else 0.",
+        registers,
+      }),
+      deliveryGas: new Counter({
+        name: "vigil_responder_delivery_gas_total",
+        help: "Gas used by retryDelivery transactions, per market (a reverted one counts its gas limit).",
+        labelNames: ["market"],
+        registers,
+      }),
+      deliveryRefusals: new Counter({
+        name: "vigil_responder_delivery_refusals_total",
+        help: "Pending deliveries a market refused (its hook's eth_call, or a confirmed retryDelivery left pending).",
+        labelNames: ["market"],
+        registers,
+      }),
+      revertedTxs: new Counter({
+        name: "vigil_responder_reverted_tx_total",
+        help: "The responder's transactions that reverted on-chain, by action.",
+        labelNames: ["action"],
+        registers,
+      }),
+      revertedLastHour: new Gauge({
+        name: "vigil_responder_reverted_tx_last_hour",
+        help: "Reverted transactions within the last hour (past maxRevertedTxPerHour every fresh RPC must agree).",
+        registers,
+      }),
+      rpcDisagreements: new Counter({
+        name: "vigil_responder_rpc_disagreements_total",
+        help: "Actions some control-chain RPCs called due and others not (acted on when one simulates cleanly).",
+        labelNames: ["action"],
         registers,
       }),
     };
