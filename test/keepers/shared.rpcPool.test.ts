@@ -114,19 +114,23 @@ describe("RpcPool over real anvil behind hostile proxies", function () {
   ];
   for (const [name, mode, status, kind] of faults) {
     describe(`when the first RPC is ${name}`, () => {
-      beforeEach(async () => {
+      /** The fault starts after the provider has served (a node dies under a running keeper). */
+      async function fault(provider: AbstractProvider): Promise<void> {
+        await settles("warm-up", provider.getBlockNumber());
         await bad.set(mode);
         // A frozen node falls behind only when the chain moves on.
         if (mode.kind === "frozen") await anvil.mine(5);
-      });
+      }
 
       it("still reads, calls, broadcasts and gets receipts through the second", async () => {
+        await fault(pool.provider);
         await keeperWork(pool.provider);
         expect(good.calls("eth_sendRawTransaction")).to.equal(1);
       });
 
       it(`reports the first RPC as ${status} (log and vigil_rpc_faults_total{kind="${kind}"})`, async () => {
         const first = pool.members[0];
+        await fault(pool.provider);
         await settles("getBlockNumber", pool.provider.getBlockNumber());
         await until(`first RPC ${status}`, async () => pool.state(first).status === status, 20_000);
         expect(await metric("vigil_rpc_faults_total", { rpc: first.label, kind })).to.be.greaterThan(0);
