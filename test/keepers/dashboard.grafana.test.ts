@@ -1,7 +1,7 @@
 /**
  * docs/grafana/vigil.json queries only metrics the keepers export: the test builds the registry every
- * keeper process builds (keepers/shared/metrics.ts plus the attestor's and the responder's own) and
- * checks every PromQL expression of the dashboard against it.
+ * keeper process builds (keepers/shared/metrics.ts plus the attestor's, the responder's, the gateway's and
+ * the RPC pool's own) and checks every PromQL expression of the dashboard against it.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -10,6 +10,7 @@ import { reportMetrics } from "../../keepers/attestor/metrics";
 import { gatewayMetrics } from "../../keepers/gateway/metrics";
 import { responderMetrics } from "../../keepers/responder/metrics";
 import { Metrics } from "../../keepers/shared/metrics";
+import { rpcMetrics } from "../../keepers/shared/rpc/metrics";
 import { checkDashboard, expressionsOf, metricsOf, type KnownMetric } from "./dashboard/grafana";
 
 const FILE = path.join(__dirname, "..", "..", "docs", "grafana", "vigil.json");
@@ -24,6 +25,7 @@ describe("Grafana dashboard docs/grafana/vigil.json", function () {
     reportMetrics(metrics);
     responderMetrics(metrics);
     gatewayMetrics(metrics);
+    rpcMetrics(metrics);
     known = await metricsOf(metrics.registry);
   });
 
