@@ -1,0 +1,276 @@
+/**
+ * One incident of the chaos run: a fault on the monitored service (its active node SIGKILLed, or all three),
+ * the transitions it makes due (failover then failback; pause then resume), and the chaos laid over it: a burst
+ * of responder kills at crash points, a reorg of the control chain right after one of the transitions landed, a
+ * ×50 base fee while the pause is due, or one hostile RPC in front of every responder. Waits on the chain
+ * (the {@link ViewMonitor}'s per-block views), records the incident's blocks and what was done; the accounting
+ * judges it later from the canonical chain.
+ */
+import { AbiCoder } from "ethers";
+import { rpc } from "../drill/nodes";
+import { sleep } from "../drill/setup";
+import type { Timing } from "../drill/setup";
+import type { TransitionKind } from "./accounting";
+import type { BlockRecord, ViewMonitor } from "./monitor";
+import type { ResponderFleet } from "./responders";
+import type { ProxyMode } from "./rpcProxy";
+import type { ChaosStack } from "./stack";
+
+export type RpcFault = "honest" | "refuse" | "hang" | "frozen" | "lie";
+
+/** What one incident does. */
+export interface IncidentPlan {
+  kind: "migrate" | "outage";
+  /** Responder kills during the incident. */
+  kills: number;
+  /** Reorganise the control chain at this depth right after transition `reorgOn` (0 first, 1 second) landed. */
+  reorg?: { depth: number; on: 0 | 1 };
+  /** Raise the base fee ×50 from the fault until the pause lands. */
+  feeSpike?: boolean;
+  /** The mode of every responder's first RPC (its proxy) during the incident; timed against `honest`. */
+  rpc?: RpcFault;
+}
+
+export interface ReorgRecord {
+  incident: number;
+  depth: number;
+  /** The block whose transition was reorganised away, the head when the reorg ran. */
+  effectBlock: number;
+  headBlock: number;
+  /** The transition landed again after the reorg. */
+  reapplied: boolean;
+  /** Seconds from the reorg to the transition landing again. */
+  reappliedAfterS: number | null;
+  skipped?: string;
+}
+
+export interface FeeSpikeRecord {
+  incident: number;
+  spikeBlock: number;
+  baseFeeBeforeWei: string;
+  baseFeeSpikeWei: string;
+}
+
+export interface IncidentRecord {
+  id: number;
+  name: string;
+  plan: IncidentPlan;
+  startBlock: number;
+  endBlock: number;
+  transitions: TransitionKind[];
+  /** Wall-clock ms when the fault was injected and when each transition was first seen. */
+  injectedAtMs: number;
+  seenAtMs: (number | null)[];
+  notes: string[];
+}
+
+export interface IncidentContext {
+  t: Timing;
+  stack: ChaosStack;
+  monitor: ViewMonitor;
+  fleet: ResponderFleet;
+  say: (text: string) => void;
+  failures: string[];
+  reorgs: ReorgRecord[];
+  feeSpikes: FeeSpikeRecord[];
+}
+
+/** A `tripStatus` answer saying "not due" (DEPENDENCIES_USABLE, no cause): what the lying RPC serves. */
+export function notDueTripStatus(): string {
+  return AbiCoder.defaultAbiCoder().encode(["uint8", "bytes32"], [3, "0x" + "00".repeat(32)]);
+}
+
+function proxyMode(fault: RpcFault, stack: ChaosStack): ProxyMode {
+  if (fault === "lie")
+    return {
+      kind: "lie",
+      to: stack.deployed.guard,
+      selector: stack.guard.interface.getFunction("tripStatus").selector,
+      result: notDueTripStatus(),
+    };
+  if (fault === "honest") return { kind: "pass" };
+  return { kind: fault };
+}
+
+function describe(p: IncidentPlan): string {
+  const parts = [p.kind === "migrate" ? "active node SIGKILLed" : "every node SIGKILLed"];
+  if (p.kills) parts.push(`${p.kills} responder kills`);
+  if (p.reorg) parts.push(`reorg depth ${p.reorg.depth}`);
+  if (p.feeSpike) parts.push("base fee ×50");
+  if (p.rpc) parts.push(`first RPC ${p.rpc}`);
+  return parts.join(", ");
+}
+
+/** Run one incident; @returns its record (also pushes failures for missing transitions). */
+export async function runIncident(
+  ctx: IncidentContext,
+  id: number,
+  plan: IncidentPlan,
+): Promise<IncidentRecord> {
+  const { t, stack, monitor, fleet, say } = ctx;
+  const { replicas, ids } = stack;
+  const head = monitor.latest ?? (await monitor.waitFor(() => true, 10_000));
+  if (!head) throw new Error("the view monitor reads no block");
+  const transitions: TransitionKind[] =
+    plan.kind === "migrate" ? ["failover", "failback"] : ["pause", "resume"];
+  const rec: IncidentRecord = {
+    id,
+    name: describe(plan),
+    plan,
+    startBlock: head.block,
+    endBlock: head.block,
+    transitions,
+    injectedAtMs: Date.now(),
+    seenAtMs: [null, null],
+    notes: [],
+  };
+  say(`INCIDENT ${id}: ${rec.name} (block ${head.block})`);
+  if (plan.rpc && plan.rpc !== "honest")
+    await Promise.all(stack.responders.map((r) => r.proxy.set(proxyMode(plan.rpc!, stack))));
+  const burst = plan.kills ? fleet.burst(plan.kills, t.reactionTimeoutMs * 2) : Promise.resolve();
+
+  let spiking = false;
+  let spiker: Promise<void> = Promise.resolve();
+  if (plan.feeSpike) {
+    const before = head.baseFeePerGas;
+    const floor = 10n ** 9n;
+    const spike = 50n * (before > floor ? before : floor);
+    spiking = true;
+    spiker = (async () => {
+      while (spiking) {
+        await rpc(stack.control.url, "anvil_setNextBlockBaseFeePerGas", ["0x" + spike.toString(16)]).catch(
+          () => undefined,
+        );
+        await sleep(150);
+      }
+    })();
+    const first = await monitor.waitFor((r) => r.baseFeePerGas >= spike, 10_000);
+    ctx.feeSpikes.push({
+      incident: id,
+      spikeBlock: first?.block ?? head.block + 1,
+      baseFeeBeforeWei: before.toString(),
+      baseFeeSpikeWei: spike.toString(),
+    });
+    say(`  base fee ${before} → ${spike} wei (×50 of max(base fee, 1 gwei)) from block ${first?.block}`);
+  }
+
+  const killed = plan.kind === "migrate" ? [ids.indexOf(head.active)] : [0, 1, 2];
+  rec.injectedAtMs = Date.now();
+  await Promise.all(killed.map((i) => replicas.kill(i)));
+  const firstDone =
+    plan.kind === "migrate" ? (r: BlockRecord) => r.active !== head.active : (r: BlockRecord) => r.paused;
+  const wait0 = t.reactionTimeoutMs * 2;
+  const first = await waitTransition(ctx, rec, 0, firstDone, wait0, head.block + 1);
+  rec.seenAtMs[0] = first?.atMs ?? null;
+  spiking = false;
+  await spiker;
+
+  await Promise.all(killed.map((i) => replicas.restart(i)));
+  say(`  recovered: ${killed.map((i) => replicas.nodes[i].spec.name).join(", ")}`);
+  const secondDone =
+    plan.kind === "migrate" ? (r: BlockRecord) => r.active === ids[0] : (r: BlockRecord) => !r.paused;
+  const wait1 = t.reactionTimeoutMs * 2 + (t.cooldown + t.recoveryPeriod + t.gracePeriod) * 1000;
+  const second = await waitTransition(ctx, rec, 1, secondDone, wait1, (first?.block ?? head.block) + 1);
+  rec.seenAtMs[1] = second?.atMs ?? null;
+
+  await burst;
+  fleet.disarm();
+  if (plan.rpc && plan.rpc !== "honest")
+    await Promise.all(stack.responders.map((r) => r.proxy.set({ kind: "pass" })));
+  // settle: back on the primary, open, two more blocks for late duplicates to show
+  await monitor.waitFor((r) => r.active === ids[0] && !r.paused, t.reactionTimeoutMs, second?.block ?? 0);
+  const endAt = (monitor.latest?.block ?? rec.startBlock) + 2;
+  const end = await monitor.waitFor((r) => r.block >= endAt, 10_000);
+  rec.endBlock = end?.block ?? monitor.latest?.block ?? rec.startBlock;
+  return rec;
+}
+
+/** Wait for transition `i` on the chain; with a planned reorg on it, reorganise it away and wait again. */
+async function waitTransition(
+  ctx: IncidentContext,
+  rec: IncidentRecord,
+  i: 0 | 1,
+  done: (r: BlockRecord) => boolean,
+  timeoutMs: number,
+  minBlock: number,
+): Promise<{ atMs: number; block: number } | null> {
+  const kind = rec.transitions[i];
+  const hit = await ctx.monitor.waitFor(done, timeoutMs, minBlock);
+  if (!hit) {
+    ctx.failures.push(`incident ${rec.id} (${rec.name}): no ${kind} within ${timeoutMs} ms`);
+    ctx.say(`  no ${kind} within ${timeoutMs} ms`);
+    return null;
+  }
+  const seen = Date.now();
+  ctx.say(
+    `  ${kind} on-chain at block ${hit.block} (${((seen - rec.injectedAtMs) / 1000).toFixed(1)} s after the fault)`,
+  );
+  const reorg = rec.plan.reorg;
+  if (!reorg || reorg.on !== i) return { atMs: seen, block: hit.block };
+  // the first block the transition showed in
+  let effectBlock = hit.block;
+  while (ctx.monitor.records.get(effectBlock - 1) && done(ctx.monitor.records.get(effectBlock - 1)!))
+    effectBlock--;
+  const r = await reorgAt(ctx, rec.id, reorg.depth, effectBlock);
+  ctx.reorgs.push(r);
+  if (r.skipped) {
+    ctx.say(`  reorg depth ${reorg.depth} skipped: ${r.skipped}`);
+    return { atMs: seen, block: hit.block };
+  }
+  ctx.say(`  REORG depth ${reorg.depth} at head ${r.headBlock}: the ${kind} of block ${effectBlock} is gone`);
+  const at = Date.now();
+  // the transition again, in a block after the replaced ones
+  const again = await ctx.monitor.waitFor(done, timeoutMs, r.headBlock + 1);
+  r.reapplied = !!again;
+  r.reappliedAfterS = again ? (Date.now() - at) / 1000 : null;
+  if (again)
+    ctx.say(
+      `  ${kind} re-applied at block ${again.block}, ${r.reappliedAfterS!.toFixed(1)} s after the reorg`,
+    );
+  else
+    ctx.failures.push(
+      `incident ${rec.id}: the ${kind} removed by a depth-${reorg.depth} reorg was not re-applied`,
+    );
+  return { atMs: seen, block: again?.block ?? hit.block };
+}
+
+/**
+ * Reorganise the control chain so that exactly `depth` blocks are replaced and `effectBlock` is among them:
+ * interval mining is stopped, blocks are mined up to `effectBlock + depth - 1` when the head is below it, then
+ * `anvil_reorg(depth)` (the replaced blocks' transactions are dropped, not returned to the pool), then
+ * mining resumes. Skipped when the head is already past `effectBlock + depth - 1`.
+ */
+async function reorgAt(
+  ctx: IncidentContext,
+  incident: number,
+  depth: number,
+  effectBlock: number,
+): Promise<ReorgRecord> {
+  const { control } = ctx.stack;
+  const rec: ReorgRecord = {
+    incident,
+    depth,
+    effectBlock,
+    headBlock: 0,
+    reapplied: false,
+    reappliedAfterS: null,
+  };
+  await control.haltBlocks();
+  try {
+    let head = Number(BigInt(await rpc<string>(control.url, "eth_blockNumber")));
+    const target = effectBlock + depth - 1;
+    if (head > target) {
+      rec.skipped = `head ${head} already past block ${target} (the transition landed at ${effectBlock})`;
+      rec.headBlock = head;
+      return rec;
+    }
+    if (head < target) await rpc(control.url, "anvil_mine", ["0x" + (target - head).toString(16)]);
+    head = target;
+    await rpc(control.url, "anvil_reorg", [depth, []]);
+    rec.headBlock = head;
+    ctx.monitor.invalidateFrom(head - depth + 1);
+    return rec;
+  } finally {
+    await control.resumeBlocks();
+  }
+}
