@@ -27,12 +27,15 @@ const zEnvName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment 
 /**
  * `chain`: the control chain (the one holding the Vigil contracts). Same in every keeper's file.
  * `rpcUrls`: one or more JSON-RPC URLs (flag `--rpc-url`, env `VIGIL_RPC_URL`, comma-separated);
- * `chainId`: the chain id they must serve (flag `--chain-id`, env `VIGIL_CHAIN_ID`).
+ * `chainId`: the chain id they must serve (flag `--chain-id`, env `VIGIL_CHAIN_ID`);
+ * `rpcTimeoutMs`: the deadline of every request to one RPC, ms (default 2000, see keepers/shared/rpcPool.ts):
+ * past it the RPC counts as down for that request and the next one answers.
  */
 export const zChain = z
   .object({
     rpcUrls: z.array(zUrl).min(1, "give at least one JSON-RPC URL of the control chain (--rpc-url)"),
     chainId: z.number().int().positive(),
+    rpcTimeoutMs: zMillis.optional(),
   })
   .strict();
 
