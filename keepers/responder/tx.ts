@@ -14,8 +14,6 @@ import type { CrashPoint } from "../shared/crash";
 import { VigilError } from "../shared/errors";
 import { sleep } from "../shared/lifecycle";
 import type { Logger } from "../shared/logger";
-// Compatibility until the responder passes `reverts` and imports decodeRevert from ./reverts (then removed).
-import { vigilReverts } from "./reverts";
 import { bumpFees, cancelFees, type Fees } from "./tx/fees";
 import { CANCEL_GAS, isCancel, resumeFlight } from "./tx/resume";
 import { errText, isTransient, withRetry } from "./tx/retry";
@@ -30,7 +28,6 @@ import type {
   TxRole,
 } from "./tx/types";
 import type { Flight } from "./tx/resume";
-export { decodeRevert, isLostRace, LOST_RACE_ERRORS, VIGIL_ERRORS } from "./reverts";
 export * from "./tx/fees";
 export { isTransient, withRetry } from "./tx/retry";
 export * from "./tx/types";
@@ -45,7 +42,7 @@ export class TxManager {
   constructor(private readonly o: TxManagerOptions) {
     this.address = o.wallet.address;
     this._log = o.logger.child({ component: "tx", signer: this.address });
-    this._reverts = o.reverts ?? vigilReverts;
+    this._reverts = o.reverts;
     if ((o.bumpPercent ?? 12.5) < 12.5) {
       throw new VigilError("VIGIL_CONFIG", "fees.bumpPercent must be at least 12.5");
     }

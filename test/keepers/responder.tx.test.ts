@@ -1,7 +1,9 @@
+import fs from "node:fs";
+import path from "node:path";
 import { expect } from "chai";
-import { JsonRpcProvider, Network, parseUnits, toQuantity, Transaction, Wallet } from "ethers";
+import { Interface, JsonRpcProvider, Network, parseUnits, toQuantity, Transaction, Wallet } from "ethers";
 import { createLogger } from "../../keepers/shared/logger";
-import { decodeRevert, VIGIL_ERRORS } from "../../keepers/responder/reverts";
+import { decodeRevert, revertClassifier, VIGIL_ERRORS, vigilReverts } from "../../keepers/responder/reverts";
 import { bumpFees, isTransient, TxManager } from "../../keepers/responder/tx";
 import { Anvil, ANVIL_KEYS } from "./helpers/anvil";
 
@@ -82,6 +84,21 @@ describe("responder tx manager", function () {
     });
   });
 
+  describe("knows no contract", function () {
+    it("tx.ts and tx/*.ts import no contract typings, ABIs or Vigil revert lists", function () {
+      const dir = path.join(__dirname, "../../keepers/responder");
+      const files = ["tx.ts", ...fs.readdirSync(path.join(dir, "tx")).map((f) => `tx/${f}`)];
+      expect(files.length).to.be.at.least(5);
+      for (const f of files) {
+        const imports = fs.readFileSync(path.join(dir, f), "utf8").match(/from "[^"]+"/g) ?? [];
+        expect(
+          imports.filter((i) => /typechain|artifacts|reverts|contracts/.test(i)),
+          f,
+        ).to.deep.equal([]);
+      }
+    });
+  });
+
   describe("against anvil with automine", function () {
     let anvil: Anvil;
     let provider: JsonRpcProvider;
@@ -98,6 +115,7 @@ describe("responder tx manager", function () {
 
     function manager(over: Partial<ConstructorParameters<typeof TxManager>[0]> = {}) {
       return new TxManager({
+        reverts: vigilReverts,
         wallet,
         provider,
         chainId: anvil.chainId,
@@ -133,6 +151,22 @@ describe("responder tx manager", function () {
       expect(await tx.nonces()).to.deep.equal(before);
     });
 
+    it("reads reverts with the injected classifier: its lost races are dropped, other reverts fail", async function () {
+      const errors = new Interface(["error Busy(uint256 until)"]);
+      const reverter = await deploy(provider, wallet, reverterInit(errors.encodeErrorResult("Busy", [7n])));
+      const before = await manager().nonces();
+      const own = manager({ reverts: revertClassifier(errors, new Set(["Busy"])) });
+      const lost = await own.execute({ to: reverter, data: "0x" });
+      expect(lost.outcome === "lost_race" && [lost.revert.name, lost.revert.args]).to.deep.equal([
+        "Busy",
+        [7n],
+      ]);
+      const vigil = await manager().execute({ to: reverter, data: "0x" });
+      expect(vigil.outcome).to.equal("failed");
+      expect(vigil.outcome === "failed" && vigil.revert?.name).to.equal(undefined);
+      expect(await own.nonces()).to.deep.equal(before);
+    });
+
     it("resynchronises the nonce after another process used it (no NonceManager drift)", async function () {
       const counter = await deploy(provider, wallet, COUNTER_INIT);
       const tx = manager();
@@ -164,6 +198,7 @@ describe("responder tx manager", function () {
       const w = new Wallet(ANVIL_KEYS[6], flaky);
       const counter = await deploy(provider, new Wallet(ANVIL_KEYS[6], provider), COUNTER_INIT);
       const tx = new TxManager({
+        reverts: vigilReverts,
         wallet: w,
         provider: flaky,
         chainId: anvil.chainId,
@@ -225,6 +260,7 @@ describe("responder tx manager", function () {
         [];
       const { logger, logged } = listeningLogger();
       const tx = new TxManager({
+        reverts: vigilReverts,
         wallet,
         provider,
         chainId: anvil.chainId,
@@ -278,6 +314,7 @@ describe("responder tx manager", function () {
       const polled = own(Polled);
       const { logger, logged } = listeningLogger();
       const tx = new TxManager({
+        reverts: vigilReverts,
         wallet: wallet.connect(polled),
         provider: polled,
         chainId: anvil.chainId,
@@ -329,6 +366,7 @@ describe("responder tx manager", function () {
       }
       const chain = own(Spiking);
       const tx = new TxManager({
+        reverts: vigilReverts,
         wallet: wallet.connect(chain),
         provider: chain,
         chainId: anvil.chainId,
@@ -378,6 +416,7 @@ describe("responder tx manager", function () {
       const counter = await deploy(provider, wallet, COUNTER_INIT, anvil);
       const hashes: string[] = [];
       const first = new TxManager({
+        reverts: vigilReverts,
         wallet,
         provider,
         chainId: anvil.chainId,
@@ -396,6 +435,7 @@ describe("responder tx manager", function () {
       expect((await run1).outcome).to.equal("persisted");
       const { logger: secondLogger, logged: adopted } = listeningLogger();
       const second = new TxManager({
+        reverts: vigilReverts,
         wallet,
         provider,
         chainId: anvil.chainId,

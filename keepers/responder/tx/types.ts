@@ -90,8 +90,8 @@ export interface TxManagerOptions {
   provider: AbstractProvider;
   chainId: number;
   logger: Logger;
-  /** How reverts are decoded and which mean a lost race. Default (until the responder passes it): Vigil's. */
-  reverts?: RevertClassifier;
+  /** How reverts are decoded and which mean a lost race (the responder's: `vigilReverts`, ./reverts.ts). */
+  reverts: RevertClassifier;
   /** Fault injection: called at each crash point (keepers/shared/crash.ts `crashHookFromEnv`). */
   crash?: CrashHook;
   /** Blocks to wait after inclusion. Default 1. */
