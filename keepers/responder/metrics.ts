@@ -31,6 +31,8 @@ export interface ResponderMetrics {
   readonly revertedLastHour: Gauge;
   /** Actions some RPCs of the pool called due and others not, by action (the union acted on them). */
   readonly rpcDisagreements: Counter<"action">;
+  /** Confirmed actions a reorg removed or moved, reopened by the reorg watch, by action. */
+  readonly reorgedActions: Counter<"action">;
 }
 
 const byRegistry = new WeakMap<Metrics, ResponderMetrics>();
@@ -95,6 +97,12 @@ export function responderMetrics(metrics: Metrics): ResponderMetrics {
       revertedLastHour: new Gauge({
         name: "vigil_responder_reverted_tx_last_hour",
         help: "Reverted transactions within the last hour (past maxRevertedTxPerHour every fresh RPC must agree).",
+        registers,
+      }),
+      reorgedActions: new Counter({
+        name: "vigil_responder_reorged_actions_total",
+        help: "Confirmed actions whose receipt a reorg removed or moved; reopened and settled again.",
+        labelNames: ["action"],
         registers,
       }),
       rpcDisagreements: new Counter({

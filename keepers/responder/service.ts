@@ -6,7 +6,8 @@
  */
 import { type AbstractProvider, type Interface, type Log, type Wallet } from "ethers";
 import type { IEndpointRegistry, IHealthOracle, IMarketGuard } from "../../typechain-types";
-import { createProvider, loadWallet } from "../shared/chain";
+import { createRpcPool, loadWallet } from "../shared/chain";
+import { poolOf } from "../shared/rpcPool";
 import { crashHookFromEnv, type CrashHook } from "../shared/crash";
 import { watchLogs, type LogWatch, type WatchedEvent } from "../shared/events";
 import { runLoop, Shutdown, Wakeup, type LoopHealth } from "../shared/lifecycle";
@@ -18,7 +19,9 @@ import { KeeperServer } from "../shared/server";
 import { feeCaps } from "./act";
 import type { ResponderConfig } from "./config";
 import { Engine } from "./engine";
+import { responderMetrics } from "./metrics";
 import { Outbox, type OutboxAction } from "./outbox";
+import { ReorgWatch } from "./reorgs";
 import { singlePool, type ViewPool } from "./sources";
 import { vigilReverts } from "./reverts";
 import { TxManager } from "./tx";
@@ -101,12 +104,19 @@ export async function startResponder(
   const shutdown = new Shutdown(logger, deps.handleSignals ?? false);
   const crash = deps.crash ?? crashHookFromEnv(deps.env ?? process.env);
   const owned = !deps.pool && !deps.provider;
-  const pool =
+  // No decision rests on one RPC: the views are read through every RPC of the pool (keepers/shared/rpcPool.ts).
+  // An injected provider made by createProvider brings its pool; any other provider is a pool of one.
+  const pool: ViewPool =
     deps.pool ??
-    singlePool(
-      deps.provider ?? createProvider({ rpcUrls: config.chain.rpcUrls, chainId: config.chain.chainId }),
-      logger,
-    );
+    (deps.provider
+      ? (poolOf(deps.provider) ?? singlePool(deps.provider, logger))
+      : createRpcPool({
+          rpcUrls: config.chain.rpcUrls,
+          chainId: config.chain.chainId,
+          pollingIntervalMs: Math.min(1_000, config.pollIntervalMs),
+          logger,
+          metrics,
+        }));
   const provider = pool.provider;
   const wallet = key.connect(provider);
   const contractsOf = contractsCache(config.contracts);
@@ -137,9 +147,17 @@ export async function startResponder(
     { once: true },
   );
 
+  const reorgs = new ReorgWatch({
+    outbox,
+    provider,
+    logger,
+    metrics: { reorged: responderMetrics(metrics).reorgedActions },
+    windowBlocks: config.reorg.windowBlocks,
+  });
   const engine = new Engine(config, {
     logger,
     metrics,
+    reorgs,
     pool,
     contractsOf,
     outbox,
