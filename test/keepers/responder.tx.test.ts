@@ -6,6 +6,7 @@ import { createLogger } from "../../keepers/shared/logger";
 import { decodeRevert, revertClassifier, VIGIL_ERRORS, vigilReverts } from "../../keepers/responder/reverts";
 import { bumpFees, isTransient, TxManager } from "../../keepers/responder/tx";
 import { Anvil, ANVIL_KEYS } from "./helpers/anvil";
+import { until } from "./helpers/until";
 
 /** Runtime `slot0 += 1` (PUSH1 1 PUSH1 0 SLOAD ADD PUSH1 0 SSTORE STOP) behind a minimal constructor. */
 const COUNTER_INIT = "0x600a600c600039600a6000f3" + "60016000540160005500";
@@ -409,6 +410,45 @@ describe("responder tx manager", function () {
         await Promise.allSettled([submit, trip]); // the manager is done with its provider
         chain.destroy();
       }
+    });
+
+    it("ends the wait for confirmations on a head that stops moving: persisted, the outbox keeps it", async function () {
+      const wallet = new Wallet(ANVIL_KEYS[7], provider);
+      const counter = await deploy(provider, wallet, COUNTER_INIT, anvil);
+      const { logger, logged } = listeningLogger();
+      const tx = new TxManager({
+        wallet,
+        provider,
+        chainId: anvil.chainId,
+        logger,
+        reverts: vigilReverts,
+        maxFeeCapWei: parseUnits("100", "gwei"),
+        confirmations: 3,
+        confirmTimeoutMs: 300,
+        pollMs: 30,
+      });
+      const hashes: string[] = [];
+      const run = tx.execute({ to: counter, data: "0x" }, { onSigned: (_n, t) => hashes.push(t.hash) });
+      await until(
+        "the action in the pool",
+        async () => !!hashes[0] && !!(await provider.getTransaction(hashes[0])),
+      );
+      await anvil.mine(); // one block, then none: the head is frozen at 1 confirmation of 3
+      const out = await run;
+      expect(out.outcome).to.equal("persisted");
+      await logged("mined, not confirmed in time");
+      expect((await provider.getTransactionReceipt(hashes[0]))?.status).to.equal(1);
+      // The next run, from the recorded transaction, confirms it once the head moves; nothing sent again.
+      const extra: string[] = [];
+      const again = tx.execute(
+        { to: counter, data: "0x" },
+        { resumeTxs: hashes.map((hash) => ({ hash })), onSigned: (_n, t) => extra.push(t.hash) },
+      );
+      await anvil.mine(2);
+      const confirmed = await again;
+      expect(confirmed.outcome === "confirmed" && confirmed.receipt.hash).to.equal(hashes[0]);
+      expect(extra).to.deep.equal([]);
+      expect(BigInt(await provider.getStorage(counter, 0))).to.equal(1n);
     });
 
     it("adopts a still-pending transaction from a previous run instead of sending again", async function () {
