@@ -38,8 +38,9 @@ export class ReorgWatch {
   }
 
   /**
-   * For every action confirmed within `windowBlocks` of the head (oldest nonce first), re-read the receipt of the
-   * transaction it was confirmed by. Gone, or in another block than recorded: reopen the action (`Outbox.reopen`)
+   * For every action confirmed within `windowBlocks` of the head (oldest nonce first), read the block at the
+   * recorded height; when its hash is not the recorded one, re-read the receipt of the transaction the action was
+   * confirmed by. Gone, or in another block than recorded: reopen the action (`Outbox.reopen`)
    * and, when gone, broadcast its signed bytes again (an error, e.g. "nonce too low" because the nonce was used
    * meanwhile, is logged: reconcile settles it). Call before reconcile, so the reopened action is reconciled in
    * the same iteration.
@@ -52,6 +53,10 @@ export class ReorgWatch {
     let reopened = 0;
     for (const a of this.o.outbox.confirmedSince(head - this.o.windowBlocks)) {
       if (signal?.aborted) break;
+      // The recorded block still at its height: nothing moved. Else the receipt decides (a block read from a
+      // lagging RPC can be missing while the receipt is where it was).
+      const block = await withRetry(() => p.getBlock(a.mined.blockNumber), 3, 200, signal);
+      if (block?.hash === a.mined.blockHash) continue;
       const receipt = await withRetry(() => p.getTransactionReceipt(a.mined.hash), 3, 200, signal);
       if (receipt && receipt.blockHash === a.mined.blockHash) continue;
       const note = receipt

@@ -111,6 +111,33 @@ describe("responder reorgs: a confirmed action whose block is reorganised away i
     });
   }
 
+  it("a receipt one RPC does not have yet reopens nothing while the recorded block is where it was", async function () {
+    const s = await setup();
+    const { id } = await s.act();
+    class Lagging extends JsonRpcProvider {
+      override async getTransactionReceipt() {
+        return null;
+      }
+    }
+    const network = Network.from(anvil.chainId);
+    const lagging = new Lagging(anvil.url, network, {
+      staticNetwork: network,
+      batchMaxCount: 1,
+      cacheTimeout: -1,
+    });
+    try {
+      const watch = new ReorgWatch({ outbox: s.outbox, provider: lagging, logger, windowBlocks: 20 });
+      expect(await watch.check()).to.equal(0);
+      expect(s.outbox.get(id)).to.include({ status: "confirmed" });
+      expect(() => new ReorgWatch({ outbox: s.outbox, provider: lagging, logger, windowBlocks: 0 })).to.throw(
+        /windowBlocks/,
+      );
+    } finally {
+      lagging.destroy();
+      s.outbox.close();
+    }
+  });
+
   it("when the nonce was used by another transaction after the reorg, reconcile simulates and sends the action anew, once", async function () {
     const s = await setup();
     const { id, outcome } = await s.act();
