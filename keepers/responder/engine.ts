@@ -116,6 +116,15 @@ export class Engine {
 
   /** One iteration (see the file's comment). Only the configured services, their endpoints and markets are read. */
   async iterate(signal: AbortSignal, inflight: AbortSignal): Promise<void> {
+    try {
+      await this._iterate(signal, inflight);
+    } catch (e) {
+      // Reads through the pool end when shutdown begins: that is a stop, not a failed iteration.
+      if (!signal.aborted) throw e;
+    }
+  }
+
+  private async _iterate(signal: AbortSignal, inflight: AbortSignal): Promise<void> {
     await this.d.reorgs?.check(inflight);
     await this.reconcile(inflight);
     if (signal.aborted) return;

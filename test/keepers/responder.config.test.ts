@@ -43,6 +43,13 @@ describe("responder config", function () {
     expect(c.metrics.enabled).to.equal(true);
     expect(c.log.level).to.equal("info");
     expect(c.outboxPath).to.equal("./vigil-responder.sqlite");
+    expect(c.maxRevertedTxPerHour).to.equal(6);
+    expect(c.delivery).to.deep.equal({
+      backoffBaseMs: 30_000,
+      backoffMaxMs: 3_600_000,
+      maxGasPerMarketPerHour: 1_000_000,
+    });
+    expect(c.reorg).to.deep.equal({ windowBlocks: 64 });
   });
 
   const bad: Array<[string, Record<string, unknown>, RegExp]> = [
@@ -78,6 +85,21 @@ describe("responder config", function () {
     ["zero confirmations", { confirmations: 0 }, /confirmations/],
     ["a port out of range", { http: { port: 70000 } }, /http\.port/],
     ["an unknown setting", { pollIntervalSeconds: 3 }, /pollIntervalSeconds/],
+    ["a negative revert budget", { maxRevertedTxPerHour: -1 }, /maxRevertedTxPerHour/],
+    ["a fractional revert budget", { maxRevertedTxPerHour: 1.5 }, /maxRevertedTxPerHour/],
+    [
+      "a delivery backoff cap below its base",
+      { delivery: { backoffBaseMs: 10_000, backoffMaxMs: 1_000 } },
+      /delivery\.backoffMaxMs: backoffMaxMs must be at least backoffBaseMs/,
+    ],
+    ["a zero delivery backoff", { delivery: { backoffBaseMs: 0 } }, /delivery\.backoffBaseMs/],
+    [
+      "a zero delivery gas budget",
+      { delivery: { maxGasPerMarketPerHour: 0 } },
+      /delivery\.maxGasPerMarketPerHour/,
+    ],
+    ["an unknown delivery setting", { delivery: { maxGas: 1 } }, /maxGas/],
+    ["a zero reorg window", { reorg: { windowBlocks: 0 } }, /reorg\.windowBlocks/],
   ];
   for (const [what, patch, msg] of bad) {
     it(`rejects ${what}, naming the setting`, function () {
@@ -142,6 +164,24 @@ describe("responder config", function () {
     expect(c.chain.rpcUrls).to.deep.equal(["http://127.0.0.1:1", "http://127.0.0.1:2"]);
     expect(c.fees.bumpPercent).to.equal(20);
     expect(c.http.port).to.equal(0);
+  });
+
+  it("takes the revert budget, delivery and reorg settings from the environment", function () {
+    const file = tmpFile("r.json", JSON.stringify(VALID));
+    const c = loadResponderConfig(file, {
+      VIGIL_MAX_REVERTED_TX_PER_HOUR: "2",
+      VIGIL_DELIVERY_BACKOFF_BASE_MS: "1000",
+      VIGIL_DELIVERY_BACKOFF_MAX_MS: "8000",
+      VIGIL_DELIVERY_MAX_GAS_PER_MARKET_PER_HOUR: "300000",
+      VIGIL_REORG_WINDOW_BLOCKS: "12",
+    });
+    expect(c.maxRevertedTxPerHour).to.equal(2);
+    expect(c.delivery).to.deep.equal({
+      backoffBaseMs: 1000,
+      backoffMaxMs: 8000,
+      maxGasPerMarketPerHour: 300_000,
+    });
+    expect(c.reorg.windowBlocks).to.equal(12);
   });
 
   it("names the variable when an environment number does not parse", function () {
