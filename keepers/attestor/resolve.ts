@@ -10,7 +10,8 @@
  * only from checked answers: the one the prober's check cached (reused for at most `cacheMs`, 30 s by
  * default, or the answer's TTL when the resolver gives one), or a fresh answer it checks the same way.
  * The Host header and TLS SNI keep the name. An address written in the URI is judged as written and
- * never resolved.
+ * never resolved. A keep-alive socket stays on the checked address it was opened to; a round whose check
+ * refuses the name makes no request on it.
  *
  * A name that does not resolve is a probe failure (`unreachable`), a resolution that takes longer than
  * the probe's budget is a `timeout`; a refused name is no probe at all ({@link TargetRefused}).

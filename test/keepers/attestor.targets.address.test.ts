@@ -11,11 +11,13 @@ import dns from "node:dns";
 import http from "node:http";
 import type { AddressInfo, LookupFunction } from "node:net";
 import os from "node:os";
+import tls from "node:tls";
 import { Attestor } from "../../keepers/attestor/attestor";
 import { ClockGuard } from "../../keepers/attestor/clockGuard";
 import { attestorConfigSchema } from "../../keepers/attestor/config";
 import { reportMetrics } from "../../keepers/attestor/metrics";
 import { Prober, type EndpointState } from "../../keepers/attestor/prober";
+import { probeHttp } from "../../keepers/attestor/probes/http";
 import { ProbeFailure } from "../../keepers/attestor/probes/transport";
 import {
   TargetRefused,
@@ -38,6 +40,23 @@ import { tmpDataDir } from "./attestor-helpers";
 const SERVICE = "0x" + "5".repeat(64);
 const HEAD_HASH = "0x" + "ab".repeat(32);
 const PUBLIC = "93.184.216.34";
+/** A self-signed test certificate for `rebind.test` (P-256; the client refuses it: only its SNI is read). */
+const TLS_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg3SG2zXiz5DPW+IpG
+c1MGWowqUYPpUl3s17V5up7fFV6hRANCAAQroEV4DQ7jq0brhC4N+5EYHiDZpZt8
+s2XWvlJdHtwrG7zbFICfieiOZDQPrhwpB+f0ZbId+OjVpDVIt1KspWet
+-----END PRIVATE KEY-----`;
+const TLS_CERT = `-----BEGIN CERTIFICATE-----
+MIIBnDCCAUGgAwIBAgIUTuY403hGMmApibtdU0RFrJSJnuEwCgYIKoZIzj0EAwIw
+FjEUMBIGA1UEAwwLcmViaW5kLnRlc3QwIBcNMjYxMjAyMDg0MDQ3WhgPMjEyNjEx
+MDgwODQwNDdaMBYxFDASBgNVBAMMC3JlYmluZC50ZXN0MFkwEwYHKoZIzj0CAQYI
+KoZIzj0DAQcDQgAEK6BFeA0O46tG64QuDfuRGB4g2aWbfLNl1r5SXR7cKxu82xSA
+n4nojmQ0D64cKQfn9GWyHfjo1aQ1SLdSrKVnraNrMGkwHQYDVR0OBBYEFFZx7som
+JLMVlYCggRKPpNURHV3iMB8GA1UdIwQYMBaAFFZx7somJLMVlYCggRKPpNURHV3i
+MA8GA1UdEwEB/wQFMAMBAf8wFgYDVR0RBA8wDYILcmViaW5kLnRlc3QwCgYIKoZI
+zj0EAwIDSQAwRgIhAJmMZ1mDwsslI2YwsxQo6ah0efptFlY9mHysX9KiRd37AiEA
+5gKck0QXqFECIztMSkLP3AksHXQd0m4AXQQPVcfT+Es=
+-----END CERTIFICATE-----`;
 
 /** A loopback JSON-RPC and HTTP server that counts TCP connections and records each request's Host header. */
 class CountingServer {
@@ -298,6 +317,32 @@ describe("attestor SSRF guard by address", function () {
       expect(resolve.calls).to.deep.equal([]);
     });
 
+    it("keeps the name for TLS (SNI) while the socket goes to the checked address", async function () {
+      const names: string[] = [];
+      const ctx = tls.createSecureContext({ key: TLS_KEY, cert: TLS_CERT });
+      const server = tls.createServer({
+        key: TLS_KEY,
+        cert: TLS_CERT,
+        SNICallback: (name, cb) => (names.push(name), cb(null, ctx)),
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const { port } = server.address() as AddressInfo;
+      const resolve = scripted([v4("127.0.0.1")], [v4("192.0.2.1")]);
+      const r = new TargetResolver({ allowPrivate: true, timeoutMs: 2_000, resolve });
+      try {
+        // The client refuses the self-signed certificate: what matters is where it connected and what it sent.
+        const e = await rejection(
+          probeHttp(`https://rebind.test:${port}/`, { timeoutMs: 2_000, agents: r.agents }),
+        );
+        expect(e).to.include({ failure: "unreachable" });
+        expect(names).to.deep.equal(["rebind.test"]);
+        expect(resolve.calls).to.deep.equal(["rebind.test"]);
+      } finally {
+        r.destroy();
+        await new Promise<void>((done) => server.close(() => done()));
+      }
+    });
+
     it("gives a socket only addresses of the family it asks for", async function () {
       const r = new TargetResolver({
         allowPrivate: false,
@@ -345,7 +390,10 @@ describe("attestor SSRF guard by address", function () {
       ];
       for (let round = 0; round < 2; round++) {
         const outcomes = await prober.probeAll(states);
-        expect(outcomes.map((o) => o.failure), JSON.stringify(outcomes)).to.deep.equal([undefined, undefined]);
+        expect(
+          outcomes.map((o) => o.failure),
+          JSON.stringify(outcomes),
+        ).to.deep.equal([undefined, undefined]);
       }
       expect(server.connections).to.be.greaterThan(0);
       expect(
