@@ -48,7 +48,8 @@ export interface RpcPoolOptions {
   /** Blocks behind the highest head beyond which a member is lagging. Default 3. */
   lagBlocks?: number;
   /** How long a member may sit behind the highest head without its own head advancing before it counts as
-   *  frozen, ms. Default 10 000 (several blocks of a 1–2 s chain; under one 12 s Ethereum slot of jitter). */
+   *  frozen, ms. Default 10 000: several blocks of a 1–2 s chain, while a healthy node of a 12 s chain
+   *  imports the block it missed well within that. */
   frozenAfterMs?: number;
   logger?: Logger;
   metrics?: Metrics;
@@ -125,9 +126,10 @@ export class RpcPool implements PoolBackend {
   }
 
   /**
-   * Run `fn` on every member not known down (every member when all are down), each bounded by `timeoutMs`
-   * (or `opts.timeoutMs`) and by `signal`; never waits on a hung member. A member whose `fn` fails on
-   * transport is marked down. Results in member order.
+   * Run `fn` on every member not known down (every member when all are down; frozen and lagging members
+   * included), each run bounded as a whole by `timeoutMs` (or `opts.timeoutMs`, for an `fn` that makes several
+   * requests) and by `signal`; never waits on a hung member. A member whose `fn` fails on transport is marked
+   * down. Results in member order; never rejects (a member's failure is its `Settled` entry).
    */
   each<T>(
     fn: (p: JsonRpcProvider, m: RpcMember) => Promise<T>,
