@@ -225,6 +225,45 @@ describe("responder tx manager, mining off", function () {
       expect(BigInt(await provider.getStorage(counter, 0))).to.equal(1n);
     });
 
+    it("after a crash during its deadline cancel, a mined cancel is 'cancelled', never 'confirmed' (hashes only, no roles)", async function () {
+      // What main did before: the cancel's receipt was found and the action reported confirmed, though it never ran.
+      const wallet = new Wallet(ANVIL_KEYS[8], provider);
+      const counter = await deploy(provider, wallet, COUNTER_INIT, anvil);
+      const manager = () =>
+        new TxManager({
+          reverts: vigilReverts,
+          wallet,
+          provider,
+          chainId: anvil.chainId,
+          logger,
+          maxFeeCapWei: parseUnits("100", "gwei"),
+          stuckAfterMs: 60_000,
+          pollMs: 30,
+        });
+      const hashes: string[] = [];
+      const crash = new AbortController();
+      const first = await manager().execute(
+        { to: counter, data: "0x" },
+        {
+          deadlineMs: Date.now() + 200,
+          onSigned: (_n, t) => {
+            hashes.push(t.hash);
+            if (t.role === "cancel") crash.abort(); // the process stops once the cancel is out
+          },
+        },
+        crash.signal,
+      );
+      expect(first.outcome).to.equal("persisted");
+      expect(hashes.length).to.equal(2);
+      await anvil.mine(); // the cancel replaced the action in the pool: it is what gets mined
+      const out = await manager().execute({ to: counter, data: "0x" }, { resumeHashes: hashes });
+      expect(out.outcome).to.equal("cancelled");
+      expect(out.outcome === "cancelled" && [out.mined, out.hash]).to.deep.equal([true, hashes[1]]);
+      expect(BigInt(await provider.getStorage(counter, 0))).to.equal(0n);
+      const n = await manager().nonces();
+      expect(n.pending).to.equal(n.latest);
+    });
+
     it("adopts a still-pending transaction from a previous run instead of sending again", async function () {
       const wallet = new Wallet(ANVIL_KEYS[4], provider);
       const counter = await deploy(provider, wallet, COUNTER_INIT, anvil);

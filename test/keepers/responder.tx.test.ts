@@ -123,6 +123,40 @@ describe("responder tx manager", function () {
       expect(await own.nonces()).to.deep.equal(before);
     });
 
+    it("on recovery, an action mined with a revert is read as the classifier says: a lost race", async function () {
+      const data = VIGIL_ERRORS.encodeErrorResult("MarketGuardTripNotDue", [3n, 3]);
+      const w = new Wallet(ANVIL_KEYS[8], provider);
+      const reverter = await deploy(provider, w, reverterInit(data));
+      const tx = new TxManager({
+        reverts: vigilReverts,
+        wallet: w,
+        provider,
+        chainId: anvil.chainId,
+        logger,
+        maxFeeCapWei: parseUnits("100", "gwei"),
+        pollMs: 50,
+      });
+      const sent: string[] = [];
+      // Sent without a simulation (as a race lost between simulation and inclusion looks): mined, reverted.
+      const first = await tx.execute(
+        { to: reverter, data: "0x" },
+        { gasLimit: 100_000n, onSigned: (_n, t) => sent.push(t.hash) },
+      );
+      expect(first.outcome === "lost_race" && first.stage).to.equal("mined");
+      const again = await tx.execute(
+        { to: reverter, data: "0x" },
+        {
+          resumeTxs: sent.map((hash) => ({ hash, role: "action" as const })),
+          onSigned: (_n, t) => sent.push(t.hash),
+        },
+      );
+      expect(again.outcome === "lost_race" && [again.stage, again.revert.name]).to.deep.equal([
+        "mined",
+        "MarketGuardTripNotDue",
+      ]);
+      expect(sent.length).to.equal(1);
+    });
+
     it("resynchronises the nonce after another process used it (no NonceManager drift)", async function () {
       const counter = await deploy(provider, wallet, COUNTER_INIT);
       const tx = manager();
