@@ -7,7 +7,8 @@
  *   transitions it makes due, in order: a failover then a failback, or a pause then a resume.
  * - Needed: the incident's transitions. Applied: those whose on-chain effect (EndpointMigrated with the right
  *   `failback` flag, MarketPaused, MarketResumed) is on the canonical chain inside the incident's blocks.
- *   Lost: needed and never applied.
+ *   Lost: needed and never applied. Extra: an effect inside the incident's blocks that none of its transitions
+ *   needed (with one fault at a time, a second migration or pause is a duplicated effect too).
  * - Duplicated: an effect that repeats the previous one of its kind with nothing undoing it in between: two
  *   EndpointMigrated from→to of one service in a row, two MarketPaused of a market without a MarketResumed
  *   between, two MarketResumed without a MarketPaused between (whole run, canonical chain).
@@ -58,11 +59,16 @@ export interface BlockView {
 export interface IncidentSpec {
   id: number;
   name: string;
-  /** First block of the incident (the head when the fault was injected). */
+  /** The head when the fault was injected: the incident's effects are in later blocks. */
   startBlock: number;
   /** Last block of the incident (inclusive). */
   endBlock: number;
   transitions: TransitionKind[];
+  /**
+   * Effect kinds the incident may cause beyond its transitions without counting as extra (an outage's
+   * recovery may fail over to the backup that came back first, then fail back).
+   */
+  tolerated?: EffectEvent["kind"][];
 }
 
 /** A responder's transaction on the canonical chain. */
@@ -106,6 +112,8 @@ export interface IncidentResult {
   applied: number;
   lost: number;
   transitions: TransitionResult[];
+  /** Effects inside the incident that none of its transitions needed (a second failover, a pause too many). */
+  extra: EffectEvent[];
   /** Reverted responder transactions in the incident's blocks, and by kind. */
   wasted: number;
   wastedByKind: Record<string, number>;
@@ -167,7 +175,8 @@ export function accountIncidents(
   const sorted = [...events].sort(order);
   const byBlock = new Map(views.map((v) => [v.block, v]));
   return incidents.map((inc) => {
-    const inside = sorted.filter((e) => e.block >= inc.startBlock && e.block <= inc.endBlock);
+    const inside = sorted.filter((e) => e.block > inc.startBlock && e.block <= inc.endBlock);
+    const used = new Set<number>();
     let from = inc.startBlock;
     let cursor = 0;
     const transitions = inc.transitions.map((kind): TransitionResult => {
@@ -192,6 +201,7 @@ export function accountIncidents(
           secondsDueToApplied: null,
         };
       cursor = idx + 1;
+      used.add(idx);
       from = effect.block;
       if (dueBlock === null) dueBlock = effect.block;
       const ts = (b: number) => byBlock.get(b)?.timestamp;
@@ -207,7 +217,7 @@ export function accountIncidents(
         tx: effect.tx,
       };
     });
-    const wastedTxs = txs.filter((t) => !t.ok && t.block >= inc.startBlock && t.block <= inc.endBlock);
+    const wastedTxs = txs.filter((t) => !t.ok && t.block > inc.startBlock && t.block <= inc.endBlock);
     const wastedByKind: Record<string, number> = {};
     for (const t of wastedTxs) wastedByKind[t.kind] = (wastedByKind[t.kind] ?? 0) + 1;
     const applied = transitions.filter((t) => t.applied).length;
@@ -220,6 +230,7 @@ export function accountIncidents(
       applied,
       lost: transitions.length - applied,
       transitions,
+      extra: inside.filter((e, i) => !used.has(i) && !(inc.tolerated ?? []).includes(e.kind)),
       wasted: wastedTxs.length,
       wastedByKind,
     };

@@ -58,6 +58,8 @@ export interface IncidentRecord {
   startBlock: number;
   endBlock: number;
   transitions: TransitionKind[];
+  /** Effect kinds tolerated beyond the transitions (see IncidentSpec). */
+  tolerated: ("migrated" | "paused" | "resumed")[];
   /** Wall-clock ms when the fault was injected and when each transition was first seen. */
   injectedAtMs: number;
   seenAtMs: (number | null)[];
@@ -120,6 +122,8 @@ export async function runIncident(
     startBlock: head.block,
     endBlock: head.block,
     transitions,
+    // all nodes come back at once, but the attestors may see a backup HEALTHY first: a failover and a failback
+    tolerated: plan.kind === "outage" ? ["migrated"] : [],
     injectedAtMs: Date.now(),
     seenAtMs: [null, null],
     notes: [],
@@ -235,10 +239,10 @@ async function waitTransition(
 }
 
 /**
- * Reorganise the control chain so that exactly `depth` blocks are replaced and `effectBlock` is among them:
- * interval mining is stopped, blocks are mined up to `effectBlock + depth - 1` when the head is below it, then
- * `anvil_reorg(depth)` (the replaced blocks' transactions are dropped, not returned to the pool), then
- * mining resumes. Skipped when the head is already past `effectBlock + depth - 1`.
+ * Reorganise the control chain so that exactly `depth` blocks are replaced and `effectBlock` is the oldest of
+ * them: once the head reaches `effectBlock + depth - 1`, interval mining is stopped, `anvil_reorg(depth)` replaces
+ * the blocks with empty ones (their transactions are dropped, not returned to the pool), and mining resumes.
+ * Skipped when the head is already past that block when mining stops.
  */
 async function reorgAt(
   ctx: IncidentContext,
@@ -255,19 +259,21 @@ async function reorgAt(
     reapplied: false,
     reappliedAfterS: null,
   };
+  const target = effectBlock + depth - 1;
+  const headNow = async () => Number(BigInt(await rpc<string>(control.url, "eth_blockNumber")));
+  // blocks come at their own pace (no instant mining: the chain's clock stays with the wall clock the
+  // attestors check); the reorg runs as soon as the head reaches the target
+  const until = Date.now() + depth * 2000 + 10_000;
+  while ((await headNow()) < target && Date.now() < until) await sleep(50);
   await control.haltBlocks();
   try {
-    let head = Number(BigInt(await rpc<string>(control.url, "eth_blockNumber")));
-    const target = effectBlock + depth - 1;
-    if (head > target) {
-      rec.skipped = `head ${head} already past block ${target} (the transition landed at ${effectBlock})`;
-      rec.headBlock = head;
+    const head = await headNow();
+    rec.headBlock = head;
+    if (head !== target) {
+      rec.skipped = `head ${head}, not block ${target}, when mining stopped (the transition landed at ${effectBlock})`;
       return rec;
     }
-    if (head < target) await rpc(control.url, "anvil_mine", ["0x" + (target - head).toString(16)]);
-    head = target;
     await rpc(control.url, "anvil_reorg", [depth, []]);
-    rec.headBlock = head;
     ctx.monitor.invalidateFrom(head - depth + 1);
     return rec;
   } finally {

@@ -3,14 +3,16 @@
  * (`node bin/vigil.js responder --config <file>`, key in the environment), SIGKILLed at crash points and
  * restarted after every death.
  *
- * A kill is armed by restarting the responder with `VIGIL_FAULT_KILL_AT=<point>[:<n>]` (keepers/shared/crash.ts):
- * the responder SIGKILLs itself the n-th time it reaches that step of an action. A responder that has not died
- * at its armed point within a few seconds (it had nothing to do, or the build it runs does not honour the
- * variable) is SIGKILLed from outside at that random time instead. Either way it is restarted at once, with
- * the same key and outbox, and the next kill armed while kills remain in the budget.
+ * A kill is armed by (re)starting a responder with `VIGIL_FAULT_KILL_AT=<point>[:<n>]` (keepers/shared/crash.ts):
+ * it SIGKILLs itself the n-th time it reaches that step of an action. During a burst every responder but one is
+ * armed (the unarmed one rotates, so some responder always races at full speed); each death is restarted at once
+ * with the same key and outbox, armed again at a new random point while the burst's budget lasts. A responder
+ * that has not died at its point within a random 8-20 s (it had nothing to do, or lost every race, or the
+ * point is a cancel's and no deadline passed) is SIGKILLed from outside at that random time instead. When the
+ * budget is spent, the armed survivors are restarted unarmed with SIGTERM (not counted as kills).
  */
 import type { ChildProcess } from "node:child_process";
-import { CRASH_POINTS, type CrashPoint } from "../../keepers/shared/crash";
+import type { CrashPoint } from "../../keepers/shared/crash";
 import type { KeeperProcs } from "./keepers";
 import type { Rng } from "./random";
 import type { ResponderSpec } from "./stack";
@@ -25,12 +27,31 @@ export interface KillRecord {
   how: "crash_point" | "external";
 }
 
+/**
+ * Crash points with weights: the steps every action passes through are drawn more often than a deadline
+ * cancel's, which only a transaction stuck past its deadline reaches.
+ */
+const WEIGHTED_POINTS: readonly CrashPoint[] = [
+  "recorded",
+  "recorded",
+  "signed",
+  "signed",
+  "broadcast",
+  "broadcast",
+  "awaiting_receipt",
+  "awaiting_receipt",
+  "cancel_signed",
+  "cancel_broadcast",
+];
+
 interface Running {
   spec: ResponderSpec;
   child?: ChildProcess;
   armed?: string;
   /** When an armed responder is killed from outside if it has not died by itself. */
   timer?: NodeJS.Timeout;
+  /** The restart scheduled after a death. */
+  pending?: NodeJS.Timeout;
   killedByUs: boolean;
   restarts: number;
 }
@@ -41,7 +62,6 @@ export class ResponderFleet {
   private readonly _r: Running[];
   private _budget = 0;
   private _stopping = false;
-  private _extraEnv: NodeJS.ProcessEnv = {};
 
   constructor(
     private readonly procs: KeeperProcs,
@@ -50,8 +70,8 @@ export class ResponderFleet {
     specs: ResponderSpec[],
     private readonly rng: Rng,
     private readonly say: (text: string) => void,
-    /** Longest wait, ms, for an armed responder to die at its crash point before it is killed from outside. */
-    private readonly armedForMs: [number, number] = [3000, 9000],
+    /** Range, ms, of the wait for an armed responder to die at its point before it is killed from outside. */
+    private readonly armedForMs: [number, number] = [8000, 20000],
   ) {
     this._r = specs.map((spec) => ({ spec, killedByUs: false, restarts: 0 }));
   }
@@ -61,104 +81,110 @@ export class ResponderFleet {
     for (const r of this._r) this._start(r, undefined);
   }
 
-  /** Kills still to do in the current burst. */
-  get budget(): number {
-    return this._budget;
-  }
-
-  /** Total restarts so far, per responder name. */
+  /** Restarts so far, per responder name. */
   restarts(): Record<string, number> {
     return Object.fromEntries(this._r.map((r) => [r.spec.name, r.restarts]));
   }
 
   /**
-   * Kill `n` more times, one responder after another (round robin from a random one): each restart is armed at a
-   * random crash point. Resolves when the burst is done (budget spent) or `timeoutMs` passed (then the budget is
-   * dropped).
+   * Kill `n` times: arm every responder but one and keep re-arming the dead ones until `n` deaths happened or
+   * `timeoutMs` passed; then disarm. Resolves when done.
    */
   async burst(n: number, timeoutMs: number): Promise<void> {
-    this._budget += n;
+    if (n <= 0) return;
+    this._budget = n;
     const deadline = Date.now() + timeoutMs;
-    const first = this.rng.int(this._r.length);
-    // arm one responder at a time: the others keep racing
-    let i = first;
-    while (this._budget > 0 && Date.now() < deadline && !this._stopping) {
-      const r = this._r[i % this._r.length];
-      i++;
-      const before = this.kills.length;
-      this._arm(r);
-      while (this.kills.length === before && Date.now() < deadline && !this._stopping)
-        await new Promise((res) => setTimeout(res, 100));
-    }
-    this._budget = 0;
+    const spare = this.rng.int(this._r.length);
+    this._r.forEach((r, i) => {
+      if (i !== spare) this._replace(r, this._point(), "SIGTERM");
+    });
+    while (this._budget > 0 && Date.now() < deadline && !this._stopping)
+      await new Promise((res) => setTimeout(res, 100));
+    this.disarm();
   }
 
-  /** Stop arming, let every responder run unarmed (restarting armed ones). */
+  /** End the burst: armed responders are restarted unarmed (SIGTERM, not counted as kills). */
   disarm(): void {
     this._budget = 0;
-    for (const r of this._r) if (r.armed) this._restart(r, undefined);
+    for (const r of this._r) if (r.armed) this._replace(r, undefined, "SIGTERM");
   }
 
-  /** Stop everything (the ProcessRegistry stops the processes). */
+  /** Stop restarting (the KeeperProcs stops the processes). */
   stop(): void {
     this._stopping = true;
-    for (const r of this._r) if (r.timer) clearTimeout(r.timer);
+    for (const r of this._r) {
+      if (r.timer) clearTimeout(r.timer);
+      if (r.pending) clearTimeout(r.pending);
+    }
   }
 
-  private _arm(r: Running): void {
-    const point: CrashPoint = this.rng.pick(CRASH_POINTS);
-    // the first or second time it reaches the point (the second: mid-way through a retry or a bump)
+  private _point(): string {
+    const point = this.rng.pick(WEIGHTED_POINTS);
+    // the first or second time it reaches the point (the second: mid-way through a retry, a bump or a re-send)
     const nth = this.rng.int(2) + 1;
-    const armed = nth === 1 ? point : `${point}:${nth}`;
-    this._restart(r, armed);
-    const [lo, hi] = this.armedForMs;
-    r.timer = setTimeout(() => this._killNow(r), lo + this.rng.int(hi - lo));
+    return nth === 1 ? point : `${point}:${nth}`;
   }
 
-  private _killNow(r: Running): void {
-    if (!r.child || r.child.exitCode !== null || r.child.signalCode !== null) return;
-    r.killedByUs = true;
-    r.child.kill("SIGKILL");
-  }
-
-  /** Replace the process (SIGKILL the old one when alive, not counted as a kill). */
-  private _restart(r: Running, armed: string | undefined): void {
+  /** Replace the process with one armed at `armed` (undefined: unarmed); the old one's exit is not a kill. */
+  private _replace(r: Running, armed: string | undefined, signal: NodeJS.Signals): void {
     const old = r.child;
     if (r.timer) clearTimeout(r.timer);
     r.timer = undefined;
+    if (r.pending) {
+      // dead and about to restart: restart it the new way instead
+      clearTimeout(r.pending);
+      r.pending = undefined;
+      this._start(r, armed);
+      return;
+    }
     if (old && old.exitCode === null && old.signalCode === null) {
-      // detached from `r` first, so its exit is not counted as a kill
-      r.child = undefined;
+      r.child = undefined; // detached first: its exit is not counted
+      r.armed = armed;
       old.once("exit", () => this._start(r, armed));
-      old.kill("SIGKILL");
-    } else this._start(r, armed);
+      old.kill(signal);
+      const hard = setTimeout(() => old.kill("SIGKILL"), 3000);
+      old.once("exit", () => clearTimeout(hard));
+    } else if (!old) this._start(r, armed);
   }
 
   private _start(r: Running, armed: string | undefined): void {
     if (this._stopping) return;
     r.armed = armed;
     r.killedByUs = false;
-    const env: NodeJS.ProcessEnv = {
-      ...this._extraEnv,
-      VIGIL_RESPONDER_KEY: r.spec.key,
-      VIGIL_FAULT_KILL_AT: armed ?? "",
-    };
+    const env: NodeJS.ProcessEnv = { VIGIL_RESPONDER_KEY: r.spec.key, VIGIL_FAULT_KILL_AT: armed ?? "" };
     const child = this.procs.start(this.root, "responder", r.spec.configFile, env, r.spec.logFile);
     r.child = child;
+    if (armed) {
+      const [lo, hi] = this.armedForMs;
+      r.timer = setTimeout(
+        () => {
+          if (r.child !== child || child.exitCode !== null || child.signalCode !== null) return;
+          r.killedByUs = true;
+          child.kill("SIGKILL");
+        },
+        lo + this.rng.int(hi - lo),
+      );
+    }
     child.once("exit", (code, signal) => {
       if (r.child !== child || this._stopping) return;
       if (r.timer) clearTimeout(r.timer);
       r.timer = undefined;
+      r.child = undefined;
+      r.restarts++;
+      let next: string | undefined;
       if (signal === "SIGKILL") {
         const how = r.killedByUs ? "external" : "crash_point";
         this.kills.push({ atMs: Date.now(), responder: r.spec.name, armed: r.armed, how });
         this._budget = Math.max(0, this._budget - 1);
+        next = this._budget > 0 ? this._point() : undefined;
         this.say(
-          `kill ${this.kills.length}: ${r.spec.name} ${how === "crash_point" ? `died at crash point ${r.armed}` : `SIGKILLed (armed ${r.armed ?? "—"}, not reached)`}; restarting`,
+          `kill ${this.kills.length}: ${r.spec.name} ${how === "crash_point" ? `died at crash point ${r.armed}` : `SIGKILLed from outside (armed ${r.armed ?? "—"}, not reached)`}; restarting${next ? ` armed ${next}` : ""}`,
         );
       } else this.say(`${r.spec.name} exited (code ${code}, signal ${signal}); restarting`);
-      r.restarts++;
-      setTimeout(() => this._start(r, undefined), 200);
+      r.pending = setTimeout(() => {
+        r.pending = undefined;
+        this._start(r, next);
+      }, 200);
     });
   }
 }

@@ -46,7 +46,7 @@ export interface ChaosOptions {
 export function planSequence(quick: boolean, kills: number): IncidentPlan[] {
   const timed: IncidentPlan[] = quick
     ? [
-        { kind: "outage", kills: 0, rpc: "honest", feeSpike: true },
+        { kind: "outage", kills: 0, rpc: "honest", feeSpike: true, reorg: { depth: 3, on: 1 } },
         { kind: "outage", kills: 0, rpc: "lie" },
       ]
     : [
@@ -247,6 +247,8 @@ async function account(
   const lost = results.reduce((n, r) => n + r.lost, 0);
   if (lost) failures.push(`${lost} action(s) needed and never applied`);
   if (duplicates.length) failures.push(`${duplicates.length} duplicated on-chain effect(s)`);
+  const extra = results.reduce((n, r) => n + r.extra.length, 0);
+  if (extra) failures.push(`${extra} on-chain effect(s) inside an incident that it did not need`);
   if (nonceGaps.length) failures.push(`${nonceGaps.length} nonce gap(s)`);
   for (const f of feeResults)
     if (!f.withinGoal)
@@ -278,7 +280,7 @@ async function account(
       actionsNeeded: results.reduce((n, r) => n + r.needed, 0),
       actionsApplied: results.reduce((n, r) => n + r.applied, 0),
       lost,
-      duplicated: duplicates.length,
+      duplicated: duplicates.length + extra,
       nonceGaps: nonceGaps.length,
       wasted: results.reduce((n, r) => n + r.wasted, 0),
       kills: kills.length,

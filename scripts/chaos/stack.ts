@@ -74,6 +74,22 @@ export interface ChaosStack {
   readyBlock: number;
 }
 
+/**
+ * Send an owner transaction and wait for it; retried (up to 5 times, 1 s apart) on "nonce too low", which the
+ * deployer's last Ignition transaction can cause right after the deployment.
+ */
+async function ownerSend(send: () => Promise<{ wait(): Promise<unknown> }>): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await (await send()).wait();
+      return;
+    } catch (e) {
+      if (i >= 4 || (e as { code?: string }).code !== "NONCE_EXPIRED") throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
 /** Private key of dev account `i` of the default mnemonic. */
 export function devKey(i: number): string {
   if (i < DEV_KEYS.length) return DEV_KEYS[i];
@@ -168,8 +184,8 @@ export async function startChaosStack(o: {
   const registry = IEndpointRegistry__factory.connect(deployed.registry, provider);
   const guard = IMarketGuard__factory.connect(deployed.guard, provider);
   if (!o.keepListeners) {
-    await (await oracle.removeStatusListener(deployed.guard)).wait();
-    await (await oracle.removeStatusListener(deployed.registry)).wait();
+    for (const listener of [deployed.guard, deployed.registry])
+      await ownerSend(() => oracle.removeStatusListener(listener));
     say("status listeners removed: every migration, pause and resume is a responder's transaction");
   }
   const serviceId = (await registry.services())[0].toLowerCase();

@@ -111,6 +111,21 @@ describe("chaos accounting", () => {
     expect(o.transitions[0]).to.include({ dueBlock: 60, blocksDueToApplied: 0 });
   });
 
+  it("an effect no transition of the incident needed is extra; one at the start block belongs to the previous incident", () => {
+    const ev = [paused(50), migrated(52, A, B, false), migrated(55, B, A, true), paused(56), resumed(72)];
+    const [o] = accountIncidents([outage], ev, views(50, 80), []);
+    expect(o.lost).to.equal(0);
+    expect(o.extra.map((e) => [e.kind, e.block])).to.deep.equal([
+      ["migrated", 52],
+      ["migrated", 55],
+    ]);
+    const [again] = accountIncidents([outage], [paused(56), paused(60), resumed(72)], views(50, 80), []);
+    expect(again.extra.map((e) => e.block)).to.deep.equal([60]);
+    const tolerant = { ...outage, tolerated: ["migrated" as const] };
+    const [t] = accountIncidents([tolerant], ev, views(50, 80), []);
+    expect(t.extra).to.deep.equal([]);
+  });
+
   it("counts reverted responder transactions per incident and kind", () => {
     const txs = [
       tx(0, 15, false, "migrate"),
