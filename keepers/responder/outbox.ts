@@ -263,16 +263,19 @@ export class Outbox {
           outcome.error,
         );
         break;
-      case "cancelled":
+      case "cancelled": {
+        const r = outcome.receipt;
         if (outcome.mined)
           this.finish(
             id,
             "cancelled",
             `deadline passed: cancelled at nonce ${outcome.nonce} by ${outcome.hash}`,
+            r ? { hash: r.hash, blockNumber: r.blockNumber, blockHash: r.blockHash } : undefined,
           );
         else
           this._note(id, `deadline passed: cancel ${outcome.hash} at nonce ${outcome.nonce} still pending`);
         break;
+      }
       case "persisted":
         break;
     }
@@ -280,15 +283,17 @@ export class Outbox {
   }
 
   /**
-   * Confirmed actions whose transaction was mined at `fromBlock` or later (what a reorg may still remove),
-   * oldest nonce first, each with `mined`: the transaction and block recorded at confirmation.
+   * Actions settled by a mined transaction at `fromBlock` or later (what a reorg may still remove): `confirmed`
+   * (the action's own) and `cancelled` (its cancel: removed, it would free the nonce for the signed action, which
+   * anyone who saw it may broadcast again). Oldest nonce first, each with `mined`: the transaction and block
+   * recorded when it was settled.
    */
-  confirmedSince(fromBlock: number): Array<OutboxAction & { mined: MinedAt }> {
+  minedSince(fromBlock: number): Array<OutboxAction & { mined: MinedAt }> {
     const rows = this._db
       .prepare(
         `SELECT a.*, t.hash AS mined_hash, t.block_number AS mined_block, t.block_hash AS mined_block_hash
          FROM actions a JOIN txs t ON t.action_id = a.id
-         WHERE a.status = 'confirmed' AND t.block_number IS NOT NULL AND t.block_number >= ?
+         WHERE a.status IN ('confirmed','cancelled') AND t.block_number IS NOT NULL AND t.block_number >= ?
          ORDER BY a.nonce, a.id`,
       )
       .all(fromBlock) as Array<Row & { mined_hash: string; mined_block: number; mined_block_hash: string }>;
@@ -299,15 +304,15 @@ export class Outbox {
   }
 
   /**
-   * Reopen a confirmed action whose receipt a reorg removed: back to `sent` with `note`, the recorded block
-   * cleared (its transactions and their bytes kept, so reconcile re-broadcasts or finds them).
-   * @returns true when this call reopened it (false: not confirmed).
+   * Reopen a confirmed or cancelled action whose receipt a reorg removed or moved: back to `sent` with `note`, the
+   * recorded block cleared (its transactions and their bytes kept, so reconcile re-broadcasts or finds them).
+   * @returns true when this call reopened it (false: neither confirmed nor cancelled).
    */
   reopen(id: number, note: string): boolean {
     return this._db.transaction(() => {
       const r = this._db
         .prepare(
-          `UPDATE actions SET status = 'sent', note = ?, updated_at = ? WHERE id = ? AND status = 'confirmed'`,
+          `UPDATE actions SET status = 'sent', note = ?, updated_at = ? WHERE id = ? AND status IN ('confirmed','cancelled')`,
         )
         .run(note, this.now(), id);
       if (r.changes === 1)

@@ -1,9 +1,9 @@
 /**
  * Reorg handling after confirmation. The TxManager already answers a reorg that happens while it waits for
- * confirmations (the receipt vanishes: it broadcasts the same signed bytes again). Once an action is confirmed and
- * finished, {@link ReorgWatch} keeps checking it while it is within `windowBlocks` of the head: if its receipt is
- * gone, or is now in another block, the action is reopened in the outbox (status `sent`, a note saying why) and
- * its signed transaction is broadcast again verbatim. The same nonce means it cannot apply twice; the next
+ * confirmations (the receipt vanishes: it broadcasts the same signed bytes again). Once an action is settled by a
+ * mined transaction (confirmed, or cancelled by its mined cancel), {@link ReorgWatch} keeps checking it while it is
+ * within `windowBlocks` of the head: if that receipt is gone, or is now in another block, the action is reopened
+ * in the outbox (status `sent`, a note saying why) and that signed transaction is broadcast again verbatim. The same nonce means it cannot apply twice; the next
  * reconcile then finds the new receipt (confirmed again, or reverted: a lost race or a failure, as decoded), adopts
  * the pending transaction, or, when the nonce was taken by another transaction meanwhile, simulates the action and
  * sends it anew only if the contracts still call it due.
@@ -38,9 +38,9 @@ export class ReorgWatch {
   }
 
   /**
-   * For every action confirmed within `windowBlocks` of the head (oldest nonce first), read the block at the
+   * For every action confirmed or cancelled (by a mined cancel) within `windowBlocks` of the head (oldest nonce first), read the block at the
    * recorded height; when its hash is not the recorded one, re-read the receipt of the transaction the action was
-   * confirmed by. Gone, or in another block than recorded: reopen the action (`Outbox.reopen`)
+   * settled by. Gone, or in another block than recorded: reopen the action (`Outbox.reopen`)
    * and, when gone, broadcast its signed bytes again (an error, e.g. "nonce too low" because the nonce was used
    * meanwhile, is logged: reconcile settles it). Call before reconcile, so the reopened action is reconciled in
    * the same iteration.
@@ -51,7 +51,7 @@ export class ReorgWatch {
     const p = this.o.provider;
     const head = await withRetry(() => p.getBlockNumber(), 3, 200, signal);
     let reopened = 0;
-    for (const a of this.o.outbox.confirmedSince(head - this.o.windowBlocks)) {
+    for (const a of this.o.outbox.minedSince(head - this.o.windowBlocks)) {
       if (signal?.aborted) break;
       // The recorded block still at its height: nothing moved. Else the receipt decides (a block read from a
       // lagging RPC can be missing while the receipt is where it was).

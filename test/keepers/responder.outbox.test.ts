@@ -295,13 +295,17 @@ describe("responder outbox", function () {
     o.recordBroadcast(c, 5, { hash: "0xc1", ...fees, role: "action", raw: "0x01cc" });
     o.settle(c, { outcome: "confirmed", receipt: receipt("0xc1", 30, "0xb30"), nonce: 5, replacements: 0 });
 
-    expect(o.confirmedSince(35).map((x) => [x.id, x.mined])).to.deep.equal([
+    expect(o.minedSince(35).map((x) => [x.id, x.mined])).to.deep.equal([
       [a, { hash: "0xa1", blockNumber: 40, blockHash: "0xb40" }],
+      [b, { hash: "0xb2", blockNumber: 41, blockHash: "0xb41" }],
     ]);
-    expect(o.confirmedSince(0).map((x) => x.id)).to.deep.equal([a, c]);
+    expect(o.minedSince(0).map((x) => x.id)).to.deep.equal([a, b, c]);
     expect(o.reopen(a, "receipt vanished (reorg)")).to.equal(true);
     expect(o.reopen(a, "again")).to.equal(false);
-    expect(o.reopen(b, "a cancelled action is not reopened")).to.equal(false);
+    expect(o.reopen(b, "its cancel vanished (reorg)")).to.equal(true);
+    const d = o.record("prove", "0xdd", "0x00000000000000000000000000000000000000cc", "0x04");
+    o.finish(d, "dropped", "lost race");
+    expect(o.reopen(d, "a dropped action is not reopened")).to.equal(false);
     expect(o.get(a)).to.include({ status: "sent", note: "receipt vanished (reorg)" });
     expect(o.get(a)?.txs[0]).to.include({
       hash: "0xa1",
@@ -310,8 +314,8 @@ describe("responder outbox", function () {
       blockNumber: null,
       blockHash: null,
     });
-    expect(o.confirmedSince(0).map((x) => x.id)).to.deep.equal([c]);
-    expect(o.unfinished().map((x) => x.id)).to.deep.equal([a]);
+    expect(o.minedSince(0).map((x) => x.id)).to.deep.equal([c]);
+    expect(o.unfinished().map((x) => x.id)).to.deep.equal([a, b]);
     o.close();
   });
 });

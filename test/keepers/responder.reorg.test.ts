@@ -111,6 +111,49 @@ describe("responder reorgs: a confirmed action whose block is reorganised away i
     });
   }
 
+  it("a mined cancel reorganised away: reopened, the same cancel broadcast again, still cancelled, the action never applied", async function () {
+    const s = await setup();
+    const id = s.outbox.record("trip", "1", s.counter, "0x");
+    let cancel = "";
+    await anvil.send("evm_setAutomine", [false]); // the action stays pending until its deadline cancels it
+    try {
+      const run = s.tx.execute(
+        { to: s.counter, data: "0x" },
+        {
+          deadlineMs: Date.now() + 200,
+          onSigned: (nonce, t) => {
+            if (t.role === "cancel") cancel = t.hash;
+            s.outbox.recordBroadcast(id, nonce, {
+              ...t,
+              maxFeePerGas: String(t.maxFeePerGas),
+              maxPriorityFeePerGas: String(t.maxPriorityFeePerGas),
+            });
+          },
+        },
+      );
+      await until(
+        "the cancel in the pool",
+        async () => !!cancel && !!(await provider.getTransaction(cancel)),
+      );
+      await anvil.mine();
+      expect(s.outbox.settle(id, await run)).to.equal("cancelled");
+    } finally {
+      await anvil.send("evm_setAutomine", [true]);
+    }
+    await anvil.send("anvil_reorg", [1, []]);
+    expect(await provider.getTransactionReceipt(cancel)).to.equal(null);
+    expect(await s.watch.check()).to.equal(1);
+    expect(s.outbox.get(id)).to.include({ status: "sent" });
+    await until("the cancel mined again", async () => !!(await provider.getTransactionReceipt(cancel)));
+    await s.reconcile();
+    expect(s.outbox.get(id)).to.include({ status: "cancelled" });
+    expect(await s.effects()).to.equal(0n);
+    expect(await s.watch.check()).to.equal(0);
+    const n = await s.tx.nonces();
+    expect(n.pending).to.equal(n.latest);
+    s.outbox.close();
+  });
+
   it("a receipt one RPC does not have yet reopens nothing while the recorded block is where it was", async function () {
     const s = await setup();
     const { id } = await s.act();
