@@ -7,7 +7,8 @@
  *   transitions it makes due, in order: a failover then a failback, or a pause then a resume.
  * - Needed: the incident's transitions. Applied: those whose on-chain effect (EndpointMigrated with the right
  *   `failback` flag, MarketPaused, MarketResumed) is on the canonical chain inside the incident's blocks.
- *   Lost: needed and never applied. Extra: an effect inside the incident's blocks that none of its transitions
+ *   Lost: due at some block of the incident and never applied (never due and never applied is counted apart,
+ *   as `neverDue`: the stack did not make it due, nothing a responder could do). Extra: an effect inside the incident's blocks that none of its transitions
  *   needed (with one fault at a time, a second migration or pause is a duplicated effect too).
  * - Duplicated: an effect that repeats the previous one of its kind with nothing undoing it in between: two
  *   EndpointMigrated from→to of one service in a row, two MarketPaused of a market without a MarketResumed
@@ -110,7 +111,10 @@ export interface IncidentResult {
   endBlock: number;
   needed: number;
   applied: number;
+  /** Due (a view said so at some block of the incident) and never applied. */
   lost: number;
+  /** Never due and never applied: the stack never made the transition due (a harness or environment failure). */
+  neverDue: number;
   transitions: TransitionResult[];
   /** Effects inside the incident that none of its transitions needed (a second failover, a pause too many). */
   extra: EffectEvent[];
@@ -228,7 +232,8 @@ export function accountIncidents(
       endBlock: inc.endBlock,
       needed: transitions.length,
       applied,
-      lost: transitions.length - applied,
+      lost: transitions.filter((t) => !t.applied && t.dueBlock !== null).length,
+      neverDue: transitions.filter((t) => !t.applied && t.dueBlock === null).length,
       transitions,
       extra: inside.filter((e, i) => !used.has(i) && !(inc.tolerated ?? []).includes(e.kind)),
       wasted: wastedTxs.length,

@@ -16,6 +16,9 @@ import type { ResponderFleet } from "./responders";
 import type { ProxyMode } from "./rpcProxy";
 import type { ChaosStack } from "./stack";
 
+/** Wait between arming the responders and injecting the fault, ms (a responder starts in a few seconds). */
+const ARM_LEAD_MS = 6000;
+
 export type RpcFault = "honest" | "refuse" | "hang" | "frozen" | "lie";
 
 /** What one incident does. */
@@ -131,7 +134,9 @@ export async function runIncident(
   say(`INCIDENT ${id}: ${rec.name} (block ${head.block})`);
   if (plan.rpc && plan.rpc !== "honest")
     await Promise.all(stack.responders.map((r) => r.proxy.set(proxyMode(plan.rpc!, stack))));
-  const burst = plan.kills ? fleet.burst(plan.kills, t.reactionTimeoutMs * 2) : Promise.resolve();
+  const burst = plan.kills ? fleet.burst(plan.kills, t.reactionTimeoutMs * 3) : Promise.resolve();
+  // the armed responders restart first: give them time to be up and racing when the fault's actions come
+  if (plan.kills) await sleep(ARM_LEAD_MS);
 
   let spiking = false;
   let spiker: Promise<void> = Promise.resolve();
@@ -277,6 +282,10 @@ async function reorgAt(
     ctx.monitor.invalidateFrom(head - depth + 1);
     return rec;
   } finally {
+    // interval mining stamps each block one interval after the last: the halt (and the replaced blocks) would
+    // leave the chain's clock behind the wall clock for good, and the attestors stop signing past 2.5 s of skew
+    const next = Math.floor(Date.now() / 1000) + 1;
+    await rpc(control.url, "evm_setNextBlockTimestamp", [next]).catch(() => undefined);
     await control.resumeBlocks();
   }
 }

@@ -30,6 +30,7 @@ export interface ChaosReport {
     actionsNeeded: number;
     actionsApplied: number;
     lost: number;
+    neverDue: number;
     duplicated: number;
     nonceGaps: number;
     wasted: number;
@@ -61,7 +62,10 @@ export function formatTable(r: ChaosReport): string {
   ];
   for (const i of r.incidents) {
     const timing = i.transitions
-      .map((t) => `${t.kind} ${t.applied ? num(t.blocksDueToApplied) : "LOST"}`)
+      .map(
+        (t) =>
+          `${t.kind} ${t.applied ? num(t.blocksDueToApplied) : t.dueBlock === null ? "NEVER DUE" : "LOST"}`,
+      )
       .join(", ");
     lines.push(
       `${pad(i.id, 3)}${pad(i.name.slice(0, 56), 58)}${pad(`${i.startBlock}-${i.endBlock}`, 12)}${pad(i.needed, 7)}${pad(i.applied, 8)}${pad(i.lost, 5)}${pad(i.wasted, 7)}${timing}`,
@@ -74,7 +78,7 @@ export function formatTable(r: ChaosReport): string {
 export function formatSummary(r: ChaosReport): string {
   const t = r.totals;
   const out = [
-    `incidents ${t.incidents} · actions needed ${t.actionsNeeded} · applied ${t.actionsApplied} · lost ${t.lost} · duplicated ${t.duplicated} · nonce gaps ${t.nonceGaps} · wasted (reverted) ${t.wasted}`,
+    `incidents ${t.incidents} · actions needed ${t.actionsNeeded} · applied ${t.actionsApplied} · lost ${t.lost} · never due ${t.neverDue} · duplicated ${t.duplicated} · nonce gaps ${t.nonceGaps} · wasted (reverted) ${t.wasted}`,
     `responder kills ${t.kills} (${t.killsAtCrashPoints} at a crash point, ${t.kills - t.killsAtCrashPoints} SIGKILL from outside) · reorgs ${t.reorgs}`,
   ];
   for (const g of r.reorgs)

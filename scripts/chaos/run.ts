@@ -245,7 +245,12 @@ async function account(
       };
     });
   const lost = results.reduce((n, r) => n + r.lost, 0);
-  if (lost) failures.push(`${lost} action(s) needed and never applied`);
+  if (lost) failures.push(`${lost} action(s) due and never applied`);
+  const neverDue = results.reduce((n, r) => n + r.neverDue, 0);
+  if (neverDue)
+    failures.push(
+      `${neverDue} transition(s) never became due: the stack did not recover (see the keeper logs)`,
+    );
   if (duplicates.length) failures.push(`${duplicates.length} duplicated on-chain effect(s)`);
   const extra = results.reduce((n, r) => n + r.extra.length, 0);
   if (extra) failures.push(`${extra} on-chain effect(s) inside an incident that it did not need`);
@@ -280,6 +285,7 @@ async function account(
       actionsNeeded: results.reduce((n, r) => n + r.needed, 0),
       actionsApplied: results.reduce((n, r) => n + r.applied, 0),
       lost,
+      neverDue,
       duplicated: duplicates.length + extra,
       nonceGaps: nonceGaps.length,
       wasted: results.reduce((n, r) => n + r.wasted, 0),

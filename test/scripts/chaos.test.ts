@@ -93,15 +93,25 @@ describe("chaos accounting", () => {
     expect(o.transitions.map((t) => t.secondsDueToApplied)).to.deep.equal([1, 2]);
   });
 
-  it("a transition with no effect inside the incident is lost, even when one lands after it", () => {
-    const v = views(50, 90, { 55: { trip: 0 }, 56: { trip: 0 } });
+  it("a due transition with no effect inside the incident is lost, even when one lands after it", () => {
+    const v = views(50, 90, { 55: { trip: 0 }, 56: { trip: 0 }, 75: { resume: 0 }, 76: { resume: 0 } });
     const [o] = accountIncidents([outage], [paused(56), resumed(85)], v, []);
-    expect(o).to.include({ needed: 2, applied: 1, lost: 1 });
-    expect(o.transitions[1]).to.include({ kind: "resume", applied: false });
+    expect(o).to.include({ needed: 2, applied: 1, lost: 1, neverDue: 0 });
+    expect(o.transitions[1]).to.include({ kind: "resume", applied: false, dueBlock: 75 });
+  });
+
+  it("a transition never due and never applied is not lost but never due", () => {
+    const [o] = accountIncidents([outage], [paused(56)], views(50, 80, { 55: { trip: 0 } }), []);
+    expect(o).to.include({ applied: 1, lost: 0, neverDue: 1 });
   });
 
   it("a failback does not stand in for a failover (and the reverse)", () => {
-    const [m] = accountIncidents([migrate], [migrated(20, B, A, true)], views(10, 40), []);
+    const [m] = accountIncidents(
+      [migrate],
+      [migrated(20, B, A, true)],
+      views(10, 40, { 12: { migration: 0 } }),
+      [],
+    );
     expect(m.transitions.map((t) => t.applied)).to.deep.equal([false, true]);
     expect(m.lost).to.equal(1);
   });
