@@ -4,9 +4,10 @@
  * restarted after every death.
  *
  * A kill is armed by (re)starting a responder with `VIGIL_FAULT_KILL_AT=<point>[:<n>]` (keepers/shared/crash.ts):
- * it SIGKILLs itself the n-th time it reaches that step of an action. During a burst every responder but one is
- * armed (the unarmed one rotates, so some responder always races at full speed); each death is restarted at once
- * with the same key and outbox, armed again at a new random point while the burst's budget lasts. A responder
+ * it SIGKILLs itself the n-th time it reaches that step of an action. During a burst every responder is armed
+ * (whichever wins a race dies at its point; an unarmed one would win them all and nothing would be hit); each
+ * death is restarted at once with the same key and outbox, armed again at a new random point while the burst's
+ * budget lasts. A responder
  * that has not died at its point within a random 8-20 s (it had nothing to do, or lost every race, or the
  * point is a cancel's and no deadline passed) is SIGKILLed from outside at that random time instead. When the
  * budget is spent, the armed survivors are restarted unarmed with SIGTERM (not counted as kills).
@@ -87,17 +88,14 @@ export class ResponderFleet {
   }
 
   /**
-   * Kill `n` times: arm every responder but one and keep re-arming the dead ones until `n` deaths happened or
+   * Kill `n` times: arm every responder and keep re-arming the dead ones until `n` deaths happened or
    * `timeoutMs` passed; then disarm. Resolves when done.
    */
   async burst(n: number, timeoutMs: number): Promise<void> {
     if (n <= 0) return;
     this._budget = n;
     const deadline = Date.now() + timeoutMs;
-    const spare = this.rng.int(this._r.length);
-    this._r.forEach((r, i) => {
-      if (i !== spare) this._replace(r, this._point(), "SIGTERM");
-    });
+    for (const r of this._r) this._replace(r, this._point(), "SIGTERM");
     while (this._budget > 0 && Date.now() < deadline && !this._stopping)
       await new Promise((res) => setTimeout(res, 100));
     this.disarm();
