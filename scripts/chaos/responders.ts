@@ -8,7 +8,7 @@
  * (whichever wins a race dies at its point; an unarmed one would win them all and nothing would be hit); each
  * death is restarted at once with the same key and outbox, armed again at a new random point while the burst's
  * budget lasts. A responder
- * that has not died at its point within a random 8-20 s (it had nothing to do, or lost every race, or the
+ * that has not died at its point within a random 12-25 s (it had nothing to do, or lost every race, or the
  * point is a cancel's and no deadline passed) is SIGKILLed from outside at that random time instead. When the
  * budget is spent, the armed survivors are restarted unarmed with SIGTERM (not counted as kills).
  */
@@ -72,7 +72,7 @@ export class ResponderFleet {
     private readonly rng: Rng,
     private readonly say: (text: string) => void,
     /** Range, ms, of the wait for an armed responder to die at its point before it is killed from outside. */
-    private readonly armedForMs: [number, number] = [8000, 20000],
+    private readonly armedForMs: [number, number] = [12000, 25000],
   ) {
     this._r = specs.map((spec) => ({ spec, killedByUs: false, restarts: 0 }));
   }
@@ -118,8 +118,8 @@ export class ResponderFleet {
 
   private _point(): string {
     const point = this.rng.pick(WEIGHTED_POINTS);
-    // the first or second time it reaches the point (the second: mid-way through a retry, a bump or a re-send)
-    const nth = this.rng.int(2) + 1;
+    // the first time it reaches the point; a receipt wait also at its second poll (mid-way through the wait)
+    const nth = point === "awaiting_receipt" ? this.rng.int(2) + 1 : 1;
     return nth === 1 ? point : `${point}:${nth}`;
   }
 
