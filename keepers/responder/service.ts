@@ -113,6 +113,7 @@ export async function startResponder(
       : createRpcPool({
           rpcUrls: config.chain.rpcUrls,
           chainId: config.chain.chainId,
+          stallTimeoutMs: config.chain.rpcTimeoutMs,
           pollingIntervalMs: Math.min(1_000, config.pollIntervalMs),
           logger,
           metrics,
