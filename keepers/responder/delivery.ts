@@ -87,7 +87,6 @@ export class DeliveryGate {
       this._gasCapped(marketId, log);
       return false;
     }
-    this._capped.delete(marketId);
     const reason = await this.refuses(marketId, delivery);
     if (reason === undefined) return true;
     this.refused(marketId, delivery, reason, "check", log);
@@ -113,6 +112,7 @@ export class DeliveryGate {
     const list = this._gas.get(marketId) ?? [];
     list.push({ at: this._now(), gas });
     this._gas.set(marketId, list);
+    this._capped.delete(marketId); // sent again: the next time the budget is hit is logged again
     responderMetrics(this.o.metrics).deliveryGas.inc({ market: String(marketId) }, Number(gas));
   }
 
@@ -148,6 +148,7 @@ export class DeliveryGate {
       );
   }
 
+  /** Count a delivery not sent for its gas budget; logged once until the market's next delivery is sent. */
   private _gasCapped(marketId: number, log: Logger): void {
     this.o.metrics.actions.inc({ action: "deliver", outcome: "gas_capped" });
     if (this._capped.has(marketId)) return;
