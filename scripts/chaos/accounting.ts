@@ -8,8 +8,8 @@
  * - Needed: the incident's transitions. Applied: those whose on-chain effect (EndpointMigrated with the right
  *   `failback` flag, MarketPaused, MarketResumed) is on the canonical chain inside the incident's blocks.
  *   Lost: due at some block of the incident and never applied (never due and never applied is counted apart,
- *   as `neverDue`: the stack did not make it due, nothing a responder could do). Extra: an effect inside the incident's blocks that none of its transitions
- *   needed (with one fault at a time, a second migration or pause is a duplicated effect too).
+ *   as `neverDue`: the stack did not make it due, nothing a responder could do). Extra: an effect inside the
+ *   incident's blocks that none of its transitions needed (reported; the contract checked it was due).
  * - Duplicated: an effect that repeats the previous one of its kind with nothing undoing it in between: two
  *   EndpointMigrated from→to of one service in a row, two MarketPaused of a market without a MarketResumed
  *   between, two MarketResumed without a MarketPaused between (whole run, canonical chain).
@@ -116,7 +116,10 @@ export interface IncidentResult {
   /** Never due and never applied: the stack never made the transition due (a harness or environment failure). */
   neverDue: number;
   transitions: TransitionResult[];
-  /** Effects inside the incident that none of its transitions needed (a second failover, a pause too many). */
+  /**
+   * Effects inside the incident that none of its transitions needed (a kill burst that starved the heartbeat
+   * relays can make a pause due); every one passed the contract's own check, so they are reported, not failed.
+   */
   extra: EffectEvent[];
   /** Reverted responder transactions in the incident's blocks, and by kind. */
   wasted: number;

@@ -16,6 +16,12 @@ import type { ResponderFleet } from "./responders";
 import type { ProxyMode } from "./rpcProxy";
 import type { ChaosStack } from "./stack";
 
+/** Blocks in a row the stack must be steady in before an incident ends. */
+const STEADY_BLOCKS = 5;
+/** `MigrationCheck.ACTIVE_USABLE`, `GuardCheck.DEPENDENCIES_USABLE`. */
+const ACTIVE_USABLE = 2;
+const DEPENDENCIES_USABLE = 3;
+
 /** Wait between arming the responders and injecting the fault, ms (a responder starts in a few seconds). */
 const ARM_LEAD_MS = 6000;
 
@@ -186,8 +192,22 @@ export async function runIncident(
   fleet.disarm();
   if (plan.rpc && plan.rpc !== "honest")
     await Promise.all(stack.responders.map((r) => r.proxy.set({ kind: "pass" })));
-  // settle: back on the primary, open, two more blocks for late duplicates to show
-  await monitor.waitFor((r) => r.active === ids[0] && !r.paused, t.reactionTimeoutMs, second?.block ?? 0);
+  // settle: back on the primary, open, nothing due, for STEADY_BLOCKS blocks in a row (a kill burst can starve
+  // the heartbeat relays long enough for the statuses to lapse and the market to pause and resume again)
+  const steady = (r: BlockRecord) =>
+    r.active === ids[0] && !r.paused && r.migration === ACTIVE_USABLE && r.trip === DEPENDENCIES_USABLE;
+  const settled = await monitor.waitFor(
+    (r) =>
+      Array.from({ length: STEADY_BLOCKS }, (_, k) => monitor.records.get(r.block - k)).every(
+        (x) => x && steady(x),
+      ),
+    t.reactionTimeoutMs * 2 + t.gracePeriod * 1000,
+    second?.block ?? 0,
+  );
+  if (!settled) {
+    rec.notes.push("did not settle (primary active, market open, nothing due) before the next incident");
+    ctx.failures.push(`incident ${id} (${rec.name}): the stack did not settle afterwards`);
+  }
   const endAt = (monitor.latest?.block ?? rec.startBlock) + 2;
   const end = await monitor.waitFor((r) => r.block >= endAt, 10_000);
   rec.endBlock = end?.block ?? monitor.latest?.block ?? rec.startBlock;

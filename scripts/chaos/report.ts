@@ -32,6 +32,8 @@ export interface ChaosReport {
     lost: number;
     neverDue: number;
     duplicated: number;
+    /** Effects inside an incident beyond its planned transitions (each one due on-chain: reported, not failed). */
+    unplanned: number;
     nonceGaps: number;
     wasted: number;
     kills: number;
@@ -78,7 +80,7 @@ export function formatTable(r: ChaosReport): string {
 export function formatSummary(r: ChaosReport): string {
   const t = r.totals;
   const out = [
-    `incidents ${t.incidents} · actions needed ${t.actionsNeeded} · applied ${t.actionsApplied} · lost ${t.lost} · never due ${t.neverDue} · duplicated ${t.duplicated} · nonce gaps ${t.nonceGaps} · wasted (reverted) ${t.wasted}`,
+    `incidents ${t.incidents} · actions needed ${t.actionsNeeded} · applied ${t.actionsApplied} · lost ${t.lost} · never due ${t.neverDue} · duplicated ${t.duplicated} · unplanned effects ${t.unplanned} · nonce gaps ${t.nonceGaps} · wasted (reverted) ${t.wasted}`,
     `responder kills ${t.kills} (${t.killsAtCrashPoints} at a crash point, ${t.kills - t.killsAtCrashPoints} SIGKILL from outside) · reorgs ${t.reorgs}`,
   ];
   for (const g of r.reorgs)

@@ -53,6 +53,10 @@ interface Running {
   timer?: NodeJS.Timeout;
   /** The restart scheduled after a death. */
   pending?: NodeJS.Timeout;
+  /** A replaced process is exiting; the next one starts when it has. */
+  leaving?: boolean;
+  /** The arming the next start gets. */
+  want?: string;
   killedByUs: boolean;
   restarts: number;
 }
@@ -125,28 +129,35 @@ export class ResponderFleet {
 
   /** Replace the process with one armed at `armed` (undefined: unarmed); the old one's exit is not a kill. */
   private _replace(r: Running, armed: string | undefined, signal: NodeJS.Signals): void {
-    const old = r.child;
+    // never two processes for one key and outbox: while the old one is on its way out, only the wish changes
+    r.want = armed;
     if (r.timer) clearTimeout(r.timer);
     r.timer = undefined;
+    if (r.leaving) return;
     if (r.pending) {
       // dead and about to restart: restart it the new way instead
       clearTimeout(r.pending);
       r.pending = undefined;
-      this._start(r, armed);
+      this._start(r, r.want);
       return;
     }
+    const old = r.child;
     if (old && old.exitCode === null && old.signalCode === null) {
       r.child = undefined; // detached first: its exit is not counted
-      r.armed = armed;
-      old.once("exit", () => this._start(r, armed));
-      old.kill(signal);
+      r.leaving = true;
       const hard = setTimeout(() => old.kill("SIGKILL"), 3000);
-      old.once("exit", () => clearTimeout(hard));
-    } else if (!old) this._start(r, armed);
+      old.once("exit", () => {
+        clearTimeout(hard);
+        r.leaving = false;
+        this._start(r, r.want);
+      });
+      old.kill(signal);
+    } else if (!old) this._start(r, r.want);
   }
 
   private _start(r: Running, armed: string | undefined): void {
     if (this._stopping) return;
+    if (r.child && r.child.exitCode === null && r.child.signalCode === null) return; // one process per responder
     r.armed = armed;
     r.killedByUs = false;
     const env: NodeJS.ProcessEnv = { VIGIL_RESPONDER_KEY: r.spec.key, VIGIL_FAULT_KILL_AT: armed ?? "" };
