@@ -85,7 +85,13 @@ export async function startAttestor(
   let provider: AbstractProvider | undefined = deps.provider;
   const ownsProvider = !provider && (!deps.endpoints || !deps.oracle);
   if (ownsProvider)
-    provider = createProvider({ rpcUrls: config.chain.rpcUrls, chainId: config.chain.chainId });
+    provider = createProvider({
+      rpcUrls: config.chain.rpcUrls,
+      chainId: config.chain.chainId,
+      stallTimeoutMs: config.chain.rpcTimeoutMs,
+      logger,
+      metrics,
+    });
   let attestor: Attestor;
   try {
     attestor = new Attestor({

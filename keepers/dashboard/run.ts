@@ -90,7 +90,12 @@ export interface RunningDashboard {
  * @throws VigilError as {@link checkDashboardChain}, or VIGIL_CONFIG naming `http.port` when it is taken.
  */
 export async function runDashboard(config: DashboardConfig, logger: Logger): Promise<RunningDashboard> {
-  const provider = createProvider({ rpcUrls: config.chain.rpcUrls, chainId: config.chain.chainId });
+  const provider = createProvider({
+    rpcUrls: config.chain.rpcUrls,
+    chainId: config.chain.chainId,
+    stallTimeoutMs: config.chain.rpcTimeoutMs,
+    logger,
+  });
   const abort = new AbortController();
   try {
     await checkDashboardChain(config, provider);

@@ -52,13 +52,20 @@ export interface GatewayDeps {
  */
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<GatewayHandle> {
   const logger = deps.logger.child({ keeper: "gateway" });
+  const metrics = new Metrics();
   const provider =
-    deps.provider ?? createProvider({ rpcUrls: config.chain.rpcUrls, chainId: config.chain.chainId });
+    deps.provider ??
+    createProvider({
+      rpcUrls: config.chain.rpcUrls,
+      chainId: config.chain.chainId,
+      stallTimeoutMs: config.chain.rpcTimeoutMs,
+      logger,
+      metrics,
+    });
   const ownsProvider = deps.provider === undefined;
   const stopping = new AbortController();
   const onAbort = () => stopping.abort();
   deps.signal?.addEventListener("abort", onAbort, { once: true });
-  const metrics = new Metrics();
   const m = gatewayMetrics(metrics);
   const upstreams =
     config.upstreamClient === "http"

@@ -96,6 +96,7 @@ export const zLog = z
 export const COMMON_ENV: readonly EnvOverride[] = [
   { env: "VIGIL_RPC_URL", path: "chain.rpcUrls", type: "list" },
   { env: "VIGIL_CHAIN_ID", path: "chain.chainId", type: "number" },
+  { env: "VIGIL_RPC_TIMEOUT_MS", path: "chain.rpcTimeoutMs", type: "number" },
   { env: "VIGIL_ORACLE", path: "contracts.oracle", type: "string" },
   { env: "VIGIL_REGISTRY", path: "contracts.registry", type: "string" },
   { env: "VIGIL_GUARD", path: "contracts.guard", type: "string" },
