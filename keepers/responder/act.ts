@@ -1,10 +1,13 @@
 /**
  * The `act` of `config → check → act`: simulate an action on the RPCs that called it due, record it in the outbox,
  * send it through the {@link TxManager} under its fee cap, and write the outcome to the outbox and the metrics.
- * The rule that no decision rests on one RPC is enforced here: an action some RPC's views made due is sent when it
- * simulates cleanly on one of those RPCs (the contract re-checks everything on-chain); an RPC whose "not due"
- * contradicts its own clean simulation is blamed `lied`; a transaction that reverts is blamed on the RPCs that
- * proposed it, and past `maxRevertedTxPerHour` an action must simulate cleanly on every fresh RPC.
+ * The rule that no decision rests on one RPC is enforced here: an action some RPC's views made due is simulated on
+ * every RPC that proposed it and sent when it simulates cleanly on one of them (the contract re-checks everything
+ * on-chain), with the largest of the clean gas estimates (one RPC answering a low `eth_estimateGas` cannot make the
+ * transaction run out of gas); an RPC whose "not due" contradicts its own clean simulation is blamed `lied`; a
+ * transaction that reverts is blamed on the RPCs that proposed it and, unless every fresh RPC proposed it, counted
+ * against each proposer's own hourly budget. An RPC over its own budget neither proposes nor vetoes. Past
+ * `maxRevertedTxPerHour` reverts in all, an action must simulate cleanly on every fresh RPC within its own budget.
  */
 import { isError, parseUnits, type AbstractProvider } from "ethers";
 import type { CrashHook } from "../shared/crash";
@@ -14,7 +17,7 @@ import type { ResponderConfig } from "./config";
 import { responderMetrics } from "./metrics";
 import type { ActionKind, ActionStatus, Outbox, OutboxAction } from "./outbox";
 import { vigilReverts } from "./reverts";
-import { RevertBudget, type Member, type ViewPool } from "./sources";
+import { MemberRevertBudgets, RevertBudget, type Member, type ViewPool } from "./sources";
 import {
   withRetry,
   type ExecuteHooks,
@@ -95,10 +98,14 @@ export function feeCaps(fees: ResponderConfig["fees"]): FeeCaps {
 
 /** Sends actions for one signer, under the fee caps, within the hourly revert budget. */
 export class Actor {
+  /** Reverted transactions of the last hour, all RPCs together: past it, strict mode. */
   readonly reverts: RevertBudget;
+  /** Reverted transactions of the last hour attributed to each RPC: past its own, it neither proposes nor vetoes. */
+  readonly memberReverts: MemberRevertBudgets;
 
   constructor(private readonly d: ActorDeps) {
     this.reverts = new RevertBudget(d.config.maxRevertedTxPerHour);
+    this.memberReverts = new MemberRevertBudgets(d.config.maxRevertedTxPerHour);
   }
 
   /**
@@ -124,10 +131,12 @@ export class Actor {
   }
 
   /**
-   * The simulation an action is sent on: the first proposer that simulates cleanly (a revert or a transport error
-   * on one is no reason to skip when another simulates cleanly); past the revert budget, every fresh member must
-   * simulate cleanly. @returns the clean simulation and its member, or the last failure.
-   * @throws the last transport error when no member answered.
+   * The simulation an action is sent on. Proposers over their own revert budget are dropped (none left: not sent).
+   * Normally every remaining proposer is simulated and one clean simulation suffices (a revert or a transport error
+   * on one is no reason to skip when another simulates cleanly); past the global revert budget (strict), every fresh
+   * member within its own budget must simulate cleanly. The gas limit is the largest of the clean simulations' (each
+   * with its headroom), never one member's. @returns that simulation and the first clean member, or a failure.
+   * @throws the last transport error when no proposer answered (not strict).
    */
   private async _choose(
     r: ActRequest,
@@ -136,10 +145,14 @@ export class Actor {
     const req = { to: r.to, data: r.data };
     const strict = this.reverts.exhausted();
     responderMetrics(this.d.metrics).revertedLastHour.set(this.reverts.used());
-    const fresh = this.d.pool.fresh();
-    const order = strict ? fresh : r.proposers;
+    const within = (m: Member) => !this.memberReverts.over(m);
+    const proposers = r.proposers.filter(within);
+    if (proposers.length === 0)
+      return { sim: notFresh("proposed only by RPCs over their own revert budget") };
+    const order = strict ? this.d.pool.fresh().filter(within) : proposers;
     let failed: SimulationResult | undefined;
-    let chosen: { sim: SimulationResult; member: Member } | undefined;
+    let chosen: { sim: Extract<SimulationResult, { ok: true }>; member: Member } | undefined;
+    let gasLimit = 0n;
     let transport: unknown;
     for (const m of order) {
       let sim: SimulationResult;
@@ -156,18 +169,19 @@ export class Actor {
         continue;
       }
       chosen ??= { sim, member: m };
-      if (!strict) break;
+      if (sim.gasLimit > gasLimit) gasLimit = sim.gasLimit;
     }
-    if (chosen) return chosen;
+    if (chosen) return { sim: { ...chosen.sim, gasLimit }, member: chosen.member };
     if (failed) return { sim: failed };
-    if (strict && order.length === 0) return { sim: notFresh("no fresh RPC") };
+    if (strict) return { sim: notFresh("no fresh RPC within its revert budget") };
     throw transport ?? new Error("no RPC proposed the action");
   }
 
   /**
    * Simulate, record, send and finish one action (see the file's comment for the multi-RPC rule). A member of
    * `dissenters` whose own simulation is clean is blamed `lied`; a mined revert is counted against the budget and
-   * blamed on the proposers (`reverted`) unless every member proposed it (a race another keeper won).
+   * blamed on the proposers (`reverted`) unless every member proposed it (a race another keeper won), and counted
+   * against each proposer's own budget unless every fresh member proposed it.
    */
   async act(r: ActRequest, inflight: AbortSignal): Promise<Acted> {
     const m = responderMetrics(this.d.metrics);
@@ -233,6 +247,18 @@ export class Actor {
     m.revertedLastHour.set(this.reverts.used());
     if (outcome.outcome === "lost_race" && r.dissenters.length === 0) return;
     for (const p of r.proposers) this.d.pool.blame(p, "reverted", `${r.kind} ${r.target} reverted on-chain`);
+    // A revert every fresh member proposed is evidence against none of them (a race, a state change since the
+    // simulation): it counts against the global budget only, so no honest member is silenced by it.
+    const proposed = new Set(r.proposers.map((p) => p.index));
+    if (this.d.pool.fresh().every((f) => proposed.has(f.index))) return;
+    for (const p of r.proposers) {
+      this.memberReverts.add(p);
+      if (this.memberReverts.over(p))
+        r.log.warn(
+          { rpc: p.label, reverted: this.memberReverts.used(p) },
+          "an RPC's proposals reverted maxRevertedTxPerHour times within the hour; it neither proposes nor vetoes",
+        );
+    }
   }
 
   /** Record an intent in the outbox; then the `recorded` crash point and the `afterRecord` hook. */

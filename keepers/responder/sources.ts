@@ -3,7 +3,8 @@
  * decides per RPC, and acts on the union. This file holds the pieces of that rule that are not chain reads:
  * the shape of a pool as the responder uses it ({@link ViewPool}; keepers/shared/rpcPool.ts `RpcPool` fits it, a
  * single injected provider is wrapped by {@link singlePool}), the union of per-RPC decisions
- * ({@link unionProposals}) and the hourly budget of reverted transactions ({@link RevertBudget}).
+ * ({@link unionProposals}), the hourly budget of reverted transactions ({@link RevertBudget}) and the same budget kept
+ * per member ({@link MemberRevertBudgets}).
  */
 import type { AbstractProvider } from "ethers";
 import type { Logger } from "../shared/logger";
@@ -133,5 +134,37 @@ export class RevertBudget {
   /** True once `maxPerHour` reverted transactions were paid within the last hour. */
   exhausted(): boolean {
     return this.used() >= this.maxPerHour;
+  }
+}
+
+/**
+ * The hourly revert budget of each member (by `Member.index`), each of `maxPerHour`: reverted transactions
+ * attributed to a member that proposed them (keepers/responder/act.ts decides when a revert is attributable). A member
+ * over its own budget neither proposes nor vetoes (its simulation is not asked in strict mode), so a liar that burned
+ * the global budget with false "due"s cannot then veto a real action for the rest of the hour.
+ */
+export class MemberRevertBudgets {
+  private readonly _by = new Map<number, RevertBudget>();
+
+  constructor(
+    readonly maxPerHour: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Count one reverted transaction against `m` now. */
+  add(m: Member): void {
+    let b = this._by.get(m.index);
+    if (!b) this._by.set(m.index, (b = new RevertBudget(this.maxPerHour, this.now)));
+    b.add();
+  }
+
+  /** Reverted transactions attributed to `m` within the last hour. */
+  used(m: Member): number {
+    return this._by.get(m.index)?.used() ?? 0;
+  }
+
+  /** True once `maxPerHour` reverted transactions were attributed to `m` within the last hour. */
+  over(m: Member): boolean {
+    return this._by.get(m.index)?.exhausted() ?? false;
   }
 }

@@ -12,6 +12,7 @@ import { parseResponderConfig } from "../../keepers/responder/config";
 import { responderMetrics } from "../../keepers/responder/metrics";
 import { Outbox } from "../../keepers/responder/outbox";
 import {
+  MemberRevertBudgets,
   RevertBudget,
   unionProposals,
   type BlameKind,
@@ -31,8 +32,8 @@ const BASE = {
   services: ["0x" + "aa".repeat(32)],
 };
 
-/** An RPC whose simulation of every call is clean (`ok`) or reverts. */
-function rpc(index: number, ok: () => boolean): Member & { calls: number } {
+/** An RPC whose simulation of every call is clean (`ok`) or reverts, estimating `gas`. */
+function rpc(index: number, ok: () => boolean, gas = 100_000n): Member & { calls: number } {
   const m = {
     index,
     label: `rpc${index}`,
@@ -44,7 +45,7 @@ function rpc(index: number, ok: () => boolean): Member & { calls: number } {
         return "0x";
       },
       async estimateGas() {
-        return 100_000n;
+        return gas;
       },
     } as unknown as AbstractProvider,
   };
@@ -153,6 +154,20 @@ describe("responder multi-RPC rule (sources and actor, fakes)", function () {
     });
   });
 
+  describe("MemberRevertBudgets", function () {
+    it("counts each RPC against its own budget and forgets after an hour", function () {
+      let now = 0;
+      const [x, y] = [rpc(0, () => true), rpc(1, () => true)];
+      const b = new MemberRevertBudgets(2, () => now);
+      b.add(x);
+      b.add(x);
+      b.add(y);
+      expect([b.over(x), b.over(y), b.used(x), b.used(y)]).to.deep.equal([true, false, 2, 1]);
+      now = 3_600_001;
+      expect([b.over(x), b.used(x)]).to.deep.equal([false, 0]);
+    });
+  });
+
   describe("Actor", function () {
     it("a revert on one proposer is no reason to skip when another proposer simulates cleanly", async function () {
       const [bad, good] = [rpc(0, () => false), rpc(1, () => true)];
@@ -160,6 +175,17 @@ describe("responder multi-RPC rule (sources and actor, fakes)", function () {
       const r = await a.act(trip([bad, good]), new AbortController().signal);
       expect(r.sent).to.equal(true);
       expect(sent).to.deep.equal([125_000n]); // the clean simulation's estimate plus 25%
+    });
+
+    it("the gas limit is the largest clean estimate of the proposers, not the first one's", async function () {
+      // The liar calls the trip due too and answers eth_estimateGas with a plain transfer's gas.
+      const liar = rpc(0, () => true, 21_000n);
+      const honest = rpc(1, () => true, 100_000n);
+      const { a, sent } = actor(pool([liar, honest]), confirmed);
+      const r = await a.act(trip([liar, honest]), new AbortController().signal);
+      expect(r.sent && r.gasLimit).to.equal(125_000n);
+      expect(sent).to.deep.equal([125_000n]);
+      expect([liar.calls, honest.calls]).to.deep.equal([1, 1]);
     });
 
     it("not sent when every proposer's simulation reverts", async function () {
@@ -208,12 +234,45 @@ describe("responder multi-RPC rule (sources and actor, fakes)", function () {
       expect((await responderMetrics(metrics).revertedLastHour.get()).values[0].value).to.equal(2);
     });
 
+    it("a liar that burned the budget with false dues can neither veto a real action nor propose again", async function () {
+      let due = false; // what the chain says: the trip is due (the liar says so always)
+      const liar = rpc(0, () => !due); // its simulation agrees with its lie, and reverts the real trip
+      const honest = rpc(1, () => due);
+      const p = pool([liar, honest]);
+      const { a, sent } = actor(p, () => (due ? confirmed() : reverted()), 2);
+      for (let i = 0; i < 2; i++) await a.act(trip([liar], [honest]), new AbortController().signal);
+      expect([a.reverts.exhausted(), a.memberReverts.over(liar), a.memberReverts.over(honest)]).to.deep.equal(
+        [true, true, false],
+      );
+      const again = await a.act(trip([liar], [honest]), new AbortController().signal);
+      expect(again.sent === false && again.reason).to.equal(
+        "proposed only by RPCs over their own revert budget",
+      );
+      expect(sent).to.have.length(2);
+      due = true;
+      const real = await a.act(trip([honest], [liar]), new AbortController().signal);
+      expect(real.sent && real.status).to.equal("confirmed");
+      expect(sent).to.have.length(3);
+    });
+
+    it("past the budget, a fresh RPC within its own budget whose simulation reverts vetoes", async function () {
+      const [x, y, z] = [rpc(0, () => true), rpc(1, () => false), rpc(2, () => true)];
+      const { a, sent } = actor(pool([x, y, z]), reverted, 1);
+      await a.act(trip([z], [x, y]), new AbortController().signal); // z's false due: z over its own budget
+      expect([a.reverts.exhausted(), a.memberReverts.over(z)]).to.deep.equal([true, true]);
+      const r = await a.act(trip([x], [y]), new AbortController().signal);
+      expect(r.sent).to.equal(false);
+      expect(sent).to.have.length(1);
+    });
+
     it("past the budget, an action every fresh RPC simulates cleanly is still sent", async function () {
       const [x, y] = [rpc(0, () => true), rpc(1, () => true)];
       let n = 0;
       const { a, sent } = actor(pool([x, y]), () => (n++ < 1 ? reverted() : confirmed()), 1);
       await a.act(trip([x, y]), new AbortController().signal);
       expect(a.reverts.exhausted()).to.equal(true);
+      // every fresh RPC proposed the revert: evidence against none of them
+      expect([a.memberReverts.used(x), a.memberReverts.used(y)]).to.deep.equal([0, 0]);
       const r = await a.act(trip([x]), new AbortController().signal);
       expect(r.sent).to.equal(true);
       expect(sent).to.have.length(2);
