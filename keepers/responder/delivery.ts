@@ -6,12 +6,13 @@
  * from the guard's address stays as a cheap first filter only: a hostile hook can tell a call from a transaction
  * (`tx.origin != msg.sender`), so it cannot be trusted to say "accepts".
  */
-import type { AbstractProvider } from "ethers";
+import { Transaction, type AbstractProvider } from "ethers";
 import type { IMarketGuard } from "../../typechain-types";
 import type { Logger } from "../shared/logger";
 import type { Metrics } from "../shared/metrics";
 import { Delivery } from "./decide";
 import { responderMetrics } from "./metrics";
+import type { OutboxAction } from "./outbox";
 import { marketRefuses } from "./views";
 
 export interface DeliverySettings {
@@ -24,7 +25,7 @@ export interface DeliverySettings {
 }
 
 /** A market that refused a pending delivery: when to try it again. */
-interface Backoff {
+export interface Backoff {
   delivery: Delivery;
   /** Why the market refused, to log once per change. */
   reason: string;
@@ -56,10 +57,32 @@ export class DeliveryGate {
     return (this.o.now ?? Date.now)();
   }
 
-  /** Forget the backoff of a market whose pending delivery is no longer `delivery` (from the views). */
-  observe(marketId: number, delivery: Delivery): void {
+  /**
+   * Forget the backoff of a market whose pending delivery is no longer the one backed off, as `seen` in the views:
+   * one value, or one per answering member. Cleared only when every value differs, so one member flipping its
+   * `deliveryStatus` cannot lift a hostile market's backoff.
+   */
+  observe(marketId: number, seen: Delivery | readonly Delivery[]): void {
     const b = this._backoff.get(marketId);
-    if (b && b.delivery !== delivery) this._backoff.delete(marketId);
+    const all = typeof seen === "number" ? [seen] : seen;
+    if (b && all.length > 0 && all.every((d) => d !== b.delivery)) this._backoff.delete(marketId);
+  }
+
+  /**
+   * {@link observe} with every answering member's market views (one list per member, e.g.
+   * `settled.map((s) => s.value.markets)` in keepers/responder/recover.ts): each market's backoff is forgotten
+   * only when every member that reported the market sees a different delivery.
+   */
+  observeAll(views: ReadonlyArray<ReadonlyArray<{ marketId: number; delivery: Delivery }>>): void {
+    const seen = new Map<number, Delivery[]>();
+    for (const list of views)
+      for (const m of list) seen.set(m.marketId, [...(seen.get(m.marketId) ?? []), m.delivery]);
+    for (const [marketId, deliveries] of seen) this.observe(marketId, deliveries);
+  }
+
+  /** The market's backoff, if any (status and tests): the delivery backed off, consecutive refusals, retry time. */
+  backoff(marketId: number): Readonly<Backoff> | undefined {
+    return this._backoff.get(marketId);
   }
 
   /** The market's `deliveryStatus` (over the pool's facade). */
@@ -114,6 +137,33 @@ export class DeliveryGate {
     this._gas.set(marketId, list);
     this._capped.delete(marketId); // sent again: the next time the budget is hit is logged again
     responderMetrics(this.o.metrics).deliveryGas.inc({ market: String(marketId) }, Number(gas));
+  }
+
+  /**
+   * Rebuild the markets' hourly gas after a restart, so a crash loop does not hand a hostile market a fresh budget:
+   * from the outbox's `deliver` actions (e.g. `Outbox.list(n)`, any order; pass at least the last hour's). Each one
+   * with a signed transaction sent within the last hour counts, at its last send, the largest gas limit among its
+   * transactions (the most it can have cost; the outbox keeps no receipt's `gasUsed`). Call once, before the first
+   * iteration. @returns the gas counted, all markets together.
+   */
+  restore(actions: readonly OutboxAction[]): bigint {
+    const since = this._now() - 3_600_000;
+    let total = 0n;
+    for (const a of actions) {
+      if (a.kind !== "deliver" || a.status === "dropped") continue;
+      const sent = a.txs.filter((t) => t.raw !== null && t.sentAt > since);
+      if (sent.length === 0) continue;
+      const gas = sent.reduce((g, t) => {
+        const limit = Transaction.from(t.raw!).gasLimit;
+        return limit > g ? limit : g;
+      }, 0n);
+      const marketId = Number(a.target);
+      const list = this._gas.get(marketId) ?? [];
+      list.push({ at: Math.max(...sent.map((t) => t.sentAt)), gas });
+      this._gas.set(marketId, list);
+      total += gas;
+    }
+    return total;
   }
 
   /**
