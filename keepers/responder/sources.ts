@@ -109,7 +109,8 @@ export function unionProposals<A>(
 
 /**
  * Reverted transactions of the last hour (wall clock), against `maxPerHour`: what lying RPCs can cost. Past the
- * budget an action is sent only when it simulates cleanly on every fresh member.
+ * budget an action is sent only when it simulates cleanly on every fresh member within its own budget
+ * ({@link MemberRevertBudgets}).
  */
 export class RevertBudget {
   private readonly _at: number[] = [];
