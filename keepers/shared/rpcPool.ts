@@ -10,15 +10,19 @@
  *
  * The ethers provider ({@link RpcPool.provider}) answers:
  * - `broadcastTransaction`: sent to EVERY member; succeeds when any accepts ("already known" counts).
- * - `getTransactionReceipt`, `getTransaction`, `getBlock(hash|number)`: asked of all, first non-null wins;
- *   null only when every answering member says null.
- * - `getBlockNumber`, `getBlock("latest"|"pending")`, `getTransactionCount`: the highest answer (a frozen or
- *   lagging member is outvoted).
- * - everything else (`call`, `estimateGas`, `getLogs`, fee data, …): the freshest member first, the next on a
- *   transport error or timeout. A revert (CALL_EXCEPTION) or a refused transaction is an answer: not failed
+ * - `getTransactionReceipt`, `getTransaction`, `getBlock(hash|number)`: asked of all; fresh members' answers
+ *   win (first non-null, else null); frozen and lagging members are a fallback only when no fresh member
+ *   answered (so a frozen node's pre-reorg receipt cannot confirm an action).
+ * - `getBlockNumber`, `getBlock("latest"|"pending")`, `getTransactionCount`: the highest answer among members
+ *   not lying (a frozen or lagging member is outvoted).
+ * - everything else (`call`, `estimateGas`, `getLogs`, fee data, …): fresh members first in configured order,
+ *   the next on a transport error or timeout. A revert (CALL_EXCEPTION) or a refused transaction is an answer: not failed
  *   over.
  * Members that are down are not asked (but for broadcasts) unless every member is down; so with one URL a
  * hung RPC makes each request time out instead of hanging the keeper.
+ *
+ * A member whose head block is timestamped more than `2 × pollingIntervalMs + 15 s` beyond the wall clock is
+ * `lying` (blamed `lied`): its head sets neither the pool's head nor anyone's lag, and it is asked last.
  */
 import { Network, getNumber, type JsonRpcProvider, type PerformActionRequest } from "ethers";
 import { VigilError } from "./errors";
@@ -58,6 +62,9 @@ export interface RpcPoolOptions {
 /** A misbehaviour {@link RpcPool.blame} records. */
 export type RpcFaultKind = "refused" | "timeout" | "frozen" | "lagging" | "lied" | "reverted";
 
+/** setTimeout's longest delay, ms (about 24.8 days): an `each` callback with no bound of its own. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
 const pools = new WeakMap<object, RpcPool>();
 
 /** The pool behind a provider made by {@link RpcPool} (or `createProvider`); undefined for any other provider. */
@@ -76,6 +83,8 @@ export class RpcPool implements PoolBackend {
   private readonly metrics?: RpcMetrics;
   private readonly logger?: Logger;
   private readonly timer: NodeJS.Timeout;
+  /** How far beyond the wall clock a head block's timestamp may be before the member is lying, s. */
+  private readonly futureToleranceS: number;
   private probing = false;
   private closed = false;
 
@@ -94,6 +103,7 @@ export class RpcPool implements PoolBackend {
       if (!(Number.isFinite(v) && v > 0))
         throw new VigilError("VIGIL_CONFIG", `RPC pool ${name} must be > 0, got ${v}`);
     }
+    this.futureToleranceS = (2 * pollingIntervalMs + 15_000) / 1000;
     const network = Network.from(o.chainId);
     const origins = o.urls.map((u) => redactUrls(u));
     this.members = o.urls.map((url, index) => ({
@@ -126,10 +136,12 @@ export class RpcPool implements PoolBackend {
   }
 
   /**
-   * Run `fn` on every member not known down (every member when all are down; frozen and lagging members
-   * included), each run bounded as a whole by `timeoutMs` (or `opts.timeoutMs`, for an `fn` that makes several
-   * requests) and by `signal`; never waits on a hung member. A member whose `fn` fails on transport is marked
-   * down. Results in member order; never rejects (a member's failure is its `Settled` entry).
+   * Run `fn` on every member not known down (every member when all are down; frozen, lagging and lying members
+   * included), bounded by `signal` and, only when `opts.timeoutMs` is given, by that as a whole. Each request
+   * `fn` makes of its member has the pool's `timeoutMs` deadline (the member's own provider); a member whose `fn`
+   * fails on transport (one of its requests refused or timed out) is marked down, while passing the
+   * whole-callback bound is that member's failed entry only (many requests to a slow but healthy member).
+   * Results in member order; never rejects (a member's failure is its `Settled` entry).
    */
   each<T>(
     fn: (p: JsonRpcProvider, m: RpcMember) => Promise<T>,
@@ -139,7 +151,7 @@ export class RpcPool implements PoolBackend {
     const members = this.candidates().sort((a, b) => a.index - b.index);
     return Promise.all(
       members.map((m) =>
-        this.ask(m, "each", () => fn(m.provider, m), signal, opts.timeoutMs).then(
+        this.run(m, fn, signal, opts.timeoutMs).then(
           (value): Settled<T> => ({ member: m, ok: true, value }),
           (error: unknown): Settled<T> => ({ member: m, ok: false, error }),
         ),
@@ -147,7 +159,27 @@ export class RpcPool implements PoolBackend {
     );
   }
 
-  /** Members whose head is fresh (not down, not frozen, not lagging), freshest first. */
+  /** One member's `each` callback: its transport errors mark it down, the whole-callback bound does not. */
+  private async run<T>(
+    m: RpcMember,
+    fn: (p: JsonRpcProvider, m: RpcMember) => Promise<T>,
+    signal?: AbortSignal,
+    wholeMs?: number,
+  ): Promise<T> {
+    let bound: Error | undefined;
+    const onTimeout = () => (bound = timeoutError(m.label, "each", wholeMs!));
+    try {
+      const p = fn(m.provider, m);
+      const value = await withDeadline(p, wholeMs ?? LONGEST_TIMER_MS, onTimeout, signal);
+      this.answered(m);
+      return value;
+    } catch (e) {
+      if (e !== bound && !signal?.aborted) this.settleError(m, e);
+      throw e;
+    }
+  }
+
+  /** Members whose head is fresh (not down, frozen, lagging or lying), in configured order. */
   fresh(): RpcMember[] {
     return this.ranked().filter((m) => this.heads.status(m.index) === "fresh");
   }
@@ -192,25 +224,29 @@ export class RpcPool implements PoolBackend {
     const ask = this.asker;
     const toNumber = (v: unknown) => getNumber(v as string);
     const learnHead = (m: RpcMember, n: number) => this.answered(m, n);
+    const isFresh = (m: RpcMember) => this.heads.status(m.index) === "fresh";
     switch (req.method) {
       case "chainId":
         return (await this.provider.getNetwork()).chainId;
       case "broadcastTransaction":
         return broadcast(this.members, ask, req.signedTransaction);
       case "getBlockNumber":
-        return highest(this.candidates(), ask, req.method, call, toNumber, learnHead);
+        return highest(this.honest(), ask, req.method, call, toNumber, learnHead);
       case "getTransactionCount":
-        return highest(this.candidates(), ask, req.method, call, toNumber);
+        return highest(this.honest(), ask, req.method, call, toNumber);
       case "getBlock":
         if ("blockTag" in req && (req.blockTag === "latest" || req.blockTag === "pending")) {
-          const blockNumber = (b: unknown) => (b ? getNumber((b as { number: string }).number) : -1);
-          const learn = req.blockTag === "latest" ? learnHead : undefined;
-          return highest(this.candidates(), ask, req.method, call, blockNumber, learn);
+          // A block from the future loses (and a `latest` one makes its member lying) before any probe sees it.
+          const blockNumber = (b: unknown) =>
+            b && !this.future(b) ? getNumber((b as { number: string }).number) : -1;
+          const judged: typeof call =
+            req.blockTag === "latest" ? (m) => call(m).then((b) => this.judgeHead(m, b)) : call;
+          return highest(this.honest(), ask, req.method, judged, blockNumber);
         }
-        return firstNonNull(this.candidates(), ask, req.method, call);
+        return firstNonNull(this.candidates(), ask, req.method, call, isFresh);
       case "getTransaction":
       case "getTransactionReceipt":
-        return firstNonNull(this.candidates(), ask, req.method, call);
+        return firstNonNull(this.candidates(), ask, req.method, call, isFresh);
       default:
         return failover(this.candidates(), ask, req.method, call);
     }
@@ -231,14 +267,38 @@ export class RpcPool implements PoolBackend {
     return live.length > 0 ? live : this.ranked();
   }
 
-  /** Members ordered fresh first, then by head (highest first), then by configured order. */
+  /** {@link candidates} without lying members (all candidates when every one is lying). */
+  private honest(): RpcMember[] {
+    const all = this.candidates();
+    const honest = all.filter((m) => !this.heads.isLying(m.index));
+    return honest.length > 0 ? honest : all;
+  }
+
+  /**
+   * Members ordered fresh first in configured order (a head claimed higher buys no preference); then frozen and
+   * lagging ones, highest head first; then lying ones; then down ones; ties in configured order.
+   */
   private ranked(): RpcMember[] {
-    const score = (m: RpcMember) =>
-      this.heads.status(m.index) === "fresh" ? 0 : this.heads.isDown(m.index) ? 2 : 1;
-    return [...this.members].sort(
-      (a, b) =>
-        score(a) - score(b) || this.heads.head(b.index) - this.heads.head(a.index) || a.index - b.index,
-    );
+    const rank: Record<MemberStatus, number> = { fresh: 0, frozen: 1, lagging: 1, lying: 2, down: 3 };
+    const score = (m: RpcMember) => rank[this.heads.status(m.index)];
+    const byHead = (a: RpcMember, b: RpcMember) =>
+      score(a) === 1 ? this.heads.head(b.index) - this.heads.head(a.index) : 0;
+    return [...this.members].sort((a, b) => score(a) - score(b) || byHead(a, b) || a.index - b.index);
+  }
+
+  /** True when a raw block is timestamped beyond the wall clock plus the tolerance (a lie about the head). */
+  private future(block: unknown): boolean {
+    const ts = (block as { timestamp?: string } | null)?.timestamp;
+    return ts !== undefined && getNumber(ts) > Date.now() / 1000 + this.futureToleranceS;
+  }
+
+  /** Learn a member's head from its raw `latest` block: its number, and whether its timestamp is a lie. */
+  private judgeHead(m: RpcMember, block: unknown): unknown {
+    if (block) {
+      this.heads.setLying(m.index, this.future(block));
+      this.answered(m, getNumber((block as { number: string }).number));
+    }
+    return block;
   }
 
   /** One member request under its deadline; transport failures mark the member down, answers mark it up. */
@@ -260,14 +320,19 @@ export class RpcPool implements PoolBackend {
       this.answered(m);
       return value;
     } catch (e) {
-      if (signal?.aborted || this.closed) throw e;
-      if (isTransportError(e)) {
-        if (this.heads.failed(m.index)) this.blame(m, transportKind(e), summarizeError(e));
-        this.publish();
-      } else {
-        this.answered(m);
-      }
+      if (!signal?.aborted) this.settleError(m, e);
       throw e;
+    }
+  }
+
+  /** A member request failed: on transport the member is down (blamed once), else it answered. */
+  private settleError(m: RpcMember, e: unknown): void {
+    if (this.closed) return;
+    if (isTransportError(e)) {
+      if (this.heads.failed(m.index)) this.blame(m, transportKind(e), summarizeError(e));
+      this.publish();
+    } else {
+      this.answered(m);
     }
   }
 
@@ -284,8 +349,10 @@ export class RpcPool implements PoolBackend {
         this.members
           .filter((m) => this.heads.dueForProbe(m.index))
           .map((m) =>
-            this.ask(m, "eth_blockNumber", () => m.provider._perform({ method: "getBlockNumber" })).then(
-              (n) => this.answered(m, getNumber(n as string)),
+            this.ask(m, "eth_getBlockByNumber", () =>
+              m.provider._perform({ method: "getBlock", blockTag: "latest", includeTransactions: false }),
+            ).then(
+              (b) => void this.judgeHead(m, b),
               () => undefined,
             ),
           ),
@@ -304,6 +371,8 @@ export class RpcPool implements PoolBackend {
       this.metrics?.up.set({ rpc: m.label }, c.to === "fresh" ? 1 : 0);
       if (c.to === "frozen" || c.to === "lagging") {
         this.blame(m, c.to, `head ${c.head}, highest ${c.maxHead}`);
+      } else if (c.to === "lying") {
+        this.blame(m, "lied", `head ${c.head} timestamped beyond the clock, highest honest ${c.maxHead}`);
       } else if (c.to === "fresh") {
         this.lastKind[c.index] = undefined;
         this.logger?.info(

@@ -66,6 +66,20 @@ describe("RpcPool head table (down, frozen, lagging rules)", () => {
     expect(t.maxHead()).to.equal(10);
   });
 
+  it("leaves a lying member's head out of the highest head: honest members stay fresh, it is lying", () => {
+    const t = new HeadTable(2, rules, clock);
+    t.answered(0, 1010);
+    t.answered(1, 10);
+    t.setLying(0, true);
+    expect(t.evaluate()).to.deep.equal([{ index: 0, from: "fresh", to: "lying", head: 1010, maxHead: 10 }]);
+    expect(t.status(1)).to.equal("fresh");
+    expect(t.maxHead()).to.equal(10);
+    expect(t.lag(1)).to.equal(0);
+    t.answered(0, 10);
+    t.setLying(0, false);
+    expect(t.evaluate()).to.deep.equal([{ index: 0, from: "lying", to: "fresh", head: 10, maxHead: 10 }]);
+  });
+
   it("re-probes a down member with doubling backoff up to the cap, and reports its return once", () => {
     const t = new HeadTable(1, rules, clock);
     expect(t.failed(0)).to.equal(true);

@@ -8,10 +8,12 @@
  * - `frozen`: behind the highest head, and its own head has not moved for `frozenAfterMs` since it fell
  *   behind: another member's head advanced while its did not (a node that stopped syncing). An idle chain,
  *   where no head moves, freezes nobody.
+ * - `lying`: its last head block was timestamped beyond the wall clock (see {@link HeadTable.setLying}); its head
+ *   counts toward nobody's lag and is never the highest.
  * - `fresh`: none of these (a member whose head is not known yet counts as fresh).
  */
 
-export type MemberStatus = "fresh" | "down" | "frozen" | "lagging";
+export type MemberStatus = "fresh" | "down" | "frozen" | "lagging" | "lying";
 
 export interface HeadRules {
   /** Blocks behind the highest head beyond which a member is lagging. */
@@ -32,6 +34,8 @@ interface Track {
   /** When the member was first seen behind the highest head at its current head; undefined when level. */
   behindSince?: number;
   behindAt?: number;
+  /** Its last head block was timestamped in the future: its head is a lie. */
+  lying: boolean;
   status: MemberStatus;
 }
 
@@ -58,6 +62,7 @@ export class HeadTable {
       down: false,
       backoffMs: rules.backoffBaseMs,
       nextProbeAt: 0,
+      lying: false,
       status: "fresh" as MemberStatus,
     }));
   }
@@ -77,10 +82,23 @@ export class HeadTable {
     return this.tracks[i].down;
   }
 
-  /** The highest head among members that are not down; -1 when none is known. */
+  /** True while the member's last judged head block was timestamped beyond the wall clock. */
+  isLying(i: number): boolean {
+    return this.tracks[i].lying;
+  }
+
+  /**
+   * Record whether the member's head block, as it last served it, is timestamped beyond the wall clock (the
+   * pool judges it from the block's timestamp). A lying member's head is left out of {@link maxHead}.
+   */
+  setLying(i: number, lying: boolean): void {
+    this.tracks[i].lying = lying;
+  }
+
+  /** The highest head among members that are neither down nor lying; -1 when none is known. */
   maxHead(): number {
     let max = -1;
-    for (const t of this.tracks) if (!t.down && t.head > max) max = t.head;
+    for (const t of this.tracks) if (!t.down && !t.lying && t.head > max) max = t.head;
     return max;
   }
 
@@ -131,6 +149,10 @@ export class HeadTable {
       let status: MemberStatus = "fresh";
       if (t.down) {
         status = "down";
+      } else if (t.lying) {
+        status = "lying";
+        t.behindSince = undefined;
+        t.behindAt = undefined;
       } else if (t.head >= 0 && maxHead > t.head) {
         if (t.behindSince === undefined || t.behindAt !== t.head) {
           t.behindSince = now;

@@ -44,34 +44,48 @@ export async function highest(
 }
 
 /**
- * Ask every member at once; the first non-null answer (a receipt, a transaction, a block by hash). Null only
- * when every member that answered said null. @throws when no member answered.
+ * Ask every member at once; fresh members' answers win (a receipt, a transaction, a block by hash or number):
+ * the first non-null from a fresh member, else null when a fresh member answered null (a frozen or lagging
+ * member's pre-reorg receipt must not settle an action). Members that are not fresh are the fallback only
+ * when no fresh member answered at all (every one failed, or none is fresh): then their first non-null, or
+ * null when one answered null. @throws when no member answered.
  */
-export function firstNonNull(
+export async function firstNonNull(
   members: readonly RpcMember[],
   ask: Ask,
   method: string,
   call: Call,
+  isFresh: (m: RpcMember) => boolean = () => true,
 ): Promise<unknown> {
-  return new Promise((resolve, reject) => {
+  const start = (list: readonly RpcMember[]) => nonNullOf(list.map((m) => ask(m, method, () => call(m))));
+  const fresh = start(members.filter(isFresh));
+  const rest = start(members.filter((m) => !isFresh(m)));
+  const first = await fresh;
+  if (first.answered) return first.value;
+  const second = await rest;
+  if (second.answered) return second.value;
+  throw firstError([...first.errors, ...second.errors]);
+}
+
+/** The first non-null of `answers`, else null when one answered null; `answered` false when all failed. */
+function nonNullOf(
+  answers: readonly Promise<unknown>[],
+): Promise<{ answered: boolean; value: unknown; errors: unknown[] }> {
+  return new Promise((resolve) => {
     const errors: unknown[] = [];
-    let pending = members.length;
+    let pending = answers.length;
     let nulls = 0;
-    if (pending === 0) return reject(firstError(errors));
-    for (const m of members) {
-      ask(m, method, () => call(m))
-        .then(
-          (v) => {
-            if (v != null) resolve(v);
-            else nulls++;
-          },
-          (e: unknown) => void errors.push(e),
-        )
-        .finally(() => {
-          if (--pending > 0) return;
-          if (nulls > 0) resolve(null);
-          else reject(firstError(errors));
-        });
+    if (pending === 0) return resolve({ answered: false, value: null, errors });
+    for (const a of answers) {
+      a.then(
+        (v) => {
+          if (v != null) resolve({ answered: true, value: v, errors });
+          else nulls++;
+        },
+        (e: unknown) => void errors.push(e),
+      ).finally(() => {
+        if (--pending === 0) resolve({ answered: nulls > 0, value: null, errors });
+      });
     }
   });
 }
