@@ -33,6 +33,8 @@ export interface ResponderMetrics {
   readonly rpcDisagreements: Counter<"action">;
   /** Confirmed actions a reorg removed or moved, reopened by the reorg watch, by action. */
   readonly reorgedActions: Counter<"action">;
+  /** Nonces found with nothing mined below a waiting transaction, by how they were filled. */
+  readonly nonceGaps: Counter<"how">;
 }
 
 const byRegistry = new WeakMap<Metrics, ResponderMetrics>();
@@ -103,6 +105,12 @@ export function responderMetrics(metrics: Metrics): ResponderMetrics {
         name: "vigil_responder_reorged_actions_total",
         help: "Confirmed actions whose receipt a reorg removed or moved; reopened and settled again.",
         labelNames: ["action"],
+        registers,
+      }),
+      nonceGaps: new Counter({
+        name: "vigil_responder_nonce_gaps_total",
+        help: "Nonces with nothing mined below a waiting transaction (a reorg): refilled from the outbox or cancelled.",
+        labelNames: ["how"],
         registers,
       }),
       rpcDisagreements: new Counter({

@@ -1,9 +1,8 @@
 /**
- * The responder's outbox (the GSN TxStore / OpenZeppelin Relayer queue idea): an action is written
- * to SQLite before it is signed, its nonce and every transaction hash after broadcast, its outcome
- * when known. On start-up {@link Outbox.unfinished} lists what a crash left behind, and the responder
- * reconciles each entry exactly once: a recorded hash with a receipt is done; otherwise the on-chain
- * view decides between sending it (reusing the nonce if unused) and dropping it.
+ * The responder's outbox (the GSN TxStore / OpenZeppelin Relayer queue idea): an action is written to SQLite
+ * before it is signed, its nonce and every transaction hash after broadcast, its outcome when known. On start-up
+ * {@link Outbox.unfinished} lists what a crash left behind; each is reconciled exactly once: a recorded hash with
+ * a receipt is done, else the on-chain view decides between sending it (an unused nonce reused) and dropping it.
  */
 import Database from "better-sqlite3";
 import { VigilError } from "../shared/errors";
@@ -151,9 +150,8 @@ export class Outbox {
     }
     // Version 1, 2 or 3 → 4: the `kind` CHECK gains 'deliver' (2) and 'prove' (3), the `status` CHECK gains
     // 'cancelled' (4), `txs` gains role, raw and the mined block (4, NULL for older rows). SQLite cannot alter a
-    // CHECK, so the table is rebuilt (sqlite.org/lang_altertable.html, "other kinds of table schema
-    // changes"): foreign keys off, new table, copy every row with its id, swap, keep the AUTOINCREMENT
-    // counter, verify, commit.
+    // CHECK, so the table is rebuilt (sqlite.org/lang_altertable.html, "other kinds of table schema changes"):
+    // foreign keys off, new table, copy every row with its id, swap, keep the AUTOINCREMENT counter, verify.
     try {
       this._db.pragma("foreign_keys = OFF");
       this._db.transaction(() => {
@@ -327,31 +325,33 @@ export class Outbox {
 
   /** One action with its transactions. */
   get(id: number): OutboxAction | undefined {
-    const row = this._db.prepare(`SELECT * FROM actions WHERE id = ?`).get(id) as Row | undefined;
-    return row ? this._toAction(row) : undefined;
+    return this._actions(`SELECT * FROM actions WHERE id = ?`, id)[0];
+  }
+
+  /** Actions that recorded a transaction at `nonce` (the nonce is set with the first broadcast), newest first. */
+  atNonce(nonce: number): OutboxAction[] {
+    return this._actions(`SELECT * FROM actions WHERE nonce = ? ORDER BY id DESC`, nonce);
   }
 
   /** Actions not finished (`pending` or `sent`), oldest first. */
   unfinished(): OutboxAction[] {
-    const rows = this._db
-      .prepare(`SELECT * FROM actions WHERE status IN ('pending','sent') ORDER BY id`)
-      .all() as Row[];
-    return rows.map((r) => this._toAction(r));
+    return this._actions(`SELECT * FROM actions WHERE status IN ('pending','sent') ORDER BY id`);
   }
 
   /** True when an unfinished action of `kind` on `target` exists (no second intent for the same thing). */
   hasOpen(kind: ActionKind, target: string): boolean {
-    return !!this._db
-      .prepare(`SELECT 1 FROM actions WHERE kind = ? AND target = ? AND status IN ('pending','sent') LIMIT 1`)
-      .get(kind, target);
+    const open = `SELECT * FROM actions WHERE kind = ? AND target = ? AND status IN ('pending','sent') LIMIT 1`;
+    return this._actions(open, kind, target).length > 0;
   }
 
   /** Every action, newest first (status pages, tests). */
   list(limit = 100): OutboxAction[] {
-    const rows = this._db.prepare(`SELECT * FROM actions ORDER BY id DESC LIMIT ?`).all(limit) as Row[];
-    return rows.map((r) => this._toAction(r));
+    return this._actions(`SELECT * FROM actions ORDER BY id DESC LIMIT ?`, limit);
   }
 
+  private _actions(sql: string, ...args: unknown[]): OutboxAction[] {
+    return (this._db.prepare(sql).all(...args) as Row[]).map((r) => this._toAction(r));
+  }
   close(): void {
     if (this._db.open) this._db.close();
   }

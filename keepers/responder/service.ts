@@ -21,6 +21,7 @@ import type { ResponderConfig } from "./config";
 import { Engine } from "./engine";
 import { responderMetrics } from "./metrics";
 import { Outbox, type OutboxAction } from "./outbox";
+import { outboxGapFiller } from "./gaps";
 import { ReorgWatch } from "./reorgs";
 import { singlePool, type ViewPool } from "./sources";
 import { vigilReverts } from "./reverts";
@@ -138,6 +139,8 @@ export async function startResponder(
     stuckAfterMs: config.fees.stuckAfterMs,
     actionTimeoutMs: config.actionDeadlineMs,
     pollMs: Math.min(500, config.pollIntervalMs),
+    fillGap: outboxGapFiller({ outbox, provider, logger }),
+    onNonceGap: (_nonce, how) => responderMetrics(metrics).nonceGaps.inc({ how }),
   });
 
   // The action in flight gets a grace period after shutdown begins, then is left to the outbox.
@@ -167,6 +170,10 @@ export async function startResponder(
     hooks: deps.hooks,
     crash,
   });
+  // A reorg while no process watched (a crash, a restart) is found before the start-up reconcile waits on a nonce.
+  await reorgs
+    .check(inflight.signal)
+    .catch((e) => logger.warn({ err: String(e) }, "start-up reorg check failed"));
   await engine.reconcile(inflight.signal);
 
   const wakeup = new Wakeup();

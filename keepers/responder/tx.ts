@@ -15,6 +15,7 @@ import { VigilError } from "../shared/errors";
 import { sleep } from "../shared/lifecycle";
 import type { Logger } from "../shared/logger";
 import { bumpFees, cancelFees, type Fees } from "./tx/fees";
+import { closeGaps, type GapEnv } from "./tx/gaps";
 import { CANCEL_GAS, isCancel, resumeFlight } from "./tx/resume";
 import { errText, isTransient, withRetry } from "./tx/retry";
 import type {
@@ -38,6 +39,7 @@ export class TxManager {
   private _queue: Promise<unknown> = Promise.resolve();
   private readonly _log: Logger;
   private readonly _reverts: RevertClassifier;
+  private readonly _gapCancels = new Map<number, Fees>();
 
   constructor(private readonly o: TxManagerOptions) {
     this.address = o.wallet.address;
@@ -149,11 +151,6 @@ export class TxManager {
     return { outcome: "failed", error: errText(lastError) };
   }
 
-  /**
-   * Rebuild the flight of an earlier run from its recorded transactions. @returns undefined when none of them
-   * can still be mined (none mined, none pending, and the nonce was used by another transaction or nothing
-   * was recorded that could be re-broadcast): the action is then sent anew.
-   */
   /** The action's fee cap. */
   private _cap(hooks: ExecuteHooks): bigint {
     return hooks.maxFeeCapWei ?? this.o.maxFeeCapWei;
@@ -238,6 +235,7 @@ export class TxManager {
     const cancel: TxRequest = { to: this.address, data: "0x" };
     let giveUpAt = f.cancelling ? Date.now() + 4 * stuckAfter : Infinity;
     let lastSend = Date.now();
+    let lastGapCheck = lastSend;
     let capped = false;
     let mined: { hash: string; since: number } | undefined;
     for (;;) {
@@ -274,6 +272,13 @@ export class TxManager {
           lastSend = now;
         }
         if (signal?.aborted) return { outcome: "persisted", nonce: f.nonce };
+        if (now - lastGapCheck >= stuckAfter) {
+          // Nothing mined below our nonce (a reorg removed it): ours can never be mined until that is filled.
+          lastGapCheck = now;
+          await closeGaps(this._gapEnv(cap), f.nonce, signal).catch((e) =>
+            this._log.warn({ err: errText(e), nonce: f.nonce }, "nonce gap check failed"),
+          );
+        }
         if (f.cancelling && now >= giveUpAt) {
           const hash = [...f.sent].filter(([, t]) => t.role === "cancel").pop()?.[0] ?? "";
           this._log.warn({ nonce: f.nonce, hash }, "cancel not mined yet; moving on (it holds the nonce)");
@@ -332,6 +337,21 @@ export class TxManager {
       }
       if (!(await sleep(pollMs, signal))) return { outcome: "persisted", nonce: f.nonce };
     }
+  }
+
+  private _gapEnv(actionCap: bigint): GapEnv {
+    const o = this.o;
+    return {
+      provider: o.provider,
+      wallet: o.wallet,
+      chainId: o.chainId,
+      log: this._log,
+      fillGap: o.fillGap?.bind(o),
+      onNonceGap: o.onNonceGap?.bind(o),
+      cancelCapWei: this._cancelCap(actionCap),
+      bumpPercent: o.bumpPercent ?? 12.5,
+      cancels: this._gapCancels,
+    };
   }
 
   private _cancelCap(actionCap: bigint): bigint {

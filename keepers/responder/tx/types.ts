@@ -116,4 +116,13 @@ export interface TxManagerOptions {
   pollMs?: number;
   /** Gas estimate headroom, percent. Default 25 (listener calls in the same tx are gas-bounded). */
   gasHeadroomPercent?: number;
+  /**
+   * Fill a nonce gap: called for each nonce below the watched one that the chain's `latest` nonce says has
+   * nothing mined (checked every `stuckAfterMs` while the watched transaction is not mined). @returns true when
+   * it put a transaction at `nonce` in the pool (the responder re-broadcasts what its outbox recorded there and
+   * reopens that action); false (or a throw) and the manager cancels the nonce with a 0-value self-send.
+   */
+  fillGap?(nonce: number): Promise<boolean>;
+  /** Told of each nonce gap found and how it was filled (e.g. `vigil_responder_nonce_gaps_total{how}`). */
+  onNonceGap?(nonce: number, how: "refilled" | "cancelled"): void;
 }
