@@ -72,6 +72,8 @@ export class Engine {
         provider: d.pool.provider,
         metrics: d.metrics,
       });
+    // The hourly delivery gas survives a restart: a crash loop hands a hostile market no fresh budget.
+    this._gate?.restore(d.outbox.list(10_000));
     const common = { logger, pool: d.pool, contractsOf: d.contractsOf, actor, outbox: d.outbox };
     this._rounds = new Rounds({
       ...common,

@@ -57,7 +57,8 @@ export class Recovery {
         return { markets, actions: decideRecovery(serviceViews, markets, now) };
       }, signal),
     );
-    for (const m of settled[0].value.markets) this.d.gate?.observe(m.marketId, m.delivery);
+    // A backoff is lifted only when every answering RPC sees the delivery change: one RPC cannot reset it.
+    this.d.gate?.observeAll(settled.map((s) => s.value.markets));
     return unionProposals(
       settled.map((s) => ({ member: s.member, value: s.value.actions })),
       actionKey,
