@@ -12,9 +12,10 @@ import { errText, withRetry } from "./tx/retry";
 /**
  * `TxManagerOptions.fillGap` from the outbox. For `nonce`: the newest action with a transaction recorded at it;
  * its mined transaction (else its last signed one) is broadcast again, and a confirmed or cancelled action is
- * reopened (status `sent`, note "nonce gap: …"). @returns true when the node accepted the bytes; false when the
- * outbox has nothing with bytes at `nonce` or the node refused them (e.g. "nonce too low": filled meanwhile; the
- * manager then cancels the nonce, and reconcile settles the reopened action by what was mined).
+ * reopened (status `sent`, note "nonce gap: …"). @returns true when the node accepted the bytes or already has a
+ * transaction at `nonce` ("already known", "underpriced"); false when the outbox has nothing with bytes at `nonce`
+ * or the node refused them otherwise (e.g. a base fee above their max fee, or "nonce too low": filled meanwhile);
+ * the manager then cancels the nonce, and reconcile settles the reopened action by what was mined.
  */
 export function outboxGapFiller(o: {
   outbox: Outbox;
@@ -38,8 +39,10 @@ export function outboxGapFiller(o: {
       alog.info({ hash: tx.hash }, "nonce gap: the recorded transaction broadcast again");
       return true;
     } catch (e) {
-      alog.warn({ err: errText(e), hash: tx.hash }, "nonce gap: re-broadcast not accepted");
-      return false;
+      // Already in the pool, or a pricier transaction at this nonce is: something is there, nothing to cancel.
+      const there = /already (known|imported)|known transaction|underpriced/i.test(String(e));
+      alog.warn({ err: errText(e), hash: tx.hash, there }, "nonce gap: re-broadcast not accepted");
+      return there;
     }
   };
 }

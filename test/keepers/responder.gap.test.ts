@@ -72,12 +72,16 @@ describe("responder nonce gaps: a transaction waiting behind a nonce a reorg emp
       await anvil.send("evm_setAutomine", [false]);
       const id = outbox.record("submit", "round", counter, "0x");
       let first = "";
+      const signed = { count: 0 };
       const run = tx.execute(
         { to: counter, data: "0x" },
-        hooks(id, (t) => (first ||= t.hash)),
+        hooks(id, (t) => {
+          first ||= t.hash;
+          signed.count += 1;
+        }),
       );
       await until("N+1 in the pool", async () => !!first && !!(await provider.getTransaction(first)));
-      return { id, run };
+      return { id, run, signed };
     };
     /** Mine a block per poll until every transaction of the signer is mined. */
     const mineUntilSettled = async (nonce: number) =>
@@ -148,6 +152,22 @@ describe("responder nonce gaps: a transaction waiting behind a nonce a reorg emp
     expect(await s.effects()).to.equal(1n); // only N+1's: N was cancelled, never applied
     const nonces = await s.tx.nonces();
     expect(nonces).to.deep.equal({ latest: n + 2, pending: n + 2 });
+    s.outbox.close();
+  });
+
+  it("a transaction merely waiting in the pool below is no gap: neither cancelled nor counted", async function () {
+    const s = await setup(false);
+    await anvil.send("evm_setAutomine", [false]);
+    const below = await s.wallet.sendTransaction({ to: s.counter, data: "0x" }); // ready at N, not mined
+    const b = await s.startWaiting();
+    // Two replacements of N+1 means two stuck points passed, each with its gap check.
+    await until("N+1 replaced twice", async () => b.signed.count >= 3);
+    expect(s.gaps).to.deep.equal([]);
+    expect(await provider.getTransaction(below.hash)).to.not.equal(null);
+    await s.mineUntilSettled(below.nonce + 1);
+    expect((await b.run).outcome).to.equal("confirmed");
+    expect(await provider.getTransactionReceipt(below.hash)).to.not.equal(null);
+    expect(await s.effects()).to.equal(2n);
     s.outbox.close();
   });
 

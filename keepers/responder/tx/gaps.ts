@@ -1,6 +1,6 @@
 /**
- * Nonce gaps: a transaction waits at nonce M while the chain's `latest` nonce is N < M, so nonces [N, M) have
- * nothing mined (a reorg removed a settled transaction after its watch window, or while the process waited on M)
+ * Nonce gaps: a transaction waits at nonce M while the signer's `pending` nonce (mined, plus ready in the pool) is
+ * N < M, so nonces [N, M) have nothing mined or ready (a reorg removed a settled transaction after its watch window, or while the process waited on M)
  * and M can never be mined. Each missing nonce is filled: by the injected `fillGap` (the responder re-broadcasts
  * the signed bytes it recorded at that nonce and reopens that action), else by a 0-value self-send (a cancel).
  */
@@ -28,7 +28,8 @@ export interface GapEnv {
 }
 
 /**
- * Read the signer's `latest` nonce; for every nonce in [latest, `waiting`) ask `fillGap`, and when it has
+ * Read the signer's `pending` nonce (mined plus ready in the pool); for every nonce in [pending, `waiting`) ask
+ * `fillGap`, and when it has
  * nothing (or its transaction was refused) sign and broadcast a 0-value self-send at that nonce. A refused cancel
  * (e.g. "nonce too low": the nonce filled meanwhile) is logged; the next call looks again.
  * @returns how many nonces were missing (0: no gap).
@@ -36,12 +37,14 @@ export interface GapEnv {
  */
 export async function closeGaps(env: GapEnv, waiting: number, signal?: AbortSignal): Promise<number> {
   const address = env.wallet.address;
-  const latest = await withRetry(() => env.provider.getTransactionCount(address, "latest"), 3, 200, signal);
-  if (latest >= waiting) return 0;
-  for (let nonce = latest; nonce < waiting; nonce++) {
+  // `pending` counts mined nonces and the pool's ready ones, never a transaction queued behind a missing nonce:
+  // below it nothing is missing (a transaction merely waiting in the pool is not a gap, and is not cancelled).
+  const from = await withRetry(() => env.provider.getTransactionCount(address, "pending"), 3, 200, signal);
+  if (from >= waiting) return 0;
+  for (let nonce = from; nonce < waiting; nonce++) {
     const refilled = env.fillGap ? await env.fillGap(nonce).catch(() => false) : false;
     env.log.warn(
-      { nonce, waiting, latest, how: refilled ? "refilled" : "cancelled" },
+      { nonce, waiting, pendingNonce: from, how: refilled ? "refilled" : "cancelled" },
       `nonce gap at ${nonce} below ${waiting}: ${refilled ? "the transaction recorded at it broadcast again" : "cancelling it (a 0-value self-send)"}`,
     );
     env.onNonceGap?.(nonce, refilled ? "refilled" : "cancelled");
@@ -64,7 +67,7 @@ export async function closeGaps(env: GapEnv, waiting: number, signal?: AbortSign
       env.log.warn({ err: errText(e), nonce }, "nonce gap: cancel not accepted");
     }
   }
-  return waiting - latest;
+  return waiting - from;
 }
 
 /**

@@ -117,8 +117,8 @@ export interface TxManagerOptions {
   /** Gas estimate headroom, percent. Default 25 (listener calls in the same tx are gas-bounded). */
   gasHeadroomPercent?: number;
   /**
-   * Fill a nonce gap: called for each nonce below the watched one that the chain's `latest` nonce says has
-   * nothing mined (checked every `stuckAfterMs` while the watched transaction is not mined). @returns true when
+   * Fill a nonce gap: called for each nonce below the watched one with nothing mined or ready in the pool (from
+   * the `pending` nonce, checked every `stuckAfterMs` while the watched transaction is not mined). @returns true when
    * it put a transaction at `nonce` in the pool (the responder re-broadcasts what its outbox recorded there and
    * reopens that action); false (or a throw) and the manager cancels the nonce with a 0-value self-send.
    */
