@@ -21,8 +21,9 @@
  * Members that are down are not asked (but for broadcasts) unless every member is down; so with one URL a
  * hung RPC makes each request time out instead of hanging the keeper.
  *
- * A member whose head block is timestamped more than `2 × pollingIntervalMs + 15 s` beyond the wall clock is
- * `lying` (blamed `lied`): its head sets neither the pool's head nor anyone's lag, and it is asked last.
+ * A member whose head block is timestamped more than `2 × pollingIntervalMs + 15 s` beyond the wall clock, while
+ * another live member's is not, is `lying` (blamed `lied`): its head sets neither the pool's head nor anyone's
+ * lag, and it is asked after the frozen and lagging ones.
  */
 import { Network, getNumber, type JsonRpcProvider, type PerformActionRequest } from "ethers";
 import { VigilError } from "./errors";
@@ -41,7 +42,8 @@ export type { MemberStatus } from "./rpc/heads";
 export type { RpcMember, Settled } from "./rpc/member";
 
 export interface RpcPoolOptions {
-  /** JSON-RPC URLs of the control chain, in order of preference (the order breaks ties). At least one. */
+  /** JSON-RPC URLs of the control chain, in order of preference (fresh members are asked in this order). At
+   *  least one. */
   urls: readonly string[];
   /** The chain id every member must serve (fixed: no network detection). */
   chainId: number;
@@ -85,6 +87,8 @@ export class RpcPool implements PoolBackend {
   private readonly timer: NodeJS.Timeout;
   /** How far beyond the wall clock a head block's timestamp may be before the member is lying, s. */
   private readonly futureToleranceS: number;
+  /** Per member: its last judged head block was timestamped beyond the wall clock plus the tolerance. */
+  private readonly future: boolean[];
   private probing = false;
   private closed = false;
 
@@ -121,6 +125,7 @@ export class RpcPool implements PoolBackend {
       backoffCapMs: 30_000,
     });
     this.lastKind = this.members.map(() => undefined);
+    this.future = this.members.map(() => false);
     this.logger = o.logger?.child({ component: "rpc-pool" });
     this.metrics = o.metrics ? rpcMetrics(o.metrics) : undefined;
     for (const m of this.members) {
@@ -236,9 +241,9 @@ export class RpcPool implements PoolBackend {
         return highest(this.honest(), ask, req.method, call, toNumber);
       case "getBlock":
         if ("blockTag" in req && (req.blockTag === "latest" || req.blockTag === "pending")) {
-          // A block from the future loses (and a `latest` one makes its member lying) before any probe sees it.
-          const blockNumber = (b: unknown) =>
-            b && !this.future(b) ? getNumber((b as { number: string }).number) : -1;
+          // A `latest` block from the future makes its member lying and loses, before any probe sees it.
+          const blockNumber = (b: unknown, m: RpcMember) =>
+            b && !this.heads.isLying(m.index) ? getNumber((b as { number: string }).number) : -1;
           const judged: typeof call =
             req.blockTag === "latest" ? (m) => call(m).then((b) => this.judgeHead(m, b)) : call;
           return highest(this.honest(), ask, req.method, judged, blockNumber);
@@ -286,18 +291,24 @@ export class RpcPool implements PoolBackend {
     return [...this.members].sort((a, b) => score(a) - score(b) || byHead(a, b) || a.index - b.index);
   }
 
-  /** True when a raw block is timestamped beyond the wall clock plus the tolerance (a lie about the head). */
-  private future(block: unknown): boolean {
-    const ts = (block as { timestamp?: string } | null)?.timestamp;
-    return ts !== undefined && getNumber(ts) > Date.now() / 1000 + this.futureToleranceS;
-  }
-
-  /** Learn a member's head from its raw `latest` block: its number, and whether its timestamp is a lie. */
+  /**
+   * Learn a member's head from its raw `latest` block: its number, and whether it is timestamped beyond the
+   * wall clock plus the tolerance. Such a member is lying only while another live member's head is not in
+   * the future: when every head is (a devnet whose time was moved ahead, or this host's clock is slow), the
+   * members agree and none is singled out.
+   */
   private judgeHead(m: RpcMember, block: unknown): unknown {
-    if (block) {
-      this.heads.setLying(m.index, this.future(block));
-      this.answered(m, getNumber((block as { number: string }).number));
+    if (!block) return block;
+    const { number, timestamp } = block as { number: string; timestamp?: string };
+    this.future[m.index] =
+      timestamp !== undefined && getNumber(timestamp) > Date.now() / 1000 + this.futureToleranceS;
+    this.heads.answered(m.index, getNumber(number));
+    const sane = (i: number) => !this.future[i] && !this.heads.isDown(i) && this.heads.head(i) >= 0;
+    for (const x of this.members) {
+      const saneOther = this.members.some((y) => y.index !== x.index && sane(y.index));
+      this.heads.setLying(x.index, this.future[x.index] && saneOther);
     }
+    this.publish();
     return block;
   }
 

@@ -196,6 +196,15 @@ describe("RpcPool trust: slow members, lying heads, stale receipts", function ()
       expect(sink.find(`control-chain RPC ${lying.label}: lied`, { rpc: lying.label })).to.have.length(1);
     });
 
+    it("is not singled out when every member's head is in the future (chain time moved ahead)", async () => {
+      const ahead = await fake(claim(0, 3600));
+      const pool = makePool([ahead.url]);
+      await until("its head known", async () => pool.state(pool.members[0]).head >= 0);
+      expect(pool.state(pool.members[0]).status).to.equal("fresh");
+      expect(await pool.provider.getBlockNumber()).to.equal(await head());
+      expect(sink.find(`control-chain RPC ${pool.members[0].label}: lied`)).to.have.length(0);
+    });
+
     it("buys no preference: fresh members are asked in configured order", async () => {
       const ahead = await fake(claim(1, 0));
       const pool = makePool([anvil.url, ahead.url]);

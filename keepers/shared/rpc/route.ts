@@ -14,7 +14,7 @@ export type Call = (m: RpcMember) => Promise<unknown>;
 
 /**
  * Ask every member at once; the answer with the highest `score` (a block number, a nonce): a frozen or
- * lagging member is outvoted. `onScore` sees every answer's score (the pool learns heads from it).
+ * lagging member is outvoted; `score` may rule a member's answer out with -1. `onScore` sees every answer's score (the pool learns heads from it).
  * @throws the most telling error (a node's answer before a transport error) when no member answered.
  */
 export async function highest(
@@ -22,13 +22,13 @@ export async function highest(
   ask: Ask,
   method: string,
   call: Call,
-  score: (v: unknown) => number,
+  score: (v: unknown, m: RpcMember) => number,
   onScore?: (m: RpcMember, n: number) => void,
 ): Promise<unknown> {
   const settled = await Promise.all(
     members.map((m) =>
       ask(m, method, () => call(m)).then(
-        (value) => ({ m, ok: true as const, value, n: score(value) }),
+        (value) => ({ m, ok: true as const, value, n: score(value, m) }),
         (error: unknown) => ({ m, ok: false as const, error }),
       ),
     ),
