@@ -100,18 +100,25 @@ export function clientStats(
   };
 }
 
-/** The `eth_blockNumber` answers (in the order they arrived) lower than one received before. */
+/**
+ * The `eth_blockNumber` answers lower than one the client had already received when it sent the request
+ * (monotonic reads). Two requests in flight at once are concurrent: either order of their answers is
+ * consistent, so an answer is compared only with answers that arrived before its request was sent; the
+ * load sends a read every 50 ms whether or not the last one came back, so overlaps are common under load.
+ */
 export function backwardSteps(reads: readonly ReadSample[]): ReadSample[] {
-  const answers = reads
-    .filter((r) => r.method === "eth_blockNumber" && r.block !== null)
-    .sort((a, b) => a.endedAtMs - b.endedAtMs);
+  const answers = reads.filter((r) => r.method === "eth_blockNumber" && r.block !== null);
+  const arrived = [...answers].sort((a, b) => a.endedAtMs - b.endedAtMs);
   const out: ReadSample[] = [];
+  // Walk the requests in the order they were sent, folding in every answer that arrived before each.
+  let next = 0;
   let max = -1;
-  for (const r of answers) {
+  for (const r of [...answers].sort((a, b) => a.sentAtMs - b.sentAtMs)) {
+    while (next < arrived.length && arrived[next].endedAtMs < r.sentAtMs)
+      max = Math.max(max, arrived[next++].block!);
     if (r.block! < max) out.push(r);
-    max = Math.max(max, r.block!);
   }
-  return out;
+  return out.sort((a, b) => a.endedAtMs - b.endedAtMs);
 }
 
 /**
