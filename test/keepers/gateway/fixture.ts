@@ -78,6 +78,9 @@ export class FaultProxy {
       await new Promise<void>((resolve) => {
         this.server.close(() => resolve());
         for (const s of this.sockets) s.destroy();
+        // Also every connection the server knows that had not reached the 'connection' handler's set:
+        // close() resolves only once none is left open.
+        this.server.closeAllConnections();
       });
     }
   }
