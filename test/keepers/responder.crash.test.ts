@@ -43,6 +43,8 @@ function runChild(env: NodeJS.ProcessEnv, tick?: () => Promise<void>): Promise<C
       void (async () => {
         while (!done) {
           await tick().catch(() => undefined);
+          // The miner's poll interval, not a margin: `tick` mines only once the node holds the transaction the
+          // outbox recorded last, and the test waits for the child's exit and the chain's state.
           await new Promise((r) => setTimeout(r, 100));
         }
       })();
